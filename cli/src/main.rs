@@ -1,0 +1,39 @@
+//! `gpufault`: the command-line face of the toolkit. A thin `main`: clap parses into
+//! plain argument structs, each subcommand module turns them into a validated
+//! configuration and calls the library crates. Exit codes are documented in
+//! `docs/exit-codes.md`.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod cmd;
+
+/// GPU permanent-fault injection and detection.
+#[derive(Parser)]
+#[command(name = "gpufault", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read, print, validate and inspect PTX.
+    #[command(subcommand)]
+    Ptx(cmd::ptx::PtxCommand),
+}
+
+fn main() -> ExitCode {
+    cmd::reset_sigpipe();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Ptx(c) => cmd::ptx::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("gpufault: error: {e:#}");
+            ExitCode::from(cmd::EXIT_ERROR)
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! CUDA workloads (work in progress).

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The project's one test command (also what CI runs through .ci/run):
+#   installs the NVIDIA tools the tests need (ptxas, NVRTC; from PyPI, cached in tools/),
+#   checks formatting and lints, and runs every test of the workspace.
+# Fails when any step fails or when no test ran.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+eval "$(scripts/install-tools.sh)"
+echo "== tools: PTXAS=$PTXAS GPUFAULT_NVRTC=$GPUFAULT_NVRTC"
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== cargo nextest (unit, integration and end-to-end tests)"
+cargo nextest run --workspace --locked --no-tests=fail --failure-output=immediate-final
+
+echo "== doc tests"
+cargo test --workspace --locked --doc
+
+echo "== all tests passed"

@@ -21,6 +21,14 @@ enum Command {
     /// Read, print, validate and inspect PTX.
     #[command(subcommand)]
     Ptx(cmd::ptx::PtxCommand),
+    /// Run kernels on the virtual GPU.
+    #[command(subcommand)]
+    Sim(cmd::sim::SimCommand),
+    /// List GPUs (CUDA devices, then virtual GPUs) with identity and telemetry.
+    Devices(cmd::devices::DevicesArgs),
+    /// Serve one device to a parent process over stdin/stdout (internal).
+    #[command(name = "__worker", hide = true)]
+    Worker(cmd::worker::WorkerArgs),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +36,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Ptx(c) => cmd::ptx::run(c),
+        Command::Sim(c) => cmd::sim::run(c),
+        Command::Devices(a) => cmd::devices::run(a),
+        Command::Worker(a) => cmd::worker::run(a),
     };
     match result {
         Ok(code) => code,

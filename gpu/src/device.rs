@@ -1,9 +1,10 @@
 //! The `Device` interface every higher layer runs kernels through.
 
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// A device memory allocation: its device address and length in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Buffer {
     /// Device address of the first byte.
     pub ptr: u64,
@@ -12,11 +13,11 @@ pub struct Buffer {
 }
 
 /// A module loaded on a device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ModuleHandle(pub u32);
 
 /// Launch geometry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LaunchConfig {
     /// Grid dimensions in CTAs.
     pub grid: [u32; 3],
@@ -38,7 +39,7 @@ impl LaunchConfig {
 }
 
 /// A typed kernel argument, in kernel parameter order.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub enum KernelArg {
     U8(u8),
@@ -54,7 +55,7 @@ pub enum KernelArg {
 }
 
 /// What a completed launch reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct LaunchStats {
     /// Thread-instructions executed (virtual GPU only).
     pub instructions: Option<u64>,
@@ -63,7 +64,7 @@ pub struct LaunchStats {
 }
 
 /// Limits that turn a runaway kernel into a `Hang`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Limits {
     /// Virtual GPU: thread-instruction budget per launch.
     pub instructions: Option<u64>,
@@ -73,7 +74,7 @@ pub struct Limits {
 
 /// Errors of the device layer. Each kernel-fault variant maps one-to-one to an outcome
 /// cause of a fault campaign.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum GpuError {
     /// A kernel accessed an address outside any allocation or state space.
@@ -170,8 +171,7 @@ pub trait Device {
     /// Writes a module-scope variable by name.
     fn write_global(&mut self, m: ModuleHandle, name: &str, data: &[u8]) -> Result<(), GpuError>;
     /// Reads a module-scope variable by name.
-    fn read_global(&mut self, m: ModuleHandle, name: &str, out: &mut [u8])
-        -> Result<(), GpuError>;
+    fn read_global(&mut self, m: ModuleHandle, name: &str, out: &mut [u8]) -> Result<(), GpuError>;
     /// Launches `kernel` of module `m` and waits for it.
     fn launch(
         &mut self,
@@ -182,6 +182,13 @@ pub trait Device {
     ) -> Result<LaunchStats, GpuError>;
     /// Sets the limits applied to every following launch.
     fn set_limits(&mut self, limits: Limits);
+    /// Whether an earlier error left the device unusable until it is replaced (a CUDA
+    /// context after a sticky kernel error or a hang). The worker uses it to replace its
+    /// child process; devices that recover by themselves (the virtual GPU) keep the
+    /// default `false`.
+    fn poisoned(&self) -> bool {
+        false
+    }
 }
 
 /// Plain-old-data element types that cross the host/device boundary as little-endian
@@ -239,3 +246,45 @@ pub trait DeviceExt: Device {
 }
 
 impl<D: Device + ?Sized> DeviceExt for D {}
+
+impl<D: Device + ?Sized> Device for Box<D> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn load(&mut self, ptx: &str) -> Result<ModuleHandle, GpuError> {
+        (**self).load(ptx)
+    }
+    fn alloc(&mut self, len: usize) -> Result<Buffer, GpuError> {
+        (**self).alloc(len)
+    }
+    fn free(&mut self, buf: Buffer) -> Result<(), GpuError> {
+        (**self).free(buf)
+    }
+    fn write(&mut self, buf: Buffer, data: &[u8]) -> Result<(), GpuError> {
+        (**self).write(buf, data)
+    }
+    fn read(&mut self, buf: Buffer, out: &mut [u8]) -> Result<(), GpuError> {
+        (**self).read(buf, out)
+    }
+    fn write_global(&mut self, m: ModuleHandle, name: &str, data: &[u8]) -> Result<(), GpuError> {
+        (**self).write_global(m, name, data)
+    }
+    fn read_global(&mut self, m: ModuleHandle, name: &str, out: &mut [u8]) -> Result<(), GpuError> {
+        (**self).read_global(m, name, out)
+    }
+    fn launch(
+        &mut self,
+        m: ModuleHandle,
+        kernel: &str,
+        cfg: &LaunchConfig,
+        args: &[KernelArg],
+    ) -> Result<LaunchStats, GpuError> {
+        (**self).launch(m, kernel, cfg, args)
+    }
+    fn set_limits(&mut self, limits: Limits) {
+        (**self).set_limits(limits)
+    }
+    fn poisoned(&self) -> bool {
+        (**self).poisoned()
+    }
+}

@@ -1,47 +1,33 @@
 //! The PTX lexer: a `logos` DFA over borrowed text.
 //!
-//! Tokens carry no owned data: each is a kind plus its byte range and 1-based line, so
-//! the parser can slice the source for the text and group `.section` contents by line.
-//! Comments and whitespace are skipped; characters that start no token become
-//! [`Tok::Error`] tokens, which the parser reports with their position.
+//! Tokens carry no owned data and no line: each is a kind plus its byte range, so the
+//! parser slices the source for the text and computes lines only where it needs them.
+//! Comments and whitespace (line breaks included) are skipped; characters that start no
+//! token become [`Tok::Error`] tokens, which the parser reports with their position.
+//! [`Lexer`] streams tokens in chunks, so memory stays proportional to the statement
+//! being parsed, not to the input.
 
-use logos::{Lexer, Logos, Skip};
+use logos::{Logos, Skip};
 
-/// Line bookkeeping carried through the lexer.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct LineState {
-    /// The current 1-based line.
-    line: u32,
-}
-
-impl Default for LineState {
-    fn default() -> Self {
-        LineState { line: 1 }
-    }
-}
-
-fn newline(lex: &mut Lexer<'_, Tok>) -> Skip {
-    lex.extras.line += 1;
-    Skip
-}
-
-fn block_comment(lex: &mut Lexer<'_, Tok>) -> Skip {
-    let n = lex.slice().bytes().filter(|&b| b == b'\n').count();
-    lex.extras.line += n as u32;
-    Skip
+/// Skips a `/* ... */` comment; an unterminated one becomes an error token running to
+/// the end of the input.
+fn block_comment(lex: &mut logos::Lexer<'_, Tok>) -> Result<Skip, ()> {
+    let rest = lex.remainder();
+    let Some(end) = rest.find("*/") else {
+        lex.bump(rest.len());
+        return Err(());
+    };
+    lex.bump(end + 2);
+    Ok(Skip)
 }
 
 /// A token kind.
 #[derive(Logos, Debug, Clone, Copy, PartialEq, Eq)]
-#[logos(extras = LineState)]
-#[logos(skip r"[ \t\r\x0c]+")]
+#[logos(skip r"[ \t\r\n\x0c]+")]
 #[logos(skip r"//[^\n]*")]
 pub(crate) enum Tok {
-    /// A line break (skipped; counts lines).
-    #[token("\n", newline)]
-    Newline,
-    /// A block comment (skipped; counts lines).
-    #[regex(r"/\*([^*]|\*+[^*/])*\*+/", block_comment)]
+    /// A block comment (skipped).
+    #[token("/*", block_comment)]
     BlockComment,
     /// An identifier: register, label, symbol, opcode (`%r1`, `$L__BB0_2`, `ld`).
     #[regex(r"[a-zA-Z_$%][a-zA-Z0-9_$]*")]
@@ -124,48 +110,83 @@ pub(crate) enum Tok {
     Eof,
 }
 
-/// One token: kind, byte range in the source, 1-based line.
+/// One token: kind and byte range in the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Token {
     pub kind: Tok,
     pub start: u32,
     pub end: u32,
-    pub line: u32,
 }
 
-/// Splits `src` into tokens, ending with one [`Tok::Eof`] token.
-///
-/// Inputs longer than `u32::MAX` bytes are cut at that length (positions are 32-bit).
-pub(crate) fn lex(src: &str) -> Vec<Token> {
-    let src = if src.len() > u32::MAX as usize {
-        let mut cut = u32::MAX as usize;
-        while !src.is_char_boundary(cut) {
-            cut -= 1;
+/// A streaming lexer: [`Lexer::next_chunk`] appends up to `n` tokens, and after the
+/// last one a single [`Tok::Eof`] token.
+pub(crate) struct Lexer<'a> {
+    inner: logos::Lexer<'a, Tok>,
+    len: u32,
+    done: bool,
+}
+
+impl<'a> Lexer<'a> {
+    /// A lexer over `src`; inputs longer than `u32::MAX` bytes are cut at that length
+    /// (positions are 32-bit).
+    pub fn new(src: &'a str) -> Lexer<'a> {
+        let src = if src.len() > u32::MAX as usize {
+            let mut cut = u32::MAX as usize;
+            while !src.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            &src[..cut]
+        } else {
+            src
+        };
+        Lexer {
+            inner: Tok::lexer(src),
+            len: src.len() as u32,
+            done: false,
         }
-        &src[..cut]
-    } else {
-        src
-    };
-    let mut out = Vec::with_capacity(src.len() / 4 + 1);
-    let mut lx = Tok::lexer(src);
-    loop {
-        let Some(r) = lx.next() else { break };
-        let span = lx.span();
-        let kind = r.unwrap_or(Tok::Error);
-        let line = lx.extras.line;
-        out.push(Token {
-            kind,
-            start: span.start as u32,
-            end: span.end as u32,
-            line,
-        });
     }
-    out.push(Token {
-        kind: Tok::Eof,
-        start: src.len() as u32,
-        end: src.len() as u32,
-        line: lx.extras.line,
-    });
+
+    /// Whether the [`Tok::Eof`] token has been produced.
+    pub fn done(&self) -> bool {
+        self.done
+    }
+
+    /// Appends up to `n` tokens to `out` (the last chunk ends with [`Tok::Eof`]).
+    pub fn next_chunk(&mut self, out: &mut Vec<Token>, n: usize) {
+        for _ in 0..n {
+            match self.inner.next() {
+                Some(r) => {
+                    let span = self.inner.span();
+                    out.push(Token {
+                        kind: r.unwrap_or(Tok::Error),
+                        start: span.start as u32,
+                        end: span.end as u32,
+                    });
+                }
+                None => {
+                    if !self.done {
+                        self.done = true;
+                        out.push(Token {
+                            kind: Tok::Eof,
+                            start: self.len,
+                            end: self.len,
+                        });
+                    }
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// All tokens of `src`, ending with one [`Tok::Eof`] token.
+#[cfg(test)]
+pub(crate) fn lex(src: &str) -> Vec<Token> {
+    let mut lx = Lexer::new(src);
+    let mut out = Vec::new();
+    while !lx.done() {
+        lx.next_chunk(&mut out, 64);
+    }
     out
 }
 
@@ -231,15 +252,17 @@ mod tests {
     }
 
     #[test]
-    fn lines_are_counted_through_comments() {
-        let toks = lex("a\n/* x\n y */ b\n// c\nd");
-        let lines: Vec<u32> = toks.iter().map(|t| t.line).collect();
-        assert_eq!(lines, [1, 3, 5, 5]);
+    fn comments_are_skipped() {
+        let k = kinds("a\n/* x\n y */ b\n// c\nd");
+        assert_eq!(k, [(Tok::Ident, "a"), (Tok::Ident, "b"), (Tok::Ident, "d")]);
     }
 
     #[test]
     fn unknown_characters_become_error_tokens() {
         let k = kinds("a # b");
         assert_eq!(k[1], (Tok::Error, "#"));
+        let k = kinds("a /* never closed\nb");
+        assert_eq!(k[1], (Tok::Error, "/* never closed\nb"));
+        assert_eq!(k.len(), 2);
     }
 }

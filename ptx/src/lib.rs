@@ -7,8 +7,23 @@
 //! [`Item`]s; every instruction is an [`Instruction`] with guard, [`Opcode`], modifiers
 //! and [`Operand`]s), prints it back as valid PTX, and gives passes what they need.
 //!
-//! It is not a PTX validator (that is `ptxas`) and it gives no instruction semantics
-//! beyond the [opcode table](Opcode) (operand roles and unit [`Class`]).
+//! It is not a PTX validator (that is `ptxas`, wrapped by the [`ptxas`] module) and it
+//! gives no instruction semantics beyond the [opcode table](Opcode) (operand roles and
+//! unit [`Class`]).
+//!
+//! The main pieces:
+//! - [`parse`] / [`parse_recovering`]: text to [`Module`]; every error is a
+//!   [`ParseError`] with line, column and the offending token, and parsing recovers per
+//!   statement so one run reports them all. No input makes it panic, hang or overflow
+//!   the stack (nesting is limited to [`MAX_DEPTH`]).
+//! - [`print()`]: [`Module`] to PTX in one canonical layout that ptxas accepts;
+//!   `print(parse(print(parse(x)))) == print(parse(x))`.
+//! - [`flatten`] and [`Cfg`]: the stable instruction order of a function body that the
+//!   virtual GPU and the injector share, basic blocks, successors, predecessors and
+//!   immediate post-dominators.
+//! - Rewrite helpers for passes: [`declared_registers`], [`fresh_names`],
+//!   [`add_registers`], [`declare_global`], [`insert_before`], [`insert_after`],
+//!   [`replace_operand`], [`rename_registers`], [`map_instructions`].
 //!
 //! ```
 //! let src = ".version 8.0\n.target sm_80\n.address_size 64\n\
@@ -22,7 +37,21 @@
 #![deny(missing_docs)]
 
 mod ast;
+mod cfg;
+mod lexer;
 mod opcodes;
+mod parser;
+mod printer;
+pub mod ptxas;
+mod rewrite;
 
 pub use ast::*;
+pub use cfg::{flatten, BasicBlock, Cfg, CfgError, FlatBody, Node};
 pub use opcodes::{is_special_register, Class, Opcode};
+pub use parser::{parse, parse_recovering, ParseError, ParseErrors, MAX_DEPTH};
+pub use printer::print;
+pub use rewrite::{
+    add_registers, declare_global, declare_registers, declared_registers, fresh_names,
+    insert_after, insert_before, instruction_mut, map_instructions, rename_registers,
+    replace_operand, RegDecl, RewriteError,
+};

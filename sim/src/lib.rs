@@ -1,1 +1,98 @@
-//! The virtual GPU (work in progress).
+//! The virtual GPU of gpufault: a deterministic SIMT emulator that executes PTX on the
+//! CPU.
+//!
+//! A module is parsed ([`ptx::parse`]) and decoded once into flat instruction arrays
+//! (registers and branch targets as indices, types and modifiers as enum values); a
+//! launch then runs every CTA of the grid as warps of 32 lanes with per-warp active
+//! masks, divergence and reconvergence for any control flow, CTA barriers, warp-level
+//! instructions, atomics, and global/shared/local/param/const memory with generic
+//! addressing. Faults of the running kernel (illegal or misaligned addresses, illegal
+//! instructions, traps, barrier deadlocks, exhausted instruction budgets) come back as a
+//! typed [`Outcome`], never as a host crash, whatever the PTX.
+//!
+//! It is not a timing model: it has no caches, latencies or clock cycles, and
+//! `%clock`/`%globaltimer` count issued instructions. It is not a PTX validator either
+//! (that is `ptxas`): it executes valid PTX and refuses, with a diagnostic, what it
+//! cannot execute.
+//!
+//! Main types: [`Gpu`] (memory, modules, launches), [`GpuProfile`] (the parallel
+//! structure: SMs, warp slots, occupancy limits), [`LaunchConfig`] and [`KernelArg`]
+//! (what to launch), [`LaunchReport`] with its [`Outcome`] and optional [`ExecProfile`]
+//! (which static instructions ran on which SM, warp slot and lanes).
+//!
+//! ```
+//! use sim::{Gpu, GpuProfile, KernelArg, LaunchConfig, Outcome};
+//!
+//! let ptx = r#"
+//! .version 8.0
+//! .target sm_80
+//! .address_size 64
+//! .visible .entry add_one(.param .u64 p)
+//! {
+//!     .reg .b32 %r<3>;
+//!     .reg .b64 %rd<4>;
+//!     ld.param.u64 %rd1, [p];
+//!     mov.u32 %r1, %tid.x;
+//!     mul.wide.u32 %rd2, %r1, 4;
+//!     add.s64 %rd3, %rd1, %rd2;
+//!     ld.global.u32 %r2, [%rd3];
+//!     add.s32 %r2, %r2, 1;
+//!     st.global.u32 [%rd3], %r2;
+//!     ret;
+//! }"#;
+//! let mut gpu = Gpu::new(GpuProfile::sim());
+//! let module = gpu.load(ptx)?;
+//! let buf = gpu.alloc(64 * 4)?;
+//! let report = gpu.launch(module, "add_one", &LaunchConfig::new([1, 1, 1], [64, 1, 1]),
+//!                         &[KernelArg::Ptr(buf)])?;
+//! assert_eq!(report.outcome, Outcome::Completed);
+//! assert_eq!(report.thread_instructions, 64 * 8);
+//! let mut out = [0u8; 8];
+//! gpu.read(buf, &mut out)?;
+//! assert_eq!(out, [1, 0, 0, 0, 1, 0, 0, 0]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Execution model
+//!
+//! - **Placement.** CTA `i` (linear, x fastest) runs on SM `i % sms` in resident
+//!   position `(i / sms) % k`, where `k` is the occupancy (co-resident CTAs per SM,
+//!   limited by the profile's CTA, warp-slot, thread and shared-memory limits); its warp
+//!   `w` takes warp slot `position * warps_per_cta + w`, so `%warpid % 4` is the
+//!   sub-partition. See [`GpuProfile`].
+//! - **Scheduling.** CTAs run one after another in linear order; within a CTA, warps
+//!   run round-robin for up to 2,048 warp-instructions per turn. Everything is
+//!   deterministic: the same launch on the same memory gives the same bits and the same
+//!   instruction counts on every run and machine.
+//! - **Divergence.** Each warp runs its lane groups smallest-pc-first and merges groups
+//!   that reach the same pc (and call stack): correct for unstructured control flow,
+//!   reconverging at the first common instruction. Warp-synchronous instructions wait
+//!   for their member lanes; CTA barriers count warps; a barrier deadlock is detected
+//!   exactly.
+//! - **Counting.** A warp-instruction is one instruction issued for one lane group; its
+//!   thread-instructions are the lanes of that group (predicated-off lanes included).
+//!   The budget is in thread-instructions.
+//! - **Floating point.** Exactly rounded operations (all rounding modes, `.ftz`,
+//!   `.sat`, f16/bf16/fp8 conversions) match IEEE bit for bit; approximate instructions
+//!   (`sin`, `cos`, `ex2`, `lg2`, `tanh`, `rsqrt`, `rcp.approx`, `sqrt.approx`,
+//!   `div.approx`, `div.full`) return the correctly rounded value of the exact function,
+//!   which can differ from a GPU's in the last bits. NaN results are the canonical NaN.
+#![deny(missing_docs)]
+
+mod decode;
+mod error;
+mod exec;
+mod float;
+mod gpu;
+mod ir;
+mod memory;
+mod profile;
+mod report;
+#[cfg(test)]
+mod tests;
+
+pub use decode::KernelParam;
+pub use error::{Diagnostic, LoadError, SimError};
+pub use gpu::{Gpu, KernelArg, LaunchConfig, ModuleId, DEFAULT_BUDGET};
+pub use profile::GpuProfile;
+pub use report::{AddressSpace, ExecProfile, Fault, FaultKind, InstSite, LaunchReport, Outcome};

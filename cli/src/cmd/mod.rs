@@ -1,7 +1,10 @@
 //! Subcommands. Each module owns its clap argument types and a `run` function that
 //! returns the process exit code.
 
+pub mod devices;
 pub mod ptx;
+pub mod sim;
+pub mod worker;
 
 /// Exit code for a usage or environment error that prevented the command from running
 /// (bad flag, unreadable file). Documented in `docs/exit-codes.md`.

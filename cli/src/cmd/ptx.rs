@@ -1,24 +1,394 @@
 //! `gpufault ptx check|fmt|stats`.
+//!
+//! Exit codes: 0 when every file is fine, 1 when any file has errors (parse, control
+//! flow, or a ptxas rejection with `--ptxas`), 2 on usage or I/O errors (unreadable
+//! file, ptxas not found).
 
-use clap::Subcommand;
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use ptx::ptxas::{gpu_name_for, Ptxas, PtxasOptions};
+use ptx::{Cfg, Class, Function, FunctionKind, Module};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// PTX subcommands.
 #[derive(Subcommand)]
 pub enum PtxCommand {
-    /// Parse PTX files and report errors like a compiler (file:line:col).
-    Check {
-        /// PTX files to check.
-        files: Vec<std::path::PathBuf>,
+    /// Parse PTX files and report every error like a compiler (file:line:col: error: ...).
+    Check(CheckArgs),
+    /// Print a PTX file in gpufault's canonical layout on stdout.
+    Fmt {
+        /// The PTX file.
+        file: PathBuf,
+    },
+    /// Per-function statistics: parameters, registers by type, instructions by class,
+    /// basic blocks.
+    Stats {
+        /// The PTX file.
+        file: PathBuf,
+        /// Print JSON (fields documented in `StatsReport`) instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
+
+/// Arguments of `gpufault ptx check`.
+#[derive(Args)]
+pub struct CheckArgs {
+    /// PTX files to check.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Also assemble each file with ptxas (found via $PTXAS, ./tools/ptxas or PATH).
+    #[arg(long)]
+    ptxas: bool,
+    /// The GPU for ptxas (default: each file's .target, at least sm_50).
+    #[arg(long, value_name = "sm_XX", requires = "ptxas")]
+    gpu_name: Option<String>,
+}
+
+const EXIT_FAILED: u8 = 1;
 
 /// Runs a `ptx` subcommand.
 pub fn run(cmd: PtxCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        PtxCommand::Check { files } => {
-            let _ = files;
-            Ok(ExitCode::SUCCESS)
+        PtxCommand::Check(args) => check(&args),
+        PtxCommand::Fmt { file } => fmt(&file),
+        PtxCommand::Stats { file, json } => stats(&file, json),
+    }
+}
+
+fn read(file: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))
+}
+
+/// Parses `file`, printing every error as `file:line:col: error: message`; `None` when
+/// it had errors.
+fn parse_reporting(file: &Path, src: &str) -> Option<Module> {
+    match ptx::parse(src) {
+        Ok(m) => Some(m),
+        Err(errs) => {
+            for e in &errs.errors {
+                eprintln!(
+                    "{}:{}:{}: error: {}",
+                    file.display(),
+                    e.line,
+                    e.col,
+                    e.message
+                );
+            }
+            let n = errs.errors.len();
+            eprintln!(
+                "{}: {n} error{}",
+                file.display(),
+                if n == 1 { "" } else { "s" }
+            );
+            None
         }
+    }
+}
+
+/// Where to look for `tools/ptxas`: the working directory and the folders above the
+/// executable (so `target/debug/gpufault` finds the workspace's tools).
+fn ptxas_hints() -> Vec<PathBuf> {
+    let mut hints = Vec::new();
+    if let Ok(d) = std::env::current_dir() {
+        hints.push(d);
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        hints.extend(exe.ancestors().skip(1).take(4).map(Path::to_path_buf));
+    }
+    hints
+}
+
+fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    let ptxas = if args.ptxas {
+        let hints = ptxas_hints();
+        let refs: Vec<&Path> = hints.iter().map(PathBuf::as_path).collect();
+        Some(Ptxas::find(&refs)?)
+    } else {
+        None
+    };
+    let mut failed = false;
+    let mut io_error = false;
+    let stdout = std::io::stdout();
+    for file in &args.files {
+        let src = match read(file) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("gpufault: error: {e:#}");
+                io_error = true;
+                continue;
+            }
+        };
+        let Some(module) = parse_reporting(file, &src) else {
+            failed = true;
+            continue;
+        };
+        let mut ok = true;
+        for f in module.functions() {
+            if let Err(e) = Cfg::build(f) {
+                let line = match &e {
+                    ptx::CfgError::UndefinedLabel { line, .. }
+                    | ptx::CfgError::NotBranchTargets { line, .. } => *line,
+                    _ => 0,
+                };
+                eprintln!("{}:{line}: error: {e}", file.display());
+                ok = false;
+            }
+        }
+        if let Some(p) = &ptxas {
+            let gpu = args
+                .gpu_name
+                .clone()
+                .unwrap_or_else(|| gpu_name_for(&module));
+            let report = p.check_file(file, &PtxasOptions::new(&gpu))?;
+            if report.verdict.accepted() {
+                writeln!(stdout.lock(), "{}: ptxas {gpu}: accepted", file.display())?;
+            } else {
+                eprintln!("{}: error: ptxas {gpu}: {}", file.display(), report.verdict);
+                for l in report.diagnostics.lines() {
+                    eprintln!("  {l}");
+                }
+                ok = false;
+            }
+        }
+        if ok {
+            let kernels = module.kernels().count();
+            let funcs = module.functions().filter(|f| f.body.is_some()).count() - kernels;
+            writeln!(
+                stdout.lock(),
+                "{}: ok ({kernels} kernel{}, {funcs} device function{})",
+                file.display(),
+                if kernels == 1 { "" } else { "s" },
+                if funcs == 1 { "" } else { "s" }
+            )?;
+        } else {
+            failed = true;
+        }
+    }
+    Ok(if io_error {
+        ExitCode::from(super::EXIT_ERROR)
+    } else if failed {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn fmt(file: &Path) -> anyhow::Result<ExitCode> {
+    let src = read(file)?;
+    let Some(module) = parse_reporting(file, &src) else {
+        return Ok(ExitCode::from(EXIT_FAILED));
+    };
+    std::io::stdout()
+        .lock()
+        .write_all(ptx::print(&module).as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The JSON document of `gpufault ptx stats --json`.
+#[derive(Serialize)]
+pub struct StatsReport {
+    /// The file as given on the command line.
+    pub file: String,
+    /// `.version` as `"major.minor"`, if present.
+    pub version: Option<String>,
+    /// The first `.target` word (e.g. `"sm_80"`), if present.
+    pub target: Option<String>,
+    /// One entry per function *definition* (kernels and device functions with a body),
+    /// in source order.
+    pub functions: Vec<FunctionStats>,
+}
+
+/// Statistics of one function in [`StatsReport`].
+#[derive(Serialize)]
+pub struct FunctionStats {
+    /// The function name as in the PTX (mangled for C++).
+    pub name: String,
+    /// `"entry"` for a kernel, `"func"` for a device function.
+    pub kind: &'static str,
+    /// Parameters in order.
+    pub params: Vec<ParamStats>,
+    /// Return parameters of a `.func`, in order (empty for kernels).
+    pub returns: Vec<ParamStats>,
+    /// Declared registers by type name (`"b32"`, `"pred"`, …), ranges expanded, nested
+    /// blocks and `.reg` parameters included; a `.v4` register counts 4.
+    pub registers: BTreeMap<String, u64>,
+    /// Number of instructions (all nested blocks, flattened).
+    pub instructions: usize,
+    /// Instructions by class name (`"int_alu"`, `"fp32"`, `"load"`, … — see
+    /// `ptx::Class::name`); classes with no instruction are left out.
+    pub by_class: BTreeMap<&'static str, usize>,
+    /// Number of basic blocks; `null` when the control-flow graph cannot be built (an
+    /// undefined label).
+    pub basic_blocks: Option<usize>,
+}
+
+/// One parameter in [`FunctionStats`].
+#[derive(Serialize)]
+pub struct ParamStats {
+    /// Its name.
+    pub name: String,
+    /// The declaration as PTX (`".param .u64 .ptr .global .align 16 a"`).
+    pub decl: String,
+    /// Its size in bytes: type size × vector width × array elements.
+    pub bytes: u64,
+}
+
+fn param_stats(v: &ptx::VarDecl) -> Vec<ParamStats> {
+    v.names
+        .iter()
+        .map(|d| {
+            let elems: u64 = d.dims.iter().map(|x| x.unwrap_or(0)).product();
+            ParamStats {
+                name: d.name.clone(),
+                decl: v.to_string(),
+                bytes: u64::from(v.ty.size()) * u64::from(v.vector.unwrap_or(1)) * elems,
+            }
+        })
+        .collect()
+}
+
+fn function_stats(f: &Function) -> FunctionStats {
+    let mut registers = BTreeMap::new();
+    for r in ptx::declared_registers(f) {
+        *registers.entry(r.ty.name().to_string()).or_insert(0) += u64::from(r.vector.unwrap_or(1));
+    }
+    let flat = ptx::flatten(f.body.as_deref().unwrap_or(&[]));
+    let mut by_class = BTreeMap::new();
+    for i in &flat.insts {
+        *by_class.entry(i.class().name()).or_insert(0) += 1;
+    }
+    FunctionStats {
+        name: f.name.clone(),
+        kind: match f.kind {
+            FunctionKind::Entry => "entry",
+            FunctionKind::Func => "func",
+        },
+        params: f.params.iter().flat_map(param_stats).collect(),
+        returns: f.returns.iter().flat_map(param_stats).collect(),
+        registers,
+        instructions: flat.insts.len(),
+        by_class,
+        basic_blocks: Cfg::from_flat(&flat, &f.name).ok().map(|c| c.blocks.len()),
+    }
+}
+
+fn stats(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let src = read(file)?;
+    let Some(module) = parse_reporting(file, &src) else {
+        return Ok(ExitCode::from(EXIT_FAILED));
+    };
+    let report = StatsReport {
+        file: file.display().to_string(),
+        version: module.version().map(|(a, b)| format!("{a}.{b}")),
+        target: module.target().map(str::to_string),
+        functions: module
+            .functions()
+            .filter(|f| f.body.is_some())
+            .map(function_stats)
+            .collect(),
+    };
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "{}: PTX {}, target {}",
+        report.file,
+        report.version.as_deref().unwrap_or("?"),
+        report.target.as_deref().unwrap_or("?")
+    )?;
+    for f in &report.functions {
+        writeln!(
+            out,
+            "\n{} {}",
+            if f.kind == "entry" {
+                "kernel"
+            } else {
+                "function"
+            },
+            f.name
+        )?;
+        let params: Vec<String> = f
+            .params
+            .iter()
+            .map(|p| format!("{} ({} B)", p.decl, p.bytes))
+            .collect();
+        writeln!(out, "  parameters    {}", params.len())?;
+        for p in &params {
+            writeln!(out, "    {p}")?;
+        }
+        let regs: Vec<String> = f
+            .registers
+            .iter()
+            .map(|(t, n)| format!("{t} {n}"))
+            .collect();
+        writeln!(out, "  registers     {}", regs.join(", "))?;
+        let classes: Vec<String> = Class::ALL
+            .iter()
+            .filter_map(|c| {
+                f.by_class
+                    .get(c.name())
+                    .map(|n| format!("{} {n}", c.name()))
+            })
+            .collect();
+        writeln!(
+            out,
+            "  instructions  {} ({})",
+            f.instructions,
+            classes.join(", ")
+        )?;
+        match f.basic_blocks {
+            Some(n) => writeln!(out, "  basic blocks  {n}")?,
+            None => writeln!(out, "  basic blocks  ? (undefined label)")?,
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example() -> Module {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/vecadd.ptx");
+        let src = std::fs::read_to_string(&path).expect("the bundled example exists");
+        ptx::parse(&src).expect("the bundled example parses")
+    }
+
+    #[test]
+    fn stats_of_the_bundled_example() {
+        let m = example();
+        let k = m.kernels().next().unwrap();
+        let s = function_stats(k);
+        assert_eq!(s.name, "vecadd");
+        assert_eq!(s.kind, "entry");
+        assert_eq!(s.params.len(), 4);
+        assert_eq!(s.params[3].decl, ".param .u32 vecadd_param_3");
+        assert_eq!(s.params[3].bytes, 4);
+        assert_eq!(s.registers["b64"], 11, "%rd<11>");
+        assert_eq!(s.registers["pred"], 2, "%p<2>");
+        assert_eq!(s.instructions, 22);
+        assert_eq!(s.by_class["load"], 6);
+        assert_eq!(s.by_class["sreg_read"], 3);
+        assert_eq!(s.basic_blocks, Some(3));
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["by_class"]["fp32"], 1);
+    }
+
+    #[test]
+    fn struct_parameters_count_their_bytes() {
+        let m =
+            ptx::parse(".entry k(.param .align 8 .b8 s[24], .param .v2 .f32 v) { ret; }").unwrap();
+        let s = function_stats(m.functions().next().unwrap());
+        let bytes: Vec<u64> = s.params.iter().map(|p| p.bytes).collect();
+        assert_eq!(bytes, [24, 8]);
     }
 }

@@ -1,0 +1,385 @@
+//! Faulty virtual GPUs: the node configuration file and the module-load hook.
+//!
+//! A node config names virtual GPUs and what is wrong with them: telemetry that a health
+//! rule should catch (a pending row remap, an XID, a volatile DBE, a degraded PCIe link)
+//! and a *fault*: a spec string this crate stores but does not interpret. A
+//! [`FaultFactory`] supplied by a higher crate (the injector) turns that string into a
+//! [`ModuleTransform`], and every module the faulty GPU loads goes through it first.
+
+use crate::device::{
+    Buffer, Device, GpuError, KernelArg, LaunchConfig, LaunchStats, Limits, ModuleHandle,
+};
+use crate::info::Telemetry;
+use crate::spec::DeviceSpec;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Rewrites a module's PTX before a device loads it (the module-load hook of a faulty
+/// virtual GPU).
+pub trait ModuleTransform: Send + Sync {
+    /// PTX text in, PTX text out.
+    fn transform(&self, ptx: &str) -> Result<String, Box<dyn std::error::Error + Send + Sync>>;
+}
+
+/// Turns the fault spec string of a node config into a [`ModuleTransform`]. The
+/// injector registers one with [`Platform::with_fault_factory`](crate::Platform).
+pub trait FaultFactory: Send + Sync {
+    /// The transform for `fault`, or why `fault` is not a valid fault spec.
+    fn create(
+        &self,
+        fault: &str,
+    ) -> Result<Arc<dyn ModuleTransform>, Box<dyn std::error::Error + Send + Sync>>;
+}
+
+/// The configuration of a virtual node: which virtual GPUs are faulty and how.
+///
+/// A JSON file, passed explicitly (`gpufault --node-config FILE …`,
+/// [`NodeConfig::load`]), so every process that loads it sees the same faulty GPUs:
+///
+/// ```json
+/// {
+///   "gpus": {
+///     "sim:h100#3": {
+///       "fault": "iat sm=5 lanes=0x1",
+///       "telemetry": { "remapped_rows": { "pending": true }, "xid_events": [79] }
+///     },
+///     "sim:h100#5": {
+///       "telemetry": { "ecc": { "volatile": { "uncorrected": 2 } },
+///                      "pcie": { "width": 8 } }
+///     }
+///   }
+/// }
+/// ```
+///
+/// - `gpus`: virtual GPU name (`sim:PROFILE#I`; `sim:PROFILE` is `#0`) → what is wrong.
+/// - `fault` (optional): a fault spec, handed uninterpreted to the registered
+///   [`FaultFactory`]; every module the GPU loads is transformed by what it returns.
+/// - `telemetry` (optional): a JSON object merged field by field over the GPU's healthy
+///   [`Telemetry`] (same field names); unknown fields are errors.
+///
+/// Unknown keys anywhere are errors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Virtual GPU name → its faults.
+    pub gpus: BTreeMap<String, GpuFaults>,
+    /// Where the config was read from (kept so a worker process can be given the file).
+    #[serde(skip)]
+    source: Option<PathBuf>,
+}
+
+/// What is wrong with one virtual GPU.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GpuFaults {
+    /// A fault spec for the registered [`FaultFactory`] (not interpreted here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+    /// Telemetry fields that differ from the healthy values (merged over them).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub telemetry: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A node config that could not be read or is not valid.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeConfigError {
+    /// The file could not be read.
+    #[error("cannot read node config {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The text is not a valid node config.
+    #[error("invalid node config {origin}: {detail}")]
+    Invalid {
+        /// File name, or `<text>`.
+        origin: String,
+        /// What is wrong, with the GPU name where one is concerned.
+        detail: String,
+    },
+}
+
+impl From<NodeConfigError> for GpuError {
+    fn from(e: NodeConfigError) -> Self {
+        GpuError::Invalid {
+            detail: e.to_string(),
+        }
+    }
+}
+
+/// The identity of a virtual GPU inside a node: profile name and position.
+pub(crate) type SimKey = (String, u32);
+
+pub(crate) fn sim_key(spec: &crate::spec::SimSpec) -> SimKey {
+    (
+        spec.profile.clone().unwrap_or_else(|| "sim".into()),
+        spec.position(),
+    )
+}
+
+impl NodeConfig {
+    /// Reads and validates a node config file.
+    pub fn load(path: &Path) -> Result<NodeConfig, NodeConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| NodeConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config = NodeConfig::parse(&text, &path.display().to_string())?;
+        config.source = Some(path.to_path_buf());
+        Ok(config)
+    }
+
+    /// Parses and validates node config text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<NodeConfig, NodeConfigError> {
+        let invalid = |detail: String| NodeConfigError::Invalid {
+            origin: origin.to_string(),
+            detail,
+        };
+        let config: NodeConfig = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let mut seen: BTreeMap<SimKey, &str> = BTreeMap::new();
+        for (name, faults) in &config.gpus {
+            let spec: DeviceSpec = name.parse().map_err(|e| invalid(format!("{e}")))?;
+            let DeviceSpec::Sim(sim) = &spec else {
+                return Err(invalid(format!(
+                    "`{name}` is not a virtual GPU; a node config describes `sim:…` GPUs only"
+                )));
+            };
+            if sim.is_node() {
+                return Err(invalid(format!(
+                    "`{name}` names a whole node; name one GPU of it (`…#I`)"
+                )));
+            }
+            if let Some(other) = seen.insert(sim_key(sim), name) {
+                return Err(invalid(format!("`{name}` and `{other}` are the same GPU")));
+            }
+            if let Some(fault) = &faults.fault {
+                if fault.trim().is_empty() {
+                    return Err(invalid(format!("`{name}`: empty fault spec")));
+                }
+            }
+            let healthy = crate::sim_device::healthy_telemetry(sim.profile.as_deref());
+            apply_overrides(&healthy, &faults.telemetry)
+                .map_err(|e| invalid(format!("`{name}`: telemetry: {e}")))?;
+        }
+        Ok(config)
+    }
+
+    /// The file this config was loaded from, if it came from one.
+    pub fn source(&self) -> Option<&Path> {
+        self.source.as_deref()
+    }
+
+    /// What the config says about a virtual GPU, if anything.
+    pub(crate) fn lookup(&self, spec: &crate::spec::SimSpec) -> Option<&GpuFaults> {
+        let key = sim_key(spec);
+        self.gpus
+            .iter()
+            .find_map(|(name, faults)| match name.parse() {
+                Ok(DeviceSpec::Sim(s)) if sim_key(&s) == key => Some(faults),
+                _ => None,
+            })
+    }
+}
+
+/// Merges `overrides` field by field (objects recursively, everything else replaced)
+/// over `healthy` and reads the result back as telemetry.
+pub(crate) fn apply_overrides(
+    healthy: &Telemetry,
+    overrides: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Telemetry, serde_json::Error> {
+    fn merge(base: &mut serde_json::Value, over: &serde_json::Value) {
+        match (base, over) {
+            (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
+                for (k, v) in o {
+                    match b.get_mut(k) {
+                        Some(slot) => merge(slot, v),
+                        None => {
+                            b.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+            }
+            (slot, v) => *slot = v.clone(),
+        }
+    }
+    let mut value = serde_json::to_value(healthy)?;
+    merge(&mut value, &serde_json::Value::Object(overrides.clone()));
+    serde_json::from_value(value)
+}
+
+/// A device whose every loaded module goes through a [`ModuleTransform`] first: a
+/// faulty virtual GPU, or any device running instrumented code.
+pub struct Transformed<D> {
+    inner: D,
+    transform: Arc<dyn ModuleTransform>,
+}
+
+impl<D: Device> Transformed<D> {
+    /// Wraps `inner` so that `transform` rewrites every module it loads.
+    pub fn new(inner: D, transform: Arc<dyn ModuleTransform>) -> Self {
+        Transformed { inner, transform }
+    }
+
+    /// The wrapped device.
+    pub fn inner(&self) -> &D {
+        &self.inner
+    }
+}
+
+pub(crate) fn run_transform(
+    transform: &dyn ModuleTransform,
+    device: &str,
+    ptx: &str,
+) -> Result<String, GpuError> {
+    transform.transform(ptx).map_err(|e| GpuError::ModuleLoad {
+        detail: format!("module transform of faulty device {device} failed: {e}"),
+    })
+}
+
+impl<D: Device> Device for Transformed<D> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn load(&mut self, ptx: &str) -> Result<ModuleHandle, GpuError> {
+        let text = run_transform(&*self.transform, self.inner.name(), ptx)?;
+        self.inner.load(&text)
+    }
+    fn alloc(&mut self, len: usize) -> Result<Buffer, GpuError> {
+        self.inner.alloc(len)
+    }
+    fn free(&mut self, buf: Buffer) -> Result<(), GpuError> {
+        self.inner.free(buf)
+    }
+    fn write(&mut self, buf: Buffer, data: &[u8]) -> Result<(), GpuError> {
+        self.inner.write(buf, data)
+    }
+    fn read(&mut self, buf: Buffer, out: &mut [u8]) -> Result<(), GpuError> {
+        self.inner.read(buf, out)
+    }
+    fn write_global(&mut self, m: ModuleHandle, name: &str, data: &[u8]) -> Result<(), GpuError> {
+        self.inner.write_global(m, name, data)
+    }
+    fn read_global(&mut self, m: ModuleHandle, name: &str, out: &mut [u8]) -> Result<(), GpuError> {
+        self.inner.read_global(m, name, out)
+    }
+    fn launch(
+        &mut self,
+        m: ModuleHandle,
+        kernel: &str,
+        cfg: &LaunchConfig,
+        args: &[KernelArg],
+    ) -> Result<LaunchStats, GpuError> {
+        self.inner.launch(m, kernel, cfg, args)
+    }
+    fn set_limits(&mut self, limits: Limits) {
+        self.inner.set_limits(limits)
+    }
+    fn poisoned(&self) -> bool {
+        self.inner.poisoned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"{
+      "gpus": {
+        "sim:h100#3": {
+          "fault": "iat sm=5 lanes=0x1",
+          "telemetry": { "remapped_rows": { "pending": true }, "xid_events": [79] }
+        },
+        "sim:h100#5": {
+          "telemetry": { "ecc": { "volatile": { "uncorrected": 2 } }, "pcie": { "width": 8 } }
+        }
+      }
+    }"#;
+
+    #[test]
+    fn the_documented_example_parses_and_looks_up_by_gpu() {
+        let c = NodeConfig::parse(EXAMPLE, "<doc>").unwrap();
+        let DeviceSpec::Sim(g3) = "sim:h100*8#3".parse().unwrap() else {
+            unreachable!()
+        };
+        assert_eq!(
+            c.lookup(&g3).unwrap().fault.as_deref(),
+            Some("iat sm=5 lanes=0x1")
+        );
+        let DeviceSpec::Sim(other) = "sim:a100#3".parse().unwrap() else {
+            unreachable!()
+        };
+        assert!(c.lookup(&other).is_none(), "another profile is another GPU");
+    }
+
+    #[test]
+    fn overrides_merge_into_healthy_telemetry_field_by_field() {
+        let c = NodeConfig::parse(EXAMPLE, "<doc>").unwrap();
+        let healthy = crate::sim_device::healthy_telemetry(Some("h100"));
+        let t = apply_overrides(&healthy, &c.gpus["sim:h100#5"].telemetry).unwrap();
+        let ecc = t.ecc.unwrap();
+        assert_eq!(ecc.volatile.uncorrected, 2);
+        assert_eq!(
+            ecc.volatile.corrected,
+            healthy.ecc.unwrap().volatile.corrected
+        );
+        let pcie = t.pcie.unwrap();
+        assert_eq!(pcie.width, 8);
+        assert_eq!(pcie.max_width, healthy.pcie.unwrap().max_width);
+        assert_eq!(t.temperature_c, healthy.temperature_c);
+    }
+
+    #[test]
+    fn invalid_configs_are_rejected_naming_the_gpu() {
+        for (text, needle) in [
+            (r#"{"gpus": {"cuda:0": {}}}"#, "not a virtual GPU"),
+            (r#"{"gpus": {"sim:h100*8": {}}}"#, "names a whole node"),
+            (
+                r#"{"gpus": {"sim:h100": {}, "sim:h100#0": {}}}"#,
+                "are the same GPU",
+            ),
+            (
+                r#"{"gpus": {"sim:x1#0": {}}}"#,
+                "unknown virtual GPU profile",
+            ),
+            (r#"{"gpus": {"sim#1": {"fault": " "}}}"#, "empty fault spec"),
+            (
+                r#"{"gpus": {"sim#1": {"telemetry": {"remaped_rows": {}}}}}"#,
+                "`sim#1`: telemetry: unknown field `remaped_rows`",
+            ),
+            (
+                r#"{"gpus": {"sim#1": {"telemetry": {"pcie": {"width": "x8"}}}}}"#,
+                "`sim#1`: telemetry: invalid type",
+            ),
+            (r#"{"gpu": {}}"#, "unknown field `gpu`"),
+            (
+                r#"{"gpus": {"sim#1": {"faults": "x"}}}"#,
+                "unknown field `faults`",
+            ),
+        ] {
+            let e = NodeConfig::parse(text, "t.json").unwrap_err();
+            let msg = e.to_string();
+            assert!(msg.starts_with("invalid node config t.json: "), "{msg}");
+            assert!(msg.contains(needle), "{text}: {msg}");
+        }
+    }
+
+    #[test]
+    fn load_reads_a_file_and_names_a_missing_one() {
+        let dir = std::env::temp_dir().join(format!("gpufault-node-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("node.json");
+        std::fs::write(&path, EXAMPLE).unwrap();
+        let c = NodeConfig::load(&path).unwrap();
+        assert_eq!(c.source(), Some(path.as_path()));
+        assert_eq!(c.gpus.len(), 2);
+        let missing = dir.join("missing.json");
+        let e = NodeConfig::load(&missing).unwrap_err();
+        assert!(e.to_string().contains("missing.json"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,318 @@
+//! What this process can see: device selection (`auto`), opening, enumeration,
+//! identity and telemetry, XID subscriptions, with the node config and fault factory
+//! that make virtual GPUs faulty.
+
+use crate::cuda::{self, CudaDevice, CudaIdentity};
+use crate::device::{Device, GpuError};
+use crate::info::{
+    DeviceInfo, DeviceKind, DriverInfo, Enumeration, Telemetry, INFO_SCHEMA_VERSION,
+};
+use crate::node::{FaultFactory, ModuleTransform, NodeConfig, Transformed};
+use crate::nvml::{self, XidEvent, XidWatch};
+use crate::spec::{CudaSelector, DeviceSpec, SimSpec};
+use crate::worker::{WorkerCommand, WorkerDevice, WorkerOptions};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The devices of this process, with an optional virtual node config and the fault
+/// factory that interprets its fault specs.
+///
+/// `Platform::new()` sees the CUDA devices of the machine and healthy virtual GPUs;
+/// [`gpu::open`](crate::open) and [`gpu::enumerate`](crate::enumerate) use it.
+#[derive(Clone, Default)]
+pub struct Platform {
+    node: Option<Arc<NodeConfig>>,
+    faults: Option<Arc<dyn FaultFactory>>,
+}
+
+impl std::fmt::Debug for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Platform")
+            .field("node", &self.node)
+            .field("fault_factory", &self.faults.is_some())
+            .finish()
+    }
+}
+
+impl Platform {
+    /// The machine's CUDA devices and healthy virtual GPUs.
+    pub fn new() -> Platform {
+        Platform::default()
+    }
+
+    /// Virtual GPUs get the faults and telemetry `config` gives them.
+    pub fn with_node_config(mut self, config: NodeConfig) -> Platform {
+        self.node = Some(Arc::new(config));
+        self
+    }
+
+    /// Fault specs of the node config are turned into module transforms by `factory`.
+    pub fn with_fault_factory(mut self, factory: Arc<dyn FaultFactory>) -> Platform {
+        self.faults = Some(factory);
+        self
+    }
+
+    /// The node config, if one was given.
+    pub fn node_config(&self) -> Option<&NodeConfig> {
+        self.node.as_deref()
+    }
+
+    /// What `auto` stands for here: `cuda:0` when a usable driver and GPU exist, else
+    /// `sim`, with the reason CUDA was not chosen.
+    pub fn auto(&self) -> (DeviceSpec, Option<String>) {
+        match cuda::probe() {
+            Ok(()) => (DeviceSpec::Cuda(CudaSelector::Ordinal(0)), None),
+            Err(e) => (DeviceSpec::sim(), Some(unavailable_reason(&e))),
+        }
+    }
+
+    /// `auto` resolved; every other name unchanged.
+    pub fn resolve(&self, spec: &DeviceSpec) -> DeviceSpec {
+        match spec {
+            DeviceSpec::Auto => self.auto().0,
+            other => other.clone(),
+        }
+    }
+
+    /// The module transform a virtual GPU's fault calls for, if it has one.
+    fn transform_for(&self, sim: &SimSpec) -> Result<Option<Arc<dyn ModuleTransform>>, GpuError> {
+        let Some(fault) = self
+            .node
+            .as_deref()
+            .and_then(|n| n.lookup(sim))
+            .and_then(|f| f.fault.as_deref())
+        else {
+            return Ok(None);
+        };
+        let name = DeviceSpec::Sim(sim.clone()).to_string();
+        let origin = self
+            .node
+            .as_deref()
+            .and_then(NodeConfig::source)
+            .map(|p| format!(" (node config {})", p.display()))
+            .unwrap_or_default();
+        let Some(factory) = &self.faults else {
+            return Err(GpuError::Invalid {
+                detail: format!(
+                    "virtual GPU {name} carries fault `{fault}`{origin} but no fault factory is registered to interpret it"
+                ),
+            });
+        };
+        factory
+            .create(fault)
+            .map(Some)
+            .map_err(|e| GpuError::Invalid {
+                detail: format!("fault `{fault}` of virtual GPU {name}{origin}: {e}"),
+            })
+    }
+
+    /// Opens one device in this process (`auto` resolved; a node name is an error).
+    pub fn open(&self, spec: &DeviceSpec) -> Result<Box<dyn Device + Send>, GpuError> {
+        let spec = self.resolve(spec);
+        match &spec {
+            DeviceSpec::Auto => unreachable!("resolved"),
+            DeviceSpec::Cuda(sel) => Ok(Box::new(CudaDevice::open(sel)?)),
+            DeviceSpec::Sim(sim) => {
+                refuse_node(&spec)?;
+                let transform = self.transform_for(sim)?;
+                let device = crate::sim_device::SimDevice::open(sim)?;
+                Ok(match transform {
+                    Some(t) => Box::new(Transformed::new(device, t)),
+                    None => Box::new(device),
+                })
+            }
+        }
+    }
+
+    /// Opens one device in a worker process started with `command` (see
+    /// [`WorkerDevice`]); a faulty virtual GPU's transform is applied here, in the
+    /// parent, so the child needs neither the node config nor the factory.
+    pub fn open_worker(
+        &self,
+        spec: &DeviceSpec,
+        command: WorkerCommand,
+        options: WorkerOptions,
+    ) -> Result<WorkerDevice, GpuError> {
+        let spec = self.resolve(spec);
+        refuse_node(&spec)?;
+        let transform = match &spec {
+            DeviceSpec::Sim(sim) => self.transform_for(sim)?,
+            _ => None,
+        };
+        let worker = WorkerDevice::spawn(&spec, command, options)?;
+        Ok(match transform {
+            Some(t) => worker.with_transform(t),
+            None => worker,
+        })
+    }
+
+    /// Identity and telemetry of one device.
+    pub fn info(&self, spec: &DeviceSpec) -> Result<DeviceInfo, GpuError> {
+        let spec = self.resolve(spec);
+        match &spec {
+            DeviceSpec::Auto => unreachable!("resolved"),
+            DeviceSpec::Sim(sim) => {
+                refuse_node(&spec)?;
+                crate::sim_device::info(sim, self.node.as_deref())
+            }
+            DeviceSpec::Cuda(sel) => {
+                let id = cuda::resolve(sel)?;
+                Ok(cuda_info(&id))
+            }
+        }
+    }
+
+    /// Every device `auto` can see: CUDA devices first, then one virtual GPU of each
+    /// profile, with the reason when there is no CUDA device.
+    pub fn enumerate(&self) -> Enumeration {
+        let mut e = Enumeration {
+            schema_version: INFO_SCHEMA_VERSION,
+            devices: Vec::new(),
+            cuda_unavailable: None,
+            errors: BTreeMap::new(),
+        };
+        match cuda::list_devices() {
+            Ok(list) => e.devices.extend(list.iter().map(cuda_info)),
+            Err(err) => e.cuda_unavailable = Some(unavailable_reason(&err)),
+        }
+        for sim in crate::sim_device::profile_specs() {
+            match crate::sim_device::info(&sim, self.node.as_deref()) {
+                Ok(i) => e.devices.push(i),
+                Err(err) => {
+                    e.errors
+                        .insert(DeviceSpec::Sim(sim).to_string(), err.to_string());
+                }
+            }
+        }
+        e
+    }
+
+    /// The devices `specs` name (nodes expanded, `auto` resolved), with identity and
+    /// telemetry; devices that cannot be inspected are listed in `errors`.
+    pub fn inspect(&self, specs: &[DeviceSpec]) -> Enumeration {
+        let mut e = Enumeration {
+            schema_version: INFO_SCHEMA_VERSION,
+            devices: Vec::new(),
+            cuda_unavailable: None,
+            errors: BTreeMap::new(),
+        };
+        for spec in specs {
+            if *spec == DeviceSpec::Auto {
+                let (_, why) = self.auto();
+                if why.is_some() {
+                    e.cuda_unavailable = why;
+                }
+            }
+            for one in self.resolve(spec).expand() {
+                match self.info(&one) {
+                    Ok(i) => e.devices.push(i),
+                    Err(err) => {
+                        if matches!(one, DeviceSpec::Cuda(_)) && e.cuda_unavailable.is_none() {
+                            if let GpuError::Unavailable { .. } = err {
+                                e.cuda_unavailable = Some(unavailable_reason(&err));
+                            }
+                        }
+                        e.errors.insert(one.to_string(), err.to_string());
+                    }
+                }
+            }
+        }
+        e
+    }
+
+    /// Subscribes to the XID events of the devices `specs` name (nodes expanded).
+    pub fn xid_watch(&self, specs: &[DeviceSpec]) -> Result<XidWatch, GpuError> {
+        let mut virtual_events = Vec::new();
+        let mut cuda_devices = Vec::new();
+        for spec in specs {
+            for one in self.resolve(spec).expand() {
+                match &one {
+                    DeviceSpec::Sim(sim) => {
+                        let i = crate::sim_device::info(sim, self.node.as_deref())?;
+                        virtual_events.extend(i.telemetry.xid_events.iter().map(|&xid| XidEvent {
+                            device: i.device.clone(),
+                            uuid: i.uuid.clone(),
+                            xid,
+                        }));
+                    }
+                    DeviceSpec::Cuda(sel) => {
+                        let id = cuda::resolve(sel)?;
+                        cuda_devices.push((format!("cuda:{}", id.ordinal), id.uuid));
+                    }
+                    DeviceSpec::Auto => unreachable!("resolved"),
+                }
+            }
+        }
+        XidWatch::new(virtual_events, &cuda_devices)
+    }
+}
+
+fn refuse_node(spec: &DeviceSpec) -> Result<(), GpuError> {
+    if spec.is_node() {
+        return Err(GpuError::Invalid {
+            detail: format!(
+                "{spec} names a node of several GPUs; open one of them ({})",
+                spec.expand()
+                    .first()
+                    .map(|s| s.to_string())
+                    .unwrap_or_default()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The detail of an `Unavailable` error, or the whole message of another.
+fn unavailable_reason(e: &GpuError) -> String {
+    match e {
+        GpuError::Unavailable { detail } => detail.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Identity from the driver API, telemetry and driver version from NVML.
+fn cuda_info(id: &CudaIdentity) -> DeviceInfo {
+    let (telemetry, nvml_version) = match nvml::nvml() {
+        Ok(n) => match nvml::telemetry(n, &id.uuid) {
+            Ok(t) => (t, nvml::driver_version(n)),
+            Err(e) => (telemetry_unavailable(&e), nvml::driver_version(n)),
+        },
+        Err(e) => (telemetry_unavailable(&e), None),
+    };
+    let driver = cuda::driver_version().ok().map(|v| DriverInfo {
+        version: nvml_version,
+        cuda_version: cuda::cuda_version_string(v),
+        max_ptx_version: cuda::max_ptx_for_driver(v).map(|(a, b)| format!("{a}.{b}")),
+    });
+    DeviceInfo {
+        device: format!("cuda:{}", id.ordinal),
+        kind: DeviceKind::Cuda,
+        name: id.name.clone(),
+        uuid: id.uuid.clone(),
+        pci_bus_id: id.pci_bus_id.clone(),
+        compute_capability: format!("{}.{}", id.compute_capability.0, id.compute_capability.1),
+        sm_count: id.sm_count,
+        memory_bytes: id.memory_bytes,
+        driver,
+        fault: None,
+        telemetry,
+    }
+}
+
+/// Telemetry with every field unknown because NVML could not be used.
+fn telemetry_unavailable(e: &GpuError) -> Telemetry {
+    let mut t = Telemetry::default();
+    t.unavailable.insert("nvml".into(), unavailable_reason(e));
+    t
+}
+
+/// Opens one device with [`Platform::new`] (healthy virtual GPUs, the machine's CUDA
+/// devices).
+pub fn open(spec: &DeviceSpec) -> Result<Box<dyn Device + Send>, GpuError> {
+    Platform::new().open(spec)
+}
+
+/// Every device `auto` can see, with [`Platform::new`].
+pub fn enumerate() -> Enumeration {
+    Platform::new().enumerate()
+}

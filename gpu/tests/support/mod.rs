@@ -1,0 +1,51 @@
+//! Shared by the integration tests: the test kernels, the worker program, and a kernel
+//! run checked against the host.
+// Each test file uses a different subset.
+#![allow(dead_code)]
+
+use gpu::{Device, DeviceExt, KernelArg, LaunchConfig, LaunchStats, WorkerCommand};
+
+/// The test module (see the comment at its top).
+pub const KERNELS: &str = include_str!("../kernels.ptx");
+
+/// The worker program: `GPUFAULT_WORKER_BIN` when set (a test binary carried to another
+/// machine, see GPU.md), else the one cargo built beside this test.
+pub fn worker_command() -> WorkerCommand {
+    let program = std::env::var_os("GPUFAULT_WORKER_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_gpufault-gpu-worker").into());
+    WorkerCommand {
+        program,
+        args: Vec::new(),
+    }
+}
+
+/// Runs `scale_add` on `n` elements, checks the output against the host and returns it
+/// with the launch statistics.
+pub fn scale_add(dev: &mut dyn Device, n: u32) -> (Vec<u32>, LaunchStats) {
+    let a: Vec<u32> = (0..n).map(|i| i.wrapping_mul(2_654_435_761)).collect();
+    let b: Vec<u32> = (0..n).map(|i| i ^ 0xdead_beef).collect();
+    let m = dev.load(KERNELS).unwrap();
+    let (ba, bb) = (dev.upload(&a).unwrap(), dev.upload(&b).unwrap());
+    let out = dev.alloc_zeroed::<u32>(n as usize).unwrap();
+    let args = [
+        KernelArg::Ptr(out),
+        KernelArg::Ptr(ba),
+        KernelArg::Ptr(bb),
+        KernelArg::U32(n),
+    ];
+    let stats = dev
+        .launch(
+            m,
+            "scale_add",
+            &LaunchConfig::linear(n.div_ceil(64), 64),
+            &args,
+        )
+        .unwrap();
+    let got = dev.download::<u32>(out, n as usize).unwrap();
+    let want: Vec<u32> = (0..n as usize)
+        .map(|i| a[i].wrapping_mul(3).wrapping_add(b[i] ^ i as u32))
+        .collect();
+    assert_eq!(got, want, "scale_add on {}", dev.name());
+    (got, stats)
+}

@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# GPU check: everything that needs a real NVIDIA GPU, in two halves (see GPU.md).
+#
+#   scripts/gpu-check.sh --build   HERE (with cargo): builds release binaries and the test
+#                                  binaries of the GPU tests into target/gpu-bundle/
+#                                  (git-ignored, stripped, < 64 MiB, carried to the GPU
+#                                  machine with the working tree).
+#   scripts/gpu-check.sh           THERE (no cargo needed): runs the bundle: every test
+#                                  that needs a GPU (with GPUFAULT_REQUIRE_GPU=1, so a
+#                                  missing GPU fails instead of skipping), every workload
+#                                  and benchmark with a GPU mode, the GPU-vs-virtual-GPU
+#                                  comparisons; prints a short table last and writes the
+#                                  full logs under $OUT (or target/gpu-check/ without it).
+#
+# Exit status of the run half: 0 when no step failed (skips are fine), 1 otherwise,
+# 2 when there is no bundle. Every step has a time limit and the whole run stops starting
+# steps after GPU_CHECK_BUDGET seconds (default 360), so it ends well inside 8 minutes.
+#
+# Adding a step (later issues): append one `step NAME COMMAND…` line to run_steps below.
+# A step whose binary or subcommand does not exist yet is skipped with the reason, via
+# `need_bin` / `need_subcommand`.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+BUNDLE=${GPUFAULT_BUNDLE:-target/gpu-bundle}
+# Packages whose test binaries go into the bundle (later issues append theirs).
+TEST_PACKAGES=(gpufault-gpu)
+# Binaries of the workspace that go into the bundle.
+BIN_PACKAGES=(gpufault gpufault-gpu)
+MAX_BUNDLE_MIB=60
+
+build() {
+    set -e
+    echo "== building release binaries: ${BIN_PACKAGES[*]}"
+    local pkgs=()
+    for p in "${BIN_PACKAGES[@]}"; do pkgs+=(-p "$p"); done
+    cargo build --release --locked "${pkgs[@]}" --bins
+    echo "== building release test binaries: ${TEST_PACKAGES[*]}"
+    pkgs=()
+    for p in "${TEST_PACKAGES[@]}"; do pkgs+=(-p "$p"); done
+    local json
+    json=$(mktemp)
+    cargo test --release --locked "${pkgs[@]}" --no-run --message-format=json >"$json"
+    rm -rf "$BUNDLE"
+    mkdir -p "$BUNDLE/bin" "$BUNDLE/tests"
+    # Test executables: "<package>.<target>" (lib unit tests are "<package>.lib").
+    python3 - "$json" "$BUNDLE/tests" <<'PY'
+import json, shutil, sys
+src, dest = sys.argv[1], sys.argv[2]
+for line in open(src):
+    try:
+        m = json.loads(line)
+    except ValueError:
+        continue
+    if m.get("reason") != "compiler-artifact" or not m.get("executable"):
+        continue
+    if not m.get("profile", {}).get("test"):
+        continue
+    pkg = m["package_id"].split("#")[-1].split("@")[0].split("/")[-1]
+    kind = m["target"]["kind"][0]
+    name = pkg + "." + ("lib" if kind == "lib" else m["target"]["name"])
+    shutil.copy2(m["executable"], f"{dest}/{name}")
+    print(f"   test binary {name}")
+PY
+    rm -f "$json"
+    for b in target/release/gpufault target/release/gpufault-gpu-worker; do
+        cp "$b" "$BUNDLE/bin/"
+        echo "   binary $(basename "$b")"
+    done
+    strip --strip-debug "$BUNDLE"/bin/* "$BUNDLE"/tests/*
+    cp scripts/gpu-check.sh "$BUNDLE/"
+    local glibc
+    glibc=$(objdump -T "$BUNDLE"/bin/* "$BUNDLE"/tests/* 2>/dev/null |
+        grep -o 'GLIBC_[0-9][0-9.]*' | sort -uV | tail -n 1)
+    {
+        echo "built: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+        echo "commit: $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo '+dirty')"
+        echo "rustc: $(rustc --version)"
+        echo "needs: $glibc or newer (x86-64 Linux)"
+    } >"$BUNDLE/MANIFEST"
+    local mib
+    mib=$(du -sm "$BUNDLE" | cut -f1)
+    cat "$BUNDLE/MANIFEST"
+    echo "== bundle $BUNDLE: ${mib} MiB"
+    if [ "$mib" -gt "$MAX_BUNDLE_MIB" ]; then
+        echo "gpu-check: the bundle is ${mib} MiB, over the ${MAX_BUNDLE_MIB} MiB that can be carried" >&2
+        exit 1
+    fi
+}
+
+# ---------------------------------------------------------------- the run half
+LOGDIR=${OUT:-target/gpu-check}
+LOG=$LOGDIR/gpu-check.log
+BUDGET=${GPU_CHECK_BUDGET:-360}
+STEP_LIMIT=${GPU_CHECK_STEP_LIMIT:-180}
+START=$(date +%s)
+ROWS=()
+FAILED=0
+
+# Reasons a step cannot run; set by need_* and consumed by step.
+SKIP_REASON=""
+need_bin() { [ -x "$1" ] || SKIP_REASON=${SKIP_REASON:-"$1 not in the bundle"}; }
+# need_cli "SUBCOMMAND WORDS" FLAG…: the bundled gpufault has that subcommand and flags.
+need_cli() {
+    local words=$1 help
+    shift
+    # shellcheck disable=SC2086 # the words are meant to split
+    if ! help=$("$BUNDLE/bin/gpufault" $words --help 2>/dev/null); then
+        SKIP_REASON=${SKIP_REASON:-"gpufault has no \`$words\` subcommand yet"}
+        return
+    fi
+    local f
+    for f in "$@"; do
+        grep -q -- "$f" <<<"$help" ||
+            SKIP_REASON=${SKIP_REASON:-"\`gpufault $words\` has no $f flag yet"}
+    done
+}
+
+# step NAME COMMAND…: runs COMMAND with a time limit, logs everything, records a row.
+step() {
+    local name=$1
+    shift
+    local now elapsed
+    now=$(date +%s)
+    elapsed=$((now - START))
+    if [ -n "$SKIP_REASON" ]; then
+        ROWS+=("$name|skip|-|$SKIP_REASON")
+        echo "== $name: SKIP ($SKIP_REASON)" | tee -a "$LOG"
+        SKIP_REASON=""
+        return
+    fi
+    if [ "$elapsed" -ge "$BUDGET" ]; then
+        ROWS+=("$name|skip|-|time budget of ${BUDGET}s spent")
+        echo "== $name: SKIP (time budget spent)" | tee -a "$LOG"
+        return
+    fi
+    echo "== $name: $*" | tee -a "$LOG"
+    local t0 rc out
+    t0=$(date +%s)
+    out=$(mktemp)
+    timeout --kill-after=10 "$STEP_LIMIT" "$@" >"$out" 2>&1
+    rc=$?
+    cat "$out" >>"$LOG"
+    local secs=$(($(date +%s) - t0))
+    local note
+    note=$(grep -E '^test result:|SKIP:' "$out" | tail -n 1 | cut -c1-70)
+    rm -f "$out"
+    if [ "$rc" -eq 0 ]; then
+        ROWS+=("$name|pass|${secs}s|$note")
+    elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        ROWS+=("$name|FAIL|${secs}s|timed out after ${STEP_LIMIT}s")
+        FAILED=1
+    else
+        ROWS+=("$name|FAIL|${secs}s|exit $rc ${note}")
+        FAILED=1
+    fi
+    echo "== $name: exit $rc after ${secs}s" >>"$LOG"
+}
+
+run_steps() {
+    local B=$BUNDLE
+    export GPUFAULT_REQUIRE_GPU=1
+    export GPUFAULT_WORKER_BIN=$B/bin/gpufault-gpu-worker
+    export RUST_BACKTRACE=1
+
+    need_bin "$B/bin/gpufault"
+    step "devices (table)" sh -c "'$B/bin/gpufault' devices | tee '$LOGDIR/devices.txt'"
+    need_bin "$B/bin/gpufault"
+    step "devices (json)" sh -c "'$B/bin/gpufault' devices --json >'$LOGDIR/devices.json'"
+
+    # Every bundled test binary, whole: GPU tests fail without a GPU here, the others
+    # must pass on any machine.
+    local t
+    for t in "$B"/tests/*; do
+        [ -x "$t" ] || continue
+        step "tests $(basename "$t")" "$t" --test-threads=4
+    done
+
+    # Steps of later issues. Each names the subcommand and flags it needs and is skipped
+    # (with that reason in the table) until they exist; adjust the command line when
+    # the subcommand lands.
+    # Workloads with a GPU mode, compared with the virtual GPU (workloads issue).
+    need_cli "workloads check" --device --against
+    step "workloads gpu vs sim" "$B/bin/gpufault" workloads check --device cuda:0 --against sim:h100
+    # Benchmarks with a GPU mode.
+    need_cli bench --device
+    step "bench gpu" "$B/bin/gpufault" bench --device cuda:0
+    # Injection campaign smoke run on the GPU (injector issue).
+    need_cli "campaign run" --device --smoke
+    step "campaign smoke gpu" "$B/bin/gpufault" campaign run --device cuda:0 --smoke
+    # Health check of the GPU (detector issue).
+    need_cli check --device
+    step "health check gpu" "$B/bin/gpufault" check --device cuda:0
+}
+
+run() {
+    if [ ! -f "$BUNDLE/MANIFEST" ]; then
+        echo "gpu-check: no bundle at $BUNDLE: run scripts/gpu-check.sh --build first (on a machine with cargo) and carry $BUNDLE (see GPU.md)" >&2
+        exit 2
+    fi
+    mkdir -p "$LOGDIR"
+    : >"$LOG"
+    {
+        echo "== bundle"
+        cat "$BUNDLE/MANIFEST"
+        echo "== machine"
+        uname -a
+        ldd --version 2>&1 | head -n 1
+        nvidia-smi --query-gpu=name,uuid,pci.bus_id,driver_version,memory.total --format=csv 2>&1 || true
+        ldconfig -p 2>/dev/null | grep -E 'libcuda\.so|libnvidia-ml\.so' || echo "ldconfig shows no libcuda / libnvidia-ml"
+    } >>"$LOG" 2>&1
+    run_steps
+    local total=$(($(date +%s) - START))
+    {
+        echo
+        printf '%-34s %-5s %-6s %s\n' STEP RESULT TIME NOTE
+        local r
+        for r in "${ROWS[@]}"; do
+            IFS='|' read -r n res secs note <<<"$r"
+            printf '%-34s %-5s %-6s %s\n' "$n" "$res" "$secs" "$note"
+        done
+        echo "total ${total}s; full log: $LOG"
+    } | tee "$LOGDIR/summary.txt"
+    exit "$FAILED"
+}
+
+case "${1:-}" in
+--build) build ;;
+"") run ;;
+*)
+    echo "usage: scripts/gpu-check.sh [--build]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,434 @@
+//! The library face: a virtual GPU with device memory, loaded modules and launches.
+
+use crate::decode::{self, KernelParam, Program, VarSpace};
+use crate::error::{Diagnostic, LoadError, SimError};
+use crate::exec::{self, LaunchParams};
+use crate::memory::GlobalMemory;
+use crate::profile::GpuProfile;
+use crate::report::LaunchReport;
+
+/// The default instruction budget of a launch: 10^10 thread-instructions (tens of
+/// seconds of work; a launch that needs more is treated as hung).
+pub const DEFAULT_BUDGET: u64 = 10_000_000_000;
+
+/// Host memory a CTA's per-thread state may take at most.
+const MAX_CTA_STATE: u64 = 1 << 30;
+
+/// A handle to a module loaded on a [`Gpu`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ModuleId(u32);
+
+/// A kernel argument, in kernel parameter order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KernelArg {
+    /// `.u8`/`.s8`/`.b8`
+    U8(u8),
+    /// `.u16`/`.s16`/`.b16`
+    U16(u16),
+    /// `.u32`/`.b32`
+    U32(u32),
+    /// `.u64`/`.b64`
+    U64(u64),
+    /// `.s32`
+    I32(i32),
+    /// `.s64`
+    I64(i64),
+    /// `.f32`
+    F32(f32),
+    /// `.f64`
+    F64(f64),
+    /// A device pointer (`.u64` parameter).
+    Ptr(u64),
+    /// Raw bytes for an aggregate parameter (`.param .align 8 .b8 p[24]`).
+    Bytes(Vec<u8>),
+}
+
+impl KernelArg {
+    /// The argument's bytes as the parameter buffer holds them.
+    pub fn bytes(&self) -> Vec<u8> {
+        match self {
+            KernelArg::U8(v) => vec![*v],
+            KernelArg::U16(v) => v.to_le_bytes().to_vec(),
+            KernelArg::U32(v) => v.to_le_bytes().to_vec(),
+            KernelArg::U64(v) | KernelArg::Ptr(v) => v.to_le_bytes().to_vec(),
+            KernelArg::I32(v) => v.to_le_bytes().to_vec(),
+            KernelArg::I64(v) => v.to_le_bytes().to_vec(),
+            KernelArg::F32(v) => v.to_le_bytes().to_vec(),
+            KernelArg::F64(v) => v.to_le_bytes().to_vec(),
+            KernelArg::Bytes(b) => b.clone(),
+        }
+    }
+}
+
+/// Launch dimensions and options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaunchConfig {
+    /// Grid dimensions in CTAs.
+    pub grid: [u32; 3],
+    /// CTA dimensions in threads.
+    pub block: [u32; 3],
+    /// Dynamic shared memory bytes per CTA.
+    pub shared_bytes: u32,
+    /// Instruction budget in thread-instructions; exceeding it ends the launch with
+    /// [`crate::FaultKind::BudgetExceeded`].
+    pub budget: u64,
+    /// Whether to collect an [`crate::ExecProfile`].
+    pub profile: bool,
+}
+
+impl LaunchConfig {
+    /// A launch of `grid` CTAs of `block` threads, no dynamic shared memory, the
+    /// [`DEFAULT_BUDGET`], no profiling.
+    pub fn new(grid: [u32; 3], block: [u32; 3]) -> LaunchConfig {
+        LaunchConfig {
+            grid,
+            block,
+            shared_bytes: 0,
+            budget: DEFAULT_BUDGET,
+            profile: false,
+        }
+    }
+
+    /// Sets the dynamic shared memory bytes.
+    pub fn shared(mut self, bytes: u32) -> LaunchConfig {
+        self.shared_bytes = bytes;
+        self
+    }
+
+    /// Sets the instruction budget.
+    pub fn budget(mut self, thread_instructions: u64) -> LaunchConfig {
+        self.budget = thread_instructions;
+        self
+    }
+
+    /// Turns profiling on or off.
+    pub fn profiling(mut self, on: bool) -> LaunchConfig {
+        self.profile = on;
+        self
+    }
+}
+
+struct Loaded {
+    prog: Program,
+    consts: Vec<u8>,
+    global_vars: Vec<u64>,
+}
+
+/// A virtual GPU: one [`GpuProfile`], a flat global memory, loaded modules.
+///
+/// Every method runs on the calling thread; a `Gpu` is `Send`, so campaigns can keep
+/// one per worker thread.
+pub struct Gpu {
+    profile: GpuProfile,
+    mem: GlobalMemory,
+    modules: Vec<Option<Loaded>>,
+}
+
+impl Gpu {
+    /// A virtual GPU of the given profile with empty memory.
+    pub fn new(profile: GpuProfile) -> Gpu {
+        Gpu {
+            profile,
+            mem: GlobalMemory::default(),
+            modules: Vec::new(),
+        }
+    }
+
+    /// The GPU's profile.
+    pub fn profile(&self) -> &GpuProfile {
+        &self.profile
+    }
+
+    /// Parses and loads PTX text.
+    pub fn load(&mut self, ptx: &str) -> Result<ModuleId, LoadError> {
+        let module = ptx::parse(ptx)?;
+        self.load_module(&module)
+    }
+
+    /// Loads a parsed module: lays out and initialises its variables and decodes every
+    /// function once. Instructions that cannot be decoded are listed by
+    /// [`Gpu::diagnostics`] and fault if executed.
+    pub fn load_module(&mut self, module: &ptx::Module) -> Result<ModuleId, LoadError> {
+        let mut allocated = Vec::new();
+        let mem = &mut self.mem;
+        let result = decode::decode(module, &mut |size, align| {
+            let a = mem
+                .alloc(size, align)
+                .map_err(|_| LoadError::OutOfMemory { requested: size })?;
+            allocated.push(a);
+            Ok(a)
+        });
+        let prog = match result {
+            Ok(p) => p,
+            Err(e) => {
+                for a in allocated {
+                    let _ = self.mem.free(a);
+                }
+                return Err(e);
+            }
+        };
+        for (addr, bytes) in &prog.global_inits {
+            self.mem
+                .write(*addr, bytes)
+                .expect("module variables are allocated with their initialisers' size");
+        }
+        let consts = prog.const_init.clone();
+        self.modules.push(Some(Loaded {
+            prog,
+            consts,
+            global_vars: allocated,
+        }));
+        Ok(ModuleId(self.modules.len() as u32 - 1))
+    }
+
+    /// Unloads a module and frees its global variables.
+    pub fn unload(&mut self, m: ModuleId) -> Result<(), SimError> {
+        let slot = self
+            .modules
+            .get_mut(m.0 as usize)
+            .ok_or(SimError::UnknownModule(m.0))?;
+        let loaded = slot.take().ok_or(SimError::UnknownModule(m.0))?;
+        for a in loaded.global_vars {
+            self.mem.free(a)?;
+        }
+        Ok(())
+    }
+
+    fn module(&self, m: ModuleId) -> Result<&Loaded, SimError> {
+        self.modules
+            .get(m.0 as usize)
+            .and_then(Option::as_ref)
+            .ok_or(SimError::UnknownModule(m.0))
+    }
+
+    /// Instructions of the module that could not be decoded (each faults as an illegal
+    /// instruction if executed).
+    pub fn diagnostics(&self, m: ModuleId) -> Result<&[Diagnostic], SimError> {
+        Ok(&self.module(m)?.prog.diags)
+    }
+
+    /// The kernels the module defines, in source order.
+    pub fn kernels(&self, m: ModuleId) -> Result<Vec<&str>, SimError> {
+        Ok(self
+            .module(m)?
+            .prog
+            .funcs
+            .iter()
+            .filter(|f| f.is_kernel && f.defined)
+            .map(|f| f.name.as_str())
+            .collect())
+    }
+
+    fn kernel_index(&self, m: ModuleId, kernel: &str) -> Result<u32, SimError> {
+        let l = self.module(m)?;
+        l.prog
+            .kernel(kernel)
+            .ok_or_else(|| SimError::UnknownKernel {
+                name: kernel.to_string(),
+                available: self.kernels(m).map(|k| k.join(", ")).unwrap_or_default(),
+            })
+    }
+
+    /// The parameters of a kernel.
+    pub fn kernel_params(&self, m: ModuleId, kernel: &str) -> Result<&[KernelParam], SimError> {
+        let k = self.kernel_index(m, kernel)?;
+        Ok(&self.module(m)?.prog.funcs[k as usize].kparams)
+    }
+
+    /// Allocates `len` zeroed bytes of global memory; returns the device address
+    /// (256-byte aligned, never reused, with unmapped gaps between allocations).
+    pub fn alloc(&mut self, len: u64) -> Result<u64, SimError> {
+        self.mem.alloc(len, 0)
+    }
+
+    /// Frees the allocation at `ptr`.
+    pub fn free(&mut self, ptr: u64) -> Result<(), SimError> {
+        self.mem.free(ptr)
+    }
+
+    /// Copies bytes to device memory.
+    pub fn write(&mut self, ptr: u64, bytes: &[u8]) -> Result<(), SimError> {
+        self.mem.write(ptr, bytes)
+    }
+
+    /// Copies bytes from device memory.
+    pub fn read(&self, ptr: u64, out: &mut [u8]) -> Result<(), SimError> {
+        self.mem.read(ptr, out)
+    }
+
+    fn var(&self, m: ModuleId, name: &str) -> Result<(VarSpace, u64, u64), SimError> {
+        let l = self.module(m)?;
+        let v =
+            l.prog
+                .vars
+                .iter()
+                .find(|v| v.name == name)
+                .ok_or_else(|| SimError::UnknownSymbol {
+                    name: name.to_string(),
+                })?;
+        if v.space == VarSpace::Shared {
+            return Err(SimError::NotHostAccessible {
+                name: name.to_string(),
+            });
+        }
+        Ok((v.space, v.addr, v.size))
+    }
+
+    /// The device address of a module `.global` variable (`.const` variables have no
+    /// global address and give an error).
+    pub fn global_address(&self, m: ModuleId, name: &str) -> Result<u64, SimError> {
+        match self.var(m, name)? {
+            (VarSpace::Global, a, _) => Ok(a),
+            _ => Err(SimError::NotHostAccessible {
+                name: name.to_string(),
+            }),
+        }
+    }
+
+    /// Writes `bytes` at the start of module variable `name` (`.global` or `.const`).
+    pub fn write_global(&mut self, m: ModuleId, name: &str, bytes: &[u8]) -> Result<(), SimError> {
+        let (space, addr, size) = self.var(m, name)?;
+        if bytes.len() as u64 > size {
+            return Err(SimError::SymbolRange {
+                name: name.to_string(),
+                size,
+                offset: 0,
+                len: bytes.len() as u64,
+            });
+        }
+        match space {
+            VarSpace::Global => self.mem.write(addr, bytes),
+            _ => {
+                let l = self.modules[m.0 as usize]
+                    .as_mut()
+                    .ok_or(SimError::UnknownModule(m.0))?;
+                l.consts[addr as usize..addr as usize + bytes.len()].copy_from_slice(bytes);
+                Ok(())
+            }
+        }
+    }
+
+    /// Reads the first `out.len()` bytes of module variable `name`.
+    pub fn read_global(&self, m: ModuleId, name: &str, out: &mut [u8]) -> Result<(), SimError> {
+        let (space, addr, size) = self.var(m, name)?;
+        if out.len() as u64 > size {
+            return Err(SimError::SymbolRange {
+                name: name.to_string(),
+                size,
+                offset: 0,
+                len: out.len() as u64,
+            });
+        }
+        match space {
+            VarSpace::Global => self.mem.read(addr, out),
+            _ => {
+                let l = self.module(m)?;
+                out.copy_from_slice(&l.consts[addr as usize..addr as usize + out.len()]);
+                Ok(())
+            }
+        }
+    }
+
+    /// Runs `kernel` of module `m` over a grid. API misuse (unknown kernel, wrong
+    /// arguments, an unlaunchable configuration) is an error; anything the kernel does
+    /// is in the report's outcome.
+    pub fn launch(
+        &mut self,
+        m: ModuleId,
+        kernel: &str,
+        cfg: &LaunchConfig,
+        args: &[KernelArg],
+    ) -> Result<LaunchReport, SimError> {
+        let k = self.kernel_index(m, kernel)?;
+        let profile = self.profile.clone();
+        let loaded = self.modules[m.0 as usize]
+            .as_mut()
+            .ok_or(SimError::UnknownModule(m.0))?;
+        let f = &loaded.prog.funcs[k as usize];
+        // Arguments.
+        if args.len() != f.kparams.len() {
+            return Err(SimError::ArgCount {
+                kernel: kernel.to_string(),
+                expected: f.kparams.len(),
+                got: args.len(),
+            });
+        }
+        let mut kparams = vec![0u8; f.kparam_size as usize];
+        for (i, (a, p)) in args.iter().zip(f.kparams.iter()).enumerate() {
+            let b = a.bytes();
+            if b.len() != p.size as usize {
+                return Err(SimError::ArgSize {
+                    kernel: kernel.to_string(),
+                    index: i,
+                    param: p.name.clone(),
+                    expected: p.size,
+                    got: b.len() as u32,
+                });
+            }
+            kparams[p.offset as usize..p.offset as usize + b.len()].copy_from_slice(&b);
+        }
+        // Configuration.
+        let invalid = |reason: String| Err(SimError::InvalidLaunch { reason });
+        if cfg.grid.contains(&0) || cfg.block.contains(&0) {
+            return invalid("grid and block dimensions must be at least 1".into());
+        }
+        if cfg.grid[0] > i32::MAX as u32 || cfg.grid[1] > 65535 || cfg.grid[2] > 65535 {
+            return invalid(format!(
+                "grid {:?} exceeds 2^31-1 x 65535 x 65535",
+                cfg.grid
+            ));
+        }
+        if cfg.block[0] > 1024 || cfg.block[1] > 1024 || cfg.block[2] > 64 {
+            return invalid(format!("block {:?} exceeds 1024 x 1024 x 64", cfg.block));
+        }
+        let threads = cfg.block[0] as u64 * cfg.block[1] as u64 * cfg.block[2] as u64;
+        if threads > profile.max_threads_per_cta as u64 {
+            return invalid(format!(
+                "{threads} threads per block exceed {}",
+                profile.max_threads_per_cta
+            ));
+        }
+        let shared = loaded.prog.dyn_shared_base as u64 + cfg.shared_bytes as u64;
+        let shared = shared.max(loaded.prog.shared_static as u64);
+        if shared > profile.max_shared_per_cta as u64 {
+            return invalid(format!(
+                "{shared} bytes of shared memory per block exceed {}",
+                profile.max_shared_per_cta
+            ));
+        }
+        let occupancy = profile.occupancy(threads as u32, shared as u32);
+        if occupancy == 0 {
+            return invalid("one block does not fit on an SM".into());
+        }
+        // Per-thread state (registers, local memory, call parameters) of every call
+        // level a thread can reach must fit the virtual GPU's host memory budget.
+        let depth = loaded.prog.max_depth(k) as u64;
+        let p = &loaded.prog;
+        let per_level = p.frame_regs as u64 * 8
+            + p.frame_preds.div_ceil(8) as u64
+            + p.frame_local as u64
+            + p.frame_tparam as u64;
+        if per_level * depth * threads > MAX_CTA_STATE {
+            return invalid(format!(
+                "{per_level} bytes of registers and local memory per thread and call level, \
+                 for {threads} threads and {depth} call levels, exceed {MAX_CTA_STATE} bytes"
+            ));
+        }
+        Ok(exec::launch(
+            LaunchParams {
+                prog: &loaded.prog,
+                kernel: k,
+                grid: cfg.grid,
+                block: cfg.block,
+                dyn_shared: cfg.shared_bytes,
+                budget: cfg.budget,
+                gpu: &profile,
+                kparams: &kparams,
+                consts: &mut loaded.consts,
+                profiling: cfg.profile,
+                occupancy,
+            },
+            &mut self.mem,
+        ))
+    }
+}

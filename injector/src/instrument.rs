@@ -116,7 +116,10 @@ pub fn instrument(module: &Module, model: Model) -> Result<Instrumented, Instrum
             Item::Function(f) if f.body.is_some() => {
                 if !declared_twins {
                     // Forward declarations of the twins, so any kernel may call them.
-                    for g in module.functions().filter(|g| copied.contains(&g.name) && g.body.is_some()) {
+                    for g in module
+                        .functions()
+                        .filter(|g| copied.contains(&g.name) && g.body.is_some())
+                    {
                         let mut decl = g.clone();
                         decl.name = format!("{}{COPY_SUFFIX}", g.name);
                         decl.body = None;
@@ -142,7 +145,12 @@ pub fn instrument(module: &Module, model: Model) -> Result<Instrumented, Instrum
                             Some(Function {
                                 name: format!("{}{COPY_SUFFIX}", f.name),
                                 body: Some(body),
-                                linkage: f.linkage.iter().copied().filter(|l| *l != Linkage::Extern).collect(),
+                                linkage: f
+                                    .linkage
+                                    .iter()
+                                    .copied()
+                                    .filter(|l| *l != Linkage::Extern)
+                                    .collect(),
                                 ..f.clone()
                             })
                         } else {
@@ -159,7 +167,10 @@ pub fn instrument(module: &Module, model: Model) -> Result<Instrumented, Instrum
         }
     }
     out.items = items;
-    for (name, ty, len) in [(DESC_SYMBOL, Type::B8, Some(64)), (COUNT_SYMBOL, Type::U64, None)] {
+    for (name, ty, len) in [
+        (DESC_SYMBOL, Type::B8, Some(64)),
+        (COUNT_SYMBOL, Type::U64, None),
+    ] {
         ptx::declare_global(
             &mut out,
             VarDecl {
@@ -208,7 +219,9 @@ fn check_module(m: &Module) -> Result<(), InstrumentError> {
     }
     if let Some(t) = m.target() {
         let sm: Option<u32> = t.strip_prefix("sm_").and_then(|s| {
-            s.trim_end_matches(|c: char| c.is_ascii_alphabetic()).parse().ok()
+            s.trim_end_matches(|c: char| c.is_ascii_alphabetic())
+                .parse()
+                .ok()
         });
         if sm.is_some_and(|v| v < 70) {
             return Err(InstrumentError::Unsupported {
@@ -219,7 +232,9 @@ fn check_module(m: &Module) -> Result<(), InstrumentError> {
     for g in m.globals() {
         for d in &g.names {
             if d.name == DESC_SYMBOL || d.name == COUNT_SYMBOL {
-                return Err(InstrumentError::NameClash { name: d.name.clone() });
+                return Err(InstrumentError::NameClash {
+                    name: d.name.clone(),
+                });
             }
         }
     }
@@ -228,12 +243,12 @@ fn check_module(m: &Module) -> Result<(), InstrumentError> {
 
 /// Predicate registers of the pass.
 const PREDS: [&str; 24] = [
-    "sel", "force", "dx", "dy", "dz", "m0", "m1", "m2", "m3", "m4", "m5", "nz16", "nz32",
-    "nz64", "p0", "p1", "p2", "p3", "p4", "p5", "q", "cp", "t", "true",
+    "sel", "force", "dx", "dy", "dz", "m0", "m1", "m2", "m3", "m4", "m5", "nz16", "nz32", "nz64",
+    "p0", "p1", "p2", "p3", "p4", "p5", "q", "cp", "t", "true",
 ];
 const B16: [&str; 8] = ["and16", "or16", "xor16", "s16", "w0", "w1", "w2", "w3"];
 const B32: [&str; 20] = [
-    "u0", "u1", "u2", "and32", "or32", "xor32", "fm32", "op", "var", "am", "bl", "lo", "le",
+    "u0", "u1", "u2", "and32", "or32", "xor32", "fm32", "op", "var", "am", "bl", "lane", "le",
     "s32", "a32", "v0", "v1", "v2", "v3", "i32",
 ];
 const B64: [&str; 11] = [
@@ -263,9 +278,12 @@ fn code(src: &str) -> Result<Vec<Statement>, InstrumentError> {
     let m = ptx::parse(&text).map_err(|e| InstrumentError::Internal {
         detail: format!("{e}\n{src}"),
     })?;
-    let f = m.kernels().next().ok_or_else(|| InstrumentError::Internal {
-        detail: "template lost its kernel".into(),
-    })?;
+    let f = m
+        .kernels()
+        .next()
+        .ok_or_else(|| InstrumentError::Internal {
+            detail: "template lost its kernel".into(),
+        })?;
     let mut body = f.body.clone().unwrap_or_default();
     zero_lines(&mut body);
     Ok(body)
@@ -287,15 +305,12 @@ fn count(pred: &str) -> String {
     format!(
         "activemask.b32 {am};\n\
          vote.sync.ballot.b32 {bl}, {pred}, {am};\n\
-         neg.s32 {lo}, {bl};\n\
-         and.b32 {lo}, {lo}, {bl};\n\
-         mov.u32 {le}, %lanemask_eq;\n\
-         setp.eq.u32 {cp}, {lo}, {le};\n\
+         bfind.u32 {bl}, {bl};\n\
+         setp.eq.u32 {cp}, {bl}, {lane};\n\
          @{cp} red.global.add.u64 [{COUNT_SYMBOL}], 1;\n",
         am = r("am"),
         bl = r("bl"),
-        lo = r("lo"),
-        le = r("le"),
+        lane = r("lane"),
         cp = r("cp"),
     )
 }
@@ -328,7 +343,11 @@ fn flip_register_bit(name: &str, bit: u8) -> Option<String> {
 }
 
 impl<'a> Pass<'a> {
-    fn new(model: Model, f: &Function, copied: &'a HashSet<String>) -> Result<Self, InstrumentError> {
+    fn new(
+        model: Model,
+        f: &Function,
+        copied: &'a HashSet<String>,
+    ) -> Result<Self, InstrumentError> {
         let mut regs = HashMap::new();
         for d in ptx::declared_registers(f) {
             if d.name.starts_with(PREFIX) {
@@ -423,8 +442,9 @@ impl<'a> Pass<'a> {
         if self.model == Model::Wdrop {
             let t = r("true");
             out.extend(code(&format!(
-                "setp.eq.u32 {t}, {u0}, {u0};\n{}exit;\n",
-                count(&t)
+                "mov.u32 {lane}, %laneid;\nsetp.eq.u32 {t}, {u0}, {u0};\n{}exit;\n",
+                count(&t),
+                lane = r("lane"),
             ))?);
             // Sites: the first instruction of the kernel stands for the whole warp.
             let flat = ptx::flatten(body);
@@ -463,6 +483,7 @@ impl<'a> Pass<'a> {
         let g = |n: &str| r(n);
         let mut s = format!(
             "mov.u32 {u0}, %laneid;\n\
+             mov.u32 {lane}, {u0};\n\
              ld.global.u32 {u1}, [{d}+16];\n\
              shr.u32 {u1}, {u1}, {u0};\n\
              and.b32 {u1}, {u1}, 1;\n\
@@ -498,6 +519,7 @@ impl<'a> Pass<'a> {
             u0 = g("u0"),
             u1 = g("u1"),
             u2 = g("u2"),
+            lane = g("lane"),
             sel = g("sel"),
             and64 = g("and64"),
             or64 = g("or64"),
@@ -679,12 +701,24 @@ impl<'a> Pass<'a> {
     }
 
     // iat / iaw / iac
-    fn ids(&mut self, i: &Instruction, sreg: &str) -> Result<Option<Vec<Statement>>, InstrumentError> {
+    fn ids(
+        &mut self,
+        i: &Instruction,
+        sreg: &str,
+    ) -> Result<Option<Vec<Statement>>, InstrumentError> {
         let k0 = i.dest_count();
-        let pos = i.operands.iter().enumerate().skip(k0).find_map(|(k, o)| match o {
-            Operand::Name { name, comp: Some(c) } if name == sreg => Some((k, *c)),
-            _ => None,
-        });
+        let pos = i
+            .operands
+            .iter()
+            .enumerate()
+            .skip(k0)
+            .find_map(|(k, o)| match o {
+                Operand::Name {
+                    name,
+                    comp: Some(c),
+                } if name == sreg => Some((k, *c)),
+                _ => None,
+            });
         let Some((k, comp)) = pos else {
             return Ok(None);
         };
@@ -884,17 +918,23 @@ impl<'a> Pass<'a> {
     fn ims(&mut self, i: &Instruction) -> Result<Option<Vec<Statement>>, InstrumentError> {
         let space = i.space();
         let is_site = matches!(i.opcode, Opcode::Ld | Opcode::Ldu)
-            && (space == Some(StateSpace::Const) || (space == Some(StateSpace::Param) && self.kernel));
+            && (space == Some(StateSpace::Const)
+                || (space == Some(StateSpace::Param) && self.kernel));
         if !is_site {
             return Ok(None);
         }
-        let Some(dests) = self.load_dests(i) else { return Ok(None) };
+        let Some(dests) = self.load_dests(i) else {
+            return Ok(None);
+        };
         if dests.iter().any(|(_, t, _)| *t == Type::Pred) {
             return Ok(None);
         }
         let (qcode, q) = self.q(i, &r("sel"));
         let (p1, p3) = (r("p1"), r("p3"));
-        let mut post = format!("{qcode}setp.ne.and.u32 {p3}, {u0}, {u0}, {q};\n", u0 = r("u0"));
+        let mut post = format!(
+            "{qcode}setp.ne.and.u32 {p3}, {u0}, {u0}, {q};\n",
+            u0 = r("u0")
+        );
         for (d, _, w) in &dests {
             let s = r(&format!("s{w}"));
             post += &format!(
@@ -910,7 +950,11 @@ impl<'a> Pass<'a> {
     }
 
     fn imd(&mut self, i: &Instruction) -> Result<Option<Vec<Statement>>, InstrumentError> {
-        if i.opcode != Opcode::St || i.modifiers.iter().any(|m| m.starts_with("async") || m == "bulk") {
+        if i.opcode != Opcode::St
+            || i.modifiers
+                .iter()
+                .any(|m| m.starts_with("async") || m == "bulk")
+        {
             return Ok(None);
         }
         let (data_pred, addr_pred) = match i.space() {
@@ -980,7 +1024,9 @@ impl<'a> Pass<'a> {
             let (qa_code, qa) = self.q(i, &r(addr_pred));
             let (base, w) = match &a.base {
                 AddrBase::Name(b) => match self.regs.get(b) {
-                    Some(t) if width(*t).is_some_and(|w| w >= 32) => (b.clone(), width(*t).unwrap_or(64)),
+                    Some(t) if width(*t).is_some_and(|w| w >= 32) => {
+                        (b.clone(), width(*t).unwrap_or(64))
+                    }
                     Some(_) => return Ok(None),
                     None => {
                         // a variable: take its address
@@ -1061,9 +1107,18 @@ impl<'a> Pass<'a> {
     fn iio(&mut self, i: &Instruction) -> Result<Option<Vec<Statement>>, InstrumentError> {
         let eligible = matches!(
             i.class(),
-            Class::IntAlu | Class::Fp32 | Class::Fp64 | Class::Compare | Class::Conversion | Class::Load | Class::Store
+            Class::IntAlu
+                | Class::Fp32
+                | Class::Fp64
+                | Class::Compare
+                | Class::Conversion
+                | Class::Load
+                | Class::Store
         ) && i.opcode != Opcode::Lop3
-            && !matches!(i.opcode, Opcode::Other(_) | Opcode::Prefetch | Opcode::Prefetchu | Opcode::Cp);
+            && !matches!(
+                i.opcode,
+                Opcode::Other(_) | Opcode::Prefetch | Opcode::Prefetchu | Opcode::Cp
+            );
         if !eligible {
             return Ok(None);
         }
@@ -1071,7 +1126,10 @@ impl<'a> Pass<'a> {
         let (qcode, q) = self.q(i, &r("sel"));
         let p1 = r("p1");
         let p3 = r("p3");
-        let mut pre = format!("{qcode}setp.ne.and.u32 {p3}, {u0}, {u0}, {q};\n", u0 = r("u0"));
+        let mut pre = format!(
+            "{qcode}setp.ne.and.u32 {p3}, {u0}, {u0}, {q};\n",
+            u0 = r("u0")
+        );
         let mut inst = i.clone();
         let mut any = false;
         let d = i.dest_count();
@@ -1083,7 +1141,9 @@ impl<'a> Pass<'a> {
                     if t == Type::Pred {
                         continue;
                     }
-                    let Some(bits) = bits_of_imm(imm, t) else { continue };
+                    let Some(bits) = bits_of_imm(imm, t) else {
+                        continue;
+                    };
                     let Some(w) = width(t) else { continue };
                     if slot > 3 {
                         continue;
@@ -1156,7 +1216,11 @@ impl<'a> Pass<'a> {
         let int = !ty.is_float() && width(ty).is_some();
         let (sz, signed) = (ty.size() * 8, ty.is_signed());
         let b_ty = format!("b{sz}");
-        let su_ty = if signed { format!("s{sz}") } else { format!("u{sz}") };
+        let su_ty = if signed {
+            format!("s{sz}")
+        } else {
+            format!("u{sz}")
+        };
         let rounding: Vec<&str> = i
             .modifiers
             .iter()
@@ -1173,8 +1237,12 @@ impl<'a> Pass<'a> {
         let binary_int = ["add", "sub", "mul", "and", "or", "xor", "min", "max"];
         let binary_float = ["add", "sub", "mul", "min", "max"];
         match (own, ops.len()) {
-            ("add" | "sub" | "and" | "or" | "xor" | "min" | "max", 3)
-            | ("mul", 3) if int && !i.has_modifier("wide") && !i.has_modifier("hi") && !i.has_modifier("cc") => {
+            ("add" | "sub" | "and" | "or" | "xor" | "min" | "max", 3) | ("mul", 3)
+                if int
+                    && !i.has_modifier("wide")
+                    && !i.has_modifier("hi")
+                    && !i.has_modifier("cc") =>
+            {
                 if subst == own || !binary_int.contains(&subst) {
                     return None;
                 }
@@ -1190,7 +1258,11 @@ impl<'a> Pass<'a> {
                 if subst == own || !matches!(subst, "shl" | "shr") {
                     return None;
                 }
-                let mods = if subst == "shl" { vec![b_ty.clone()] } else { vec![format!("u{sz}")] };
+                let mods = if subst == "shl" {
+                    vec![b_ty.clone()]
+                } else {
+                    vec![format!("u{sz}")]
+                };
                 Some(mk(Opcode::from_name(subst), mods, ops.clone()))
             }
             ("add" | "sub" | "mul" | "min" | "max", 3) if float => {
@@ -1208,8 +1280,16 @@ impl<'a> Pass<'a> {
                 Some(mk(Opcode::from_name(subst), mods, ops.clone()))
             }
             ("mad", 4) if int && i.has_modifier("lo") => match subst {
-                "mul" => Some(mk(Opcode::Mul, vec!["lo".into(), su_ty.clone()], ops[..3].to_vec())),
-                "add" => Some(mk(Opcode::Add, vec![su_ty.clone()], vec![ops[0].clone(), ops[1].clone(), ops[3].clone()])),
+                "mul" => Some(mk(
+                    Opcode::Mul,
+                    vec!["lo".into(), su_ty.clone()],
+                    ops[..3].to_vec(),
+                )),
+                "add" => Some(mk(
+                    Opcode::Add,
+                    vec![su_ty.clone()],
+                    vec![ops[0].clone(), ops[1].clone(), ops[3].clone()],
+                )),
                 _ => None,
             },
             ("fma", 4) if float => {
@@ -1220,7 +1300,11 @@ impl<'a> Pass<'a> {
                 mods.push(ty.name().into());
                 match subst {
                     "mul" => Some(mk(Opcode::Mul, mods, ops[..3].to_vec())),
-                    "add" => Some(mk(Opcode::Add, mods, vec![ops[0].clone(), ops[1].clone(), ops[3].clone()])),
+                    "add" => Some(mk(
+                        Opcode::Add,
+                        mods,
+                        vec![ops[0].clone(), ops[1].clone(), ops[3].clone()],
+                    )),
                     _ => None,
                 }
             }
@@ -1230,7 +1314,12 @@ impl<'a> Pass<'a> {
 
     /// Emits mutually exclusive variants of `i`: each variant runs where its predicate
     /// (variant id == `%__gf_var` and `base`) holds, the original elsewhere.
-    fn variants(&self, i: &Instruction, base: &str, vs: Vec<(u32, Instruction)>) -> Result<Option<Vec<Statement>>, InstrumentError> {
+    fn variants(
+        &self,
+        i: &Instruction,
+        base: &str,
+        vs: Vec<(u32, Instruction)>,
+    ) -> Result<Option<Vec<Statement>>, InstrumentError> {
         if vs.is_empty() {
             return Ok(None);
         }
@@ -1239,7 +1328,9 @@ impl<'a> Pass<'a> {
         let mut out = Vec::new();
         for (n, (id, mut v)) in vs.into_iter().enumerate() {
             let target = if n == 0 { p3.clone() } else { p2.clone() };
-            out.extend(code(&format!("setp.eq.and.u32 {target}, {var}, {id}, {base};\n"))?);
+            out.extend(code(&format!(
+                "setp.eq.and.u32 {target}, {var}, {id}, {base};\n"
+            ))?);
             if n > 0 {
                 out.extend(code(&format!("or.pred {p3}, {p3}, {p2};\n"))?);
             }
@@ -1294,8 +1385,10 @@ impl<'a> Pass<'a> {
     }
 
     fn ira(&mut self, i: &Instruction) -> Result<Option<Vec<Statement>>, InstrumentError> {
-        if matches!(i.class(), Class::Control | Class::Barrier | Class::Other | Class::Tensor)
-            || matches!(i.opcode, Opcode::Other(_))
+        if matches!(
+            i.class(),
+            Class::Control | Class::Barrier | Class::Other | Class::Tensor
+        ) || matches!(i.opcode, Opcode::Other(_))
         {
             return Ok(None);
         }
@@ -1333,9 +1426,13 @@ impl<'a> Pass<'a> {
                 }) => b.clone(),
                 _ => continue,
             };
-            let Some(ty) = self.regs.get(&name).copied() else { continue };
-            for bit in 0..4u8 {
-                let Some(alt) = flip_register_bit(&name, bit) else { continue };
+            let Some(ty) = self.regs.get(&name).copied() else {
+                continue;
+            };
+            for bit in 0..2u8 {
+                let Some(alt) = flip_register_bit(&name, bit) else {
+                    continue;
+                };
                 if self.regs.get(&alt) != Some(&ty) {
                     continue;
                 }

@@ -1,13 +1,54 @@
 //! The fault injector: permanent-fault models of GPU control units as PTX
-//! instrumentation (work in progress).
+//! instrumentation passes, fault descriptors, site enumeration and single injections.
+//!
+//! It reproduces and extends the error models of the SC'23 study of permanent faults in
+//! GPU parallelism-management and control units (NVBitPERfi) at the PTX level, on any
+//! driver and on the virtual GPU, reproducibly:
+//!
+//! - [`Model`]: the fault models (`iat`, `iaw`, `iac`, `ial`, `wv`, `ira`, `ir`, `ims`,
+//!   `imd`, `ioc`, `iio`, `fu`, `wdrop`, `brx`), each with a precise definition.
+//! - [`FaultSpec`]: one reproducible fault (model, SM, sub-partition, warp slots, lanes,
+//!   parameters), written `iat:sm=3,sp=1,warps=0x5,lanes=0xff,dim=x,mask=0x4,pol=sa1`
+//!   or as JSON; [`Descriptor`]: its 64-byte encoding for the device.
+//! - [`instrument`]: instruments a module **once per model**; the fault site is chosen
+//!   at run time by the descriptor the host writes before each launch, and an
+//!   activation counter tells "not activated" from "masked". See the module docs of
+//!   [`instrument`] for the code it adds.
+//! - [`Target`]: a workload prepared for injections (golden run, dry run, hang limits);
+//!   [`Target::inject`] runs one fault and classifies its [`reports::Outcome`].
+//!
+//! It does not execute PTX (the `gpu` crate's devices do) and does not judge GPU health
+//! (the detector does).
+//!
+//! ```
+//! use injector::{instrument, FaultSpec, Model};
+//! let src = ".version 8.0\n.target sm_80\n.address_size 64\n\
+//!            .visible .entry k(.param .u64 p)\n{\n.reg .b32 %r<2>;\nmov.u32 %r1, %tid.x;\nret;\n}\n";
+//! let module = ptx::parse(src)?;
+//! let inst = instrument(&module, Model::Iat)?;
+//! assert_eq!(inst.sites.len(), 1); // the one read of %tid.x
+//! assert!(inst.ptx().contains("__gpufault_desc"));
+//! let spec = FaultSpec::parse("iat:sm=0,sp=1,warps=0x1,lanes=0xf,dim=x,mask=0x4,pol=sa1")?;
+//! assert_eq!(spec.to_string(), "iat:sm=0,sp=1,warps=0x1,lanes=0xf,dim=x,mask=0x4,pol=sa1");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
 
 mod instrument;
 mod model;
+mod run;
 mod spec;
 mod types;
 
+pub use instrument::{
+    instrument, sites, InstrumentError, Instrumented, Site, COUNT_SYMBOL, DESC_SYMBOL,
+};
 pub use model::Model;
-pub use spec::{op_group_id, Descriptor, FaultSpec, Params, Policy, SpecError, DESCRIPTOR_BYTES, SUBSTITUTES};
-pub use instrument::{instrument, sites, InstrumentError, Instrumented, Site, COUNT_SYMBOL, DESC_SYMBOL};
+pub use run::{
+    activations, arm, magnitude, outcome_of_error, InjectError, Injection, Target, HANG_FACTOR,
+    HANG_FLOOR_INSTRUCTIONS, HANG_FLOOR_WALL, SLOW_FACTOR,
+};
+pub use spec::{
+    op_group_id, Descriptor, FaultSpec, Params, Policy, SpecError, DESCRIPTOR_BYTES, SUBSTITUTES,
+};
 pub use types::{op_group, operand_types};

@@ -202,18 +202,30 @@ impl Model {
     pub fn parameters(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Model::Iat | Model::Iaw | Model::Iac => &[
-                ("dim", "x|y|z|xy|xyz… dimensions whose reads are corrupted (default: one)"),
-                ("mask", "1..2^32-1, bits to corrupt (default: one bit below the dimension's size)"),
+                (
+                    "dim",
+                    "x|y|z|xy|xyz… dimensions whose reads are corrupted (default: one)",
+                ),
+                (
+                    "mask",
+                    "1..2^32-1, bits to corrupt (default: one bit below the dimension's size)",
+                ),
                 ("pol", "sa0|sa1|xor (default: sa0 or sa1)"),
-                ("force", "0|1, flip when a stuck-at leaves the value unchanged (default 1)"),
+                (
+                    "force",
+                    "0|1, flip when a stuck-at leaves the value unchanged (default 1)",
+                ),
             ],
             Model::Ial => &[("mode", "off|on (default: either)")],
             Model::Wv => &[("pol", "sa0|sa1|xor (default: sa0 or sa1)")],
             Model::Ira => &[
                 ("field", "0..3: 0 = destination, k = k-th register source"),
-                ("bit", "0..3: the register-index bit that is wrong"),
+                ("bit", "0..1: the register-index bit that is wrong"),
             ],
-            Model::Ir => &[("op", "opcode group, e.g. add.s32 (default: an executed one)")],
+            Model::Ir => &[(
+                "op",
+                "opcode group, e.g. add.s32 (default: an executed one)",
+            )],
             Model::Ims => &[("mask", "1..2^64-1, bits flipped (default: one bit)")],
             Model::Imd => &[
                 ("mask", "1..2^64-1, bits flipped (default: one bit)"),
@@ -221,13 +233,28 @@ impl Model {
                 ("spaces", "any of s,l,g (default: sl, as NVBitPERfi)"),
             ],
             Model::Ioc => &[
-                ("op", "opcode group, e.g. add.s32 (default: an executed ALU/FP one)"),
-                ("subst", "substitute operation, e.g. sub (default: any valid one)"),
+                (
+                    "op",
+                    "opcode group, e.g. add.s32 (default: an executed ALU/FP one)",
+                ),
+                (
+                    "subst",
+                    "substitute operation, e.g. sub (default: any valid one)",
+                ),
             ],
-            Model::Iio => &[("mask", "1..2^64-1, bits flipped (default: one bit in 0..31)")],
+            Model::Iio => &[(
+                "mask",
+                "1..2^64-1, bits flipped (default: one bit in 0..31)",
+            )],
             Model::Fu => &[
-                ("op", "opcode group, e.g. fma.rn.f32 (default: an executed one)"),
-                ("mask", "1..2^64-1, bits flipped in the result (default: one bit)"),
+                (
+                    "op",
+                    "opcode group, e.g. fma.rn.f32 (default: an executed one)",
+                ),
+                (
+                    "mask",
+                    "1..2^64-1, bits flipped in the result (default: one bit)",
+                ),
             ],
             Model::Wdrop | Model::Brx => &[],
         }

@@ -18,7 +18,7 @@
 //! | `force` | iat, iaw, iac | `0`/`1` |
 //! | `mode` | ial (`off`/`on`), imd (`data`/`addr`) | |
 //! | `spaces` | imd | letters of `s` (shared), `l` (local), `g` (global/generic) |
-//! | `field`, `bit` | ira | 0..3 each |
+//! | `field`, `bit` | ira | 0..3 and 0..1 |
 //! | `op` | ir, ioc, fu | opcode group (`add.s32`, `fma.f32`, `setp.s32`) |
 //! | `subst` | ioc | substitute operation (`sub`, `mul`, `xor`, …) |
 //!
@@ -291,12 +291,20 @@ impl FaultSpec {
             }
             seen.push(k);
             if !COMMON_KEYS.contains(&k) && !model_keys(model).contains(&k) {
-                let all: Vec<&str> = Model::ALL.iter().flat_map(|m| model_keys(*m).iter().copied()).collect();
+                let all: Vec<&str> = Model::ALL
+                    .iter()
+                    .flat_map(|m| model_keys(*m).iter().copied())
+                    .collect();
                 if all.contains(&k) {
                     return Err(SpecError::NotForModel {
                         key: k.into(),
                         model,
-                        takes: COMMON_KEYS.iter().chain(model_keys(model)).copied().collect::<Vec<_>>().join(", "),
+                        takes: COMMON_KEYS
+                            .iter()
+                            .chain(model_keys(model))
+                            .copied()
+                            .collect::<Vec<_>>()
+                            .join(", "),
                     });
                 }
                 return Err(SpecError::BadItem {
@@ -387,7 +395,12 @@ impl FaultSpec {
                 return Err(SpecError::NotForModel {
                     key: k.into(),
                     model: self.model,
-                    takes: COMMON_KEYS.iter().chain(keys).copied().collect::<Vec<_>>().join(", "),
+                    takes: COMMON_KEYS
+                        .iter()
+                        .chain(keys)
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 });
             }
         }
@@ -401,7 +414,11 @@ impl FaultSpec {
                 _ => false,
             };
             if !ok {
-                let why = if self.model == Model::Ial { "off or on" } else { "data or addr" };
+                let why = if self.model == Model::Ial {
+                    "off or on"
+                } else {
+                    "data or addr"
+                };
                 return Err(oor("mode", m.clone(), why));
             }
         }
@@ -413,11 +430,13 @@ impl FaultSpec {
         if p.field.is_some_and(|f| f > 3) {
             return Err(oor("field", p.field.unwrap_or(0).to_string(), "0..3"));
         }
-        if p.bit.is_some_and(|b| b > 3) {
-            return Err(oor("bit", p.bit.unwrap_or(0).to_string(), "0..3"));
+        if p.bit.is_some_and(|b| b > 1) {
+            return Err(oor("bit", p.bit.unwrap_or(0).to_string(), "0..1"));
         }
         if let Some(op) = &p.op {
-            if op.is_empty() || op.contains(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_')) {
+            if op.is_empty()
+                || op.contains(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_'))
+            {
                 return Err(oor("op", op.clone(), "an opcode group such as add.s32"));
             }
         }
@@ -686,7 +705,8 @@ mod tests {
 
     #[test]
     fn descriptor_layout() {
-        let spec = FaultSpec::parse("iat:sm=3,sp=1,warps=0x5,lanes=0xff,dim=y,mask=0x4,pol=sa0").unwrap();
+        let spec =
+            FaultSpec::parse("iat:sm=3,sp=1,warps=0x5,lanes=0xff,dim=y,mask=0x4,pol=sa0").unwrap();
         let d = Descriptor::from_spec(&spec);
         let b = d.to_bytes();
         assert_eq!(&b[0..4], &1u32.to_le_bytes());

@@ -154,7 +154,10 @@ pub fn operand_types(inst: &Instruction) -> Vec<Option<Type>> {
     }
     // Operand shapes the helpers cannot retype stay unknown.
     for (o, t) in inst.operands.iter().zip(out.iter_mut()) {
-        if matches!(o, Operand::Addr(_) | Operand::Vector(_) | Operand::List(_) | Operand::Pair(..)) {
+        if matches!(
+            o,
+            Operand::Addr(_) | Operand::Vector(_) | Operand::List(_) | Operand::Pair(..)
+        ) {
             *t = None;
         }
     }
@@ -188,10 +191,16 @@ mod tests {
     #[test]
     fn groups() {
         assert_eq!(op_group(&inst("add.s32 %r1, %r2, 4;")), "add.s32");
-        assert_eq!(op_group(&inst("mul.wide.s32 %rd1, %r2, 4;")), "mul.wide.s32");
+        assert_eq!(
+            op_group(&inst("mul.wide.s32 %rd1, %r2, 4;")),
+            "mul.wide.s32"
+        );
         assert_eq!(op_group(&inst("cvt.rn.f32.s32 %f1, %r2;")), "cvt.f32.s32");
         assert_eq!(op_group(&inst("setp.lt.s32 %p1, %r2, 4;")), "setp.s32");
-        assert_eq!(op_group(&inst("ld.global.nc.v4.f32 {%f1,%f2,%f3,%f4}, [%rd1];")), "ld.f32");
+        assert_eq!(
+            op_group(&inst("ld.global.nc.v4.f32 {%f1,%f2,%f3,%f4}, [%rd1];")),
+            "ld.f32"
+        );
     }
 
     #[test]
@@ -201,7 +210,15 @@ mod tests {
         let t = operand_types(&inst("shl.b64 %rd1, %rd2, 3;"));
         assert_eq!(t, vec![Some(Type::B64), Some(Type::B64), Some(Type::U32)]);
         let t = operand_types(&inst("setp.lt.and.f32 %p1, %f1, 0f3F800000, %p2;"));
-        assert_eq!(t, vec![Some(Type::Pred), Some(Type::F32), Some(Type::F32), Some(Type::Pred)]);
+        assert_eq!(
+            t,
+            vec![
+                Some(Type::Pred),
+                Some(Type::F32),
+                Some(Type::F32),
+                Some(Type::Pred)
+            ]
+        );
         let t = operand_types(&inst("cvt.rn.f32.s32 %f1, %r2;"));
         assert_eq!(t, vec![Some(Type::F32), Some(Type::S32)]);
         let t = operand_types(&inst("st.global.u32 [%rd1+4], 7;"));

@@ -18,7 +18,11 @@ fn workload_ptx() -> Vec<(String, String)> {
         })
         .collect();
     v.sort();
-    assert!(v.len() >= 16, "expected at least 16 workloads, found {}", v.len());
+    assert!(
+        v.len() >= 16,
+        "expected at least 16 workloads, found {}",
+        v.len()
+    );
     v
 }
 
@@ -48,17 +52,27 @@ fn instrumented_workloads_pass_ptxas() {
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| loop {
-                let Some((what, file, gpu)) = jobs.lock().unwrap().pop() else { break };
+                let Some((what, file, gpu)) = jobs.lock().unwrap().pop() else {
+                    break;
+                };
                 let mut opts = PtxasOptions::new(gpu);
                 opts.opt_level = Some(0);
                 match ptxas.check_file(&file, &opts) {
                     Ok(r) if r.verdict.accepted() => {}
-                    Ok(r) => failures.lock().unwrap().push(format!("{what}: {}\n{}", r.verdict, r.diagnostics)),
+                    Ok(r) => failures
+                        .lock()
+                        .unwrap()
+                        .push(format!("{what}: {}\n{}", r.verdict, r.diagnostics)),
                     Err(e) => failures.lock().unwrap().push(format!("{what}: {e}")),
                 }
             });
         }
     });
     let failures = failures.into_inner().unwrap();
-    assert!(failures.is_empty(), "{} of {total} ptxas runs failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {total} ptxas runs failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

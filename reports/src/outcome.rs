@@ -18,17 +18,21 @@ pub enum DueCause {
     LaunchFailure,
     /// Any other driver error.
     OtherDriverError,
+    /// The host program stopped on an impossible value read back from the device (a
+    /// real host program would crash or assert).
+    HostAbort,
 }
 
 impl DueCause {
     /// All causes in a fixed order (report columns).
-    pub const ALL: [DueCause; 6] = [
+    pub const ALL: [DueCause; 7] = [
         DueCause::IllegalAddress,
         DueCause::MisalignedAddress,
         DueCause::IllegalInstruction,
         DueCause::Trap,
         DueCause::LaunchFailure,
         DueCause::OtherDriverError,
+        DueCause::HostAbort,
     ];
 
     /// The snake_case name used in JSON, CSV and the store.
@@ -40,6 +44,7 @@ impl DueCause {
             DueCause::Trap => "trap",
             DueCause::LaunchFailure => "launch_failure",
             DueCause::OtherDriverError => "other_driver_error",
+            DueCause::HostAbort => "host_abort",
         }
     }
 
@@ -211,7 +216,10 @@ mod tests {
         let h = Outcome::Hang {
             cause: HangCause::Deadlock,
         };
-        assert_eq!(serde_json::to_string(&h).unwrap(), r#"{"kind":"hang","cause":"deadlock"}"#);
+        assert_eq!(
+            serde_json::to_string(&h).unwrap(),
+            r#"{"kind":"hang","cause":"deadlock"}"#
+        );
     }
 
     #[test]

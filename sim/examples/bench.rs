@@ -6,7 +6,7 @@
 //! cargo run --release -p gpufault-sim --example bench [-- --json PATH] [--reps N]
 //! ```
 //!
-//! The JSON (default `target/sim-bench.json`) is an array of objects with `workload`,
+//! The JSON (default `target/bench/sim.json`) is an array of objects with `workload`,
 //! `launch` (grid and block), `thread_instructions`, `warp_instructions`, `seconds`
 //! (best of the repetitions, on-CPU time of the launching thread where Linux reports it,
 //! else wall time), `thread_inst_per_sec` and `verified` (the result matched a CPU
@@ -171,7 +171,9 @@ fn main() {
     };
     let reps: usize = flag("--reps").and_then(|r| r.parse().ok()).unwrap_or(5);
     let json_path = flag("--json").unwrap_or_else(|| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../target/sim-bench.json").to_string()
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/bench");
+        let _ = std::fs::create_dir_all(dir);
+        format!("{dir}/sim.json")
     });
     if cfg!(debug_assertions) {
         eprintln!("note: a debug build; run with --release for meaningful numbers");

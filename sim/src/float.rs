@@ -350,7 +350,7 @@ pub(crate) fn div32(a: f32, b: f32, mode: Rnd) -> f32 {
 /// f32 square root rounded in `mode`.
 #[inline]
 pub(crate) fn sqrt32(a: f32, mode: Rnd) -> f32 {
-    if mode == Rnd::Rn || !(a > 0.0) || a.is_infinite() {
+    if mode == Rnd::Rn || a.is_nan() || a <= 0.0 || a.is_infinite() {
         return a.sqrt();
     }
     let a64 = a as f64;
@@ -422,7 +422,8 @@ pub(crate) fn fma64(a: f64, b: f64, c: f64, mode: Rnd) -> f64 {
 #[inline]
 pub(crate) fn div64(a: f64, b: f64, mode: Rnd) -> f64 {
     let q = a / b;
-    if mode == Rnd::Rn || !q.is_finite() && !(a.is_finite() && b != 0.0 && b.is_finite()) {
+    let finite_operands = a.is_finite() && b.is_finite() && b != 0.0;
+    if mode == Rnd::Rn || !(q.is_finite() || finite_operands) {
         return q;
     }
     if q.is_infinite() || q == 0.0 {
@@ -451,7 +452,7 @@ fn adjust_zero(q: f64, e: f64, mode: Rnd) -> f64 {
 #[inline]
 pub(crate) fn sqrt64(a: f64, mode: Rnd) -> f64 {
     let s = a.sqrt();
-    if mode == Rnd::Rn || !(a > 0.0) || a.is_infinite() {
+    if mode == Rnd::Rn || a.is_nan() || a <= 0.0 || a.is_infinite() {
         return s;
     }
     let r = (-s).mul_add(s, a);
@@ -524,7 +525,7 @@ impl Fmt {
     }
 
     /// Decodes bits of this format to an f64 (exact).
-    pub(crate) fn to_f64(self, bits: u32) -> f64 {
+    pub(crate) fn decode(self, bits: u32) -> f64 {
         let sign = bits & self.sign_bit() != 0;
         let e = (bits >> self.mbits) & ((1 << self.ebits) - 1);
         let f = bits & ((1 << self.mbits) - 1);
@@ -552,7 +553,7 @@ impl Fmt {
     /// Rounds an f64 to this format in `mode`. `satfinite` turns infinities and
     /// overflows into the largest finite value (NaN stays NaN); `relu` turns negative
     /// results (not NaN) into +0.
-    pub(crate) fn from_f64(self, x: f64, mode: Rnd, satfinite: bool, relu: bool) -> u32 {
+    pub(crate) fn encode(self, x: f64, mode: Rnd, satfinite: bool, relu: bool) -> u32 {
         if x.is_nan() {
             return self.nan();
         }
@@ -659,13 +660,13 @@ fn round_up(mode: Rnd, neg: bool, odd: bool, tie: bool, above: bool) -> bool {
 /// f16 bits to f32 (exact).
 #[cfg(test)]
 pub(crate) fn f16_to_f32(h: u16) -> f32 {
-    F16.to_f64(h as u32) as f32
+    F16.decode(h as u32) as f32
 }
 
 /// f32 to f16 bits, round to nearest even.
 #[cfg(test)]
 pub(crate) fn f32_to_f16(x: f32) -> u16 {
-    F16.from_f64(x as f64, Rnd::Rn, false, false) as u16
+    F16.encode(x as f64, Rnd::Rn, false, false) as u16
 }
 
 #[cfg(test)]
@@ -706,22 +707,22 @@ mod tests {
             if f.is_infinite() {
                 r = x >> 16;
             }
-            assert_eq!(BF16.from_f64(f as f64, Rnd::Rn, false, false), r, "{x:#x}");
+            assert_eq!(BF16.encode(f as f64, Rnd::Rn, false, false), r, "{x:#x}");
         }
     }
 
     #[test]
     fn e4m3_and_e5m2() {
-        assert_eq!(E4M3.from_f64(448.0, Rnd::Rn, true, false), 0x7e);
-        assert_eq!(E4M3.from_f64(1000.0, Rnd::Rn, true, false), 0x7e);
-        assert_eq!(E4M3.from_f64(-1000.0, Rnd::Rn, true, false), 0xfe);
-        assert_eq!(E4M3.from_f64(1.0, Rnd::Rn, true, false), 0x38);
-        assert_eq!(E4M3.to_f64(0x7e), 448.0);
-        assert!(E4M3.to_f64(0x7f).is_nan());
-        assert_eq!(E5M2.from_f64(57344.0, Rnd::Rn, true, false), 0x7b);
-        assert_eq!(E5M2.from_f64(1e9, Rnd::Rn, true, false), 0x7b);
-        assert_eq!(E5M2.from_f64(1e9, Rnd::Rn, false, false), 0x7c);
-        assert_eq!(E5M2.to_f64(0x3c), 1.0);
+        assert_eq!(E4M3.encode(448.0, Rnd::Rn, true, false), 0x7e);
+        assert_eq!(E4M3.encode(1000.0, Rnd::Rn, true, false), 0x7e);
+        assert_eq!(E4M3.encode(-1000.0, Rnd::Rn, true, false), 0xfe);
+        assert_eq!(E4M3.encode(1.0, Rnd::Rn, true, false), 0x38);
+        assert_eq!(E4M3.decode(0x7e), 448.0);
+        assert!(E4M3.decode(0x7f).is_nan());
+        assert_eq!(E5M2.encode(57344.0, Rnd::Rn, true, false), 0x7b);
+        assert_eq!(E5M2.encode(1e9, Rnd::Rn, true, false), 0x7b);
+        assert_eq!(E5M2.encode(1e9, Rnd::Rn, false, false), 0x7c);
+        assert_eq!(E5M2.decode(0x3c), 1.0);
     }
 
     #[test]

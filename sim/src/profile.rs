@@ -89,8 +89,8 @@ impl GpuProfile {
         let warps = threads.div_ceil(32).max(1);
         let mut k = self.max_ctas_per_sm.min(self.warp_slots / warps);
         k = k.min(self.max_threads_per_sm / (warps * 32));
-        if shared > 0 {
-            k = k.min(self.shared_per_sm / shared);
+        if let Some(by_shared) = self.shared_per_sm.checked_div(shared) {
+            k = k.min(by_shared);
         }
         if threads > self.max_threads_per_cta || shared > self.max_shared_per_cta {
             0

@@ -250,8 +250,10 @@ pub struct InstSite {
 /// instruction list (functions in source order); [`ExecProfile::site`] maps a pc to
 /// function, index and line. For every pc the profile holds warp- and
 /// thread-instruction counts; for every (SM, warp slot) that ran a warp, the union of
-/// the lanes that executed each pc (active lanes, as counted by
-/// [`LaunchReport::thread_instructions`]) and the number of thread-instructions.
+/// the lanes active at each pc (as counted by [`LaunchReport::thread_instructions`]),
+/// the union of the lanes whose guard was true, and the number of thread-instructions.
+/// A fault-site sampler asks [`ExecProfile::executes`]: does lane `l` of warp slot `w`
+/// on SM `s` run instruction `pc`?
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecProfile {
     pub(crate) sites: Vec<InstSite>,
@@ -259,8 +261,8 @@ pub struct ExecProfile {
     pub(crate) thread_counts: Vec<u64>,
     pub(crate) warp_slots: u32,
     pub(crate) sms: u32,
-    /// Indexed by `sm * warp_slots + slot`; each is one mask per pc.
-    pub(crate) lanes: Vec<Option<Box<[u32]>>>,
+    /// Indexed by `sm * warp_slots + slot`; per pc the active and the executed lanes.
+    pub(crate) lanes: Vec<Option<Box<[[u32; 2]]>>>,
     pub(crate) slot_threads: Vec<u64>,
 }
 
@@ -306,27 +308,39 @@ impl ExecProfile {
         self.slot_threads[(sm * self.warp_slots + slot) as usize]
     }
 
-    /// The union of the lanes of warp slot `slot` on SM `sm` that executed `pc`.
-    pub fn lanes(&self, sm: u32, slot: u32, pc: u32) -> u32 {
+    fn masks(&self, sm: u32, slot: u32, pc: u32) -> [u32; 2] {
         if sm >= self.sms || slot >= self.warp_slots {
-            return 0;
+            return [0; 2];
         }
         match &self.lanes[(sm * self.warp_slots + slot) as usize] {
-            Some(v) => v.get(pc as usize).copied().unwrap_or(0),
-            None => 0,
+            Some(v) => v.get(pc as usize).copied().unwrap_or([0; 2]),
+            None => [0; 2],
         }
     }
 
-    /// Whether lane `lane` of warp slot `slot` on SM `sm` executed `pc`.
+    /// The union of the lanes of warp slot `slot` on SM `sm` that were active when `pc`
+    /// issued (predicated-off lanes included, as in
+    /// [`LaunchReport::thread_instructions`]).
+    pub fn lanes(&self, sm: u32, slot: u32, pc: u32) -> u32 {
+        self.masks(sm, slot, pc)[0]
+    }
+
+    /// The union of the lanes of warp slot `slot` on SM `sm` that executed `pc` with a
+    /// true guard (a subset of [`ExecProfile::lanes`]).
+    pub fn executed_lanes(&self, sm: u32, slot: u32, pc: u32) -> u32 {
+        self.masks(sm, slot, pc)[1]
+    }
+
+    /// Whether lane `lane` of warp slot `slot` on SM `sm` was active at `pc`.
     pub fn executes(&self, sm: u32, slot: u32, lane: u32, pc: u32) -> bool {
         lane < 32 && self.lanes(sm, slot, pc) >> lane & 1 == 1
     }
 
-    /// Every (SM, warp slot, lane mask) that executed `pc`.
+    /// Every (SM, warp slot, active lane mask) that issued `pc`.
     pub fn sites_of(&self, pc: u32) -> impl Iterator<Item = (u32, u32, u32)> + '_ {
         let ws = self.warp_slots;
         self.lanes.iter().enumerate().filter_map(move |(i, v)| {
-            let m = v.as_ref()?.get(pc as usize).copied().unwrap_or(0);
+            let m = v.as_ref()?.get(pc as usize).copied().unwrap_or([0; 2])[0];
             (m != 0).then_some((i as u32 / ws, i as u32 % ws, m))
         })
     }

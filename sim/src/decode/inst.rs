@@ -1830,7 +1830,7 @@ impl<'a> FnDecoder<'a> {
         let n = if red { 2 } else { 3 } + cas as usize;
         let o = self.ops(i, n)?;
         let (d, rest) = if red {
-            (None, &o[..])
+            (None, o)
         } else {
             (self.dst_opt(&o[0])?, &o[1..])
         };

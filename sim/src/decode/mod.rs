@@ -593,14 +593,13 @@ pub(crate) fn imm_bits(imm: &ptx::Imm, ty: Type) -> u64 {
         },
         Type::F16 | Type::F16x2 => match imm {
             Imm::Int { .. } => imm.bits(),
-            _ => {
-                crate::float::F16.from_f64(imm.as_f64(), crate::float::Rnd::Rn, false, false) as u64
-            }
+            _ => crate::float::F16.encode(imm.as_f64(), crate::float::Rnd::Rn, false, false) as u64,
         },
         Type::Bf16 | Type::Bf16x2 => match imm {
             Imm::Int { .. } => imm.bits(),
-            _ => crate::float::BF16.from_f64(imm.as_f64(), crate::float::Rnd::Rn, false, false)
-                as u64,
+            _ => {
+                crate::float::BF16.encode(imm.as_f64(), crate::float::Rnd::Rn, false, false) as u64
+            }
         },
         _ => imm.bits(),
     }

@@ -4,6 +4,9 @@
 //! writes back the lanes of the active mask. Every lane function is total (wrapping
 //! arithmetic, defined division by zero), so computing inactive lanes is harmless.
 
+// Lane loops index several 32-lane arrays in lockstep (and vectorise that way).
+#![allow(clippy::needless_range_loop)]
+
 use super::ExecResult;
 use crate::float::{self, Rnd, BF16, E4M3, E5M2, F16};
 use crate::ir::*;
@@ -528,10 +531,10 @@ pub(crate) fn exec(op: &Op, regs: &mut [u64], preds: &mut [u32], mask: u32) -> E
             let conv = |x: u64| -> u64 {
                 let x = f32v(x) as f64;
                 (match dt {
-                    CvtPair::F16x2 => F16.from_f64(x, rnd, satfinite, relu),
-                    CvtPair::Bf16x2 => BF16.from_f64(x, rnd, satfinite, relu),
-                    CvtPair::E4m3x2 => E4M3.from_f64(x, rnd, satfinite, relu),
-                    CvtPair::E5m2x2 => E5M2.from_f64(x, rnd, satfinite, relu),
+                    CvtPair::F16x2 => F16.encode(x, rnd, satfinite, relu),
+                    CvtPair::Bf16x2 => BF16.encode(x, rnd, satfinite, relu),
+                    CvtPair::E4m3x2 => E4M3.encode(x, rnd, satfinite, relu),
+                    CvtPair::E5m2x2 => E5M2.encode(x, rnd, satfinite, relu),
                 }) as u64
             };
             let sh = match dt {
@@ -543,7 +546,7 @@ pub(crate) fn exec(op: &Op, regs: &mut [u64], preds: &mut [u32], mask: u32) -> E
         Op::CvtFromF8x2 { e5m2, relu, d, a } => map1(regs, d, a, mask, |a| {
             let fmt = if e5m2 { E5M2 } else { E4M3 };
             let conv =
-                |x: u64| F16.from_f64(fmt.to_f64(x as u32 & 0xff), Rnd::Rn, false, relu) as u64;
+                |x: u64| F16.encode(fmt.decode(x as u32 & 0xff), Rnd::Rn, false, relu) as u64;
             (conv(a >> 8) << 16) | conv(a)
         }),
         Op::CvtPack { dt, d, a, b, c } => map3(regs, d, a, b, c, mask, |a, b, c| {
@@ -1061,7 +1064,7 @@ fn f64_bin(op: FBin, rnd: Rnd, ftz: bool, sat: bool, a: f64, b: f64) -> u64 {
 #[inline(always)]
 fn h_bin(fmt: float::Fmt, op: FBin, rnd: Rnd, ftz: bool, sat: bool, a: u64, b: u64) -> u64 {
     let to = |x: u64| {
-        let v = fmt.to_f64(x as u32 & 0xffff);
+        let v = fmt.decode(x as u32 & 0xffff);
         if ftz && v != 0.0 && v.abs() < 2f64.powi(1 - ((1 << (fmt.ebits - 1)) - 1)) {
             0.0f64.copysign(v)
         } else {
@@ -1099,7 +1102,7 @@ fn h_bin(fmt: float::Fmt, op: FBin, rnd: Rnd, ftz: bool, sat: bool, a: u64, b: u
         }
     };
     let r = if sat { float::sat64(r) } else { r };
-    let mut bits = fmt.from_f64(r, rnd, false, false) as u64;
+    let mut bits = fmt.encode(r, rnd, false, false) as u64;
     if ftz {
         let e = (bits >> fmt.mbits) & ((1 << fmt.ebits) - 1);
         if e == 0 {
@@ -1268,9 +1271,9 @@ fn fma(
             };
             let one = move |x: u64, y: u64, z: u64| -> u64 {
                 let (x, y, z) = (
-                    fmt.to_f64(x as u32 & 0xffff),
-                    fmt.to_f64(y as u32 & 0xffff),
-                    fmt.to_f64(z as u32 & 0xffff),
+                    fmt.decode(x as u32 & 0xffff),
+                    fmt.decode(y as u32 & 0xffff),
+                    fmt.decode(z as u32 & 0xffff),
                 );
                 let p = x * y; // exact
                 let (s, e) = float::two_sum(p, z);
@@ -1282,7 +1285,7 @@ fn fma(
                 if sat {
                     r = float::sat64(r);
                 }
-                fmt.from_f64(r, rnd, false, relu) as u64
+                fmt.encode(r, rnd, false, relu) as u64
             };
             if matches!(t, FT::F16x2 | FT::Bf16x2) {
                 map3(regs, d, a, b, c, mask, |x, y, z| {
@@ -1372,7 +1375,7 @@ fn fun(op: FUn, t: FT, rnd: Rnd, ftz: bool, sat: bool, regs: &mut [u64], d: R, a
                     FUn::Neg => return x ^ sign,
                     _ => {}
                 }
-                let v = fmt.to_f64(x as u32);
+                let v = fmt.decode(x as u32);
                 let mut r = match op {
                     FUn::Sqrt | FUn::SqrtApprox => v.sqrt(),
                     FUn::Rcp => 1.0 / v,
@@ -1381,7 +1384,7 @@ fn fun(op: FUn, t: FT, rnd: Rnd, ftz: bool, sat: bool, regs: &mut [u64], d: R, a
                 if sat {
                     r = float::sat64(r);
                 }
-                fmt.from_f64(r, Rnd::Rn, false, false) as u64
+                fmt.encode(r, Rnd::Rn, false, false) as u64
             };
             if matches!(t, FT::F16x2 | FT::Bf16x2) {
                 map1(regs, d, a, mask, |x| (one(x >> 16) << 16) | one(x))
@@ -1474,15 +1477,15 @@ fn compare(cmp: Cmp, t: VT, ftz: bool, a: &[u64; 32], b: &[u64; 32]) -> u32 {
         }
         VT::F(FT::F16 | FT::F16x2) => {
             for l in 0..32 {
-                let x = F16.to_f64(a[l] as u32 & 0xffff);
-                let y = F16.to_f64(b[l] as u32 & 0xffff);
+                let x = F16.decode(a[l] as u32 & 0xffff);
+                let y = F16.decode(b[l] as u32 & 0xffff);
                 r |= (cmp_ord(cmp, x.partial_cmp(&y)) as u32) << l;
             }
         }
         VT::F(FT::Bf16 | FT::Bf16x2) => {
             for l in 0..32 {
-                let x = BF16.to_f64(a[l] as u32 & 0xffff);
-                let y = BF16.to_f64(b[l] as u32 & 0xffff);
+                let x = BF16.decode(a[l] as u32 & 0xffff);
+                let y = BF16.decode(b[l] as u32 & 0xffff);
                 r |= (cmp_ord(cmp, x.partial_cmp(&y)) as u32) << l;
             }
         }
@@ -1509,7 +1512,7 @@ fn set(
         None => r,
         Some((op, c)) => boolop(op, r, pget(preds, c)),
     };
-    let one16 = |fmt: float::Fmt| fmt.from_f64(1.0, Rnd::Rn, false, false) as u64;
+    let one16 = |fmt: float::Fmt| fmt.encode(1.0, Rnd::Rn, false, false) as u64;
     let val = |bit: bool, dt: SetDst| -> u64 {
         match (dt, bit) {
             (_, false) => 0,
@@ -1607,8 +1610,8 @@ fn cvt(
         // Source value as an f64 (exact for every float source) or an integer.
         let fsrc: Option<f64> = match st {
             CT::I(_) => None,
-            CT::F16 => Some(F16.to_f64(x as u32 & 0xffff)),
-            CT::Bf16 => Some(BF16.to_f64(x as u32 & 0xffff)),
+            CT::F16 => Some(F16.decode(x as u32 & 0xffff)),
+            CT::Bf16 => Some(BF16.decode(x as u32 & 0xffff)),
             CT::F32 | CT::Tf32 => {
                 let mut f = f32v(x);
                 if ftz {
@@ -1693,15 +1696,15 @@ fn cvt(
                         if satfinite && r.is_infinite() {
                             r = f32::MAX.copysign(r);
                         }
-                        if relu && (r < 0.0 || r == 0.0) {
+                        if relu && r <= 0.0 {
                             r = 0.0;
                         }
                         float::bits32(r) as u64
                     }
-                    CT::F16 => F16.from_f64(value, rnd, satfinite, relu) as u64,
-                    CT::Bf16 => BF16.from_f64(value, rnd, satfinite, relu) as u64,
+                    CT::F16 => F16.encode(value, rnd, satfinite, relu) as u64,
+                    CT::Bf16 => BF16.encode(value, rnd, satfinite, relu) as u64,
                     CT::Tf32 => {
-                        let e = tf32.from_f64(value, rnd, satfinite, relu) as u64;
+                        let e = tf32.encode(value, rnd, satfinite, relu) as u64;
                         if value.is_nan() {
                             float::NAN32 as u64
                         } else {

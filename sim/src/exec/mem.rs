@@ -8,6 +8,9 @@
 //! unmapped. State-space addresses are offsets from 0 in their space; per-thread
 //! parameters carry [`THREAD_PARAM_TAG`].
 
+// Lane loops index several 32-lane arrays in lockstep (and vectorise that way).
+#![allow(clippy::needless_range_loop)]
+
 use super::alu::{rd, splat, write};
 use super::{Cx, ExecResult, LaneFault};
 use crate::decode::{
@@ -427,7 +430,8 @@ impl Cx<'_, '_> {
                     let li = l as usize;
                     let loc = self.resolve(space, addrs[li], size, size, l, true)?;
                     let old = self.read_loc(loc, size);
-                    let new = atom_op(op, size, signed, old, bv[li], cv[li]);
+                    let global = matches!(loc, Loc::Global(..));
+                    let new = atom_op(op, size, signed, global, old, bv[li], cv[li]);
                     self.write_loc(loc, size, new);
                     out[li] = old;
                 }
@@ -590,8 +594,10 @@ impl Cx<'_, '_> {
     }
 }
 
-/// The new value of an atomic read-modify-write.
-fn atom_op(op: AtomOp, size: u32, signed: bool, old: u64, b: u64, c: u64) -> u64 {
+/// The new value of an atomic read-modify-write. `global`: the location is in global
+/// memory, where `atom.add.f32` flushes subnormal inputs and results to zero (on
+/// shared memory it does not).
+fn atom_op(op: AtomOp, size: u32, signed: bool, global: bool, old: u64, b: u64, c: u64) -> u64 {
     let m = if size == 8 {
         u64::MAX
     } else {
@@ -606,8 +612,8 @@ fn atom_op(op: AtomOp, size: u32, signed: bool, old: u64, b: u64, c: u64) -> u64
         }
     };
     let f16add = |x: u64, y: u64, fmt: float::Fmt| {
-        fmt.from_f64(
-            fmt.to_f64(x as u32 & 0xffff) + fmt.to_f64(y as u32 & 0xffff),
+        fmt.encode(
+            fmt.decode(x as u32 & 0xffff) + fmt.decode(y as u32 & 0xffff),
             float::Rnd::Rn,
             false,
             false,
@@ -616,9 +622,9 @@ fn atom_op(op: AtomOp, size: u32, signed: bool, old: u64, b: u64, c: u64) -> u64
     let r = match op {
         AtomOp::Add => o.wrapping_add(b),
         AtomOp::AddF32 => {
-            let x = float::ftz32(f32::from_bits(o as u32));
-            let y = float::ftz32(f32::from_bits(b as u32));
-            float::bits32(float::ftz32(x + y)) as u64
+            let f = |v: f32| if global { float::ftz32(v) } else { v };
+            let (x, y) = (f(f32::from_bits(o as u32)), f(f32::from_bits(b as u32)));
+            float::bits32(f(x + y)) as u64
         }
         AtomOp::AddF64 => float::bits64(f64::from_bits(o) + f64::from_bits(b)),
         AtomOp::AddF16 => f16add(o, b, F16),

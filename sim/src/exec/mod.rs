@@ -64,9 +64,10 @@ pub(crate) trait Observer {
     /// A warp of SM `sm` in slot `slot` starts a scheduling turn.
     #[inline(always)]
     fn enter(&mut self, _sm: u32, _slot: u32) {}
-    /// Instruction `pc` issues with active lanes `mask`.
+    /// Instruction `pc` issues for the `active` lanes of a group, of which `executed`
+    /// have a true guard.
     #[inline(always)]
-    fn inst(&mut self, _pc: u32, _mask: u32) {}
+    fn inst(&mut self, _pc: u32, _active: u32, _executed: u32) {}
 }
 
 struct NoObserver;
@@ -75,7 +76,7 @@ impl Observer for NoObserver {}
 struct Profiler {
     warp_counts: Vec<u64>,
     thread_counts: Vec<u64>,
-    lanes: Vec<Option<Box<[u32]>>>,
+    lanes: Vec<Option<Box<[[u32; 2]]>>>,
     slot_threads: Vec<u64>,
     cur: usize,
     warp_slots: u32,
@@ -86,19 +87,20 @@ impl Observer for Profiler {
     fn enter(&mut self, sm: u32, slot: u32) {
         self.cur = (sm * self.warp_slots + slot) as usize;
         if self.lanes[self.cur].is_none() {
-            self.lanes[self.cur] = Some(vec![0; self.n].into_boxed_slice());
+            self.lanes[self.cur] = Some(vec![[0; 2]; self.n].into_boxed_slice());
         }
     }
 
     #[inline]
-    fn inst(&mut self, pc: u32, mask: u32) {
+    fn inst(&mut self, pc: u32, active: u32, executed: u32) {
         let p = pc as usize;
-        let c = mask.count_ones() as u64;
+        let c = active.count_ones() as u64;
         self.warp_counts[p] += 1;
         self.thread_counts[p] += c;
         self.slot_threads[self.cur] += c;
         if let Some(l) = &mut self.lanes[self.cur] {
-            l[p] |= mask;
+            l[p][0] |= active;
+            l[p][1] |= executed;
         }
     }
 }
@@ -649,6 +651,33 @@ impl<'a> Machine<'a> {
                 w.groups[gi].pc = pc;
                 return Ok(Stop::Quantum);
             }
+            let Some(inst) = insts.get(pc as usize) else {
+                fault!(illegal(
+                    "execution ran past the end of the function",
+                    gmask.trailing_zeros()
+                ));
+            };
+            let mask = match inst.guard {
+                None => gmask,
+                Some((p, neg)) => gmask & (preds[p as usize] ^ if neg { !0 } else { 0 }),
+            };
+            // A warp-synchronous instruction first waits for the other lanes of its
+            // member mask (see the module doc); waiting issues nothing.
+            let mut member = 0;
+            if let Op::Shfl { mask: mm, .. }
+            | Op::Vote { mask: mm, .. }
+            | Op::Match { mask: mm, .. }
+            | Op::Redux { mask: mm, .. }
+            | Op::WarpSync { mask: mm } = &inst.op
+            {
+                member = alu::rd(regs, *mm)[gmask.trailing_zeros() as usize] as u32;
+                if member & w.live & !gmask != 0 && !forced {
+                    let g = &mut w.groups[gi];
+                    g.pc = pc;
+                    g.wait = Wait::Sync(member);
+                    return Ok(Stop::Resched);
+                }
+            }
             *quantum -= 1;
             self.warp_insts += 1;
             self.sm_clock[self.sm as usize] += 1;
@@ -664,17 +693,7 @@ impl<'a> Machine<'a> {
                     lane
                 ));
             }
-            obs.inst(pc, gmask);
-            let Some(inst) = insts.get(pc as usize) else {
-                fault!(illegal(
-                    "execution ran past the end of the function",
-                    gmask.trailing_zeros()
-                ));
-            };
-            let mask = match inst.guard {
-                None => gmask,
-                Some((p, neg)) => gmask & (preds[p as usize] ^ if neg { !0 } else { 0 }),
-            };
+            obs.inst(pc, gmask, mask);
             match &inst.op {
                 Op::Bra { target } => {
                     if mask == gmask {
@@ -756,19 +775,11 @@ impl<'a> Machine<'a> {
                         .map_err(|f| (pc, f))?;
                     return Ok(Stop::Resched);
                 }
-                Op::Shfl { mask: mm, .. }
-                | Op::Vote { mask: mm, .. }
-                | Op::Match { mask: mm, .. }
-                | Op::Redux { mask: mm, .. }
-                | Op::WarpSync { mask: mm } => {
-                    let member = alu::rd(regs, *mm)[gmask.trailing_zeros() as usize] as u32;
-                    if member & w.live & !gmask != 0 && !forced {
-                        // Wait for the other member lanes (see the module doc).
-                        let g = &mut w.groups[gi];
-                        g.pc = pc;
-                        g.wait = Wait::Sync(member);
-                        return Ok(Stop::Resched);
-                    }
+                Op::Shfl { .. }
+                | Op::Vote { .. }
+                | Op::Match { .. }
+                | Op::Redux { .. }
+                | Op::WarpSync { .. } => {
                     warp_ops::exec(&inst.op, &mut *regs, &mut *preds, mask, member)
                         .map_err(|f| (pc, f))?;
                 }

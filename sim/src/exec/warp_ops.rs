@@ -7,6 +7,9 @@
 //! mask. Lanes read a source lane's register whether or not that lane executes (PTX
 //! leaves such values unpredictable; reading the register keeps it deterministic).
 
+// Lane loops index several 32-lane arrays in lockstep (and vectorise that way).
+#![allow(clippy::needless_range_loop)]
+
 use super::alu::{pget, pset, rd, write};
 use super::{illegal, ExecResult};
 use crate::ir::*;
@@ -154,8 +157,8 @@ pub(crate) fn mma(x: &Mma, regs: &mut [u64], mask: u32, _gmask: u32) -> ExecResu
     let elem16 = |v: u64, half: usize| -> f64 {
         let h = (v >> (16 * half)) as u32 & 0xffff;
         match x.ab {
-            MmaTy::Bf16 => crate::float::BF16.to_f64(h),
-            _ => crate::float::F16.to_f64(h),
+            MmaTy::Bf16 => crate::float::BF16.decode(h),
+            _ => crate::float::F16.decode(h),
         }
     };
     let elem8 = |v: u64, byte: usize| -> f64 {

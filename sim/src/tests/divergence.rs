@@ -194,6 +194,9 @@ LATE:
         let want = if s < 16 { s + 100 } else { s };
         assert_eq!(r.out[t as usize], want, "lane {t}");
     }
+    // Waiting issues nothing: the count is exactly each lane's path length (8 prologue
+    // + 3 instructions, then 4 after JOIN, plus 2 for the lanes through LATE).
+    assert_eq!(r.report.thread_instructions, 16 * 15 + 16 * 17);
 }
 
 #[test]

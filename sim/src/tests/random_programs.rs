@@ -456,11 +456,11 @@ proptest! {
             let mut r: [u32; NI] = std::array::from_fn(|i| ints[l * NI + i]);
             let mut f: [f32; NF] = std::array::from_fn(|i| f32::from_bits(floats[l * NF + i]));
             reference(&prog, &mut r, &mut f);
-            for i in 0..NI {
-                prop_assert_eq!(word(l * 10 + i), r[i], "lane {} %r{}", l, i);
+            for (i, v) in r.iter().enumerate() {
+                prop_assert_eq!(word(l * 10 + i), *v, "lane {} %r{}", l, i);
             }
-            for i in 0..NF {
-                prop_assert_eq!(word(l * 10 + NI + i), f[i].to_bits(), "lane {} %f{}", l, i);
+            for (i, v) in f.iter().enumerate() {
+                prop_assert_eq!(word(l * 10 + NI + i), v.to_bits(), "lane {} %f{}", l, i);
             }
         }
     }

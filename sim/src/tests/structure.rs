@@ -100,6 +100,7 @@ END:
     let p = r.report.profile.as_ref().expect("profile requested");
     assert_eq!(p.len(), 6);
     let add = p.pc_of("k", 4).unwrap();
+    let bra = p.pc_of("k", 3).unwrap();
     let src = format!("{HEADER}{body}");
     let line = src.lines().position(|l| l.contains("add.u32")).unwrap() as u32 + 1;
     assert_eq!(p.site(add).unwrap().line, line);
@@ -114,6 +115,10 @@ END:
         assert!(!p.executes(sm, 1, 17, add));
         assert!(!p.executes(sm, 0, 2, add));
         assert_eq!(p.lanes(sm, 1, 0), 0xffff, "first instruction, 16 lanes");
+        // The guarded branch is issued by all lanes, taken by the even ones.
+        assert_eq!(p.lanes(sm, 0, bra), u32::MAX);
+        assert_eq!(p.executed_lanes(sm, 0, bra), !odd);
+        assert_eq!(p.executed_lanes(sm, 1, bra), !odd & 0xffff);
     }
     assert_eq!(p.lanes(2, 0, add), 0, "SM 2 ran nothing");
     let sites: Vec<_> = p.sites_of(add).collect();

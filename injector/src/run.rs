@@ -1,0 +1,291 @@
+//! Single injections: arm an instrumented module with a fault, run a workload, classify
+//! the outcome (design.md §4).
+
+use crate::instrument::{Instrumented, COUNT_SYMBOL, DESC_SYMBOL};
+use crate::spec::{Descriptor, FaultSpec};
+use gpu::{Device, GpuError, Limits, ModuleHandle};
+use reports::{DueCause, HangCause, Outcome, SdcMagnitude};
+use std::time::{Duration, Instant};
+use workloads::{Inputs, Outputs, RunError, Verdict, Workload};
+
+/// A run is flagged `slow` (still masked) when it executes more than this many times the
+/// golden run's instructions (virtual GPU) or takes this many times its wall time.
+pub const SLOW_FACTOR: u64 = 3;
+
+/// Hang deadline: this many times the instrumented dry run's instructions (virtual GPU)
+/// or wall time (real GPU) …
+pub const HANG_FACTOR: u64 = 10;
+/// … but at least this many thread-instructions per launch (virtual GPU) …
+pub const HANG_FLOOR_INSTRUCTIONS: u64 = 2_000_000;
+/// … or this long (real GPU).
+pub const HANG_FLOOR_WALL: Duration = Duration::from_secs(2);
+
+/// Errors that stop an injection from running at all (as opposed to outcomes).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InjectError {
+    /// The device failed outside the faulty run (loading, golden run, descriptor).
+    #[error("device: {0}")]
+    Device(#[from] GpuError),
+    /// The golden or dry run of the workload failed.
+    #[error("the fault-free run of `{workload}` failed: {source}")]
+    Golden {
+        /// The workload.
+        workload: String,
+        /// Why.
+        source: RunError,
+    },
+    /// The instrumented module with a disabled descriptor does not reproduce the golden
+    /// output: the instrumentation changed the program (a bug).
+    #[error("instrumented `{workload}` ({model}) with the fault disabled differs from the original: {detail}")]
+    DryRunMismatch {
+        /// The workload.
+        workload: String,
+        /// The model.
+        model: String,
+        /// What differs.
+        detail: String,
+    },
+    /// The spec's model is not the one the module was instrumented for.
+    #[error("the module is instrumented for `{module}`, the fault is `{fault}`")]
+    WrongModel {
+        /// The module's model.
+        module: String,
+        /// The spec's model.
+        fault: String,
+    },
+}
+
+/// Writes the descriptor for `spec` (or the disabled one) and zeroes the counter.
+pub fn arm(
+    dev: &mut dyn Device,
+    m: ModuleHandle,
+    spec: Option<&FaultSpec>,
+) -> Result<(), GpuError> {
+    let d = spec
+        .map(Descriptor::from_spec)
+        .unwrap_or_else(Descriptor::disabled);
+    dev.write_global(m, DESC_SYMBOL, &d.to_bytes())?;
+    dev.write_global(m, COUNT_SYMBOL, &0u64.to_le_bytes())
+}
+
+/// Reads the activation counter.
+pub fn activations(dev: &mut dyn Device, m: ModuleHandle) -> Result<u64, GpuError> {
+    let mut b = [0u8; 8];
+    dev.read_global(m, COUNT_SYMBOL, &mut b)?;
+    Ok(u64::from_le_bytes(b))
+}
+
+/// What one injection gave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Injection {
+    /// The fault.
+    pub spec: FaultSpec,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// Warp-instructions the fault corrupted (`None` when the counter could not be read
+    /// back, e.g. after a sticky CUDA error).
+    pub activations: Option<u64>,
+    /// The device's or host's error message, for DUE and hang outcomes.
+    pub error: Option<String>,
+    /// Thread-instructions of the run (virtual GPU).
+    pub instructions: Option<u64>,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+}
+
+/// Maps a device error to an outcome.
+pub fn outcome_of_error(e: &GpuError) -> Outcome {
+    match e {
+        GpuError::IllegalAddress { .. } => Outcome::Due {
+            cause: DueCause::IllegalAddress,
+        },
+        GpuError::MisalignedAddress { .. } => Outcome::Due {
+            cause: DueCause::MisalignedAddress,
+        },
+        GpuError::IllegalInstruction { .. } => Outcome::Due {
+            cause: DueCause::IllegalInstruction,
+        },
+        GpuError::Trap { .. } => Outcome::Due {
+            cause: DueCause::Trap,
+        },
+        GpuError::LaunchFailed { .. } => Outcome::Due {
+            cause: DueCause::LaunchFailure,
+        },
+        GpuError::Hang { detail } => Outcome::Hang {
+            cause: if detail.contains("deadlock") {
+                HangCause::Deadlock
+            } else if detail.contains("budget") || detail.contains("instruction") {
+                HangCause::Budget
+            } else {
+                HangCause::Deadline
+            },
+        },
+        _ => Outcome::Due {
+            cause: DueCause::OtherDriverError,
+        },
+    }
+}
+
+/// Converts the workloads crate's magnitude into the report record.
+pub fn magnitude(m: &workloads::SdcMagnitude) -> SdcMagnitude {
+    SdcMagnitude {
+        elements: m.elements,
+        total: m.total_elements,
+        max_abs: m.max_abs_error,
+        max_rel: m.max_rel_error,
+        flipped_bits: m.bits_flipped,
+        nan_inf: m.nan_inf,
+    }
+}
+
+/// A workload prepared for injections of one model on one device: the instrumented
+/// module loaded once, the golden output and the calibrated hang limits.
+pub struct Target<'w> {
+    workload: &'w dyn Workload,
+    inputs: Inputs,
+    golden: Outputs,
+    instrumented: Instrumented,
+    module: ModuleHandle,
+    limits: Limits,
+    dry_instructions: Option<u64>,
+    dry_wall: Duration,
+}
+
+impl<'w> Target<'w> {
+    /// Runs the original module once (golden run), loads the instrumented module, runs
+    /// it once with the fault disabled (dry run: must equal the golden output), and
+    /// derives the hang limits from the dry run.
+    pub fn new(
+        dev: &mut dyn Device,
+        workload: &'w dyn Workload,
+        inputs: Inputs,
+        instrumented: Instrumented,
+    ) -> Result<Target<'w>, InjectError> {
+        let name = workload.meta().name.to_string();
+        dev.set_limits(Limits::default());
+        let original = dev.load(workload.ptx())?;
+        let golden =
+            workload
+                .run(dev, original, &inputs)
+                .map_err(|source| InjectError::Golden {
+                    workload: name.clone(),
+                    source,
+                })?;
+        let module = dev.load(&instrumented.ptx())?;
+        arm(dev, module, None)?;
+        let t = Instant::now();
+        let dry = workload
+            .run(dev, module, &inputs)
+            .map_err(|source| InjectError::Golden {
+                workload: name.clone(),
+                source,
+            })?;
+        let dry_wall = t.elapsed();
+        let cmp = workload.compare_golden(&golden, &dry);
+        if cmp.verdict != Verdict::Identical {
+            return Err(InjectError::DryRunMismatch {
+                workload: name,
+                model: instrumented.model.to_string(),
+                detail: format!("{cmp:?}"),
+            });
+        }
+        let dry_instructions = dry.stats.instructions;
+        let limits = Limits {
+            instructions: dry_instructions
+                .map(|n| n.saturating_mul(HANG_FACTOR).max(HANG_FLOOR_INSTRUCTIONS)),
+            wall: Some((dry_wall * HANG_FACTOR as u32).max(HANG_FLOOR_WALL)),
+        };
+        Ok(Target {
+            workload,
+            inputs,
+            golden,
+            instrumented,
+            module,
+            limits,
+            dry_instructions,
+            dry_wall,
+        })
+    }
+
+    /// The golden (fault-free, uninstrumented) outputs.
+    pub fn golden(&self) -> &Outputs {
+        &self.golden
+    }
+
+    /// The instrumented module.
+    pub fn instrumented(&self) -> &Instrumented {
+        &self.instrumented
+    }
+
+    /// The hang limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Thread-instructions of the dry run (virtual GPU).
+    pub fn dry_instructions(&self) -> Option<u64> {
+        self.dry_instructions
+    }
+
+    /// Runs one injection.
+    pub fn inject(&self, dev: &mut dyn Device, spec: &FaultSpec) -> Result<Injection, InjectError> {
+        if spec.model != self.instrumented.model {
+            return Err(InjectError::WrongModel {
+                module: self.instrumented.model.to_string(),
+                fault: spec.model.to_string(),
+            });
+        }
+        arm(dev, self.module, Some(spec))?;
+        dev.set_limits(self.limits);
+        let t = Instant::now();
+        let result = self.workload.run(dev, self.module, &self.inputs);
+        let elapsed = t.elapsed();
+        dev.set_limits(Limits::default());
+        let activations = activations(dev, self.module).ok();
+        let (outcome, error, instructions) = match result {
+            Ok(out) => {
+                let cmp = self.workload.compare_golden(&self.golden, &out);
+                let outcome = if cmp.verdict == Verdict::Identical {
+                    if activations == Some(0) {
+                        Outcome::NotActivated
+                    } else {
+                        let slow = match (out.stats.instructions, self.dry_instructions) {
+                            (Some(n), Some(g)) => n > g.saturating_mul(SLOW_FACTOR),
+                            _ => elapsed > self.dry_wall * SLOW_FACTOR as u32,
+                        };
+                        Outcome::Masked { slow }
+                    }
+                } else {
+                    Outcome::Sdc {
+                        magnitude: magnitude(&cmp.magnitude),
+                    }
+                };
+                (outcome, None, out.stats.instructions)
+            }
+            Err(RunError::Device(e)) => (outcome_of_error(&e), Some(e.to_string()), None),
+            Err(e @ RunError::HostLoopLimit { .. }) => (
+                Outcome::Hang {
+                    cause: HangCause::Budget,
+                },
+                Some(e.to_string()),
+                None,
+            ),
+            Err(e) => (
+                Outcome::Due {
+                    cause: DueCause::HostAbort,
+                },
+                Some(e.to_string()),
+                None,
+            ),
+        };
+        Ok(Injection {
+            spec: spec.clone(),
+            outcome,
+            activations,
+            error,
+            instructions,
+            elapsed,
+        })
+    }
+}

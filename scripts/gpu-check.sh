@@ -143,7 +143,7 @@ step() {
     cat "$out" >>"$LOG"
     local secs=$(($(date +%s) - t0))
     local note
-    note=$(grep -E '^test result:|SKIP:' "$out" | tail -n 1 | cut -c1-70)
+    note=$(grep -E '^test result:|SKIP:|^FAILED:' "$out" | tail -n 1 | cut -c1-70)
     rm -f "$out"
     if [ "$rc" -eq 0 ]; then
         ROWS+=("$name|pass|${secs}s|$note")
@@ -157,8 +157,25 @@ step() {
     echo "== $name: exit $rc after ${secs}s" >>"$LOG"
 }
 
+# Runs `gpufault run NAME --device cuda:0` for every workload `gpufault workloads`
+# lists; fails when any run fails.
+workloads_on_gpu() {
+    local names w rc=0
+    names=$("$BUNDLE/bin/gpufault" workloads --json |
+        python3 -c 'import json, sys; print(" ".join(w["name"] for w in json.load(sys.stdin)))') ||
+        return 1
+    [ -n "$names" ] || { echo "no workloads listed"; return 1; }
+    for w in $names; do
+        echo "-- $w"
+        "$BUNDLE/bin/gpufault" run "$w" --device cuda:0 || { echo "FAILED: $w"; rc=1; }
+    done
+    return $rc
+}
+export -f workloads_on_gpu
+
 run_steps() {
     local B=$BUNDLE
+    export BUNDLE
     export GPUFAULT_REQUIRE_GPU=1
     export GPUFAULT_WORKER_BIN=$B/bin/gpufault-gpu-worker
     export RUST_BACKTRACE=1
@@ -175,6 +192,12 @@ run_steps() {
         [ -x "$t" ] || continue
         step "tests $(basename "$t")" "$t" --test-threads=4
     done
+
+    # Every workload on the GPU, checked against its CPU reference (which the virtual
+    # GPU matches too), at its default size.
+    need_cli workloads --json
+    need_cli run --device
+    step "workloads on cuda:0" bash -c workloads_on_gpu
 
     # Steps of later issues. Each names the subcommand and flags it needs and is skipped
     # (with that reason in the table) until they exist; adjust the command line when

@@ -24,6 +24,12 @@ enum Command {
     /// Run kernels on the virtual GPU.
     #[command(subcommand)]
     Sim(cmd::sim::SimCommand),
+    /// List the CUDA workloads.
+    Workloads(cmd::workloads::WorkloadsArgs),
+    /// Run a workload and check it against its CPU reference, or inject one fault.
+    Run(cmd::run::RunArgs),
+    /// List the fault models with their definitions and parameters.
+    Models(cmd::models::ModelsArgs),
     /// List GPUs (CUDA devices, then virtual GPUs) with identity and telemetry.
     Devices(cmd::devices::DevicesArgs),
     /// Serve one device to a parent process over stdin/stdout (internal).
@@ -38,6 +44,9 @@ fn main() -> ExitCode {
         Command::Ptx(c) => cmd::ptx::run(c),
         Command::Sim(c) => cmd::sim::run(c),
         Command::Devices(a) => cmd::devices::run(a),
+        Command::Workloads(a) => cmd::workloads::run(a),
+        Command::Run(a) => cmd::run::run(a),
+        Command::Models(a) => cmd::models::run(a),
         Command::Worker(a) => cmd::worker::run(a),
     };
     match result {

@@ -237,12 +237,21 @@ fn fnv1a(seed: u64, bytes: &[u8]) -> u64 {
     h
 }
 
+/// MurmurHash3's 64-bit finaliser: every input bit affects every output bit.
+fn fmix64(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
 /// The UUID of virtual GPU `position` of profile `profile` (`"sim"`, `"h100"`): 128 bits
 /// derived from both, in NVIDIA's `GPU-8-4-4-4-12` format. The same on every run.
 pub(crate) fn virtual_uuid(profile: &str, position: u32) -> String {
     let key = format!("gpufault-virtual-gpu/{profile}/{position}");
-    let hi = fnv1a(0xcbf2_9ce4_8422_2325, key.as_bytes());
-    let lo = fnv1a(hi ^ 0x9e37_79b9_7f4a_7c15, key.as_bytes());
+    let hi = fmix64(fnv1a(0xcbf2_9ce4_8422_2325, key.as_bytes()));
+    let lo = fmix64(fnv1a(hi ^ 0x9e37_79b9_7f4a_7c15, key.as_bytes()));
     let hex = format!("{hi:016x}{lo:016x}");
     format!(
         "GPU-{}-{}-{}-{}-{}",
@@ -275,12 +284,17 @@ mod tests {
         // (quarantine ledgers key on it).
         assert_eq!(
             virtual_uuid("sim", 0),
-            "GPU-fd69adba-2501-fa7d-07bd-70544cf536b4"
+            "GPU-b9f5b6f3-4288-70be-8989-ae8f95047ba2"
         );
         assert_eq!(
             virtual_uuid("h100", 0),
-            "GPU-0559d284-c219-dbef-ccb0-e7ff275c7372"
+            "GPU-48793a87-8bc2-2290-87c2-1ad1800320a7"
         );
+        // Neighbours differ already in the first group (what people read).
+        let heads: std::collections::BTreeSet<String> = (0..64)
+            .map(|i| virtual_uuid("h100", i)[..12].to_string())
+            .collect();
+        assert_eq!(heads.len(), 64);
         let mut seen = std::collections::BTreeSet::new();
         for profile in ["sim", "a100", "h100"] {
             for i in 0..64 {

@@ -86,7 +86,7 @@ pub use node::{
 };
 pub use nvml::{XidEvent, XidWatch};
 pub use platform::{enumerate, open, Platform};
-pub use sim_device::SimDevice;
+pub use sim_device::{LaunchProfile, SimDevice};
 pub use spec::{CudaSelector, DeviceSpec, SimSpec, SpecError, MAX_NODE_GPUS};
 pub use worker::{
     serve_worker, WorkerCommand, WorkerDevice, WorkerOptions, WORKER_EXIT_PROTOCOL,

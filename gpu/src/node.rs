@@ -87,12 +87,12 @@ pub struct GpuFaults {
 #[non_exhaustive]
 pub enum NodeConfigError {
     /// The file could not be read.
-    #[error("cannot read node config {}: {source}", path.display())]
+    #[error("cannot read node config {}: {error}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (part of the message, so not also a `source`).
+        error: std::io::Error,
     },
     /// The text is not a valid node config.
     #[error("invalid node config {origin}: {detail}")]
@@ -125,9 +125,9 @@ pub(crate) fn sim_key(spec: &crate::spec::SimSpec) -> SimKey {
 impl NodeConfig {
     /// Reads and validates a node config file.
     pub fn load(path: &Path) -> Result<NodeConfig, NodeConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| NodeConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| NodeConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let mut config = NodeConfig::parse(&text, &path.display().to_string())?;
         config.source = Some(path.to_path_buf());

@@ -181,6 +181,20 @@ pub struct SimDevice {
     gpu: sim::Gpu,
     modules: Vec<sim::ModuleId>,
     limits: Limits,
+    /// `Some` while profiling: the execution profile of every launch since.
+    profiles: Option<Vec<LaunchProfile>>,
+}
+
+/// The execution profile of one launch made while profiling
+/// ([`SimDevice::start_profiling`]).
+#[derive(Debug, Clone)]
+pub struct LaunchProfile {
+    /// The module launched.
+    pub module: ModuleHandle,
+    /// The kernel launched.
+    pub kernel: String,
+    /// Which static instructions ran on which SM, warp slot and lanes.
+    pub profile: sim::ExecProfile,
 }
 
 impl SimDevice {
@@ -196,7 +210,20 @@ impl SimDevice {
             gpu: sim::Gpu::new(sim_profile(spec)),
             modules: Vec::new(),
             limits: Limits::default(),
+            profiles: None,
         })
+    }
+
+    /// Records an execution profile of every following launch (slower) until
+    /// [`SimDevice::take_profiles`].
+    pub fn start_profiling(&mut self) {
+        self.profiles = Some(Vec::new());
+    }
+
+    /// Stops profiling and returns the profiles of the launches made since
+    /// [`SimDevice::start_profiling`], in launch order.
+    pub fn take_profiles(&mut self) -> Vec<LaunchProfile> {
+        self.profiles.take().unwrap_or_default()
     }
 
     /// The underlying virtual GPU (profiling launches, diagnostics).
@@ -330,12 +357,20 @@ impl Device for SimDevice {
             .collect();
         let config = sim::LaunchConfig::new(cfg.grid, cfg.block)
             .shared(cfg.shared_bytes)
-            .budget(self.limits.instructions.unwrap_or(sim::DEFAULT_BUDGET));
+            .budget(self.limits.instructions.unwrap_or(sim::DEFAULT_BUDGET))
+            .profiling(self.profiles.is_some());
         let start = std::time::Instant::now();
-        let report = self
+        let mut report = self
             .gpu
             .launch(id, kernel, &config, &args)
             .map_err(|e| self.sim_error(e))?;
+        if let (Some(list), Some(profile)) = (self.profiles.as_mut(), report.profile.take()) {
+            list.push(LaunchProfile {
+                module: m,
+                kernel: kernel.to_string(),
+                profile,
+            });
+        }
         match report.fault() {
             Some(fault) => Err(fault_error(fault)),
             None => Ok(LaunchStats {

@@ -265,8 +265,7 @@ fn serve(device: &mut dyn Device, input: impl Read, output: impl Write) -> io::R
 }
 
 /// Moves the process's stdout to a new descriptor for the protocol and points
-/// descriptor 1 at stderr.
-#[cfg(unix)]
+/// descriptor 1 at stderr. (Workers are Unix-only: the request channel is a Unix socket.)
 fn protocol_stdout() -> io::Result<std::fs::File> {
     use std::os::fd::FromRawFd;
     extern "C" {
@@ -282,11 +281,6 @@ fn protocol_stdout() -> io::Result<std::fs::File> {
         }
         Ok(std::fs::File::from_raw_fd(fd))
     }
-}
-
-#[cfg(not(unix))]
-fn protocol_stdout() -> io::Result<io::Stdout> {
-    Ok(io::stdout())
 }
 
 /// Exit status of a worker whose device could not be opened.
@@ -549,7 +543,17 @@ fn describe_status(s: std::process::ExitStatus) -> String {
     }
 }
 
-/// A [`Device`] served by a child process (see the [module](self) docs).
+/// A [`Device`] served by a child process that owns the real device: a hung or faulted
+/// CUDA context cannot be recovered in-process, so the campaign runner runs kernels
+/// through a worker, whose child is killed and replaced instead.
+///
+/// The child is `COMMAND… --device SPEC` ([`WorkerCommand`]: `gpufault __worker` or the
+/// crate's test binary `gpufault-gpu-worker`), running [`serve_worker`]. Requests go to
+/// its stdin, responses come from its stdout, one response per request, each a frame:
+/// `u32` LE header length, the header (JSON of the request or response), `u64` LE payload
+/// length, the payload (buffer and global contents). The child first announces itself
+/// (or the error that kept it from opening its device) and moves its stdout aside,
+/// pointing descriptor 1 at stderr, so stray prints cannot corrupt the protocol.
 ///
 /// The parent enforces a deadline on every request (`Limits::wall` plus
 /// [`WorkerOptions::launch_grace`] for launches, [`WorkerOptions::request_timeout`]
@@ -655,15 +659,21 @@ impl WorkerDevice {
                 })
             }
         }
-        let restore = |p: &mut Proc, req: &Request| match p.exchange(req, &[], timeout) {
-            Ok((Response::Failed { error, .. }, _)) => Err(error),
-            Ok((resp, _)) => Ok(resp),
-            Err(Failure::Timeout) => Err(GpuError::Driver {
-                detail: format!("the new worker did not answer {req:?} within {timeout:?}"),
-            }),
-            Err(Failure::Died(how)) => Err(GpuError::Driver {
-                detail: format!("the new worker died while restoring state: {how}"),
-            }),
+        let restore = |p: &mut Proc, req: &Request| {
+            let what = match req {
+                Request::Load { .. } => "a module reload",
+                _ => "the limits",
+            };
+            match p.exchange(req, &[], timeout) {
+                Ok((Response::Failed { error, .. }, _)) => Err(error),
+                Ok((resp, _)) => Ok(resp),
+                Err(Failure::Timeout) => Err(GpuError::Driver {
+                    detail: format!("the new worker did not answer {what} within {timeout:?}"),
+                }),
+                Err(Failure::Died(how)) => Err(GpuError::Driver {
+                    detail: format!("the new worker died during {what}: {how}"),
+                }),
+            }
         };
         let result = (|| {
             if self.limits != Limits::default() {

@@ -75,6 +75,26 @@ pub struct Site {
     pub line: u32,
     /// Its opcode group (`add.s32`).
     pub op_group: String,
+    /// Model-specific facts the fault sampler uses.
+    pub info: SiteInfo,
+}
+
+/// What a fault sampler needs to know about a site to draw valid parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SiteInfo {
+    /// iat/iaw/iac: the dimensions the site reads (bit 0 = x, 1 = y, 2 = z).
+    pub dims: u8,
+    /// ims/imd/fu: the width in bits of the corrupted value (0 when not applicable).
+    pub width: u32,
+    /// ial: the instruction is guarded (lane-on applies).
+    pub guarded: bool,
+    /// ial: the instruction writes an ALU result (lane-off applies).
+    pub lane_off: bool,
+    /// imd: the store's space: `s`, `l` or `g` (global and generic).
+    pub space: Option<char>,
+    /// ira: the variant ids (`field * 4 + bit`) that apply; ioc: the indices in
+    /// [`crate::SUBSTITUTES`] of the valid substitutes.
+    pub variants: Vec<u32>,
 }
 
 /// An instrumented module.
@@ -256,6 +276,7 @@ const B64: [&str; 11] = [
 ];
 
 struct Pass<'a> {
+    info: SiteInfo,
     model: Model,
     function: String,
     kernel: bool,
@@ -365,6 +386,7 @@ impl<'a> Pass<'a> {
             });
         }
         Ok(Pass {
+            info: SiteInfo::default(),
             model,
             function: f.name.clone(),
             kernel: f.kind == FunctionKind::Entry,
@@ -454,6 +476,7 @@ impl<'a> Pass<'a> {
                     index: 0,
                     line: i.line,
                     op_group: op_group(i),
+                    info: SiteInfo::default(),
                 });
             }
         } else {
@@ -595,6 +618,7 @@ impl<'a> Pass<'a> {
                     let index = self.index;
                     self.index += 1;
                     let orig_line = i.line;
+                    self.info = SiteInfo::default();
                     match self.site(&i)? {
                         Some(stmts) => {
                             self.sites.push(Site {
@@ -602,6 +626,7 @@ impl<'a> Pass<'a> {
                                 index,
                                 line: orig_line,
                                 op_group: op_group(&i),
+                                info: std::mem::take(&mut self.info),
                             });
                             out.extend(stmts);
                         }
@@ -722,12 +747,13 @@ impl<'a> Pass<'a> {
         let Some((k, comp)) = pos else {
             return Ok(None);
         };
-        let dim = match comp {
-            Component::X => "dx",
-            Component::Y => "dy",
-            Component::Z => "dz",
+        let (dim, bit) = match comp {
+            Component::X => ("dx", 1),
+            Component::Y => ("dy", 2),
+            Component::Z => ("dz", 4),
             _ => return Ok(None),
         };
+        self.info.dims = bit;
         let ty = i.ty();
         let size_ok = ty.is_some_and(|t| t.size() == 4);
         if !size_ok && i.opcode != Opcode::Mov {
@@ -794,6 +820,8 @@ impl<'a> Pass<'a> {
         if i.guard.is_none() && off_dest.is_none() {
             return Ok(None);
         }
+        self.info.guarded = i.guard.is_some();
+        self.info.lane_off = off_dest.is_some();
         let mut pre = String::new();
         let mut inst = i.clone();
         if let Some(g) = &i.guard {
@@ -957,13 +985,15 @@ impl<'a> Pass<'a> {
         {
             return Ok(None);
         }
-        let (data_pred, addr_pred) = match i.space() {
-            Some(StateSpace::Shared) => ("m0", "m3"),
-            Some(StateSpace::Local) => ("m1", "m4"),
-            Some(StateSpace::Global) | None => ("m2", "m5"),
+        let (data_pred, addr_pred, space) = match i.space() {
+            Some(StateSpace::Shared) => ("m0", "m3", 's'),
+            Some(StateSpace::Local) => ("m1", "m4", 'l'),
+            Some(StateSpace::Global) | None => ("m2", "m5", 'g'),
             _ => return Ok(None),
         };
         let Some(ty) = i.ty() else { return Ok(None) };
+        self.info.space = Some(space);
+        self.info.width = width(ty).unwrap_or(16).max(16);
         let n = i.operands.len();
         if n != 2 {
             return Ok(None);
@@ -1078,6 +1108,7 @@ impl<'a> Pass<'a> {
                 None => return Ok(None),
             },
         };
+        self.info.width = dests.iter().map(|d| d.2).max().unwrap_or(0);
         let p1 = r("p1");
         let p3 = r("p3");
         let mut post = self.op_match(i, &r("sel"));
@@ -1375,6 +1406,7 @@ impl<'a> Pass<'a> {
         if vs.is_empty() {
             return Ok(None);
         }
+        self.info.variants = vs.iter().map(|(k, _)| *k).collect();
         let pre = self.op_match(i, &r("sel"));
         let mut out = code(&pre)?;
         match self.variants(i, &r("p1"), vs)? {
@@ -1451,6 +1483,7 @@ impl<'a> Pass<'a> {
                 vs.push((u32::from(field) * 4 + u32::from(bit), v));
             }
         }
+        self.info.variants = vs.iter().map(|(k, _)| *k).collect();
         let (qcode, q) = self.q(i, &r("sel"));
         let mut out = code(&qcode)?;
         match self.variants(i, &q, vs)? {

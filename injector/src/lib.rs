@@ -37,6 +37,7 @@
 mod instrument;
 mod model;
 mod run;
+mod sample;
 mod spec;
 mod types;
 
@@ -47,6 +48,9 @@ pub use model::Model;
 pub use run::{
     activations, arm, magnitude, outcome_of_error, InjectError, Injection, Target, HANG_FACTOR,
     HANG_FLOOR_INSTRUCTIONS, HANG_FLOOR_WALL, SLOW_FACTOR,
+};
+pub use sample::{
+    injection_rng, profile_sites, sample, ExercisedSite, Sampling, SiteProfile, SlotLanes,
 };
 pub use spec::{
     op_group_id, Descriptor, FaultSpec, Params, Policy, SpecError, DESCRIPTOR_BYTES, SUBSTITUTES,

@@ -67,6 +67,14 @@ pub enum HangCause {
 }
 
 impl HangCause {
+    /// All causes in a fixed order (report columns).
+    pub const ALL: [HangCause; 3] = [HangCause::Budget, HangCause::Deadlock, HangCause::Deadline];
+
+    /// Parses [`HangCause::name`].
+    pub fn from_name(s: &str) -> Option<HangCause> {
+        HangCause::ALL.into_iter().find(|c| c.name() == s)
+    }
+
     /// The snake_case name.
     pub fn name(self) -> &'static str {
         match self {
@@ -85,9 +93,13 @@ pub struct SdcMagnitude {
     /// Output elements compared.
     pub total: u64,
     /// Largest absolute error over differing elements (0 for integer outputs compared
-    /// as integers: then the absolute integer difference).
+    /// as integers: then the absolute integer difference). May be infinite; JSON writes
+    /// non-finite values as `"inf"`, `"-inf"`, `"nan"`.
+    #[serde(with = "crate::nonfinite")]
     pub max_abs: f64,
-    /// Largest relative error |got - expected| / |expected| (expected ≠ 0).
+    /// Largest relative error |got - expected| / |expected| (expected ≠ 0). Non-finite
+    /// values as for `max_abs`.
+    #[serde(with = "crate::nonfinite")]
     pub max_rel: f64,
     /// Total number of bits that differ over all elements.
     pub flipped_bits: u64,
@@ -223,10 +235,31 @@ mod tests {
     }
 
     #[test]
+    fn infinite_sdc_errors_survive_json() {
+        let o = Outcome::Sdc {
+            magnitude: SdcMagnitude {
+                elements: 1,
+                total: 4,
+                max_abs: f64::INFINITY,
+                max_rel: 0.5,
+                flipped_bits: 9,
+                nan_inf: 1,
+            },
+        };
+        let s = serde_json::to_string(&o).unwrap();
+        assert!(s.contains(r#""max_abs":"inf""#), "{s}");
+        assert_eq!(serde_json::from_str::<Outcome>(&s).unwrap(), o);
+    }
+
+    #[test]
     fn cause_names_round_trip() {
         for c in DueCause::ALL {
             assert_eq!(DueCause::from_name(c.name()), Some(c));
         }
         assert_eq!(DueCause::from_name("bogus"), None);
+        for c in HangCause::ALL {
+            assert_eq!(HangCause::from_name(c.name()), Some(c));
+        }
+        assert_eq!(HangCause::from_name("bogus"), None);
     }
 }

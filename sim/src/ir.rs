@@ -895,8 +895,7 @@ pub(crate) enum CvtPair {
 /// A decoded `mma.sync.aligned` instruction.
 #[derive(Debug, Clone)]
 pub(crate) struct Mma {
-    pub m: u8,
-    pub n: u8,
+    /// K of the shape (M is 16 and N is 8 for every decoded shape).
     pub k: u8,
     pub ab: MmaTy,
     pub satfinite: bool,

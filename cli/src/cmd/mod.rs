@@ -2,9 +2,12 @@
 //! returns the process exit code.
 
 pub mod devices;
+pub mod models;
 pub mod ptx;
+pub mod run;
 pub mod sim;
 pub mod worker;
+pub mod workloads;
 
 /// Exit code for a usage or environment error that prevented the command from running
 /// (bad flag, unreadable file). Documented in `docs/exit-codes.md`.

@@ -1973,10 +1973,10 @@ impl<'a> FnDecoder<'a> {
             .iter()
             .find(|m| m.starts_with('m') && m.contains('n') && m.contains('k'))
             .ok_or("mma needs a shape")?;
-        let (m, n, k) = match shape.as_str() {
-            "m16n8k16" => (16, 8, 16),
-            "m16n8k8" => (16, 8, 8),
-            "m16n8k32" => (16, 8, 32),
+        let k: u8 = match shape.as_str() {
+            "m16n8k16" => 16,
+            "m16n8k8" => 8,
+            "m16n8k32" => 32,
             s => return Err(format!("mma shape {s} is not supported")),
         };
         if !(has("row") && has("col")) {
@@ -2009,10 +2009,10 @@ impl<'a> FnDecoder<'a> {
             return Err("mma with different C and D types is not supported".into());
         }
         let supported = matches!(
-            (m, n, k, aty, cty),
-            (16, 8, 16, MmaTy::F16 | MmaTy::Bf16, MmaTy::F32)
-                | (16, 8, 8, MmaTy::F16 | MmaTy::Bf16, MmaTy::F32)
-                | (16, 8, 32, MmaTy::S8 | MmaTy::U8, MmaTy::S32)
+            (k, aty, cty),
+            (16, MmaTy::F16 | MmaTy::Bf16, MmaTy::F32)
+                | (8, MmaTy::F16 | MmaTy::Bf16, MmaTy::F32)
+                | (32, MmaTy::S8 | MmaTy::U8, MmaTy::S32)
         );
         if !supported || aty != bty {
             return Err(format!("mma {shape} with these types is not supported"));
@@ -2038,8 +2038,6 @@ impl<'a> FnDecoder<'a> {
             return Err("mma operand vectors have the wrong number of registers".into());
         }
         Ok(Op::Mma(Box::new(Mma {
-            m,
-            n,
             k,
             ab: aty,
             satfinite: has("satfinite"),

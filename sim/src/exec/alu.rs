@@ -57,7 +57,7 @@ pub(crate) fn splat(regs: &mut [u64], d: R, v: u64, mask: u32) {
 
 /// A register's lanes, borrowed (no copy).
 #[inline(always)]
-fn view(regs: &[u64], r: R) -> &[u64; 32] {
+pub(crate) fn view(regs: &[u64], r: R) -> &[u64; 32] {
     let b = r as usize * 32;
     regs[b..b + 32].try_into().expect("32 lanes")
 }
@@ -210,15 +210,14 @@ pub(crate) fn exec(op: &Op, regs: &mut [u64], preds: &mut [u32], mask: u32) -> E
             pset(preds, d, v, mask);
         }
         Op::Pack { d, ref parts, bits } => {
-            let lanes: Vec<[u64; 32]> = parts.iter().map(|p| rd(regs, *p)).collect();
+            // At most 8 parts (decode checks that the parts fill 64 bits or fewer).
             let m = (1u64 << bits) - 1;
             let mut o = [0u64; 32];
-            for (l, out) in o.iter_mut().enumerate() {
-                let mut v = 0u64;
-                for (i, p) in lanes.iter().enumerate() {
-                    v |= (p[l] & m) << (i * bits as usize);
+            for (i, p) in parts.iter().enumerate().take(8) {
+                let v = rd(regs, *p);
+                for l in 0..32 {
+                    o[l] |= (v[l] & m) << (i * bits as usize);
                 }
-                *out = v;
             }
             write(regs, d, &o, mask);
         }
@@ -236,7 +235,11 @@ pub(crate) fn exec(op: &Op, regs: &mut [u64], preds: &mut [u32], mask: u32) -> E
             }
         }
         Op::MovN { ref d, ref s } => {
-            let vals: Vec<[u64; 32]> = s.iter().map(|x| rd(regs, *x)).collect();
+            // A parallel copy of at most 8 registers (`mov.vN`).
+            let mut vals = [[0u64; 32]; 8];
+            for (v, x) in vals.iter_mut().zip(s.iter()) {
+                *v = rd(regs, *x);
+            }
             for (d, v) in d.iter().zip(vals.iter()) {
                 write(regs, *d, v, mask);
             }
@@ -878,7 +881,7 @@ fn prmt(op: ITer, a: u32, b: u32, c: u32) -> u32 {
     // Source byte index for result bytes 0..3.
     let idx: [u32; 4] = match op {
         ITer::PrmtF4e => [s, s + 1, s + 2, s + 3],
-        ITer::PrmtB4e => [(8 - s) & 7, (9 - s) & 7, (10 - s) & 7, (11 - s) & 7].map(|x| x & 7),
+        ITer::PrmtB4e => [s, (s + 7) & 7, (s + 6) & 7, (s + 5) & 7],
         ITer::PrmtRc8 => [s; 4],
         ITer::PrmtEcl => [s, s.max(1), s.max(2), 3],
         ITer::PrmtEcr => [0, s.min(1), s.min(2), s],

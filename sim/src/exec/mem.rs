@@ -11,7 +11,7 @@
 // Lane loops index several 32-lane arrays in lockstep (and vectorise that way).
 #![allow(clippy::needless_range_loop)]
 
-use super::alu::{rd, splat, write};
+use super::alu::{rd, splat, view, write};
 use super::{Cx, ExecResult, LaneFault};
 use crate::decode::{
     CONST_WINDOW, LOCAL_WINDOW, LOCAL_WINDOW_SIZE, PARAM_WINDOW, SHARED_WINDOW, SHARED_WINDOW_SIZE,
@@ -179,10 +179,16 @@ impl Cx<'_, '_> {
         let off = a.off as u64;
         match a.base {
             ABase::Reg { r, narrow } => {
-                let mut v = rd(regs, Src::Reg(r));
-                for x in v.iter_mut() {
-                    let b = if narrow { *x as u32 as u64 } else { *x };
-                    *x = b.wrapping_add(off);
+                let src = view(regs, r);
+                let mut v = [0u64; 32];
+                if narrow {
+                    for l in 0..32 {
+                        v[l] = (src[l] as u32 as u64).wrapping_add(off);
+                    }
+                } else {
+                    for l in 0..32 {
+                        v[l] = src[l].wrapping_add(off);
+                    }
                 }
                 v
             }
@@ -370,8 +376,9 @@ impl Cx<'_, '_> {
                 let n = d.len() as u32;
                 let align = (t.size as u32 * n).next_power_of_two();
                 // Check the whole vector's alignment on the first element.
-                let mut outs = vec![[0u64; 32]; d.len()];
-                for (k, out) in outs.iter_mut().enumerate() {
+                // At most 8 elements (`.v8`); no allocation in the hot loop.
+                let mut outs = [[0u64; 32]; 8];
+                for (k, out) in outs.iter_mut().enumerate().take(d.len()) {
                     let mut addrs = base;
                     for a in addrs.iter_mut() {
                         *a = a.wrapping_add(k as u64 * t.size as u64);
@@ -476,8 +483,8 @@ impl Cx<'_, '_> {
             } => {
                 // Row addresses come from the lanes 8i..8i+7 of matrix i.
                 let rows = self.addrs(regs, addr, space);
-                let mut mats = vec![[[0u16; 8]; 8]; n as usize];
-                for (i, mat) in mats.iter_mut().enumerate() {
+                let mut mats = [[[0u16; 8]; 8]; 4];
+                for (i, mat) in mats.iter_mut().enumerate().take(n as usize) {
                     for (r, row) in mat.iter_mut().enumerate() {
                         let lane = (8 * i + r) as u32;
                         let a = rows[lane as usize];

@@ -485,20 +485,21 @@ impl<'a> Machine<'a> {
             .flat_map(|w| w.groups.iter())
             .map(|g| g.mask.count_ones())
             .sum();
-        let (wi, g) = warps
+        // Report the first waiting group (every live lane is in a group).
+        let (wi, pc, lane) = warps
             .iter()
             .enumerate()
-            .find_map(|(i, w)| w.groups.first().map(|g| (i, g)))
-            .expect("a deadlocked CTA has a waiting group");
+            .find_map(|(i, w)| w.groups.first().map(|g| (i, g.pc, g.mask.trailing_zeros())))
+            .unwrap_or((0, 0, 0));
         (
             wi,
             (
-                g.pc,
+                pc,
                 LaneFault::new(
                     FaultKind::BarrierDeadlock {
                         blocked_threads: blocked,
                     },
-                    g.mask.trailing_zeros(),
+                    lane,
                 ),
             ),
         )

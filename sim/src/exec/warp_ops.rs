@@ -146,14 +146,21 @@ pub(crate) fn exec(
 /// (f16, bf16 → f32) and m16n8k32 (s8/u8 → s32). Float products are exact; each
 /// output element is the f64 sum of its products and C, rounded once to f32.
 pub(crate) fn mma(x: &Mma, regs: &mut [u64], mask: u32, _gmask: u32) -> ExecResult<()> {
-    let lanes = |s: &[Src]| -> Vec<[u64; 32]> { s.iter().map(|r| rd(regs, *r)).collect() };
+    // Fragments are at most 4 registers; matrices at most 16×32, 32×8 and 16×8.
+    let lanes = |s: &[Src]| -> [[u64; 32]; 4] {
+        let mut out = [[0u64; 32]; 4];
+        for (o, r) in out.iter_mut().zip(s.iter()) {
+            *o = rd(regs, *r);
+        }
+        out
+    };
     let (a, b, c) = (lanes(&x.a), lanes(&x.b), lanes(&x.c));
-    let (m, n, k) = (x.m as usize, x.n as usize, x.k as usize);
+    let (k, nc) = (x.k as usize, x.c.len());
     let int = matches!(x.ab, MmaTy::S8 | MmaTy::U8);
     // Element (row, col) of A, (k, n) of B, (row, col) of C, as f64 (exact).
-    let mut am = vec![vec![0f64; k]; m];
-    let mut bm = vec![vec![0f64; n]; k];
-    let mut cm = vec![vec![0f64; n]; m];
+    let mut am = [[0f64; 32]; 16];
+    let mut bm = [[0f64; 8]; 32];
+    let mut cm = [[0f64; 8]; 16];
     let elem16 = |v: u64, half: usize| -> f64 {
         let h = (v >> (16 * half)) as u32 & 0xffff;
         match x.ab {
@@ -210,7 +217,7 @@ pub(crate) fn mma(x: &Mma, regs: &mut [u64], mask: u32, _gmask: u32) -> ExecResu
                 bm[t * 2 + i][g] = elem16(b[0][lane], i);
             }
         }
-        for (i, creg) in c.iter().enumerate() {
+        for (i, creg) in c.iter().enumerate().take(nc) {
             let row = if i < 2 { g } else { g + 8 };
             let col = t * 2 + (i & 1);
             cm[row][col] = if int {
@@ -220,7 +227,7 @@ pub(crate) fn mma(x: &Mma, regs: &mut [u64], mask: u32, _gmask: u32) -> ExecResu
             };
         }
     }
-    let mut out = vec![[0u64; 32]; 4];
+    let mut out = [[0u64; 32]; 4];
     for lane in 0..32 {
         let (g, t) = (lane / 4, lane % 4);
         for (i, o) in out.iter_mut().enumerate() {

@@ -6,6 +6,7 @@ mod calls;
 mod divergence;
 mod faults;
 mod memory;
+mod numerics;
 mod random_programs;
 mod structure;
 mod warp;

@@ -133,6 +133,13 @@ END:
 }
 
 #[test]
+fn a_gpu_can_move_to_another_thread() {
+    fn send<T: Send>() {}
+    send::<Gpu>();
+    send::<crate::LaunchReport>();
+}
+
+#[test]
 fn api_misuse_is_a_typed_error() {
     let mut gpu = Gpu::new(GpuProfile::sim());
     let m = gpu.load(&format!("{HEADER}{IDS}")).unwrap();

@@ -1,0 +1,116 @@
+//! `gpufault models`: the fault models, their definitions and parameters.
+//!
+//! Exit codes: 0. JSON output (`--json`): an array of objects `{ "id", "unit",
+//! "definition", "all_lanes", "parameters": [{ "name", "range" }] }`.
+
+use clap::Args;
+use injector::Model;
+use serde::Serialize;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Arguments of `gpufault models`.
+#[derive(Args)]
+pub struct ModelsArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct ModelDoc {
+    id: &'static str,
+    unit: &'static str,
+    definition: &'static str,
+    all_lanes: bool,
+    parameters: Vec<ParamDoc>,
+}
+
+#[derive(Serialize)]
+struct ParamDoc {
+    name: &'static str,
+    range: &'static str,
+}
+
+fn docs() -> Vec<ModelDoc> {
+    Model::ALL
+        .iter()
+        .map(|m| ModelDoc {
+            id: m.id(),
+            unit: m.unit(),
+            definition: m.definition(),
+            all_lanes: m.all_lanes(),
+            parameters: m
+                .parameters()
+                .iter()
+                .map(|(name, range)| ParamDoc { name, range })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Word-wraps `text` at `width` columns with `indent`.
+fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            out.push_str(indent);
+            out.push_str(&line);
+            out.push('\n');
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(indent);
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Runs `gpufault models`.
+pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
+    let docs = docs();
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &docs)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "Every model selects faulty hardware by sm, sp (sub-partition = %warpid % 4), warps\n\
+         (bit k = warp slot 4k+sp) and lanes; see `gpufault run --fault` for the spec syntax.\n"
+    )?;
+    for d in &docs {
+        writeln!(out, "{}  {}", d.id, d.unit)?;
+        out.write_all(wrap(d.definition, 84, "    ").as_bytes())?;
+        for p in &d.parameters {
+            writeln!(out, "    {:<7} {}", p.name, p.range)?;
+        }
+        if d.all_lanes {
+            writeln!(out, "    (always all 32 lanes of the selected warps)")?;
+        }
+        writeln!(out)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_model_is_listed_with_its_parameters() {
+        let d = docs();
+        assert_eq!(d.len(), Model::ALL.len());
+        let iat = d.iter().find(|m| m.id == "iat").unwrap();
+        assert!(iat.parameters.iter().any(|p| p.name == "mask"));
+        assert!(wrap("a b c", 3, "  ").lines().all(|l| l.len() <= 5));
+    }
+}

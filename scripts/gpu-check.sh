@@ -143,7 +143,7 @@ step() {
     cat "$out" >>"$LOG"
     local secs=$(($(date +%s) - t0))
     local note
-    note=$(grep -E '^test result:|SKIP:|^FAILED:' "$out" | tail -n 1 | cut -c1-70)
+    note=$(grep -E '^test result:|SKIP:|^FAILED:|^all [0-9]+ workloads' "$out" | tail -n 1 | cut -c1-70)
     rm -f "$out"
     if [ "$rc" -eq 0 ]; then
         ROWS+=("$name|pass|${secs}s|$note")
@@ -160,16 +160,21 @@ step() {
 # Runs `gpufault run NAME --device cuda:0` for every workload `gpufault workloads`
 # lists; fails when any run fails.
 workloads_on_gpu() {
-    local names w rc=0
+    local names w n=0 failed=()
     names=$("$BUNDLE/bin/gpufault" workloads --json |
         python3 -c 'import json, sys; print(" ".join(w["name"] for w in json.load(sys.stdin)))') ||
         return 1
-    [ -n "$names" ] || { echo "no workloads listed"; return 1; }
+    [ -n "$names" ] || { echo "FAILED: no workloads listed"; return 1; }
     for w in $names; do
         echo "-- $w"
-        "$BUNDLE/bin/gpufault" run "$w" --device cuda:0 || { echo "FAILED: $w"; rc=1; }
+        n=$((n + 1))
+        "$BUNDLE/bin/gpufault" run "$w" --device cuda:0 || failed+=("$w")
     done
-    return $rc
+    if [ "${#failed[@]}" -gt 0 ]; then
+        echo "FAILED: ${#failed[@]} of $n workloads: ${failed[*]}"
+        return 1
+    fi
+    echo "all $n workloads match their CPU reference on cuda:0"
 }
 export -f workloads_on_gpu
 

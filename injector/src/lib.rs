@@ -17,6 +17,10 @@
 //! - [`Target`]: a workload prepared for injections (golden run, dry run, hang limits);
 //!   [`Target::inject`] runs one fault and classifies its [`reports::Outcome`].
 //!
+//! - Campaigns ([`plan_campaign`], [`run_campaign`], [`CampaignStore`],
+//!   [`merge_stores`]): many injections planned from one seed, run in parallel, each
+//!   result committed to a SQLite store as it completes, resumable and shardable.
+//!
 //! It does not execute PTX (the `gpu` crate's devices do) and does not judge GPU health
 //! (the detector does).
 //!
@@ -34,6 +38,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod campaign;
 mod instrument;
 mod model;
 mod run;
@@ -41,13 +46,20 @@ mod sample;
 mod spec;
 mod types;
 
+pub use campaign::{
+    in_shard, merge_stores, parse_models, parse_shard, parse_workloads, plan_campaign, rfc3339,
+    run_campaign, shard_label, shard_name, site_profile_for, CampaignConfig, CampaignError,
+    CampaignEvent, CampaignPlan, CampaignStore, CellPlan, Durability, Injections, Isolation,
+    MergeSummary, PlanProgress, PlanRow, RunOptions, RunSummary, Session, StoreMeta, StoredResult,
+    STORE_SCHEMA_VERSION,
+};
 pub use instrument::{
     instrument, sites, InstrumentError, Instrumented, Site, COUNT_SYMBOL, DESC_SYMBOL,
 };
 pub use model::Model;
 pub use run::{
-    activations, arm, magnitude, outcome_of_error, InjectError, Injection, Target, HANG_FACTOR,
-    HANG_FLOOR_INSTRUCTIONS, HANG_FLOOR_WALL, SLOW_FACTOR,
+    activations, arm, magnitude, outcome_of_error, HangPolicy, InjectError, Injection, Target,
+    HANG_FACTOR, HANG_FLOOR_INSTRUCTIONS, HANG_FLOOR_WALL, SLOW_FACTOR,
 };
 pub use sample::{
     injection_rng, profile_sites, sample, ExercisedSite, Sampling, SiteProfile, SlotLanes,

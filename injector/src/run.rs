@@ -20,6 +20,45 @@ pub const HANG_FLOOR_INSTRUCTIONS: u64 = 2_000_000;
 /// … or this long (real GPU).
 pub const HANG_FLOOR_WALL: Duration = Duration::from_secs(2);
 
+/// How the hang limits of injections are derived from the instrumented dry run:
+/// `factor` times its thread-instructions (virtual GPU) or wall time (real GPU), but at
+/// least the floors. The default is [`HANG_FACTOR`], [`HANG_FLOOR_INSTRUCTIONS`] and
+/// [`HANG_FLOOR_WALL`]; campaigns may override it ([`Target::with_hang_policy`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HangPolicy {
+    /// Multiple of the dry run's instructions or wall time.
+    pub factor: u64,
+    /// Smallest instruction budget per launch (virtual GPU).
+    pub floor_instructions: u64,
+    /// Smallest wall-clock deadline per launch (real GPU).
+    pub floor_wall: Duration,
+}
+
+impl Default for HangPolicy {
+    fn default() -> Self {
+        HangPolicy {
+            factor: HANG_FACTOR,
+            floor_instructions: HANG_FLOOR_INSTRUCTIONS,
+            floor_wall: HANG_FLOOR_WALL,
+        }
+    }
+}
+
+impl HangPolicy {
+    /// The limits for a dry run of `dry_instructions` (virtual GPU) taking `dry_wall`.
+    pub fn limits(&self, dry_instructions: Option<u64>, dry_wall: Duration) -> Limits {
+        Limits {
+            instructions: dry_instructions
+                .map(|n| n.saturating_mul(self.factor).max(self.floor_instructions)),
+            wall: Some(
+                dry_wall
+                    .saturating_mul(u32::try_from(self.factor).unwrap_or(u32::MAX))
+                    .max(self.floor_wall),
+            ),
+        }
+    }
+}
+
 /// Errors that stop an injection from running at all (as opposed to outcomes).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -45,6 +84,16 @@ pub enum InjectError {
         model: String,
         /// What differs.
         detail: String,
+    },
+    /// The spec names an opcode group that no candidate site of the module has.
+    #[error("no `{op}` instruction is a `{model}` site in this module (groups that are: {known})")]
+    UnknownOp {
+        /// The group asked for.
+        op: String,
+        /// The model.
+        model: String,
+        /// The groups the module has.
+        known: String,
     },
     /// The spec's model is not the one the module was instrumented for.
     #[error("the module is instrumented for `{module}`, the fault is `{fault}`")]
@@ -191,11 +240,7 @@ impl<'w> Target<'w> {
             });
         }
         let dry_instructions = dry.stats.instructions;
-        let limits = Limits {
-            instructions: dry_instructions
-                .map(|n| n.saturating_mul(HANG_FACTOR).max(HANG_FLOOR_INSTRUCTIONS)),
-            wall: Some((dry_wall * HANG_FACTOR as u32).max(HANG_FLOOR_WALL)),
-        };
+        let limits = HangPolicy::default().limits(dry_instructions, dry_wall);
         Ok(Target {
             workload,
             inputs,
@@ -223,6 +268,23 @@ impl<'w> Target<'w> {
         self.limits
     }
 
+    /// Replaces the hang limits by those `policy` derives from the dry run.
+    pub fn with_hang_policy(mut self, policy: HangPolicy) -> Self {
+        self.limits = policy.limits(self.dry_instructions, self.dry_wall);
+        self
+    }
+
+    /// Wall time of the dry run.
+    pub fn dry_wall(&self) -> Duration {
+        self.dry_wall
+    }
+
+    /// The handle of the instrumented module on the device it was prepared on: loaded
+    /// right after the original module (so `ModuleHandle(1)` on a fresh device).
+    pub fn module(&self) -> ModuleHandle {
+        self.module
+    }
+
     /// Thread-instructions of the dry run (virtual GPU).
     pub fn dry_instructions(&self) -> Option<u64> {
         self.dry_instructions
@@ -235,6 +297,23 @@ impl<'w> Target<'w> {
                 module: self.instrumented.model.to_string(),
                 fault: spec.model.to_string(),
             });
+        }
+        if let Some(op) = &spec.params.op {
+            if !self.instrumented.sites.iter().any(|s| &s.op_group == op) {
+                let mut known: Vec<&str> = self
+                    .instrumented
+                    .sites
+                    .iter()
+                    .map(|s| s.op_group.as_str())
+                    .collect();
+                known.sort_unstable();
+                known.dedup();
+                return Err(InjectError::UnknownOp {
+                    op: op.clone(),
+                    model: spec.model.to_string(),
+                    known: known.join(", "),
+                });
+            }
         }
         arm(dev, self.module, Some(spec))?;
         dev.set_limits(self.limits);

@@ -63,6 +63,6 @@ pub use render::markdown::render_markdown;
 pub use render::table::{render_table, TableStyle};
 pub use stats::*;
 pub use summary::{
-    summarize, CampaignReport, Detection, Rate, Scope, SdcStats, Summarizer, Summary,
-    CONFIDENCE, SCHEMA_VERSION,
+    summarize, CampaignReport, Detection, Rate, Scope, SdcStats, Summarizer, Summary, CONFIDENCE,
+    SCHEMA_VERSION,
 };

@@ -63,7 +63,9 @@ mod tests {
         assert_eq!(serde_json::to_string(&T(f64::NAN)).unwrap(), "\"nan\"");
         assert!(serde_json::from_str::<T>("\"nan\"").unwrap().0.is_nan());
         assert!(serde_json::from_str::<T>("null").unwrap().0.is_nan());
-        let e = serde_json::from_str::<T>("\"big\"").unwrap_err().to_string();
+        let e = serde_json::from_str::<T>("\"big\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("found \"big\""), "{e}");
     }
 }

@@ -141,7 +141,10 @@ mod tests {
                 cause: DueCause::IllegalInstruction
             }
         );
-        assert_eq!((r.activations, r.error.as_deref(), r.fault_sm), (None, None, None));
+        assert_eq!(
+            (r.activations, r.error.as_deref(), r.fault_sm),
+            (None, None, None)
+        );
         // Written back, every field is present, in declaration order.
         let back = serde_json::to_string(&r).unwrap();
         assert_eq!(
@@ -161,7 +164,10 @@ mod tests {
         m.extra.insert("zeta".into(), "1".into());
         m.extra.insert("alpha".into(), "2".into());
         let s = serde_json::to_string(&m).unwrap();
-        assert!(s.find("\"alpha\"").unwrap() < s.find("\"zeta\"").unwrap(), "{s}");
+        assert!(
+            s.find("\"alpha\"").unwrap() < s.find("\"zeta\"").unwrap(),
+            "{s}"
+        );
         assert_eq!(serde_json::from_str::<CampaignMeta>(&s).unwrap(), m);
     }
 }

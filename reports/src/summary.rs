@@ -229,7 +229,9 @@ impl CampaignReport {
 
     /// The workload names in report order.
     pub fn workloads(&self) -> impl Iterator<Item = &str> {
-        self.by_workload.iter().filter_map(|s| s.workload.as_deref())
+        self.by_workload
+            .iter()
+            .filter_map(|s| s.workload.as_deref())
     }
 
     /// Whether any run is a detector outcome (`Detected` / `Escaped`).
@@ -576,10 +578,7 @@ mod tests {
         ));
         let r = summarize(&CampaignMeta::default(), &rs);
         let c = r.cell("iat", "gemm").unwrap();
-        assert_eq!(
-            (c.injections, c.not_activated, c.activated),
-            (283, 20, 263)
-        );
+        assert_eq!((c.injections, c.not_activated, c.activated), (283, 20, 263));
         // 81 of 263 activated, Newcombe (1998) Table I: (0.2553, 0.3662).
         assert_eq!((c.sdc.count, c.sdc.of), (81, 263));
         assert!((c.sdc.share - 81.0 / 263.0).abs() < 1e-12);
@@ -594,11 +593,41 @@ mod tests {
     #[test]
     fn causes_sum_to_their_kind_and_shares_sum_to_one() {
         let rs = vec![
-            rec("ioc", "w", Outcome::Due { cause: DueCause::IllegalAddress }),
-            rec("ioc", "w", Outcome::Due { cause: DueCause::IllegalAddress }),
-            rec("ioc", "w", Outcome::Due { cause: DueCause::Trap }),
-            rec("ioc", "w", Outcome::Hang { cause: HangCause::Deadlock }),
-            rec("ioc", "w", Outcome::Hang { cause: HangCause::Budget }),
+            rec(
+                "ioc",
+                "w",
+                Outcome::Due {
+                    cause: DueCause::IllegalAddress,
+                },
+            ),
+            rec(
+                "ioc",
+                "w",
+                Outcome::Due {
+                    cause: DueCause::IllegalAddress,
+                },
+            ),
+            rec(
+                "ioc",
+                "w",
+                Outcome::Due {
+                    cause: DueCause::Trap,
+                },
+            ),
+            rec(
+                "ioc",
+                "w",
+                Outcome::Hang {
+                    cause: HangCause::Deadlock,
+                },
+            ),
+            rec(
+                "ioc",
+                "w",
+                Outcome::Hang {
+                    cause: HangCause::Budget,
+                },
+            ),
             rec("ioc", "w", Outcome::Masked { slow: true }),
             rec("ioc", "w", Outcome::Masked { slow: false }),
             rec("ioc", "w", sdc(2, 8, 0.5, 0)),
@@ -721,7 +750,10 @@ mod tests {
         assert_eq!(workloads, ["vector_add", "gemm", "never_ran", "extra"]);
         // The planned cell that never ran is present and empty; unplanned empty ones are not.
         let never = r.cell("iat", "never_ran").unwrap();
-        assert_eq!((never.injections, never.activation.is_defined()), (0, false));
+        assert_eq!(
+            (never.injections, never.activation.is_defined()),
+            (0, false)
+        );
         assert!(r.cell("aaa", "vector_add").is_none());
         assert!(r.cell("zzz", "extra").is_some());
         // Model-major cell order.
@@ -779,7 +811,13 @@ mod tests {
     #[test]
     fn report_json_round_trips_with_cause_keys() {
         let rs = vec![
-            rec("ioc", "w", Outcome::Due { cause: DueCause::Trap }),
+            rec(
+                "ioc",
+                "w",
+                Outcome::Due {
+                    cause: DueCause::Trap,
+                },
+            ),
             rec("ioc", "w", sdc(1, 2, f64::INFINITY, 1)),
         ];
         let r = summarize(&CampaignMeta::default(), &rs);

@@ -297,7 +297,7 @@ pub(crate) enum Space {
     Shared,
     Local,
     Const,
-    /// Kernel parameters (addresses below [`crate::exec::THREAD_PARAM_TAG`]) or the
+    /// Kernel parameters (addresses below [`crate::decode::THREAD_PARAM_TAG`]) or the
     /// per-thread parameters of device functions and call sites.
     Param,
 }

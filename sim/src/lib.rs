@@ -69,6 +69,9 @@
 //!   reconverging at the first common instruction. Warp-synchronous instructions wait
 //!   for their member lanes; CTA barriers count warps; a barrier deadlock is detected
 //!   exactly.
+//! - **Time.** `%clock`/`%clock64` count the warp-instructions issued on the SM so far in
+//!   the launch, `%globaltimer` those issued by the whole launch (as nanoseconds);
+//!   `%gridid` is 1. Nothing depends on the host clock.
 //! - **Counting.** A warp-instruction is one instruction issued for one lane group; its
 //!   thread-instructions are the lanes of that group (predicated-off lanes included).
 //!   The budget is in thread-instructions.
@@ -77,6 +80,32 @@
 //!   (`sin`, `cos`, `ex2`, `lg2`, `tanh`, `rsqrt`, `rcp.approx`, `sqrt.approx`,
 //!   `div.approx`, `div.full`) return the correctly rounded value of the exact function,
 //!   which can differ from a GPU's in the last bits. NaN results are the canonical NaN.
+//! - **Memory.** Global allocations sit at distinct 256-byte-aligned addresses from
+//!   `0x1_0000_0000` with at least 4 KiB unmapped between them, so small overflows fault;
+//!   a module's `.global` variables share one data segment padded to 4 KiB. Generic
+//!   addresses map windows onto the constant bank, kernel parameters, the CTA's shared
+//!   memory and the thread's local memory. Registers, shared and local memory start
+//!   zeroed in every CTA (deterministic stand-ins for the hardware's garbage).
+//! - **Profiling.** With [`LaunchConfig::profiling`], the report's [`ExecProfile`]
+//!   counts warp- and thread-instructions per static instruction and keeps, per SM and
+//!   warp slot, the lanes that issued and executed each one, so a fault-site sampler
+//!   can ask whether lane `l` of warp slot `w` on SM `s` runs instruction `pc`.
+//!
+//! # Design
+//!
+//! Decoding resolves everything the executor needs: each PTX instruction becomes one
+//! decoded operation (a family such as integer binary, float fused multiply-add or
+//! load, with its type, rounding and modifiers as enum values and its operands as
+//! register indices or immediates), so static instructions are the PTX's. The
+//! executor dispatches once per warp-instruction; each family's handler selects a
+//! closure monomorphised for the decoded type outside the lane loop and runs it over the
+//! 32 lanes of a structure-of-arrays register file (all lanes of a register contiguous),
+//! with a plain store when all lanes are active. Faults are values built on cold paths.
+//!
+//! Not supported (decoding reports them; reaching one is an illegal instruction):
+//! textures and surfaces, `mbarrier`, `cp.async.bulk`, `wmma`/`wgmma` and `mma` shapes
+//! other than m16n8k8/k16 (f16, bf16) and m16n8k32 (s8, u8), clusters, 128-bit data
+//! types, vector atomics, `alloca`, video instructions with byte selectors.
 #![deny(missing_docs)]
 
 mod decode;

@@ -85,23 +85,30 @@ impl GlobalMemory {
         (off.checked_add(len)? <= a.data.len() as u64).then_some((i, off as usize))
     }
 
-    /// [`GlobalMemory::find`] trying allocation `*cache` first (and remembering a hit).
+    /// [`GlobalMemory::find`] trying the two most recently hit allocations of `cache`
+    /// first (kernels often alternate between two buffers) and remembering a hit.
     #[inline(always)]
     pub(crate) fn find_cached(
         &self,
-        cache: &mut usize,
+        cache: &mut [usize; 2],
         addr: u64,
         len: u64,
     ) -> Option<(usize, usize)> {
-        if let Some(a) = self.allocs.get(*cache) {
-            let off = addr.wrapping_sub(a.base);
-            let n = a.data.len() as u64;
-            if off < n && len <= n - off {
-                return Some((*cache, off as usize));
+        for k in 0..2 {
+            if let Some(a) = self.allocs.get(cache[k]) {
+                let off = addr.wrapping_sub(a.base);
+                let n = a.data.len() as u64;
+                if off < n && len <= n - off {
+                    let hit = cache[k];
+                    if k == 1 {
+                        cache.swap(0, 1);
+                    }
+                    return Some((hit, off as usize));
+                }
             }
         }
         let r = self.find(addr, len)?;
-        *cache = r.0;
+        *cache = [r.0, cache[0]];
         Some(r)
     }
 

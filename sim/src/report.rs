@@ -248,7 +248,8 @@ pub struct InstSite {
 ///
 /// Static instructions are numbered by `pc`, their index in the module's flat
 /// instruction list (functions in source order); [`ExecProfile::site`] maps a pc to
-/// function, index and line. For every pc the profile holds warp- and
+/// function, index and line. A function whose last instruction can fall through gets
+/// one implicit `ret` after it (line 0, index one past its last PTX instruction). For every pc the profile holds warp- and
 /// thread-instruction counts; for every (SM, warp slot) that ran a warp, the union of
 /// the lanes active at each pc (as counted by [`LaunchReport::thread_instructions`]),
 /// the union of the lanes whose guard was true, and the number of thread-instructions.

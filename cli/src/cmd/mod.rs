@@ -1,9 +1,11 @@
 //! Subcommands. Each module owns its clap argument types and a `run` function that
 //! returns the process exit code.
 
+pub mod campaign;
 pub mod devices;
 pub mod models;
 pub mod ptx;
+pub mod report;
 pub mod run;
 pub mod sim;
 pub mod worker;

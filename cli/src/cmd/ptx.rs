@@ -1,4 +1,4 @@
-//! `gpufault ptx check|fmt|stats`.
+//! `gpufault ptx check|fmt|stats|instrument`.
 //!
 //! Exit codes: 0 when every file is fine, 1 when any file has errors (parse, control
 //! flow, or a ptxas rejection with `--ptxas`), 2 on usage or I/O errors (unreadable
@@ -24,6 +24,13 @@ pub enum PtxCommand {
         /// The PTX file.
         file: PathBuf,
     },
+    /// Instrument a PTX file for one fault model (see `gpufault models`) and print it.
+    ///
+    /// The fault site is not baked in: the host writes the fault descriptor
+    /// `__gpufault_desc` before each launch and reads the activation counter
+    /// `__gpufault_count` after it. With `--sites`, list the model's candidate sites
+    /// instead (JSON lines: function, index, line, op_group, info).
+    Instrument(InstrumentArgs),
     /// Per-function statistics: parameters, registers by type, instructions by class,
     /// basic blocks.
     Stats {
@@ -49,6 +56,22 @@ pub struct CheckArgs {
     gpu_name: Option<String>,
 }
 
+/// Arguments of `gpufault ptx instrument`.
+#[derive(Args)]
+pub struct InstrumentArgs {
+    /// The fault model (`iat`, `iaw`, … — see `gpufault models`).
+    #[arg(long)]
+    model: String,
+    /// The PTX file.
+    file: PathBuf,
+    /// Write the instrumented PTX here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// List the candidate sites (JSON lines) instead of printing PTX.
+    #[arg(long)]
+    sites: bool,
+}
+
 const EXIT_FAILED: u8 = 1;
 
 /// Runs a `ptx` subcommand.
@@ -56,6 +79,7 @@ pub fn run(cmd: PtxCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         PtxCommand::Check(args) => check(&args),
         PtxCommand::Fmt { file } => fmt(&file),
+        PtxCommand::Instrument(args) => instrument(&args),
         PtxCommand::Stats { file, json } => stats(&file, json),
     }
 }
@@ -186,6 +210,39 @@ fn fmt(file: &Path) -> anyhow::Result<ExitCode> {
     std::io::stdout()
         .lock()
         .write_all(ptx::print(&module).as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn instrument(args: &InstrumentArgs) -> anyhow::Result<ExitCode> {
+    let model = injector::Model::from_id(&args.model).ok_or_else(|| {
+        let known: Vec<&str> = injector::Model::ALL.iter().map(|m| m.id()).collect();
+        anyhow::anyhow!(
+            "--model {}: unknown model (known: {})",
+            args.model,
+            known.join(", ")
+        )
+    })?;
+    let src = read(&args.file)?;
+    let Some(module) = parse_reporting(&args.file, &src) else {
+        return Ok(ExitCode::from(EXIT_FAILED));
+    };
+    let inst = injector::instrument(&module, model)
+        .with_context(|| format!("instrumenting {}", args.file.display()))?;
+    let text = if args.sites {
+        let mut t = String::new();
+        for s in &inst.sites {
+            t.push_str(&serde_json::to_string(s)?);
+            t.push('\n');
+        }
+        t
+    } else {
+        inst.ptx()
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
     Ok(ExitCode::SUCCESS)
 }
 

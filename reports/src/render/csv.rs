@@ -245,6 +245,9 @@ mod tests {
             let unquoted = l.replace("\"a,\"\"b\"\"\"", "x");
             assert_eq!(unquoted.split(',').count(), n, "{l}");
         }
-        assert!(csv.contains("\ncell,m,\"a,\"\"b\"\"\",1,0,1,1.000000,"), "{csv}");
+        assert!(
+            csv.contains("\ncell,m,\"a,\"\"b\"\"\",1,0,1,1.000000,"),
+            "{csv}"
+        );
     }
 }

@@ -4,7 +4,7 @@
 use super::svg::{self, esc, HeatKind, SEGMENTS};
 use super::{
     ci, due_causes_present, duration_us, groups, hang_causes_present, magnitude, meta_extra,
-    meta_rows, pct, pct_of, thousands, workload_label, ALL,
+    meta_rows, pct, pct_fine, thousands, workload_label, ALL,
 };
 use crate::summary::{CampaignReport, Rate, Summary, SCHEMA_VERSION};
 use std::fmt::Write;
@@ -24,17 +24,18 @@ header h1 code { font-size: 0.9em; }
 code { font-family: ui-monospace, SFMono-Regular, "DejaVu Sans Mono", Menlo, Consolas,
   monospace; font-size: 0.92em; background: var(--panel); padding: 1px 4px;
   border-radius: 4px; }
-dl.meta { display: grid; grid-template-columns: repeat(auto-fill, minmax(330px, 1fr));
+dl.meta { display: grid; grid-template-columns: repeat(auto-fill, minmax(440px, 1fr));
   gap: 2px 28px; margin: 0; padding: 14px 18px; background: var(--panel);
   border: 1px solid var(--line); border-radius: 8px; }
 dl.meta div { display: flex; gap: 10px; min-width: 0; }
-dl.meta dt { flex: 0 0 128px; color: var(--muted); }
+dl.meta div.wide { grid-column: 1 / -1; }
+dl.meta dt { flex: 0 0 150px; color: var(--muted); }
 dl.meta dd { margin: 0; min-width: 0; overflow-wrap: anywhere;
   font-variant-numeric: tabular-nums; }
-.kpis { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr));
+.kpis { display: grid; grid-template-columns: repeat(auto-fit, minmax(124px, 1fr));
   gap: 12px; margin: 20px 0 8px; }
 .kpi { border: 1px solid var(--line); border-top: 5px solid var(--c, var(--line));
-  border-radius: 8px; padding: 8px 14px 10px; }
+  border-radius: 8px; padding: 8px 12px 10px; }
 .kpi .k { color: var(--muted); font-size: 13px; }
 .kpi .v { font-size: 24px; font-weight: 650; line-height: 1.2;
   font-variant-numeric: tabular-nums; }
@@ -53,6 +54,8 @@ th, td { padding: 5px 10px; text-align: right; white-space: nowrap;
   border-bottom: 1px solid var(--soft); }
 th { background: var(--panel); font-weight: 600; border-bottom: 1px solid var(--line);
   vertical-align: bottom; }
+table.table-causes th { white-space: normal; min-width: 64px; }
+th.group { text-align: center; border-left: 2px solid var(--line); }
 th.l, td.l { text-align: left; }
 tbody + tbody { border-top: 2px solid var(--line); }
 tr.total td { font-weight: 650; background: #fbfcfd; }
@@ -90,9 +93,9 @@ pub fn render_html(report: &CampaignReport) -> String {
     if m.campaign_id.is_empty() {
         o.push_str("<h1>Fault-injection campaign</h1>\n");
     } else {
-        let _ = write!(
+        let _ = writeln!(
             o,
-            "<h1>Fault-injection campaign <code>{}</code></h1>\n",
+            "<h1>Fault-injection campaign <code>{}</code></h1>",
             esc(&m.campaign_id)
         );
     }
@@ -101,10 +104,10 @@ pub fn render_html(report: &CampaignReport) -> String {
     } else {
         format!(" on <code>{}</code>", esc(&m.device))
     };
-    let _ = write!(
+    let _ = writeln!(
         o,
         "<p class=\"lede\">{} permanent-fault injections of {} fault model{} into {} \
-         workload{}{device}; {} activated the fault.</p>\n",
+         workload{}{device}; {} activated the fault.</p>",
         thousands(t.injections),
         report.by_model.len(),
         plural(report.by_model.len()),
@@ -119,7 +122,12 @@ pub fn render_html(report: &CampaignReport) -> String {
         } else {
             esc(&v)
         };
-        let _ = writeln!(o, "<div><dt>{}</dt><dd>{v}</dd></div>", esc(k));
+        let class = if k == "command" {
+            " class=\"wide\""
+        } else {
+            ""
+        };
+        let _ = writeln!(o, "<div{class}><dt>{}</dt><dd>{v}</dd></div>", esc(k));
     }
     for (k, v) in meta_extra(report) {
         let _ = writeln!(o, "<div><dt>{}</dt><dd>{}</dd></div>", esc(k), esc(v));
@@ -149,7 +157,7 @@ pub fn render_html(report: &CampaignReport) -> String {
         kpi(
             &mut o,
             &SEGMENTS[4].color.css(),
-            "Detection coverage",
+            "Coverage",
             &d.coverage,
             &format!("SM named in {}", pct(&d.sm_attributed)),
         );
@@ -165,7 +173,10 @@ pub fn render_html(report: &CampaignReport) -> String {
     );
     o.push_str(&svg::outcome_bars(report, "outcome-bars"));
     o.push_str("</figure>\n</section>\n");
-    for (kind, id) in [(HeatKind::Sdc, "sdc-heatmap"), (HeatKind::Due, "due-heatmap")] {
+    for (kind, id) in [
+        (HeatKind::Sdc, "sdc-heatmap"),
+        (HeatKind::Due, "due-heatmap"),
+    ] {
         let _ = write!(
             o,
             "<section id=\"{id}-section\">\n<h2>{}</h2>\n<p class=\"note\">Share of activated \
@@ -214,10 +225,10 @@ fn plural(n: usize) -> &'static str {
 }
 
 fn kpi(o: &mut String, color: &str, label: &str, r: &Rate, sub: &str) {
-    let _ = write!(
+    let _ = writeln!(
         o,
         "<div class=\"kpi\" style=\"--c: {color}\"><div class=\"k\">{}</div>\
-         <div class=\"v\">{}</div><div class=\"s\">{} · {}</div></div>\n",
+         <div class=\"v\">{}</div><div class=\"s\">{}</div><div class=\"s\">{}</div></div>",
         esc(label),
         esc(&pct(r)),
         esc(&ci(r)),
@@ -234,6 +245,21 @@ fn share_td(r: &Rate) -> String {
             thousands(r.of),
             esc(&pct(r)),
             esc(&ci(r))
+        )
+    } else {
+        "<td class=\"na\">–</td>".into()
+    }
+}
+
+/// A share cell without the interval (count and interval in its tooltip).
+fn share_td_short(r: &Rate) -> String {
+    if r.is_defined() {
+        format!(
+            "<td title=\"{} of {} · 95% interval {}\">{}</td>",
+            thousands(r.count),
+            thousands(r.of),
+            esc(&ci(r)),
+            esc(&pct(r))
         )
     } else {
         "<td class=\"na\">–</td>".into()
@@ -283,13 +309,37 @@ fn grouped_rows(
 }
 
 fn table_open(o: &mut String, id: &str, caption: &str, note: &str, head: &[String]) {
+    table_open_grouped(o, id, caption, note, &[], head);
+}
+
+/// Opens a table; with `groups` (label, column count), a first header row spans the
+/// value columns by group.
+fn table_open_grouped(
+    o: &mut String,
+    id: &str,
+    caption: &str,
+    note: &str,
+    groups: &[(&str, usize)],
+    head: &[String],
+) {
     let _ = write!(
         o,
         "<h3 id=\"{id}\">{}</h3>\n<p class=\"note\">{}</p>\n<div class=\"scroll\">\
-         <table>\n<thead><tr><th class=\"l\">Model</th><th class=\"l\">Workload</th>",
+         <table class=\"{id}\">\n<thead>",
         esc(caption),
         esc(note)
     );
+    let label_cells = if groups.is_empty() {
+        "<th class=\"l\">Model</th><th class=\"l\">Workload</th>".to_string()
+    } else {
+        o.push_str("<tr><th class=\"l\" rowspan=\"2\">Model</th><th class=\"l\" rowspan=\"2\">Workload</th>");
+        for (label, n) in groups.iter().filter(|(_, n)| *n > 0) {
+            let _ = write!(o, "<th class=\"group\" colspan=\"{n}\">{}</th>", esc(label));
+        }
+        o.push_str("</tr>\n");
+        String::new()
+    };
+    let _ = write!(o, "<tr>{label_cells}");
     for h in head {
         let _ = write!(o, "<th>{}</th>", esc(h));
     }
@@ -348,14 +398,19 @@ fn cause_table(o: &mut String, report: &CampaignReport) {
     }
     let head: Vec<String> = dues
         .iter()
-        .map(|c| format!("DUE: {}", c.name().replace('_', " ")))
-        .chain(hangs.iter().map(|c| format!("Hang: {}", c.name())))
+        .map(|c| c.name().replace('_', " "))
+        .chain(hangs.iter().map(|c| c.name().replace('_', " ")))
         .collect();
-    table_open(
+    table_open_grouped(
         o,
         "table-causes",
         "Crash (DUE) and hang causes",
-        "Share of activated runs per cause; causes that never occurred are left out.",
+        "Share of activated runs per cause (hover for counts and 95% intervals); causes \
+         that never occurred are left out.",
+        &[
+            ("DUE (crash) by cause", dues.len()),
+            ("Hang by cause", hangs.len()),
+        ],
         &head,
     );
     grouped_rows(
@@ -364,8 +419,8 @@ fn cause_table(o: &mut String, report: &CampaignReport) {
         |_| true,
         |s| {
             dues.iter()
-                .map(|c| share_td(&s.due_by_cause[c]))
-                .chain(hangs.iter().map(|c| share_td(&s.hang_by_cause[c])))
+                .map(|c| share_td_short(&s.due_by_cause[c]))
+                .chain(hangs.iter().map(|c| share_td_short(&s.hang_by_cause[c])))
                 .collect::<String>()
         },
     );
@@ -403,8 +458,8 @@ fn sdc_table(o: &mut String, report: &CampaignReport) {
             let m = s.sdc_magnitude.expect("filtered");
             [
                 num_td(&thousands(m.count)),
-                num_td(&pct_of(m.differing_share_median)),
-                num_td(&pct_of(m.differing_share_max)),
+                num_td(&pct_fine(m.differing_share_median)),
+                num_td(&pct_fine(m.differing_share_max)),
                 num_td(&magnitude(m.max_abs)),
                 num_td(&magnitude(m.max_rel)),
                 num_td(&thousands(m.flipped_bits)),

@@ -49,13 +49,22 @@ mod tests {
         let newer = text.replacen("\"schema_version\": 1", "\"schema_version\": 2", 1);
         let e = parse_json(&newer).unwrap_err();
         assert!(
-            matches!(e, ReportError::UnsupportedSchemaVersion { found: 2, supported: 1 }),
+            matches!(
+                e,
+                ReportError::UnsupportedSchemaVersion {
+                    found: 2,
+                    supported: 1
+                }
+            ),
             "{e}"
         );
         let e = parse_json("{\"cells\": []}").unwrap_err();
         assert!(matches!(e, ReportError::MissingSchemaVersion), "{e}");
         let e = parse_json("{\"schema_version\": 1}").unwrap_err();
         assert!(e.to_string().contains("missing field"), "{e}");
-        assert!(matches!(parse_json("not json"), Err(ReportError::Json { .. })));
+        assert!(matches!(
+            parse_json("not json"),
+            Err(ReportError::Json { .. })
+        ));
     }
 }

@@ -31,7 +31,10 @@ pub fn parse_jsonl(text: &str) -> Result<Vec<RunRecord>, ReportError> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|source| ReportError::Record { line: i + 1, source })
+            serde_json::from_str(l).map_err(|source| ReportError::Record {
+                line: i + 1,
+                source,
+            })
         })
         .collect()
 }
@@ -78,7 +81,10 @@ mod tests {
         let good = render_jsonl(&[rec("x", Outcome::NotActivated)]);
         let e = parse_jsonl(&format!("{good}{{\"workload\": 3}}\n")).unwrap_err();
         assert!(matches!(e, ReportError::Record { line: 2, .. }), "{e}");
-        assert!(e.to_string().starts_with("invalid run record on line 2: "), "{e}");
+        assert!(
+            e.to_string().starts_with("invalid run record on line 2: "),
+            "{e}"
+        );
     }
 
     #[test]

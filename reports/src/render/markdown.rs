@@ -1,8 +1,8 @@
 //! Markdown (GitHub-flavoured tables) a README or an issue can embed.
 
 use super::{
-    due_causes_present, groups, hang_causes_present, magnitude, meta_extra, meta_rows, pct,
-    pct_ci, pct_of, thousands, workload_label, ALL,
+    due_causes_present, groups, hang_causes_present, magnitude, meta_extra, meta_rows, pct, pct_ci,
+    pct_fine, thousands, workload_label, ALL,
 };
 use crate::summary::{CampaignReport, Summary};
 
@@ -49,7 +49,10 @@ pub fn render_markdown(report: &CampaignReport) -> String {
     out.push_str("\n## Outcomes per fault model\n\n");
     let mut t = Table::new(&["model"], &outcome_head);
     for s in &report.by_model {
-        t.row(vec![code(s.model.as_deref().unwrap_or(ALL))], outcome_cells(s));
+        t.row(
+            vec![code(s.model.as_deref().unwrap_or(ALL))],
+            outcome_cells(s),
+        );
     }
     t.row(vec![bold(ALL)], bolds(outcome_cells(&report.total)));
     out.push_str(&t.render());
@@ -103,8 +106,8 @@ pub fn render_markdown(report: &CampaignReport) -> String {
                 let m = s.sdc_magnitude.expect("filtered");
                 vec![
                     thousands(m.count),
-                    pct_of(m.differing_share_median),
-                    pct_of(m.differing_share_max),
+                    pct_fine(m.differing_share_median),
+                    pct_fine(m.differing_share_max),
                     magnitude(m.max_abs),
                     magnitude(m.max_rel),
                     thousands(m.flipped_bits),

@@ -76,16 +76,43 @@ pub(crate) fn duration_us(us: u64) -> String {
     }
 }
 
-/// An error magnitude: `0`, `1.5e-3`, `inf`, `nan`.
+/// A small share as a percentage with two significant digits below 0.1% (`0.024%`,
+/// `<0.0001%`), one decimal above (`12.5%`): SDC element shares are often tiny.
+pub(crate) fn pct_fine(share: f64) -> String {
+    let v = share * 100.0;
+    if v == 0.0 || v >= 0.1 {
+        format!("{v:.1}%")
+    } else if v < 0.0001 {
+        "<0.0001%".into()
+    } else {
+        let decimals = (1 - v.log10().floor() as i32).clamp(2, 5) as usize;
+        format!("{v:.decimals$}%")
+    }
+}
+
+/// An error magnitude: `0`, `0.25`, `3500`, `12.35`, `1.50e-7`, `inf`, `nan`: plain with
+/// four significant digits between 0.001 and 100,000, scientific outside.
 pub(crate) fn magnitude(v: f64) -> String {
     if v.is_nan() {
-        "nan".into()
-    } else if v.is_infinite() {
-        if v > 0.0 { "inf" } else { "-inf" }.into()
-    } else if v == 0.0 {
-        "0".into()
+        return "nan".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = v.abs();
+    if (1e-3..1e5).contains(&a) {
+        let decimals = (3 - a.log10().floor() as i32).max(0) as usize;
+        let s = format!("{v:.decimals$}");
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
     } else {
-        format!("{v:.3e}")
+        format!("{v:.2e}")
     }
 }
 
@@ -94,18 +121,18 @@ pub(crate) fn magnitude(v: f64) -> String {
 pub(crate) fn meta_rows(report: &CampaignReport) -> Vec<(&'static str, String)> {
     let m: &CampaignMeta = &report.meta;
     let t = &report.total;
-    let mut device = m.device.clone();
-    if !m.device_name.is_empty() && m.device_name != m.device {
-        device = if device.is_empty() {
-            m.device_name.clone()
-        } else {
-            format!("{device} ({})", m.device_name)
-        };
-    }
     let mut rows: Vec<(&'static str, String)> = vec![
         ("campaign", m.campaign_id.clone()),
         ("created", m.created.clone()),
-        ("device", device),
+        ("device", m.device.clone()),
+        (
+            "device name",
+            if m.device_name != m.device {
+                m.device_name.clone()
+            } else {
+                String::new()
+            },
+        ),
         ("device UUID", m.device_uuid.clone().unwrap_or_default()),
         ("seed", m.seed.to_string()),
         ("tool version", m.tool_version.clone()),
@@ -176,7 +203,13 @@ pub(crate) fn meta_extra(report: &CampaignReport) -> impl Iterator<Item = (&str,
 pub(crate) fn due_causes_present(report: &CampaignReport) -> Vec<DueCause> {
     DueCause::ALL
         .into_iter()
-        .filter(|c| report.total.due_by_cause.get(c).is_some_and(|r| r.count > 0))
+        .filter(|c| {
+            report
+                .total
+                .due_by_cause
+                .get(c)
+                .is_some_and(|r| r.count > 0)
+        })
         .collect()
 }
 
@@ -184,7 +217,13 @@ pub(crate) fn due_causes_present(report: &CampaignReport) -> Vec<DueCause> {
 pub(crate) fn hang_causes_present(report: &CampaignReport) -> Vec<HangCause> {
     HangCause::ALL
         .into_iter()
-        .filter(|c| report.total.hang_by_cause.get(c).is_some_and(|r| r.count > 0))
+        .filter(|c| {
+            report
+                .total
+                .hang_by_cause
+                .get(c)
+                .is_some_and(|r| r.count > 0)
+        })
         .collect()
 }
 
@@ -242,7 +281,18 @@ mod tests {
         assert_eq!(duration_us(243_000_000), "4 min 03 s");
         assert_eq!(duration_us(7_500_000_000), "2 h 05 min");
         assert_eq!(magnitude(f64::INFINITY), "inf");
-        assert_eq!(magnitude(0.0015), "1.500e-3");
+        assert_eq!(magnitude(0.0015), "0.0015");
+        assert_eq!(magnitude(0.25), "0.25");
+        assert_eq!(magnitude(1.0), "1");
+        assert_eq!(magnitude(3500.0), "3500");
+        assert_eq!(magnitude(12.3456), "12.35");
+        assert_eq!(magnitude(-2.0e-7), "-2.00e-7");
+        assert_eq!(magnitude(1.5e9), "1.50e9");
+        assert_eq!(magnitude(f64::NAN), "nan");
+        assert_eq!(pct_fine(1.0 / 4096.0), "0.024%");
+        assert_eq!(pct_fine(0.0), "0.0%");
+        assert_eq!(pct_fine(0.125), "12.5%");
+        assert_eq!(pct_fine(1e-9), "<0.0001%");
         assert_eq!(pct_ci(&Rate::new(452, 1000)), "45.2% [42.1, 48.3]");
         assert_eq!(pct_ci(&Rate::new(0, 0)), "–");
     }

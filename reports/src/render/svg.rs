@@ -205,7 +205,6 @@ fn open(out: &mut String, id: &str, w: f64, h: f64, title: &str, desc: &str) {
     );
 }
 
-#[allow(clippy::too_many_arguments)]
 fn text(out: &mut String, x: f64, y: f64, anchor: &str, fill: Rgb, extra: &str, s: &str) {
     let _ = write!(
         out,
@@ -292,7 +291,15 @@ pub(crate) fn outcome_bars(report: &CampaignReport, id: &str) -> String {
         " font-size=\"12\"",
         "not activated",
     );
-    text(&mut body, WIDTH - 2.0, head_y, "end", MUTED, " font-size=\"12\"", "runs");
+    text(
+        &mut body,
+        WIDTH - 2.0,
+        head_y,
+        "end",
+        MUTED,
+        " font-size=\"12\"",
+        "runs",
+    );
 
     let y0 = head_y + 10.0;
     let n_models = rows.len() - 1;
@@ -308,7 +315,15 @@ pub(crate) fn outcome_bars(report: &CampaignReport, id: &str) -> String {
             y0 - 2.0,
             y_end - 4.0
         );
-        text(&mut body, x, y_end + 12.0, "middle", MUTED, " font-size=\"12\"", &format!("{:.0}%", t * 100.0));
+        text(
+            &mut body,
+            x,
+            y_end + 12.0,
+            "middle",
+            MUTED,
+            " font-size=\"12\"",
+            &format!("{:.0}%", t * 100.0),
+        );
     }
     let _ = write!(
         body,
@@ -317,6 +332,17 @@ pub(crate) fn outcome_bars(report: &CampaignReport, id: &str) -> String {
         x0 + bw,
         y_end - 4.0
     );
+    let parts: Vec<String> = segs
+        .iter()
+        .map(|s| s.label.split(' ').next().unwrap_or_default().to_string())
+        .map(|l| {
+            if l == "SDC" || l == "DUE" {
+                l
+            } else {
+                l.to_lowercase()
+            }
+        })
+        .collect();
     text(
         &mut body,
         x0 + bw / 2.0,
@@ -324,7 +350,7 @@ pub(crate) fn outcome_bars(report: &CampaignReport, id: &str) -> String {
         "middle",
         INK,
         "",
-        "Share of activated runs (masked + SDC + DUE + hang = 100%)",
+        &format!("Share of activated runs ({} = 100%)", parts.join(" + ")),
     );
     if n_models > 0 {
         let sep = row_y(n_models) - 6.0;
@@ -344,7 +370,15 @@ pub(crate) fn outcome_bars(report: &CampaignReport, id: &str) -> String {
                 body,
                 "<rect x=\"{x0:.1}\" y=\"{y:.1}\" width=\"{bw:.1}\" height=\"{bar_h}\" fill=\"url(#{id}-hatch)\"/>"
             );
-            text(&mut body, x0 + 8.0, y + 14.5, "start", MUTED, "", "no activated runs");
+            text(
+                &mut body,
+                x0 + 8.0,
+                y + 14.5,
+                "start",
+                MUTED,
+                "",
+                "no activated runs",
+            );
         } else {
             let mut cum = 0.0;
             for seg in &segs {
@@ -412,7 +446,15 @@ pub(crate) fn outcome_bars(report: &CampaignReport, id: &str) -> String {
                 ))
             );
         }
-        text(&mut body, na_x + na_w + 6.0, y + 14.5, "start", INK, " font-size=\"12\"", &pct(&na));
+        text(
+            &mut body,
+            na_x + na_w + 6.0,
+            y + 14.5,
+            "start",
+            INK,
+            " font-size=\"12\"",
+            &pct(&na),
+        );
         text(
             &mut body,
             WIDTH - 2.0,
@@ -497,7 +539,6 @@ pub(crate) fn heatmap(report: &CampaignReport, kind: HeatKind, id: &str) -> Stri
         .chain(std::iter::once(ALL))
         .collect();
 
-    let cell_w = 72.0;
     let cell_h = 40.0;
     let gap = 8.0;
     let label_w = row_labels
@@ -505,6 +546,9 @@ pub(crate) fn heatmap(report: &CampaignReport, kind: HeatKind, id: &str) -> Stri
         .map(|l| text_width(l, FONT))
         .fold(40.0, f64::max)
         + 14.0;
+    // Cells share the chart width (few workloads: wider cells), within readable bounds;
+    // many workloads make the chart wider than the page, which then scales it down.
+    let cell_w = ((WIDTH - label_w - gap - 60.0) / col_labels.len() as f64).clamp(72.0, 116.0);
     let max_col = col_labels
         .iter()
         .map(|l| text_width(l, 12.0))
@@ -531,7 +575,11 @@ pub(crate) fn heatmap(report: &CampaignReport, kind: HeatKind, id: &str) -> Stri
     let mut body = String::new();
     for (j, l) in col_labels.iter().enumerate() {
         let cx = col_x(j) + cell_w / 2.0;
-        let weight = if j + 1 == ncols { " font-weight=\"700\"" } else { "" };
+        let weight = if j + 1 == ncols {
+            " font-weight=\"700\""
+        } else {
+            ""
+        };
         if rotate {
             let _ = write!(
                 body,
@@ -553,7 +601,11 @@ pub(crate) fn heatmap(report: &CampaignReport, kind: HeatKind, id: &str) -> Stri
         }
     }
     for (i, l) in row_labels.iter().enumerate() {
-        let weight = if i + 1 == nrows { " font-weight=\"700\"" } else { "" };
+        let weight = if i + 1 == nrows {
+            " font-weight=\"700\""
+        } else {
+            ""
+        };
         text(
             &mut body,
             label_w - 10.0,
@@ -629,7 +681,10 @@ pub(crate) fn heatmap(report: &CampaignReport, kind: HeatKind, id: &str) -> Stri
     let ly = grid_bottom + 20.0;
     let lw = 280.0;
     let lx = label_w;
-    let _ = write!(body, "<defs><linearGradient id=\"{id}-scale\" x1=\"0\" x2=\"1\" y1=\"0\" y2=\"0\">");
+    let _ = write!(
+        body,
+        "<defs><linearGradient id=\"{id}-scale\" x1=\"0\" x2=\"1\" y1=\"0\" y2=\"0\">"
+    );
     for k in 0..=10 {
         let t = k as f64 / 10.0;
         let _ = write!(
@@ -661,14 +716,30 @@ pub(crate) fn heatmap(report: &CampaignReport, kind: HeatKind, id: &str) -> Stri
             by + 12.0,
             by + 16.0
         );
-        text(&mut body, x, by + 28.0, "middle", MUTED, " font-size=\"11\"", &format!("{:.0}%", t * 100.0));
+        text(
+            &mut body,
+            x,
+            by + 28.0,
+            "middle",
+            MUTED,
+            " font-size=\"11\"",
+            &format!("{:.0}%", t * 100.0),
+        );
     }
     let sx = lx + lw + 40.0;
     let _ = write!(
         body,
         "<rect x=\"{sx:.1}\" y=\"{by:.1}\" width=\"24\" height=\"12\" fill=\"url(#{id}-hatch)\" stroke=\"#8c959f\" stroke-width=\"0.5\"/>"
     );
-    text(&mut body, sx + 30.0, by + 10.5, "start", INK, " font-size=\"12\"", "no activated runs");
+    text(
+        &mut body,
+        sx + 30.0,
+        by + 10.5,
+        "start",
+        INK,
+        " font-size=\"12\"",
+        "no activated runs",
+    );
     text(
         &mut body,
         sx + 30.0 + text_width("no activated runs", 12.0) + 28.0,
@@ -714,7 +785,7 @@ pub(crate) fn coverage_bars(report: &CampaignReport, id: &str) -> String {
         .map(|(l, _, _)| text_width(l, FONT) * 1.08)
         .fold(60.0, f64::max)
         + 16.0;
-    let right = 230.0;
+    let right = 340.0;
     let x0 = label_w;
     let bw = WIDTH - label_w - right;
     let pitch = 28.0;
@@ -728,7 +799,15 @@ pub(crate) fn coverage_bars(report: &CampaignReport, id: &str) -> String {
             "<line x1=\"{x:.1}\" y1=\"0\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"{GRID}\"/>",
             y_end
         );
-        text(&mut body, x, y_end + 14.0, "middle", MUTED, " font-size=\"12\"", &format!("{:.0}%", t * 100.0));
+        text(
+            &mut body,
+            x,
+            y_end + 14.0,
+            "middle",
+            MUTED,
+            " font-size=\"12\"",
+            &format!("{:.0}%", t * 100.0),
+        );
     }
     text(
         &mut body,
@@ -744,7 +823,15 @@ pub(crate) fn coverage_bars(report: &CampaignReport, id: &str) -> String {
         let weight = if *bold { " font-weight=\"700\"" } else { "" };
         text(&mut body, x0 - 10.0, y + 12.5, "end", INK, weight, label);
         let Some(d) = s.detection else {
-            text(&mut body, x0 + 8.0, y + 12.5, "start", MUTED, "", "no detector runs");
+            text(
+                &mut body,
+                x0 + 8.0,
+                y + 12.5,
+                "start",
+                MUTED,
+                "",
+                "no detector runs",
+            );
             continue;
         };
         let r = d.coverage;
@@ -779,12 +866,16 @@ pub(crate) fn coverage_bars(report: &CampaignReport, id: &str) -> String {
             "start",
             INK,
             weight,
-            &format!(
-                "{} {}  · SM named {}",
-                pct(&r),
-                ci(&r),
-                pct(&d.sm_attributed)
-            ),
+            &format!("{} {}", pct(&r), ci(&r)),
+        );
+        text(
+            &mut body,
+            x0 + bw + 170.0,
+            y + 12.5,
+            "start",
+            MUTED,
+            " font-size=\"12\"",
+            &format!("SM named in {}", pct(&d.sm_attributed)),
         );
     }
     let h = y_end + 42.0;
@@ -809,7 +900,10 @@ mod tests {
 
     #[test]
     fn escaping_and_colours() {
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
         assert_eq!(ORANGES.at(0.0), Rgb::hex(0xfff5eb));
         assert_eq!(ORANGES.at(1.0), Rgb::hex(0x7f2704));
         assert_eq!(BLUES.at(f64::NAN), Rgb::hex(0xf7fbff));

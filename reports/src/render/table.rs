@@ -1,10 +1,11 @@
 //! The terminal table: plain text, aligned columns, no colour.
 
+use super::ci;
 use super::{
-    due_causes_present, duration_us, groups, hang_causes_present, magnitude, meta_extra,
-    meta_rows, pct, pct_ci, pct_of, thousands, workload_label, ALL,
+    due_causes_present, duration_us, groups, hang_causes_present, magnitude, meta_extra, meta_rows,
+    pct, pct_fine, thousands, workload_label, ALL,
 };
-use crate::summary::{CampaignReport, Summary};
+use crate::summary::{CampaignReport, Rate, Summary};
 
 /// How much the terminal table shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -31,24 +32,34 @@ pub fn render_table(report: &CampaignReport, style: TableStyle) -> String {
     header(&mut out, report, style);
     let causes = (due_causes_present(report), hang_causes_present(report));
     let mut grid = Grid::new();
-    let mut head: Vec<String> = ["model", "workload", "runs"].map(String::from).to_vec();
+    grid.col("model", Align::Left).col("workload", Align::Left);
+    grid.col("runs", Align::Right);
     match style {
-        TableStyle::Compact => head.extend(["act", "masked", "SDC", "DUE", "hang"].map(String::from)),
+        TableStyle::Compact => {
+            grid.col("act", Align::Right).col("masked", Align::Right);
+            grid.share_col("SDC").share_col("DUE").share_col("hang");
+        }
         TableStyle::Wide => {
-            head.extend(
-                ["not act", "activated", "masked", "slow", "SDC", "DUE", "hang"].map(String::from),
-            );
-            head.extend(causes.0.iter().map(|c| format!("due:{}", c.name())));
-            head.extend(causes.1.iter().map(|c| format!("hang:{}", c.name())));
-            head.extend(
-                ["SDC elems (med)", "SDC NaN/Inf", "SDC max abs", "errors", "time"].map(String::from),
-            );
+            grid.col("not act", Align::Right).share_col("activated");
+            grid.share_col("masked").col("slow", Align::Right);
+            grid.share_col("SDC").share_col("DUE").share_col("hang");
+            for c in &causes.0 {
+                grid.col(&format!("due:{}", c.name()), Align::Right);
+            }
+            for c in &causes.1 {
+                grid.col(&format!("hang:{}", c.name()), Align::Right);
+            }
+            for h in [
+                "SDC elems (med)",
+                "SDC NaN/Inf",
+                "SDC max abs",
+                "errors",
+                "time",
+            ] {
+                grid.col(h, Align::Right);
+            }
         }
     }
-    let mut aligns = vec![Align::Left, Align::Left];
-    aligns.resize(head.len(), Align::Right);
-    grid.aligns = aligns;
-    grid.row(head);
     for g in groups(report) {
         grid.blank();
         for (i, s) in g.rows.iter().enumerate() {
@@ -57,15 +68,18 @@ pub fn render_table(report: &CampaignReport, style: TableStyle) -> String {
                 (0, None) => ALL.to_string(),
                 _ => String::new(),
             };
-            let mut cells = vec![model, workload_label(s).to_string(), thousands(s.injections)];
+            let mut cells = vec![
+                model,
+                workload_label(s).to_string(),
+                thousands(s.injections),
+            ];
             match style {
-                TableStyle::Compact => cells.extend([
-                    pct(&s.activation),
-                    pct(&s.masked),
-                    pct_ci(&s.sdc),
-                    pct_ci(&s.due),
-                    pct_ci(&s.hang),
-                ]),
+                TableStyle::Compact => {
+                    cells.extend([pct(&s.activation), pct(&s.masked)]);
+                    for r in [&s.sdc, &s.due, &s.hang] {
+                        cells.extend(share_cells(r));
+                    }
+                }
                 TableStyle::Wide => wide_cells(&mut cells, s, &causes),
             }
             grid.row(cells);
@@ -81,25 +95,29 @@ pub fn render_table(report: &CampaignReport, style: TableStyle) -> String {
     out
 }
 
+/// A share and its interval as two cells (`45.2%`, `[41.1, 49.3]`), so that shares line
+/// up; `–` and nothing when undefined.
+fn share_cells(r: &Rate) -> [String; 2] {
+    [pct(r), ci(r)]
+}
+
 fn wide_cells(
     cells: &mut Vec<String>,
     s: &Summary,
     causes: &(Vec<crate::DueCause>, Vec<crate::HangCause>),
 ) {
-    cells.extend([
-        thousands(s.not_activated),
-        pct_ci(&s.activation),
-        pct_ci(&s.masked),
-        thousands(s.masked_slow),
-        pct_ci(&s.sdc),
-        pct_ci(&s.due),
-        pct_ci(&s.hang),
-    ]);
+    cells.push(thousands(s.not_activated));
+    cells.extend(share_cells(&s.activation));
+    cells.extend(share_cells(&s.masked));
+    cells.push(thousands(s.masked_slow));
+    for r in [&s.sdc, &s.due, &s.hang] {
+        cells.extend(share_cells(r));
+    }
     cells.extend(causes.0.iter().map(|c| pct(&s.due_by_cause[c])));
     cells.extend(causes.1.iter().map(|c| pct(&s.hang_by_cause[c])));
     match &s.sdc_magnitude {
         Some(m) => cells.extend([
-            pct_of(m.differing_share_median),
+            pct_fine(m.differing_share_median),
             pct(&m.nan_inf),
             magnitude(m.max_abs),
         ]),
@@ -111,12 +129,13 @@ fn wide_cells(
 
 fn detection_grid(report: &CampaignReport) -> Grid {
     let mut grid = Grid::new();
-    let head = [
-        "model", "workload", "detected", "escaped", "coverage", "of runs", "SM named", "SM right",
-    ];
-    grid.aligns = vec![Align::Left, Align::Left];
-    grid.aligns.resize(head.len(), Align::Right);
-    grid.row(head.map(String::from).to_vec());
+    grid.col("model", Align::Left).col("workload", Align::Left);
+    grid.col("detected", Align::Right)
+        .col("escaped", Align::Right);
+    grid.share_col("coverage");
+    for h in ["of runs", "SM named", "SM right"] {
+        grid.col(h, Align::Right);
+    }
     for g in groups(report) {
         let rows: Vec<&&Summary> = g.rows.iter().filter(|s| s.detection.is_some()).collect();
         if rows.is_empty() {
@@ -130,16 +149,19 @@ fn detection_grid(report: &CampaignReport) -> Grid {
                 (0, None) => ALL.to_string(),
                 _ => String::new(),
             };
-            grid.row(vec![
+            let mut cells = vec![
                 model,
                 workload_label(s).to_string(),
                 thousands(s.detected.count),
                 thousands(s.escaped.count),
-                pct_ci(&d.coverage),
+            ];
+            cells.extend(share_cells(&d.coverage));
+            cells.extend([
                 pct(&d.coverage_of_injections),
                 pct(&d.sm_attributed),
                 pct(&d.sm_correct),
             ]);
+            grid.row(cells);
         }
     }
     grid
@@ -171,13 +193,15 @@ fn header(out: &mut String, report: &CampaignReport, style: TableStyle) {
         out.push_str(&lineno);
         out.push('\n');
     }
-    let what = match style {
-        TableStyle::Compact => "act = activated share of runs; masked, SDC, DUE, hang",
-        TableStyle::Wide => "activated = share of runs; every other share",
-    };
-    out.push_str(&format!(
-        "{what} = share of activated runs [95% Wilson interval]\n"
-    ));
+    out.push_str(match style {
+        TableStyle::Compact => {
+            "act = activated share of runs; masked, SDC, DUE, hang = share of activated runs\n"
+        }
+        TableStyle::Wide => {
+            "activated = share of runs; not act = count; other shares are of activated runs\n"
+        }
+    });
+    out.push_str("[95% Wilson score interval]; – = no runs to divide by\n");
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -186,9 +210,12 @@ enum Align {
     Right,
 }
 
-/// Rows of text cells, aligned per column, two spaces between columns.
+/// Rows of text cells, aligned per column; two spaces between columns, one between a
+/// share and its interval.
 struct Grid {
     aligns: Vec<Align>,
+    /// Spaces before each column (the first's is ignored).
+    gaps: Vec<usize>,
     rows: Vec<Option<Vec<String>>>,
 }
 
@@ -196,11 +223,35 @@ impl Grid {
     fn new() -> Grid {
         Grid {
             aligns: Vec::new(),
-            rows: Vec::new(),
+            gaps: Vec::new(),
+            rows: vec![Some(Vec::new())],
         }
     }
 
+    fn head(&mut self) -> &mut Vec<String> {
+        self.rows[0].as_mut().expect("the first row is the header")
+    }
+
+    /// Adds a column with its header.
+    fn col(&mut self, head: &str, align: Align) -> &mut Grid {
+        self.head().push(head.to_string());
+        self.aligns.push(align);
+        self.gaps.push(2);
+        self
+    }
+
+    /// Adds a share column: the share right-aligned under `head`, then its interval
+    /// left-aligned one space after.
+    fn share_col(&mut self, head: &str) -> &mut Grid {
+        self.col(head, Align::Right);
+        self.head().push(String::new());
+        self.aligns.push(Align::Left);
+        self.gaps.push(1);
+        self
+    }
+
     fn row(&mut self, cells: Vec<String>) {
+        debug_assert_eq!(cells.len(), self.aligns.len());
         self.rows.push(Some(cells));
     }
 
@@ -208,8 +259,8 @@ impl Grid {
         self.rows.push(None);
     }
 
-    /// Aligned text. With `max`, the column `shrink` is narrowed (to 6 characters at
-    /// least, cutting names with `…`) until lines fit.
+    /// Aligned text. With `max`, the column `shrink` is narrowed (to its header's width
+    /// or 6 characters at least, cutting names with `…`) until lines fit.
     fn render(&self, max: Option<usize>, shrink: usize) -> String {
         let ncols = self.aligns.len();
         let mut widths = vec![0usize; ncols];
@@ -219,9 +270,12 @@ impl Grid {
             }
         }
         if let Some(max) = max {
-            let total: usize = widths.iter().sum::<usize>() + 2 * (ncols - 1);
+            let total: usize = widths.iter().sum::<usize>() + self.gaps[1..].iter().sum::<usize>();
             if total > max {
-                widths[shrink] = widths[shrink].saturating_sub(total - max).max(6);
+                let head = self.rows[0]
+                    .as_ref()
+                    .map_or(0, |h| h[shrink].chars().count());
+                widths[shrink] = widths[shrink].saturating_sub(total - max).max(6).max(head);
             }
         }
         let mut out = String::new();
@@ -233,7 +287,7 @@ impl Grid {
             let mut line = String::new();
             for (i, c) in cells.iter().enumerate() {
                 if i > 0 {
-                    line.push_str("  ");
+                    line.extend(std::iter::repeat_n(' ', self.gaps[i]));
                 }
                 let text = cut(c, widths[i]);
                 let pad = widths[i] - text.chars().count();
@@ -273,15 +327,36 @@ mod tests {
     #[test]
     fn grid_aligns_and_shrinks() {
         let mut g = Grid::new();
-        g.aligns = vec![Align::Left, Align::Left, Align::Right];
-        g.row(vec!["a".into(), "a_very_long_workload_name".into(), "1".into()]);
+        g.col("m", Align::Left)
+            .col("workload", Align::Left)
+            .share_col("SDC");
+        g.row(vec![
+            "a".into(),
+            "a_very_long_workload_name".into(),
+            "5.0%".into(),
+            "[1.0, 9.0]".into(),
+        ]);
         g.blank();
-        g.row(vec!["bb".into(), "w".into(), "1,000".into()]);
+        g.row(vec![
+            "bb".into(),
+            "w".into(),
+            "45.2%".into(),
+            "[41.1, 49.3]".into(),
+        ]);
         assert_eq!(
             g.render(None, 1),
-            "a   a_very_long_workload_name      1\n\nbb  w                          1,000\n"
+            "m   workload                     SDC\n\
+             a   a_very_long_workload_name   5.0% [1.0, 9.0]\n\
+             \n\
+             bb  w                          45.2% [41.1, 49.3]\n"
         );
-        assert_eq!(g.render(Some(20), 1), "a   a_very_l…      1\n\nbb  w          1,000\n");
+        assert_eq!(
+            g.render(Some(30), 1),
+            "m   workload    SDC\n\
+             a   a_very_…   5.0% [1.0, 9.0]\n\
+             \n\
+             bb  w         45.2% [41.1, 49.3]\n"
+        );
         assert_eq!(cut("abc", 3), "abc");
         assert_eq!(cut("abcd", 3), "ab…");
     }

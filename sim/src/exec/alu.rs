@@ -63,7 +63,7 @@ pub(crate) fn view(regs: &[u64], r: R) -> &[u64; 32] {
 }
 
 #[inline(always)]
-fn map1(regs: &mut [u64], d: R, a: Src, mask: u32, f: impl Fn(u64) -> u64) {
+pub(crate) fn map1(regs: &mut [u64], d: R, a: Src, mask: u32, f: impl Fn(u64) -> u64) {
     let mut o = [0u64; 32];
     match a {
         Src::Reg(x) => {
@@ -444,20 +444,7 @@ pub(crate) fn exec(op: &Op, regs: &mut [u64], preds: &mut [u32], mask: u32) -> E
             a,
             b,
             comb,
-        } => {
-            let r = compare(cmp, t, ftz, &rd(regs, a), &rd(regs, b));
-            let (v, vn) = match comb {
-                None => (r, !r),
-                Some((op, c)) => {
-                    let c = pget(preds, c);
-                    (boolop(op, r, c), boolop(op, !r, c))
-                }
-            };
-            pset(preds, d, v, mask);
-            if let Some(dn) = dn {
-                pset(preds, dn, vn, mask);
-            }
-        }
+        } => setp(cmp, t, ftz, d, dn, a, b, comb, regs, preds, mask),
         Op::Set {
             cmp,
             t,
@@ -572,6 +559,35 @@ pub(crate) fn exec(op: &Op, regs: &mut [u64], preds: &mut [u32], mask: u32) -> E
     Ok(())
 }
 
+/// `setp`: compares lanes, combines with a predicate, writes one or two predicates.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn setp(
+    cmp: Cmp,
+    t: VT,
+    ftz: bool,
+    d: P,
+    dn: Option<P>,
+    a: Src,
+    b: Src,
+    comb: Option<(BoolOp, PSrc)>,
+    regs: &[u64],
+    preds: &mut [u32],
+    mask: u32,
+) {
+    let r = compare(cmp, t, ftz, &rd(regs, a), &rd(regs, b));
+    let (v, vn) = match comb {
+        None => (r, !r),
+        Some((op, c)) => {
+            let c = pget(preds, c);
+            (boolop(op, r, c), boolop(op, !r, c))
+        }
+    };
+    pset(preds, d, v, mask);
+    if let Some(dn) = dn {
+        pset(preds, dn, vn, mask);
+    }
+}
+
 #[inline(always)]
 fn boolop(op: BoolOp, a: u32, b: u32) -> u32 {
     match op {
@@ -586,7 +602,7 @@ fn shift_clamp(b: u64, w: u32) -> u32 {
     (b as u32).min(w)
 }
 
-fn ibin(op: IBin, t: IT, regs: &mut [u64], d: R, a: Src, b: Src, mask: u32) {
+pub(crate) fn ibin(op: IBin, t: IT, regs: &mut [u64], d: R, a: Src, b: Src, mask: u32) {
     let w = t.bits();
     macro_rules! go {
         ($s:ty, $u:ty, $wd:ty) => {{
@@ -763,7 +779,7 @@ fn iun(op: IUn, t: IT, regs: &mut [u64], d: R, a: Src, mask: u32) {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn iter(op: ITer, t: IT, regs: &mut [u64], d: R, a: Src, b: Src, c: Src, mask: u32) {
+pub(crate) fn iter(op: ITer, t: IT, regs: &mut [u64], d: R, a: Src, b: Src, c: Src, mask: u32) {
     let w = t.bits();
     macro_rules! go {
         ($s:ty, $u:ty, $wd:ty) => {{
@@ -1116,7 +1132,7 @@ fn h_bin(fmt: float::Fmt, op: FBin, rnd: Rnd, ftz: bool, sat: bool, a: u64, b: u
 }
 
 #[allow(clippy::too_many_arguments)]
-fn fbin(
+pub(crate) fn fbin(
     op: FBin,
     t: FT,
     rnd: Rnd,
@@ -1203,7 +1219,7 @@ fn have_hw_fma() -> bool {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn fma(
+pub(crate) fn fma(
     t: FT,
     rnd: Rnd,
     ftz: bool,

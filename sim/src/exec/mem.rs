@@ -119,7 +119,7 @@ fn classify(addr: u64) -> Option<(Space, u64)> {
 }
 
 /// The lowest address and the byte span touched by the active lanes, when every
-/// active address is aligned and in the heap (the fast path's precondition).
+/// active address is aligned (the fast paths' precondition).
 #[inline(always)]
 fn warp_span(addrs: &[u64; 32], mask: u32, size: u32, align: u32) -> Option<(u64, u64)> {
     if mask == 0 {
@@ -133,7 +133,7 @@ fn warp_span(addrs: &[u64; 32], mask: u32, size: u32, align: u32) -> Option<(u64
         hi = hi.max(a);
         or |= a;
     }
-    if or & (align as u64 - 1) != 0 || lo < HEAP_BASE {
+    if or & (align as u64 - 1) != 0 {
         return None;
     }
     Some((lo, (hi - lo).checked_add(size as u64)?))
@@ -331,14 +331,27 @@ impl Cx<'_, '_> {
         let size = t.size as u32;
         // Fast path: every active lane inside one allocation (global, or generic in the
         // heap), aligned: one range check for the warp, then a plain gather.
-        if matches!(space, Space::Global | Space::Generic) {
-            if let Some((lo, span)) = warp_span(addrs, mask, size, align) {
-                let m = &mut *self.m;
-                if let Some((i, off)) = m.mem.find_cached(&mut m.cache, lo, span) {
-                    let data = &m.mem.allocs[i].data[off..off + span as usize];
-                    gather(data, addrs, lo, mask, size, t.signed, out);
-                    return Ok(());
+        if let Some((lo, span)) = warp_span(addrs, mask, size, align) {
+            let m = &mut *self.m;
+            match space {
+                Space::Global | Space::Generic if lo >= HEAP_BASE => {
+                    if let Some((i, off)) = m.mem.find_cached(&mut m.cache, lo, span) {
+                        let data = &m.mem.allocs[i].data[off..off + span as usize];
+                        gather(data, addrs, lo, mask, size, t.signed, out);
+                        return Ok(());
+                    }
                 }
+                Space::Shared => {
+                    if lo
+                        .checked_add(span)
+                        .is_some_and(|e| e <= m.shared.len() as u64)
+                    {
+                        let data = &m.shared[lo as usize..(lo + span) as usize];
+                        gather(data, addrs, lo, mask, size, t.signed, out);
+                        return Ok(());
+                    }
+                }
+                _ => {}
             }
         }
         let mut bits = mask;
@@ -351,6 +364,40 @@ impl Cx<'_, '_> {
         Ok(())
     }
 
+    /// A scalar load.
+    #[inline]
+    pub(super) fn ld1(
+        &mut self,
+        space: Space,
+        t: MemTy,
+        d: R,
+        addr: Addr,
+        regs: &mut [u64],
+        mask: u32,
+    ) -> ExecResult<()> {
+        let addrs = self.addrs(regs, addr, space);
+        let mut out = [0u64; 32];
+        self.load_lanes(space, &addrs, t, t.size as u32, mask, &mut out)?;
+        write(regs, d, &out, mask);
+        Ok(())
+    }
+
+    /// A scalar store.
+    #[inline]
+    pub(super) fn st1(
+        &mut self,
+        space: Space,
+        t: MemTy,
+        s: Src,
+        addr: Addr,
+        regs: &mut [u64],
+        mask: u32,
+    ) -> ExecResult<()> {
+        let addrs = self.addrs(regs, addr, space);
+        let v = rd(regs, s);
+        self.store_lanes(space, &addrs, &v, t.size as u32, t.size as u32, mask)
+    }
+
     /// Executes a memory instruction.
     pub(super) fn mem_op(
         &mut self,
@@ -360,12 +407,7 @@ impl Cx<'_, '_> {
         mask: u32,
     ) -> ExecResult<()> {
         match *op {
-            Op::Ld1 { space, t, d, addr } => {
-                let addrs = self.addrs(regs, addr, space);
-                let mut out = [0u64; 32];
-                self.load_lanes(space, &addrs, t, t.size as u32, mask, &mut out)?;
-                write(regs, d, &out, mask);
-            }
+            Op::Ld1 { space, t, d, addr } => self.ld1(space, t, d, addr, regs, mask)?,
             Op::Ld {
                 space,
                 t,
@@ -392,11 +434,7 @@ impl Cx<'_, '_> {
                     }
                 }
             }
-            Op::St1 { space, t, s, addr } => {
-                let addrs = self.addrs(regs, addr, space);
-                let v = rd(regs, s);
-                self.store_lanes(space, &addrs, &v, t.size as u32, t.size as u32, mask)?;
-            }
+            Op::St1 { space, t, s, addr } => self.st1(space, t, s, addr, regs, mask)?,
             Op::St {
                 space,
                 t,
@@ -573,21 +611,32 @@ impl Cx<'_, '_> {
         align: u32,
         mask: u32,
     ) -> ExecResult<()> {
-        if matches!(space, Space::Global | Space::Generic) {
-            if let Some((lo, span)) = warp_span(addrs, mask, size, align) {
-                let m = &mut *self.m;
-                if let Some((i, off)) = m.mem.find_cached(&mut m.cache, lo, span) {
-                    let data = &mut m.mem.allocs[i].data[off..off + span as usize];
-                    // Lane order: a later lane's store to the same address wins.
-                    let mut bits = mask;
-                    while bits != 0 {
-                        let l = bits.trailing_zeros() as usize;
-                        bits &= bits - 1;
-                        let o = (addrs[l] - lo) as usize;
-                        put_le(&mut data[o..o + size as usize], size, v[l]);
-                    }
-                    return Ok(());
+        if let Some((lo, span)) = warp_span(addrs, mask, size, align) {
+            let m = &mut *self.m;
+            let data: Option<&mut [u8]> = match space {
+                Space::Global | Space::Generic if lo >= HEAP_BASE => m
+                    .mem
+                    .find_cached(&mut m.cache, lo, span)
+                    .map(|(i, off)| &mut m.mem.allocs[i].data[off..off + span as usize]),
+                Space::Shared
+                    if lo
+                        .checked_add(span)
+                        .is_some_and(|e| e <= m.shared.len() as u64) =>
+                {
+                    Some(&mut m.shared[lo as usize..(lo + span) as usize])
                 }
+                _ => None,
+            };
+            if let Some(data) = data {
+                // Lane order: a later lane's store to the same address wins.
+                let mut bits = mask;
+                while bits != 0 {
+                    let l = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let o = (addrs[l] - lo) as usize;
+                    put_le(&mut data[o..o + size as usize], size, v[l]);
+                }
+                return Ok(());
             }
         }
         let mut bits = mask;

@@ -204,8 +204,8 @@ pub(crate) struct Machine<'a> {
     cta: [u32; 3],
     sm: u32,
     bars: [Barrier; 16],
-    /// Allocation index cache for global accesses.
-    cache: usize,
+    /// Allocation index cache for global accesses (most recent first).
+    cache: [usize; 2],
     warp_insts: u64,
     thread_insts: u64,
     budget: u64,
@@ -261,7 +261,7 @@ pub(crate) fn launch(p: LaunchParams<'_>, mem: &mut GlobalMemory) -> LaunchRepor
         cta: [0; 3],
         sm: 0,
         bars: [Barrier::FRESH; 16],
-        cache: 0,
+        cache: [0; 2],
         warp_insts: 0,
         thread_insts: 0,
         budget: p.budget,
@@ -783,6 +783,97 @@ impl<'a> Machine<'a> {
                 | Op::WarpSync { .. } => {
                     warp_ops::exec(&inst.op, &mut *regs, &mut *preds, mask, member)
                         .map_err(|f| (pc, f))?;
+                }
+                // The hottest families go straight to their handlers (one dispatch).
+                Op::IBin { op, t, d, a, b } => {
+                    if mask != 0 {
+                        alu::ibin(*op, *t, regs, *d, *a, *b, mask);
+                    }
+                }
+                Op::ITer { op, t, d, a, b, c } => {
+                    if mask != 0 {
+                        alu::iter(*op, *t, regs, *d, *a, *b, *c, mask);
+                    }
+                }
+                &Op::Fma {
+                    t,
+                    rnd,
+                    ftz,
+                    sat,
+                    relu,
+                    d,
+                    a,
+                    b,
+                    c,
+                } => {
+                    if mask != 0 {
+                        alu::fma(t, rnd, ftz, sat, relu, regs, d, a, b, c, mask);
+                    }
+                }
+                &Op::FBin {
+                    op,
+                    t,
+                    rnd,
+                    ftz,
+                    sat,
+                    d,
+                    a,
+                    b,
+                } => {
+                    if mask != 0 {
+                        alu::fbin(op, t, rnd, ftz, sat, regs, d, a, b, mask);
+                    }
+                }
+                &Op::Setp {
+                    cmp,
+                    t,
+                    ftz,
+                    d,
+                    dn,
+                    a,
+                    b,
+                    comb,
+                } => {
+                    if mask != 0 {
+                        alu::setp(cmp, t, ftz, d, dn, a, b, comb, regs, preds, mask);
+                    }
+                }
+                &Op::Ld1 { space, t, d, addr } => {
+                    if mask != 0 {
+                        let mut cx = Cx {
+                            m: &mut *self,
+                            local: &mut w.local,
+                            tparam: &mut w.tparam,
+                            depth,
+                            slot: w.slot,
+                            windex: w.index,
+                            gmask,
+                        };
+                        if let Err(f) = cx.ld1(space, t, d, addr, &mut *regs, mask) {
+                            fault!(f);
+                        }
+                    }
+                }
+                &Op::St1 { space, t, s, addr } => {
+                    if mask != 0 {
+                        let mut cx = Cx {
+                            m: &mut *self,
+                            local: &mut w.local,
+                            tparam: &mut w.tparam,
+                            depth,
+                            slot: w.slot,
+                            windex: w.index,
+                            gmask,
+                        };
+                        if let Err(f) = cx.st1(space, t, s, addr, &mut *regs, mask) {
+                            fault!(f);
+                        }
+                    }
+                }
+                &Op::Mov { d, a } => {
+                    if mask != 0 {
+                        alu::map1(regs, d, a, mask, |x| x);
+                    }
                 }
                 op => {
                     if mask != 0 {

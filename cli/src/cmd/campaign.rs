@@ -1,0 +1,803 @@
+//! `gpufault campaign`: plan, run, resume, merge and inspect fault campaigns (design.md
+//! §2.5; the full guide is `docs/campaigns.md`).
+//!
+//! - `campaign plan --workloads … --models … (--injections N | --margin M) --out FILE`
+//!   profiles the fault sites and stores the plan.
+//! - `campaign run FILE [--jobs J] [--shard I/N]` runs the pending injections, each
+//!   result committed as it completes; `campaign resume FILE` continues after any
+//!   interruption with the settings of the last session.
+//! - `campaign merge A.db B.db… -o all.db` joins the stores of a sharded campaign.
+//! - `campaign status FILE` says how far a store is.
+//! - `campaign --workloads … --models … --injections …` plans and runs in one go
+//!   (rerunning the same command resumes).
+//!
+//! Exit codes (also in `docs/exit-codes.md`): 0 done (every planned injection of the
+//! store or shard has a result); 1 the command ran but some injections could not (a
+//! fault-free run failed, a device error) — they stay pending, rerun `resume`; 2 usage
+//! or environment error (bad flag, missing or foreign store, unavailable device, store
+//! busy, merge of different plans); 130 stopped by Ctrl-C (resumable).
+
+use anyhow::{anyhow, bail, Context};
+use clap::{Args, Subcommand, ValueEnum};
+use gpu::{DeviceSpec, Platform, WorkerCommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use injector::{
+    CampaignConfig, CampaignError, CampaignEvent, CampaignStore, Durability, Injections, Isolation,
+    RunOptions, RunSummary, Sampling,
+};
+use reports::{OutcomeKind, Shard};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Exit code of a campaign stopped by Ctrl-C (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Arguments of `gpufault campaign`: a subcommand, or the one-shot form (plan + run).
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct CampaignArgs {
+    #[command(subcommand)]
+    command: Option<CampaignCommand>,
+    #[command(flatten)]
+    plan: PlanArgs,
+    #[command(flatten)]
+    run: RunFlags,
+}
+
+/// The campaign subcommands.
+#[derive(Subcommand)]
+pub enum CampaignCommand {
+    /// Profile fault sites and store a plan of injections.
+    Plan(PlanCommand),
+    /// Run the pending injections of a store (or of one shard of it).
+    Run(RunCommand),
+    /// Continue a store after an interruption, with the settings of its last session.
+    Resume(ResumeCommand),
+    /// Join the stores of a sharded campaign into one.
+    Merge(MergeCommand),
+    /// Show how far a store is: planned, done, sessions.
+    Status(StatusCommand),
+}
+
+/// `campaign plan`.
+#[derive(Args)]
+pub struct PlanCommand {
+    #[command(flatten)]
+    plan: PlanArgs,
+    /// Threads used to profile the cells (default: all cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+}
+
+/// What a plan is drawn from.
+#[derive(Args)]
+pub struct PlanArgs {
+    /// Workloads, comma-separated, or `all` (see `gpufault workloads`).
+    #[arg(long, value_name = "W,…")]
+    workloads: Option<String>,
+    /// Fault models, comma-separated, or `all` (see `gpufault models`).
+    #[arg(long, value_name = "M,…")]
+    models: Option<String>,
+    /// Injections per (workload, model) cell.
+    #[arg(long, value_name = "N", conflicts_with = "margin")]
+    injections: Option<u64>,
+    /// Instead of --injections: as many per cell as a ±MARGIN confidence interval needs
+    /// in the worst case (0.031 at 95% is 1,000).
+    #[arg(long, value_name = "MARGIN")]
+    margin: Option<f64>,
+    /// Confidence level of --margin.
+    #[arg(long, default_value_t = 0.95, requires = "margin")]
+    confidence: f64,
+    /// Seed of every fault drawn.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Draw faults only over exercised sites, or over the whole physical space (many
+    /// are then never activated; reported as such).
+    #[arg(long, value_enum, default_value_t = SamplingArg::Exercised)]
+    sampling: SamplingArg,
+    /// Device the injections run on: auto, sim, sim:a100, sim:h100, cuda:N,
+    /// cuda:GPU-<uuid>. `auto` is resolved now, on this machine.
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// Virtual GPU profile the sites are profiled on (default: the device's own; for a
+    /// CUDA GPU the profile with the closest SM count, sim:h100 when it cannot be
+    /// inspected).
+    #[arg(long, value_name = "sim[:PROFILE]")]
+    profile: Option<String>,
+    /// Problem size of every workload (default: each workload's default).
+    #[arg(long)]
+    size: Option<usize>,
+    /// Seed of the workloads' generated inputs.
+    #[arg(long, default_value_t = 1)]
+    input_seed: u64,
+    /// A run is a hang beyond this many times the dry run's instructions (virtual GPU)
+    /// or wall time (CUDA).
+    #[arg(long, default_value_t = injector::HANG_FACTOR)]
+    hang_factor: u64,
+    /// … but never below this many thread-instructions per launch (virtual GPU).
+    #[arg(long, value_name = "INSTRUCTIONS", default_value_t = injector::HANG_FLOOR_INSTRUCTIONS)]
+    hang_floor: u64,
+    /// … or below this many milliseconds per launch (CUDA).
+    #[arg(long, value_name = "MS", default_value_t = injector::HANG_FLOOR_WALL.as_millis() as u64)]
+    hang_floor_ms: u64,
+    /// The store to create (never overwritten).
+    #[arg(long, short = 'o', value_name = "FILE", default_value = "campaign.db")]
+    out: PathBuf,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SamplingArg {
+    Exercised,
+    Physical,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum IsolationArg {
+    /// One device per worker thread in this process (virtual GPU default).
+    Thread,
+    /// One worker process per worker thread, replaced after a hang or a sticky error
+    /// (CUDA default).
+    Process,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SyncArg {
+    /// Each commit reaches the OS: survives the process being killed.
+    Normal,
+    /// Each commit is synced to disk: also survives a power loss (slower).
+    Full,
+}
+
+/// How to run.
+#[derive(Args)]
+pub struct RunFlags {
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// Run only shard I of N: the injections whose index in their cell is I modulo N.
+    /// Run each shard in its own copy of the plan, then `campaign merge`.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// Where worker devices live (default: thread on a virtual GPU, process on CUDA).
+    #[arg(long, value_enum)]
+    isolation: Option<IsolationArg>,
+    /// Also append every result as a JSON line (reports::RunRecord) to FILE.
+    #[arg(long, value_name = "FILE")]
+    jsonl: Option<PathBuf>,
+    /// How hard each commit is pushed to disk.
+    #[arg(long, value_enum, default_value_t = SyncArg::Normal)]
+    sync: SyncArg,
+}
+
+/// `campaign run`.
+#[derive(Args)]
+pub struct RunCommand {
+    /// The campaign store.
+    store: PathBuf,
+    #[command(flatten)]
+    run: RunFlags,
+}
+
+/// `campaign resume`.
+#[derive(Args)]
+pub struct ResumeCommand {
+    /// The campaign store.
+    store: PathBuf,
+    /// Worker threads (default: the last session's).
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// Also append every result as a JSON line to FILE.
+    #[arg(long, value_name = "FILE")]
+    jsonl: Option<PathBuf>,
+    /// How hard each commit is pushed to disk.
+    #[arg(long, value_enum, default_value_t = SyncArg::Normal)]
+    sync: SyncArg,
+}
+
+/// `campaign merge`.
+#[derive(Args)]
+pub struct MergeCommand {
+    /// The shard stores (of one plan).
+    #[arg(required = true, num_args = 1..)]
+    inputs: Vec<PathBuf>,
+    /// The merged store to create.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    out: PathBuf,
+}
+
+/// `campaign status`.
+#[derive(Args)]
+pub struct StatusCommand {
+    /// The campaign store.
+    store: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `gpufault campaign`.
+pub fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Some(CampaignCommand::Plan(p)) => plan_cmd(&p.plan, p.jobs).map(|_| ExitCode::SUCCESS),
+        Some(CampaignCommand::Run(r)) => run_store(&r.store, &r.run, None),
+        Some(CampaignCommand::Resume(r)) => resume(r),
+        Some(CampaignCommand::Merge(m)) => merge(m),
+        Some(CampaignCommand::Status(s)) => status(s),
+        None => one_shot(args.plan, args.run),
+    }
+}
+
+fn jobs_default() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn check_jobs(jobs: Option<usize>) -> anyhow::Result<usize> {
+    match jobs {
+        Some(0) => bail!("--jobs: must be at least 1"),
+        Some(j) => Ok(j),
+        None => Ok(jobs_default()),
+    }
+}
+
+/// The validated configuration of the plan flags.
+fn config_of(p: &PlanArgs) -> anyhow::Result<CampaignConfig> {
+    let workloads = injector::parse_workloads(
+        p.workloads
+            .as_deref()
+            .ok_or_else(|| anyhow!("--workloads is required (names, or `all`)"))?,
+    )?;
+    let models = injector::parse_models(
+        p.models
+            .as_deref()
+            .ok_or_else(|| anyhow!("--models is required (ids, or `all`)"))?,
+    )?;
+    let injections = match (p.injections, p.margin) {
+        (Some(n), None) => Injections::Fixed { n },
+        (None, Some(margin)) => Injections::Margin {
+            margin,
+            confidence: p.confidence,
+        },
+        (None, None) => bail!("--injections N or --margin M is required"),
+        (Some(_), Some(_)) => bail!("--injections and --margin exclude each other"),
+    };
+    let spec: DeviceSpec = p
+        .device
+        .parse()
+        .with_context(|| format!("--device {}", p.device))?;
+    if spec.is_node() {
+        bail!("--device {}: names a node; give one GPU of it", p.device);
+    }
+    let platform = Platform::new();
+    let resolved = platform.resolve(&spec);
+    let profile = match &p.profile {
+        Some(prof) => prof.clone(),
+        None => {
+            let sms = match &resolved {
+                DeviceSpec::Cuda(_) => match platform.info(&resolved) {
+                    Ok(info) => Some(info.sm_count),
+                    Err(e) => {
+                        eprintln!(
+                            "gpufault: note: cannot inspect {resolved} here ({e}); profiling sites on sim:h100 (override with --profile)"
+                        );
+                        None
+                    }
+                },
+                _ => None,
+            };
+            injector::site_profile_for(&resolved, sms)
+        }
+    };
+    let config = CampaignConfig {
+        workloads,
+        models,
+        injections,
+        seed: p.seed,
+        sampling: match p.sampling {
+            SamplingArg::Exercised => Sampling::Exercised,
+            SamplingArg::Physical => Sampling::Physical,
+        },
+        device: resolved.to_string(),
+        profile,
+        size: p.size,
+        input_seed: p.input_seed,
+        hang_factor: p.hang_factor,
+        hang_floor_instructions: p.hang_floor,
+        hang_floor_wall_ms: p.hang_floor_ms,
+    };
+    config.validate()?;
+    Ok(config)
+}
+
+fn command_line() -> String {
+    std::env::args()
+        .map(|a| {
+            if !a.is_empty()
+                && a.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./:=,+@%".contains(&b))
+            {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn host_name() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn plan_cmd(p: &PlanArgs, jobs: Option<usize>) -> anyhow::Result<CampaignConfig> {
+    let config = config_of(p)?;
+    let jobs = check_jobs(jobs)?;
+    if p.out.exists() {
+        return Err(CampaignError::Exists {
+            path: p.out.clone(),
+        }
+        .into());
+    }
+    let cells = config.workloads.len() * config.models.len();
+    let bar = new_bar(cells as u64, 0, "profiling sites");
+    let plan = injector::plan_campaign(&config, jobs, &mut |pr| {
+        if let Some(b) = &bar {
+            b.set_position(pr.done as u64);
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    CampaignStore::create(&p.out, &plan, Some(&command_line()))?;
+    eprintln!(
+        "{}: planned {} injections in {} cells ({} per cell, seed {}, {} sampling, device {}, sites profiled on {})",
+        p.out.display(),
+        plan.rows.len(),
+        plan.cells.len(),
+        config.injections.per_cell(),
+        config.seed,
+        config.sampling.name(),
+        config.device,
+        config.profile
+    );
+    for c in plan.cells.iter().filter(|c| c.note.is_some()) {
+        eprintln!(
+            "  {}/{}: {} planned: {}",
+            c.workload,
+            c.model,
+            c.planned,
+            c.note.as_deref().unwrap_or_default()
+        );
+    }
+    Ok(config)
+}
+
+fn one_shot(p: PlanArgs, r: RunFlags) -> anyhow::Result<ExitCode> {
+    if p.workloads.is_none() && p.models.is_none() {
+        bail!("give a subcommand (plan, run, resume, merge, status) or the one-shot form: gpufault campaign --workloads … --models … --injections N [--out FILE]");
+    }
+    let config = config_of(&p)?;
+    if p.out.exists() {
+        let store = CampaignStore::open(&p.out)?;
+        if store.meta().config != config {
+            bail!(
+                "{}: already holds a different campaign; choose another --out or run `gpufault campaign resume {}`",
+                p.out.display(),
+                p.out.display()
+            );
+        }
+        eprintln!(
+            "{}: same campaign already planned; continuing it",
+            p.out.display()
+        );
+    } else {
+        plan_cmd(&p, r.jobs)?;
+    }
+    run_store(&p.out, &r, None)
+}
+
+fn resume(r: ResumeCommand) -> anyhow::Result<ExitCode> {
+    let store = CampaignStore::open(&r.store)?;
+    let last = store.sessions()?.pop();
+    drop(store);
+    let flags = RunFlags {
+        jobs: r.jobs.or(last.as_ref().map(|s| s.jobs as usize)),
+        shard: None, // the store remembers its shard
+        isolation: last.as_ref().map(|s| {
+            if s.isolation == "process" {
+                IsolationArg::Process
+            } else {
+                IsolationArg::Thread
+            }
+        }),
+        jsonl: r.jsonl,
+        sync: r.sync,
+    };
+    run_store(&r.store, &flags, last.map(|s| s.id))
+}
+
+fn run_store(path: &Path, r: &RunFlags, resumed: Option<i64>) -> anyhow::Result<ExitCode> {
+    let jobs = check_jobs(r.jobs)?;
+    let shard: Option<Shard> = r.shard.as_deref().map(injector::parse_shard).transpose()?;
+    let store = CampaignStore::open(path)?;
+    let device: DeviceSpec = store
+        .meta()
+        .config
+        .device
+        .parse()
+        .with_context(|| format!("{}: stored device", path.display()))?;
+    drop(store);
+    let isolation = match r.isolation {
+        Some(IsolationArg::Thread) => Isolation::Threads,
+        Some(IsolationArg::Process) => Isolation::Processes(WorkerCommand::gpufault_self()?),
+        None => match device {
+            DeviceSpec::Sim(_) => Isolation::Threads,
+            _ => Isolation::Processes(WorkerCommand::gpufault_self()?),
+        },
+    };
+    let jsonl = r
+        .jsonl
+        .as_ref()
+        .map(|p| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map(BufWriter::new)
+                .with_context(|| format!("--jsonl {}", p.display()))
+        })
+        .transpose()?;
+    let opts = RunOptions {
+        jobs,
+        shard,
+        isolation,
+        durability: match r.sync {
+            SyncArg::Normal => Durability::Normal,
+            SyncArg::Full => Durability::Full,
+        },
+        host: host_name(),
+        command: Some(command_line()),
+    };
+    let stop = interrupt::install();
+    let mut reporter = Reporter::new(
+        show_progress(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("CI").as_deref(),
+        ),
+        jsonl,
+        stop,
+    );
+    if let Some(id) = resumed {
+        eprintln!("{}: resuming after session {id}", path.display());
+    }
+    let summary = injector::run_campaign(path, &opts, stop, &mut |e| reporter.event(e));
+    reporter.finish();
+    let summary = summary?;
+    if let Some(e) = reporter.jsonl_error.take() {
+        eprintln!("gpufault: warning: --jsonl: {e} (the store has every result)");
+    }
+    eprintln!("{}", summary_line(path, &summary));
+    for f in &summary.failures {
+        eprintln!("  could not run: {f}");
+    }
+    if summary.interrupted {
+        eprintln!(
+            "interrupted: every finished injection is stored; continue with `gpufault campaign resume {}`",
+            path.display()
+        );
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
+    if !summary.complete() {
+        eprintln!(
+            "{} injections still pending; after fixing the cause, continue with `gpufault campaign resume {}`",
+            summary.planned - summary.done,
+            path.display()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn merge(m: MergeCommand) -> anyhow::Result<ExitCode> {
+    let s = injector::merge_stores(&m.inputs, &m.out)?;
+    eprintln!(
+        "{}: merged {} stores: {}/{} injections done{}",
+        m.out.display(),
+        m.inputs.len(),
+        s.results,
+        s.planned,
+        if s.duplicates > 0 {
+            format!(
+                " ({} results found in more than one input, identical, kept once)",
+                s.duplicates
+            )
+        } else {
+            String::new()
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status(s: StatusCommand) -> anyhow::Result<ExitCode> {
+    let store = CampaignStore::open_read_only(&s.store)?;
+    let meta = store.meta();
+    let (planned, done) = store.progress(meta.shard)?;
+    let sessions = store.sessions()?;
+    if s.json {
+        let v = serde_json::json!({
+            "store": s.store.display().to_string(),
+            "plan_hash": meta.plan_hash,
+            "shard": meta.shard.map(injector::shard_name),
+            "planned": planned,
+            "done": done,
+            "sessions": sessions.iter().map(|x| serde_json::json!({
+                "id": x.id, "started": x.started, "finished": x.finished, "status": x.status,
+                "host": x.host, "pid": x.pid, "jobs": x.jobs, "device": x.device,
+                "device_name": x.device_name, "completed": x.completed,
+            })).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("store      {}", s.store.display());
+    println!(
+        "plan       {} (seed {})",
+        &meta.plan_hash[..12],
+        meta.config.seed
+    );
+    println!("shard      {}", injector::shard_label(meta.shard));
+    println!("done       {done}/{planned}");
+    for x in sessions {
+        println!(
+            "session {:>3} {} {:<11} {} pid {} on {} ({} jobs), {} results",
+            x.id, x.started, x.status, x.device_name, x.pid, x.host, x.jobs, x.completed
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether to draw a progress bar: only on a terminal, and not under CI (`CI` set to
+/// anything but empty, `0` or `false`).
+pub fn show_progress(stderr_is_terminal: bool, ci: Option<&std::ffi::OsStr>) -> bool {
+    let under_ci = ci.is_some_and(|v| !(v.is_empty() || v == "0" || v == "false"));
+    stderr_is_terminal && !under_ci
+}
+
+fn new_bar(len: u64, pos: u64, msg: &'static str) -> Option<ProgressBar> {
+    if !show_progress(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("CI").as_deref(),
+    ) {
+        return None;
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} ETA {eta}")
+            .expect("valid template"),
+    );
+    bar.set_position(pos);
+    bar.set_message(msg);
+    Some(bar)
+}
+
+fn counts_text(counts: &BTreeMap<OutcomeKind, u64>) -> String {
+    let parts: Vec<String> = counts
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{} {n}", k.name().replace('_', " ")))
+        .collect();
+    if parts.is_empty() {
+        "no results yet".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The one-line summary of a session.
+fn summary_line(path: &Path, s: &RunSummary) -> String {
+    let secs = s.elapsed.as_secs_f64();
+    format!(
+        "{}: {}/{} injections done; this run {} in {:.1} s ({:.1}/s): {}",
+        path.display(),
+        s.done,
+        s.planned,
+        s.ran,
+        secs,
+        if secs > 0.0 { s.ran as f64 / secs } else { 0.0 },
+        counts_text(&s.counts)
+    )
+}
+
+/// Turns runner events into a progress bar (on a terminal only) and JSON Lines.
+struct Reporter {
+    enabled: bool,
+    bar: Option<ProgressBar>,
+    counts: BTreeMap<OutcomeKind, u64>,
+    jsonl: Option<BufWriter<File>>,
+    jsonl_error: Option<std::io::Error>,
+    stop: &'static AtomicBool,
+    stopping_shown: bool,
+}
+
+impl Reporter {
+    fn new(enabled: bool, jsonl: Option<BufWriter<File>>, stop: &'static AtomicBool) -> Self {
+        Reporter {
+            enabled,
+            bar: None,
+            counts: BTreeMap::new(),
+            jsonl,
+            jsonl_error: None,
+            stop,
+            stopping_shown: false,
+        }
+    }
+
+    fn event(&mut self, e: &CampaignEvent<'_>) {
+        match e {
+            CampaignEvent::Started {
+                planned,
+                done,
+                jobs,
+                device,
+                ..
+            } => {
+                if self.enabled {
+                    let bar =
+                        ProgressBar::with_draw_target(Some(*planned), ProgressDrawTarget::stderr());
+                    bar.set_style(
+                        ProgressStyle::with_template(
+                            "[{elapsed_precise}] {wide_bar} {pos}/{len} {per_sec} ETA {eta}\n{msg}",
+                        )
+                        .expect("valid template"),
+                    );
+                    bar.set_position(*done);
+                    bar.reset_eta();
+                    bar.set_message(format!("{device}, {jobs} jobs"));
+                    bar.enable_steady_tick(Duration::from_millis(200));
+                    self.bar = Some(bar);
+                }
+            }
+            CampaignEvent::Result { record, done, .. } => {
+                *self.counts.entry(record.outcome.kind()).or_default() += 1;
+                if let Some(b) = &self.bar {
+                    b.set_position(*done);
+                    let stopping = if self.stop.load(Ordering::SeqCst) {
+                        " — stopping after the injections in flight (Ctrl-C again to quit now)"
+                    } else {
+                        ""
+                    };
+                    b.set_message(format!("{}{stopping}", counts_text(&self.counts)));
+                }
+                if let Some(w) = &mut self.jsonl {
+                    let r = serde_json::to_writer(&mut *w, record)
+                        .map_err(std::io::Error::from)
+                        .and_then(|()| w.write_all(b"\n"))
+                        .and_then(|()| w.flush());
+                    if let Err(e) = r {
+                        self.jsonl_error = Some(e);
+                        self.jsonl = None;
+                    }
+                }
+                if !self.enabled && self.stop.load(Ordering::SeqCst) && !self.stopping_shown {
+                    self.stopping_shown = true;
+                    eprintln!("stopping after the injections in flight (Ctrl-C again to quit now)");
+                }
+            }
+            CampaignEvent::Failed {
+                workload,
+                model,
+                index,
+                reason,
+            } => {
+                let line = match index {
+                    Some(i) => format!("{workload}/{model} injection {i} could not run: {reason}"),
+                    None => format!("{workload}/{model} could not run: {reason}"),
+                };
+                match &self.bar {
+                    Some(b) => b.println(line),
+                    None => eprintln!("{line}"),
+                }
+            }
+            CampaignEvent::Finished(_) => {}
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// Ctrl-C: the first SIGINT sets the stop flag (the runner finishes and commits the
+/// injections in flight), the second exits at once with 130 (the store stays
+/// consistent: every commit is a transaction).
+mod interrupt {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    static STOP: AtomicBool = AtomicBool::new(false);
+    static HITS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cfg(unix)]
+    extern "C" {
+        fn signal(signum: i32, handler: usize) -> usize;
+        fn write(fd: i32, buf: *const u8, count: usize) -> isize;
+        fn _exit(status: i32) -> !;
+    }
+
+    #[cfg(unix)]
+    extern "C" fn on_sigint(_: i32) {
+        // Only async-signal-safe calls here: atomics, write(2), _exit(2).
+        let hits = HITS.fetch_add(1, Ordering::SeqCst) + 1;
+        STOP.store(true, Ordering::SeqCst);
+        if hits >= 2 {
+            // SAFETY: _exit is async-signal-safe.
+            unsafe { _exit(super::EXIT_INTERRUPTED as i32) }
+        }
+        let msg =
+            b"\ngpufault: stopping after the injections in flight; Ctrl-C again to quit now\n";
+        // SAFETY: write(2) is async-signal-safe; the buffer is a static byte string.
+        unsafe {
+            write(2, msg.as_ptr(), msg.len());
+        }
+    }
+
+    /// Installs the SIGINT handler and returns the stop flag it sets.
+    pub fn install() -> &'static AtomicBool {
+        #[cfg(unix)]
+        // SAFETY: installs a handler that only touches atomics and async-signal-safe
+        // calls.
+        unsafe {
+            const SIGINT: i32 = 2;
+            signal(SIGINT, on_sigint as extern "C" fn(i32) as usize);
+        }
+        &STOP
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn progress_only_on_a_terminal_outside_ci() {
+        assert!(show_progress(true, None));
+        assert!(!show_progress(false, None));
+        assert!(!show_progress(true, Some(OsStr::new("true"))));
+        assert!(!show_progress(true, Some(OsStr::new("1"))));
+        assert!(show_progress(true, Some(OsStr::new("false"))));
+        assert!(show_progress(true, Some(OsStr::new(""))));
+    }
+
+    #[test]
+    fn summary_line_counts_this_session() {
+        let mut counts = BTreeMap::new();
+        counts.insert(OutcomeKind::Masked, 3);
+        counts.insert(OutcomeKind::NotActivated, 1);
+        let s = RunSummary {
+            session: 2,
+            ran: 4,
+            done: 10,
+            planned: 12,
+            counts,
+            failures: vec![],
+            interrupted: false,
+            elapsed: Duration::from_secs(2),
+        };
+        assert_eq!(
+            summary_line(Path::new("c.db"), &s),
+            "c.db: 10/12 injections done; this run 4 in 2.0 s (2.0/s): not activated 1, masked 3"
+        );
+    }
+}

@@ -1,0 +1,290 @@
+//! What a campaign is: the validated configuration a plan is drawn from.
+
+use super::error::CampaignError;
+use crate::model::Model;
+use crate::run::HangPolicy;
+use crate::sample::Sampling;
+use reports::Shard;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// How many injections each (workload, model) cell gets.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum Injections {
+    /// Exactly `n` per cell (`--injections N`).
+    Fixed {
+        /// Injections per cell.
+        n: u64,
+    },
+    /// As many as a worst-case (p = ½) confidence interval of half-width `margin` at
+    /// `confidence` needs ([`reports::sample_size`]; `--margin`, `--confidence`).
+    Margin {
+        /// Half-width of the interval (0.03 is ±3%).
+        margin: f64,
+        /// Confidence level (0.95).
+        confidence: f64,
+    },
+}
+
+impl Injections {
+    /// Injections per cell.
+    pub fn per_cell(&self) -> u64 {
+        match *self {
+            Injections::Fixed { n } => n,
+            Injections::Margin { margin, confidence } => reports::sample_size(margin, confidence),
+        }
+    }
+
+    /// Checks the numbers (flags named in the error).
+    pub fn validate(&self) -> Result<(), CampaignError> {
+        match *self {
+            Injections::Fixed { n } if n > 10_000_000 => Err(CampaignError::config(
+                "--injections",
+                format!("{n} per cell is more than the 10,000,000 a store accepts"),
+            )),
+            Injections::Fixed { .. } => Ok(()),
+            Injections::Margin { margin, confidence } => {
+                if !(margin > 0.0 && margin < 0.5) {
+                    return Err(CampaignError::config(
+                        "--margin",
+                        format!("{margin} is not in (0, 0.5)"),
+                    ));
+                }
+                if !(confidence > 0.0 && confidence < 1.0) {
+                    return Err(CampaignError::config(
+                        "--confidence",
+                        format!("{confidence} is not in (0, 1)"),
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The configuration a campaign is planned from; stored in the campaign's meta table
+/// and hashed into its plan hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignConfig {
+    /// Workload names, in campaign order.
+    pub workloads: Vec<String>,
+    /// Fault models, in campaign order.
+    pub models: Vec<Model>,
+    /// Injections per (workload, model) cell.
+    pub injections: Injections,
+    /// The seed of every fault drawn ([`crate::injection_rng`]).
+    pub seed: u64,
+    /// Where faults are drawn from.
+    pub sampling: Sampling,
+    /// The device injections run on (`sim`, `sim:h100`, `cuda:0`, …), `auto` resolved
+    /// when planning.
+    pub device: String,
+    /// The virtual GPU profile fault sites were profiled on (`sim`, `sim:a100`,
+    /// `sim:h100`): the device's own for a virtual GPU, the closest one for a CUDA GPU.
+    pub profile: String,
+    /// Problem size of every workload; `None`: each workload's default.
+    pub size: Option<usize>,
+    /// The seed of every workload's generated inputs.
+    pub input_seed: u64,
+    /// Hang deadline: this many times the dry run's instructions (virtual GPU) or wall
+    /// time (real GPU) …
+    pub hang_factor: u64,
+    /// … but at least this many thread-instructions per launch (virtual GPU) …
+    pub hang_floor_instructions: u64,
+    /// … or this many milliseconds (real GPU).
+    pub hang_floor_wall_ms: u64,
+}
+
+impl CampaignConfig {
+    /// The hang policy of the configuration.
+    pub fn hang_policy(&self) -> HangPolicy {
+        HangPolicy {
+            factor: self.hang_factor,
+            floor_instructions: self.hang_floor_instructions,
+            floor_wall: Duration::from_millis(self.hang_floor_wall_ms),
+        }
+    }
+
+    /// Checks every field that a flag sets (the error names the flag).
+    pub fn validate(&self) -> Result<(), CampaignError> {
+        if self.workloads.is_empty() {
+            return Err(CampaignError::config("--workloads", "no workload selected"));
+        }
+        for w in &self.workloads {
+            check_workload(w)?;
+        }
+        if self.models.is_empty() {
+            return Err(CampaignError::config("--models", "no model selected"));
+        }
+        self.injections.validate()?;
+        if self.hang_factor == 0 {
+            return Err(CampaignError::config("--hang-factor", "must be at least 1"));
+        }
+        if let Some(size) = self.size {
+            for w in &self.workloads {
+                let wl = workloads::by_name(w).expect("checked");
+                wl.meta()
+                    .size
+                    .check(wl.meta().name, size)
+                    .map_err(|e| CampaignError::config("--size", e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_workload(name: &str) -> Result<(), CampaignError> {
+    if workloads::by_name(name).is_some() {
+        return Ok(());
+    }
+    let known: Vec<&str> = workloads::all().iter().map(|w| w.meta().name).collect();
+    Err(CampaignError::config(
+        "--workloads",
+        format!("unknown workload `{name}` (known: {})", known.join(", ")),
+    ))
+}
+
+fn list(text: &str) -> impl Iterator<Item = &str> {
+    text.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Parses `--workloads`: comma-separated names, or `all` (every workload in the suite's
+/// order). Duplicates are dropped.
+pub fn parse_workloads(text: &str) -> Result<Vec<String>, CampaignError> {
+    let mut out: Vec<String> = Vec::new();
+    for name in list(text) {
+        if name == "all" {
+            for w in workloads::all() {
+                push_unique(&mut out, w.meta().name.to_string());
+            }
+        } else {
+            check_workload(name)?;
+            push_unique(&mut out, name.to_string());
+        }
+    }
+    if out.is_empty() {
+        return Err(CampaignError::config("--workloads", "no workload given"));
+    }
+    Ok(out)
+}
+
+/// Parses `--models`: comma-separated model ids, or `all`. Duplicates are dropped.
+pub fn parse_models(text: &str) -> Result<Vec<Model>, CampaignError> {
+    let mut out: Vec<Model> = Vec::new();
+    for id in list(text) {
+        if id == "all" {
+            for m in Model::ALL {
+                push_unique(&mut out, m);
+            }
+        } else {
+            let m = Model::ALL
+                .into_iter()
+                .find(|m| m.id() == id)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = Model::ALL.iter().map(|m| m.id()).collect();
+                    CampaignError::config(
+                        "--models",
+                        format!("unknown model `{id}` (known: {}, all)", known.join(", ")),
+                    )
+                })?;
+            push_unique(&mut out, m);
+        }
+    }
+    if out.is_empty() {
+        return Err(CampaignError::config("--models", "no model given"));
+    }
+    Ok(out)
+}
+
+fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
+    if !v.contains(&x) {
+        v.push(x);
+    }
+}
+
+/// Parses `--shard I/N` (0 ≤ I < N).
+pub fn parse_shard(text: &str) -> Result<Shard, CampaignError> {
+    let bad = |reason: &str| CampaignError::config("--shard", format!("`{text}`: {reason}"));
+    let (i, n) = text
+        .split_once('/')
+        .ok_or_else(|| bad("expected INDEX/COUNT, e.g. 0/4"))?;
+    let index: u32 = i.trim().parse().map_err(|_| bad("INDEX is not a number"))?;
+    let count: u32 = n.trim().parse().map_err(|_| bad("COUNT is not a number"))?;
+    if count == 0 {
+        return Err(bad("COUNT must be at least 1"));
+    }
+    if index >= count {
+        return Err(bad(
+            "INDEX must be below COUNT (shards are numbered from 0)",
+        ));
+    }
+    Ok(Shard { index, count })
+}
+
+/// Whether plan row `index` of a cell belongs to `shard`: `index % count == index`.
+/// Every shard gets an equal share of every cell, and the partition never changes.
+pub fn in_shard(shard: Option<Shard>, index: u64) -> bool {
+    shard.is_none_or(|s| index % u64::from(s.count) == u64::from(s.index))
+}
+
+/// `I/N`.
+pub fn shard_name(shard: Shard) -> String {
+    format!("{}/{}", shard.index, shard.count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_accept_all_and_reject_unknown_names() {
+        assert_eq!(
+            parse_models("iat, wv,iat").unwrap(),
+            [Model::Iat, Model::Wv]
+        );
+        assert_eq!(parse_models("all").unwrap().len(), Model::ALL.len());
+        let e = parse_models("iat,nope").unwrap_err().to_string();
+        assert!(e.starts_with("--models: unknown model `nope`"), "{e}");
+        assert_eq!(parse_workloads("vecadd,bfs").unwrap(), ["vecadd", "bfs"]);
+        assert_eq!(
+            parse_workloads("all").unwrap().len(),
+            workloads::all().len()
+        );
+        let e = parse_workloads("vecadd,gemm").unwrap_err().to_string();
+        assert!(e.starts_with("--workloads: unknown workload `gemm`"), "{e}");
+        assert!(parse_workloads(" , ").is_err());
+    }
+
+    #[test]
+    fn shards_parse_and_partition_every_index_once() {
+        let s = parse_shard("2/3").unwrap();
+        assert_eq!((s.index, s.count), (2, 3));
+        for bad in ["3/3", "1", "a/2", "0/0", "-1/2"] {
+            assert!(parse_shard(bad).is_err(), "{bad}");
+        }
+        for i in 0..20u64 {
+            let owners = (0..3)
+                .filter(|&k| in_shard(Some(Shard { index: k, count: 3 }), i))
+                .count();
+            assert_eq!(owners, 1);
+            assert!(in_shard(None, i));
+        }
+    }
+
+    #[test]
+    fn margin_gives_the_documented_sample_size() {
+        let m = Injections::Margin {
+            margin: 0.031,
+            confidence: 0.95,
+        };
+        assert_eq!(m.per_cell(), 1000);
+        assert!(Injections::Margin {
+            margin: 0.0,
+            confidence: 0.95
+        }
+        .validate()
+        .is_err());
+    }
+}

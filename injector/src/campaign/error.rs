@@ -1,0 +1,105 @@
+//! The campaign's one error type.
+
+use std::path::PathBuf;
+
+/// What can go wrong planning, running, merging or reading a campaign. Outcomes of
+/// injections (crashes, hangs) are not errors: they are results.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CampaignError {
+    /// A configuration value is invalid (the message names the flag or field).
+    #[error("{what}: {reason}")]
+    Config {
+        /// The flag or field (`--workloads`, `--shard`, …).
+        what: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The store file exists and would be overwritten.
+    #[error("{}: already exists; choose another file or remove it (a campaign store is never overwritten)", path.display())]
+    Exists {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The store file does not exist.
+    #[error("{}: no such campaign store", path.display())]
+    Missing {
+        /// The file.
+        path: PathBuf,
+    },
+    /// SQLite failed on the store.
+    #[error("{}: {source}", path.display())]
+    CampaignStore {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// The store is not a campaign store this build can read.
+    #[error("{}: {reason}", path.display())]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// Why it cannot be read.
+        reason: String,
+    },
+    /// The stores given to a merge are not shards of one plan, or disagree on a result.
+    #[error("cannot merge {}: {reason}", path.display())]
+    Merge {
+        /// The input that does not fit.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Another process is running the same store (and shard).
+    #[error("{}: already being run by process {pid} on {host} (session {session}); wait for it or stop it first", path.display())]
+    Busy {
+        /// The file.
+        path: PathBuf,
+        /// The other process.
+        pid: u32,
+        /// Its host.
+        host: String,
+        /// Its session number in the store.
+        session: i64,
+    },
+    /// A workload's fault-free run failed while planning (profiling its sites).
+    #[error("profiling `{workload}` ({model}) on {profile} failed: {detail}")]
+    Profile {
+        /// The workload.
+        workload: String,
+        /// The model.
+        model: String,
+        /// The virtual GPU profile.
+        profile: String,
+        /// The run error.
+        detail: String,
+    },
+    /// The device could not be opened or inspected.
+    #[error("device {device}: {source}")]
+    Device {
+        /// The device name.
+        device: String,
+        /// The device layer's error.
+        source: gpu::GpuError,
+    },
+    /// Instrumenting a workload failed.
+    #[error("instrumenting `{workload}` for {model}: {detail}")]
+    Instrument {
+        /// The workload.
+        workload: String,
+        /// The model.
+        model: String,
+        /// Why.
+        detail: String,
+    },
+}
+
+impl CampaignError {
+    pub(crate) fn config(what: impl Into<String>, reason: impl Into<String>) -> CampaignError {
+        CampaignError::Config {
+            what: what.into(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! Planning: profile the fault sites of every (workload, model) cell on a virtual GPU and
+//! draw each cell's faults from the campaign seed.
+
+use super::config::CampaignConfig;
+use super::error::CampaignError;
+use crate::instrument::instrument;
+use crate::model::Model;
+use crate::sample::{injection_rng, profile_sites, sample};
+use crate::spec::FaultSpec;
+use gpu::{DeviceSpec, SimDevice, SimSpec};
+use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// One planned injection: the `index`-th fault of its (workload, model) cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanRow {
+    /// The workload.
+    pub workload: String,
+    /// The model.
+    pub model: Model,
+    /// Its index in the cell (0-based); with the campaign seed it determines the fault.
+    pub index: u64,
+    /// The fault.
+    pub spec: FaultSpec,
+}
+
+/// What the plan decided for one (workload, model) cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellPlan {
+    /// The workload.
+    pub workload: String,
+    /// The model.
+    pub model: Model,
+    /// The workload's problem size.
+    pub size: usize,
+    /// Candidate sites of the model in the workload (instructions the pass guards).
+    pub candidate_sites: u64,
+    /// Candidate sites the profiled run executed.
+    pub exercised_sites: u64,
+    /// Injections planned.
+    pub planned: u64,
+    /// Why fewer injections than asked were planned (none when all were).
+    pub note: Option<String>,
+}
+
+/// A campaign plan: its configuration, cells and rows (cell by cell in campaign order,
+/// by index within a cell).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignPlan {
+    /// The configuration it was drawn from.
+    pub config: CampaignConfig,
+    /// Every (workload, model) cell, workload-major in campaign order.
+    pub cells: Vec<CellPlan>,
+    /// Every planned injection.
+    pub rows: Vec<PlanRow>,
+}
+
+impl CampaignPlan {
+    /// A hex SHA-256 of the configuration and every row: two stores hold the same plan
+    /// exactly when their hashes are equal (what `merge` checks).
+    pub fn hash(&self) -> String {
+        plan_hash(
+            &self.config,
+            self.rows
+                .iter()
+                .map(|r| (r.workload.as_str(), r.model, r.index, r.spec.to_string())),
+        )
+    }
+}
+
+fn plan_hash<'a>(
+    config: &CampaignConfig,
+    rows: impl Iterator<Item = (&'a str, Model, u64, String)>,
+) -> String {
+    let mut h = Sha256::new();
+    h.update(serde_json::to_string(config).expect("config serializes"));
+    h.update(b"\n");
+    for (w, m, i, spec) in rows {
+        h.update(format!("{w}\t{m}\t{i}\t{spec}\n"));
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The virtual GPU profiles sites can be profiled on, with their SM counts.
+fn sim_profiles() -> Vec<(String, u32)> {
+    [None, Some("a100"), Some("h100")]
+        .into_iter()
+        .filter_map(|p| {
+            let spec = SimSpec {
+                profile: p.map(String::from),
+                count: None,
+                index: None,
+            };
+            let mut dev = SimDevice::open(&spec).ok()?;
+            let sms = dev.gpu().profile().sms;
+            Some((DeviceSpec::Sim(spec).to_string(), sms))
+        })
+        .collect()
+}
+
+/// The virtual GPU profile whose sites stand for `device`'s: a virtual GPU's own
+/// profile; for a CUDA GPU the profile with the SM count closest to `sm_count` (an
+/// H100 or H200, 132 SMs, gets `sim:h100`), and `sim:h100` when the GPU could not be
+/// inspected.
+pub fn site_profile_for(device: &DeviceSpec, sm_count: Option<u32>) -> String {
+    match device {
+        DeviceSpec::Sim(s) => DeviceSpec::Sim(SimSpec {
+            profile: s.profile.clone(),
+            count: None,
+            index: None,
+        })
+        .to_string(),
+        _ => {
+            let Some(sms) = sm_count else {
+                return "sim:h100".into();
+            };
+            sim_profiles()
+                .into_iter()
+                .min_by_key(|(_, n)| n.abs_diff(sms))
+                .map(|(name, _)| name)
+                .unwrap_or_else(|| "sim:h100".into())
+        }
+    }
+}
+
+/// Parses a profile name (`sim`, `sim:a100`, `sim:h100`) into the spec to open.
+pub(crate) fn profile_spec(profile: &str) -> Result<SimSpec, CampaignError> {
+    let bad = || {
+        let known: Vec<String> = sim_profiles().into_iter().map(|(n, _)| n).collect();
+        CampaignError::config(
+            "--profile",
+            format!(
+                "`{profile}` is not a virtual GPU profile (known: {})",
+                known.join(", ")
+            ),
+        )
+    };
+    match profile.parse::<DeviceSpec>() {
+        Ok(DeviceSpec::Sim(s)) if s.count.is_none() && s.index.is_none() => {
+            SimDevice::open(&s).map_err(|_| bad())?;
+            Ok(s)
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// What planning reports as it goes.
+#[derive(Debug, Clone)]
+pub struct PlanProgress<'a> {
+    /// Cells profiled so far.
+    pub done: usize,
+    /// Cells in all.
+    pub total: usize,
+    /// The cell just profiled.
+    pub cell: &'a CellPlan,
+}
+
+/// Plans a campaign: for every cell (on up to `jobs` threads) instruments the workload
+/// once, profiles its candidate sites on `config.profile`, and draws the cell's faults
+/// with [`injection_rng`]`(seed, workload, model, index)`. A cell whose model has no
+/// usable site (none at all, or none executed for [`crate::Sampling::Exercised`]) gets
+/// no injection and a note saying why. The plan does not depend on `jobs`.
+pub fn plan_campaign(
+    config: &CampaignConfig,
+    jobs: usize,
+    on_progress: &mut (dyn FnMut(PlanProgress<'_>) + Send),
+) -> Result<CampaignPlan, CampaignError> {
+    config.validate()?;
+    let sim = profile_spec(&config.profile)?;
+    let n = config.injections.per_cell();
+    let cells: Vec<(usize, &str, Model)> = config
+        .workloads
+        .iter()
+        .flat_map(|w| config.models.iter().map(move |&m| (w.as_str(), m)))
+        .enumerate()
+        .map(|(i, (w, m))| (i, w, m))
+        .collect();
+    let next = AtomicUsize::new(0);
+    type Planned = (CellPlan, Vec<PlanRow>);
+    let results: Mutex<Vec<Option<Result<Planned, CampaignError>>>> =
+        Mutex::new((0..cells.len()).map(|_| None).collect());
+    let progress = Mutex::new((0usize, on_progress));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, cells.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&(slot, w, m)) = cells.get(i) else {
+                    return;
+                };
+                let r = plan_cell(config, &sim, w, m, n);
+                let failed = r.is_err();
+                if let Ok((cell, _)) = &r {
+                    let mut p = progress.lock().expect("progress lock");
+                    p.0 += 1;
+                    let done = p.0;
+                    (p.1)(PlanProgress {
+                        done,
+                        total: cells.len(),
+                        cell,
+                    });
+                }
+                results.lock().expect("results lock")[slot] = Some(r);
+                if failed {
+                    // stop handing out cells; the first error in order is returned
+                    next.store(cells.len(), Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    let mut plan = CampaignPlan {
+        config: config.clone(),
+        cells: Vec::with_capacity(cells.len()),
+        rows: Vec::new(),
+    };
+    for r in results
+        .into_inner()
+        .expect("results lock")
+        .into_iter()
+        .flatten()
+    {
+        let (cell, rows) = r?;
+        plan.cells.push(cell);
+        plan.rows.extend(rows);
+    }
+    Ok(plan)
+}
+
+fn plan_cell(
+    config: &CampaignConfig,
+    sim: &SimSpec,
+    workload: &str,
+    model: Model,
+    n: u64,
+) -> Result<(CellPlan, Vec<PlanRow>), CampaignError> {
+    let w = workloads::by_name(workload).expect("validated");
+    let size = config.size.unwrap_or(w.meta().size.default);
+    let fail = |detail: String| CampaignError::Profile {
+        workload: workload.to_string(),
+        model: model.to_string(),
+        profile: config.profile.clone(),
+        detail,
+    };
+    let inputs = w
+        .generate(size, config.input_seed)
+        .map_err(|e| fail(e.to_string()))?;
+    let module = ptx::parse(w.ptx()).map_err(|e| CampaignError::Instrument {
+        workload: workload.to_string(),
+        model: model.to_string(),
+        detail: e.to_string(),
+    })?;
+    let inst = instrument(&module, model).map_err(|e| CampaignError::Instrument {
+        workload: workload.to_string(),
+        model: model.to_string(),
+        detail: e.to_string(),
+    })?;
+    let mut dev = SimDevice::open(sim).map_err(|e| CampaignError::Device {
+        device: config.profile.clone(),
+        source: e,
+    })?;
+    let profile = profile_sites(&mut dev, w, &inputs, &inst).map_err(|e| fail(e.to_string()))?;
+    let candidate_sites = profile.sites.len() as u64;
+    let exercised_sites = profile.exercised().count() as u64;
+    let usable = match config.sampling {
+        crate::Sampling::Exercised => exercised_sites,
+        crate::Sampling::Physical => candidate_sites,
+    };
+    let note = if n == 0 {
+        None
+    } else if candidate_sites == 0 {
+        Some(format!("`{workload}` has no candidate site of {model}"))
+    } else if usable == 0 {
+        Some(format!(
+            "none of the {candidate_sites} candidate sites of {model} in `{workload}` executed (exercised sampling)"
+        ))
+    } else {
+        None
+    };
+    let mut rows = Vec::new();
+    if usable > 0 {
+        for index in 0..n {
+            let mut rng = injection_rng(config.seed, workload, model, index);
+            let spec = sample(&profile, config.sampling, &mut rng)
+                .expect("a profile with a usable site always yields a fault");
+            rows.push(PlanRow {
+                workload: workload.to_string(),
+                model,
+                index,
+                spec,
+            });
+        }
+    }
+    Ok((
+        CellPlan {
+            workload: workload.to_string(),
+            model,
+            size,
+            candidate_sites,
+            exercised_sites,
+            planned: rows.len() as u64,
+            note,
+        },
+        rows,
+    ))
+}

@@ -1,0 +1,525 @@
+//! Running a plan: worker threads inject, one writer commits.
+//!
+//! The pending rows of the store (of the shard) are handed out in campaign order from a
+//! shared counter, so each worker meets each (workload, model) cell at most once: on
+//! meeting a cell it prepares a [`Target`] (golden run, instrumented dry run, hang
+//! limits) on its own device, then runs the cell's rows it draws. Results flow over a
+//! channel to the calling thread, the only one that writes the store: each result is
+//! committed on its own before the next is read, and a row that already has a result
+//! is never run (pending rows only) nor stored twice (`ON CONFLICT DO NOTHING`).
+//!
+//! Isolation, and why outcomes do not depend on jobs, shards or interruptions: on the
+//! virtual GPU with [`Isolation::Threads`] every injection runs on a fresh virtual GPU
+//! with the original and instrumented modules loaded (the same state for every
+//! injection), and the per-injection fault comes from the plan; with
+//! [`Isolation::Processes`] (CUDA devices) each worker serves its device from a
+//! subprocess that is replaced when a launch hangs or poisons its context, opened anew
+//! for every cell, so each module is loaded once per (cell, worker).
+
+use super::config::{shard_name, CampaignConfig};
+use super::error::CampaignError;
+use super::plan::PlanRow;
+use super::store::{CampaignStore, Durability, Session};
+use crate::instrument::instrument;
+use crate::model::Model;
+use crate::run::{InjectError, Injection, Target};
+use gpu::{Device, DeviceSpec, Platform, SimDevice, SimSpec, WorkerCommand, WorkerOptions};
+use reports::{OutcomeKind, RunRecord, Shard};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Where each worker's device lives.
+#[derive(Debug, Clone)]
+pub enum Isolation {
+    /// In this process, one device per worker thread (the virtual GPU's default).
+    Threads,
+    /// In a child process per worker ([`gpu::WorkerDevice`], started with this command),
+    /// killed and replaced when a launch hangs or poisons the device (CUDA's default).
+    Processes(WorkerCommand),
+}
+
+impl Isolation {
+    fn name(&self) -> &'static str {
+        match self {
+            Isolation::Threads => "thread",
+            Isolation::Processes(_) => "process",
+        }
+    }
+}
+
+/// How to run a campaign store.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Worker threads (at least 1).
+    pub jobs: usize,
+    /// Run only this shard's rows (`index % count == index`).
+    pub shard: Option<Shard>,
+    /// Where devices live.
+    pub isolation: Isolation,
+    /// How hard each commit is pushed to disk.
+    pub durability: Durability,
+    /// Host name recorded in the session.
+    pub host: String,
+    /// Command line recorded in the session.
+    pub command: Option<String>,
+}
+
+/// What the runner reports, in order: one `Started`, then `Result`s and `Failed`s as
+/// they are committed or given up, then one `Finished`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CampaignEvent<'a> {
+    /// The session started.
+    Started {
+        /// Its number in the store.
+        session: i64,
+        /// Planned injections (of the shard).
+        planned: u64,
+        /// Of which already done.
+        done: u64,
+        /// Worker threads.
+        jobs: usize,
+        /// The device.
+        device: &'a str,
+    },
+    /// A result was committed.
+    Result {
+        /// The plan row.
+        row: &'a PlanRow,
+        /// The record as stored.
+        record: &'a RunRecord,
+        /// Done so far (of the shard).
+        done: u64,
+        /// Planned (of the shard).
+        planned: u64,
+    },
+    /// A cell (or one row, `index`) could not run; its rows stay pending.
+    Failed {
+        /// The workload.
+        workload: &'a str,
+        /// The model.
+        model: Model,
+        /// The row, when only one row failed.
+        index: Option<u64>,
+        /// Why.
+        reason: &'a str,
+    },
+    /// The session ended.
+    Finished(&'a RunSummary),
+}
+
+/// What a session did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSummary {
+    /// The session's number in the store.
+    pub session: i64,
+    /// Results this session committed.
+    pub ran: u64,
+    /// Results in the store (of the shard), this session's included.
+    pub done: u64,
+    /// Planned injections (of the shard).
+    pub planned: u64,
+    /// Outcome kinds of this session's results.
+    pub counts: BTreeMap<OutcomeKind, u64>,
+    /// Why cells or rows could not run (they stay pending).
+    pub failures: Vec<String>,
+    /// Stopped by the caller's stop flag before every row ran.
+    pub interrupted: bool,
+    /// Wall time of the session.
+    pub elapsed: Duration,
+}
+
+impl RunSummary {
+    /// Every planned row (of the shard) has a result.
+    pub fn complete(&self) -> bool {
+        self.done == self.planned
+    }
+}
+
+enum Msg {
+    Result {
+        worker: u32,
+        row: usize,
+        injection: Injection,
+    },
+    Target {
+        worker: u32,
+        row: usize,
+        golden: Option<u64>,
+        dry: Option<u64>,
+        dry_wall: Duration,
+        limits: gpu::Limits,
+    },
+    Failed {
+        row: usize,
+        whole_cell: bool,
+        reason: String,
+    },
+}
+
+/// Runs the pending rows of the store at `path` until all ran or `stop` is set (then
+/// in-flight injections finish and are committed). Events go to `on_event` on the
+/// calling thread.
+pub fn run_campaign(
+    path: &Path,
+    opts: &RunOptions,
+    stop: &AtomicBool,
+    on_event: &mut dyn FnMut(&CampaignEvent<'_>),
+) -> Result<RunSummary, CampaignError> {
+    let t0 = Instant::now();
+    let mut store = CampaignStore::open(path)?;
+    store.set_durability(opts.durability)?;
+    let config = store.meta().config.clone();
+    let device: DeviceSpec =
+        config
+            .device
+            .parse()
+            .map_err(|e: gpu::SpecError| CampaignError::Format {
+                path: path.to_path_buf(),
+                reason: format!("meta `device`: {e}"),
+            })?;
+    let platform = Platform::new();
+    let info = platform
+        .info(&device)
+        .map_err(|source| CampaignError::Device {
+            device: config.device.clone(),
+            source,
+        })?;
+    let shard = opts.shard.or(store.meta().shard);
+    let session = store.begin_session(&Session {
+        id: 0,
+        started: super::store::rfc3339(std::time::SystemTime::now()),
+        finished: None,
+        status: "running".into(),
+        command: opts.command.clone(),
+        host: opts.host.clone(),
+        pid: std::process::id(),
+        shard,
+        jobs: opts.jobs.max(1) as u32,
+        isolation: opts.isolation.name().into(),
+        device: config.device.clone(),
+        device_name: info.name.clone(),
+        device_uuid: (!info.uuid.is_empty()).then(|| info.uuid.clone()),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        completed: 0,
+    })?;
+    let result = run_session(
+        &store, session, &config, &device, shard, opts, stop, on_event, t0,
+    );
+    let status = match &result {
+        Ok(s) if s.complete() => "finished",
+        Ok(s) if s.interrupted => "interrupted",
+        Ok(_) => "incomplete",
+        Err(_) => "failed",
+    };
+    store.end_session(session, status)?;
+    let summary = result?;
+    on_event(&CampaignEvent::Finished(&summary));
+    Ok(summary)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_session(
+    store: &CampaignStore,
+    session: i64,
+    config: &CampaignConfig,
+    device: &DeviceSpec,
+    shard: Option<Shard>,
+    opts: &RunOptions,
+    stop: &AtomicBool,
+    on_event: &mut dyn FnMut(&CampaignEvent<'_>),
+    t0: Instant,
+) -> Result<RunSummary, CampaignError> {
+    let rows = store.pending(shard)?;
+    let (planned, mut done) = store.progress(shard)?;
+    let sizes: HashMap<(String, Model), usize> = store
+        .cells()?
+        .into_iter()
+        .map(|c| ((c.workload, c.model), c.size))
+        .collect();
+    let jobs = opts.jobs.clamp(1, rows.len().max(1));
+    on_event(&CampaignEvent::Started {
+        session,
+        planned,
+        done,
+        jobs,
+        device: &config.device,
+    });
+    let mut summary = RunSummary {
+        session,
+        ran: 0,
+        done,
+        planned,
+        counts: BTreeMap::new(),
+        failures: Vec::new(),
+        interrupted: false,
+        elapsed: Duration::ZERO,
+    };
+    let abort = AtomicBool::new(false);
+    let shared = Shared {
+        rows: &rows,
+        next: AtomicUsize::new(0),
+        stop,
+        abort: &abort,
+        failed: Mutex::new(HashSet::new()),
+        sizes: &sizes,
+        config,
+        device,
+        isolation: &opts.isolation,
+    };
+    let sim = match device {
+        DeviceSpec::Sim(s) => Some(s.clone()),
+        _ => None,
+    };
+    let mut write_error = None;
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel::<Msg>();
+        for worker in 0..jobs {
+            let tx = tx.clone();
+            let shared = &shared;
+            let sim = sim.clone();
+            scope.spawn(move || work(worker as u32, shared, sim, tx));
+        }
+        drop(tx);
+        for msg in rx {
+            if write_error.is_some() {
+                continue; // draining after a store error
+            }
+            let r = match msg {
+                Msg::Result {
+                    worker,
+                    row,
+                    injection,
+                } => {
+                    let row = &rows[row];
+                    match store.insert_result(session, worker, row, &injection) {
+                        Ok(true) => {
+                            done += 1;
+                            summary.ran += 1;
+                            *summary.counts.entry(injection.outcome.kind()).or_default() += 1;
+                            let record = record_of(row, &injection);
+                            on_event(&CampaignEvent::Result {
+                                row,
+                                record: &record,
+                                done,
+                                planned,
+                            });
+                            Ok(())
+                        }
+                        Ok(false) => Ok(()),
+                        Err(e) => Err(e),
+                    }
+                }
+                Msg::Target {
+                    worker,
+                    row,
+                    golden,
+                    dry,
+                    dry_wall,
+                    limits,
+                } => {
+                    let row = &rows[row];
+                    store.insert_target(
+                        session,
+                        worker,
+                        &row.workload,
+                        row.model,
+                        golden,
+                        dry,
+                        dry_wall.as_micros() as u64,
+                        limits,
+                    )
+                }
+                Msg::Failed {
+                    row,
+                    whole_cell,
+                    reason,
+                } => {
+                    let row = &rows[row];
+                    let index = (!whole_cell).then_some(row.index);
+                    summary.failures.push(match index {
+                        Some(i) => {
+                            format!("{}/{} injection {i}: {reason}", row.workload, row.model)
+                        }
+                        None => format!("{}/{}: {reason}", row.workload, row.model),
+                    });
+                    on_event(&CampaignEvent::Failed {
+                        workload: &row.workload,
+                        model: row.model,
+                        index,
+                        reason: &reason,
+                    });
+                    Ok(())
+                }
+            };
+            if let Err(e) = r {
+                abort.store(true, Ordering::SeqCst);
+                write_error = Some(e);
+            }
+        }
+    });
+    if let Some(e) = write_error {
+        return Err(e);
+    }
+    summary.done = done;
+    summary.interrupted = stop.load(Ordering::SeqCst) && done < planned;
+    summary.elapsed = t0.elapsed();
+    Ok(summary)
+}
+
+fn record_of(row: &PlanRow, inj: &Injection) -> RunRecord {
+    RunRecord {
+        workload: row.workload.clone(),
+        model: row.model.id().to_string(),
+        spec: row.spec.to_string(),
+        outcome: inj.outcome.clone(),
+        activations: inj.activations,
+        instructions: inj.instructions,
+        elapsed_us: inj.elapsed.as_micros() as u64,
+        error: inj.error.clone(),
+        fault_sm: Some(row.spec.sm),
+    }
+}
+
+struct Shared<'a> {
+    rows: &'a [PlanRow],
+    next: AtomicUsize,
+    stop: &'a AtomicBool,
+    abort: &'a AtomicBool,
+    failed: Mutex<HashSet<(String, Model)>>,
+    sizes: &'a HashMap<(String, Model), usize>,
+    config: &'a CampaignConfig,
+    device: &'a DeviceSpec,
+    isolation: &'a Isolation,
+}
+
+/// A worker's prepared cell.
+struct Prepared {
+    key: (String, Model),
+    target: Target<'static>,
+    /// The device the target was prepared on (injections run on it, except on the
+    /// virtual GPU in threads mode).
+    dev: Box<dyn Device + Send>,
+    original: &'static str,
+    instrumented: String,
+}
+
+fn work(worker: u32, sh: &Shared<'_>, sim: Option<SimSpec>, tx: mpsc::Sender<Msg>) {
+    let mut current: Option<Prepared> = None;
+    loop {
+        if sh.stop.load(Ordering::SeqCst) || sh.abort.load(Ordering::SeqCst) {
+            return;
+        }
+        let i = sh.next.fetch_add(1, Ordering::SeqCst);
+        let Some(row) = sh.rows.get(i) else {
+            return;
+        };
+        let key = (row.workload.clone(), row.model);
+        if sh.failed.lock().expect("failed lock").contains(&key) {
+            continue;
+        }
+        if current.as_ref().is_none_or(|p| p.key != key) {
+            current = None; // drop the previous device (a worker process exits)
+            match prepare(sh, &key) {
+                Ok(p) => {
+                    let _ = tx.send(Msg::Target {
+                        worker,
+                        row: i,
+                        golden: p.target.golden().stats.instructions,
+                        dry: p.target.dry_instructions(),
+                        dry_wall: p.target.dry_wall(),
+                        limits: p.target.limits(),
+                    });
+                    current = Some(p);
+                }
+                Err(reason) => {
+                    let first = sh.failed.lock().expect("failed lock").insert(key);
+                    if first {
+                        let _ = tx.send(Msg::Failed {
+                            row: i,
+                            whole_cell: true,
+                            reason,
+                        });
+                    }
+                    continue;
+                }
+            }
+        }
+        let p = current.as_mut().expect("prepared");
+        let result = match (&sim, sh.isolation) {
+            (Some(spec), Isolation::Threads) => inject_fresh(spec, p, row),
+            _ => p.target.inject(p.dev.as_mut(), &row.spec),
+        };
+        let msg = match result {
+            Ok(injection) => Msg::Result {
+                worker,
+                row: i,
+                injection,
+            },
+            Err(e) => Msg::Failed {
+                row: i,
+                whole_cell: false,
+                reason: e.to_string(),
+            },
+        };
+        if tx.send(msg).is_err() {
+            return;
+        }
+    }
+}
+
+/// One injection on a fresh virtual GPU holding the original and the instrumented
+/// module, loaded in the order [`Target::new`] loads them.
+fn inject_fresh(spec: &SimSpec, p: &Prepared, row: &PlanRow) -> Result<Injection, InjectError> {
+    let mut dev = SimDevice::open(spec)?;
+    dev.load(p.original)?;
+    let m = dev.load(&p.instrumented)?;
+    if m != p.target.module() {
+        return Err(InjectError::Device(gpu::GpuError::Invalid {
+            detail: format!(
+                "fresh device gave module handle {:?}, the target expects {:?}",
+                m,
+                p.target.module()
+            ),
+        }));
+    }
+    p.target.inject(&mut dev, &row.spec)
+}
+
+fn prepare(sh: &Shared<'_>, key: &(String, Model)) -> Result<Prepared, String> {
+    let (workload, model) = (key.0.as_str(), key.1);
+    let w = workloads::by_name(workload).ok_or_else(|| format!("unknown workload `{workload}`"))?;
+    let size = sh.sizes.get(key).copied().unwrap_or(w.meta().size.default);
+    let inputs = w
+        .generate(size, sh.config.input_seed)
+        .map_err(|e| format!("generating inputs: {e}"))?;
+    let module = ptx::parse(w.ptx()).map_err(|e| format!("parsing the PTX: {e}"))?;
+    let inst = instrument(&module, model).map_err(|e| format!("instrumenting: {e}"))?;
+    let instrumented = inst.ptx();
+    let platform = Platform::new();
+    let mut dev: Box<dyn Device + Send> = match sh.isolation {
+        Isolation::Threads => platform.open(sh.device),
+        Isolation::Processes(cmd) => platform
+            .open_worker(sh.device, cmd.clone(), WorkerOptions::default())
+            .map(|d| Box::new(d) as Box<dyn Device + Send>),
+    }
+    .map_err(|e| format!("opening {}: {e}", sh.device))?;
+    let target = Target::new(dev.as_mut(), w, inputs, inst)
+        .map_err(|e| e.to_string())?
+        .with_hang_policy(sh.config.hang_policy());
+    Ok(Prepared {
+        key: key.clone(),
+        target,
+        dev,
+        original: w.ptx(),
+        instrumented,
+    })
+}
+
+/// `I/N` of a shard, or `all`.
+pub fn shard_label(shard: Option<Shard>) -> String {
+    shard.map(shard_name).unwrap_or_else(|| "all".into())
+}

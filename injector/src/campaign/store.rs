@@ -1,0 +1,1216 @@
+//! The campaign store: one SQLite file holding the plan, every result, and who ran it.
+//!
+//! Tables (schema version [`STORE_SCHEMA_VERSION`], documented in `docs/campaigns.md`):
+//! `meta` (key/value: configuration, plan hash, seed, tool version, …), `cells` (one row
+//! per (workload, model) with its planned count and why it may be short), `plan` (one
+//! row per injection: the fault in compact and JSON form), `results` (at most one per
+//! plan row: outcome, cause, activations, instructions, SDC magnitude, timing, session),
+//! `sessions` (one per `run`/`resume`: host, process, device identity, tool version,
+//! status) and `targets` (the calibration of every golden + dry run: hang limits).
+//!
+//! Durability: the journal is a write-ahead log (`journal_mode=WAL`); each result is
+//! one autocommit `INSERT`, i.e. its own transaction, so a process killed at any moment
+//! (SIGKILL included) leaves every committed result and no partial one. With the default
+//! `synchronous=NORMAL` a commit reaches the operating system before the next starts,
+//! which survives the death of the process but not necessarily a power loss of the host
+//! (the last commits may be lost, never corrupted: they are simply run again);
+//! [`Durability::Full`] also syncs every commit to disk.
+
+use super::config::{in_shard, shard_name, CampaignConfig};
+use super::error::CampaignError;
+use super::plan::{CampaignPlan, CellPlan, PlanRow};
+use crate::model::Model;
+use crate::run::{Injection, SLOW_FACTOR};
+use crate::spec::FaultSpec;
+use reports::{CampaignMeta, Outcome, RunRecord, Shard};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Version of the store's tables; a store of another version is refused.
+pub const STORE_SCHEMA_VERSION: u32 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE cells (
+    workload        TEXT NOT NULL,
+    model           TEXT NOT NULL,
+    ord             INTEGER NOT NULL,
+    size            INTEGER NOT NULL,
+    candidate_sites INTEGER NOT NULL,
+    exercised_sites INTEGER NOT NULL,
+    planned         INTEGER NOT NULL,
+    note            TEXT,
+    PRIMARY KEY (workload, model)
+);
+CREATE TABLE plan (
+    workload  TEXT NOT NULL,
+    model     TEXT NOT NULL,
+    idx       INTEGER NOT NULL,
+    spec      TEXT NOT NULL,
+    spec_json TEXT NOT NULL,
+    sm        INTEGER NOT NULL,
+    PRIMARY KEY (workload, model, idx),
+    FOREIGN KEY (workload, model) REFERENCES cells (workload, model)
+);
+CREATE TABLE sessions (
+    id           INTEGER PRIMARY KEY,
+    started      TEXT NOT NULL,
+    finished     TEXT,
+    status       TEXT NOT NULL,
+    command      TEXT,
+    host         TEXT NOT NULL,
+    pid          INTEGER NOT NULL,
+    shard        TEXT,
+    jobs         INTEGER NOT NULL,
+    isolation    TEXT NOT NULL,
+    device       TEXT NOT NULL,
+    device_name  TEXT NOT NULL,
+    device_uuid  TEXT,
+    tool_version TEXT NOT NULL,
+    completed    INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE targets (
+    session             INTEGER NOT NULL REFERENCES sessions (id),
+    worker              INTEGER NOT NULL,
+    workload            TEXT NOT NULL,
+    model               TEXT NOT NULL,
+    golden_instructions INTEGER,
+    dry_instructions    INTEGER,
+    dry_wall_us         INTEGER NOT NULL,
+    hang_instructions   INTEGER,
+    hang_wall_us        INTEGER,
+    created             TEXT NOT NULL
+);
+CREATE TABLE results (
+    workload     TEXT NOT NULL,
+    model        TEXT NOT NULL,
+    idx          INTEGER NOT NULL,
+    outcome      TEXT NOT NULL,
+    cause        TEXT,
+    slow         INTEGER NOT NULL DEFAULT 0,
+    activations  INTEGER,
+    instructions INTEGER,
+    elapsed_us   INTEGER NOT NULL,
+    error        TEXT,
+    sdc_elements INTEGER,
+    sdc_total    INTEGER,
+    sdc_bits     INTEGER,
+    sdc_max_abs  REAL,
+    sdc_max_rel  REAL,
+    sdc_nan_inf  INTEGER,
+    outcome_json TEXT NOT NULL,
+    session      INTEGER NOT NULL REFERENCES sessions (id),
+    worker       INTEGER NOT NULL,
+    finished     TEXT NOT NULL,
+    PRIMARY KEY (workload, model, idx),
+    FOREIGN KEY (workload, model, idx) REFERENCES plan (workload, model, idx)
+);
+";
+
+/// How hard each commit is pushed to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=NORMAL`: survives the process being killed (the default).
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: also survives a power loss, at the cost of a disk sync per
+    /// result.
+    Full,
+}
+
+/// A run of `campaign run`/`resume` as the store records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    /// Its number in the store (1, 2, …).
+    pub id: i64,
+    /// Start time, RFC 3339 UTC.
+    pub started: String,
+    /// End time, when it ended normally.
+    pub finished: Option<String>,
+    /// `running` (or killed: a dead process leaves it so), `finished`, `interrupted`,
+    /// `incomplete` (some rows could not run), `stale` (found dead by a later session).
+    pub status: String,
+    /// The command line.
+    pub command: Option<String>,
+    /// The host.
+    pub host: String,
+    /// The process id.
+    pub pid: u32,
+    /// The shard it ran.
+    pub shard: Option<Shard>,
+    /// Worker threads.
+    pub jobs: u32,
+    /// `thread` (in-process device per worker) or `process` (worker subprocesses).
+    pub isolation: String,
+    /// The device as selected.
+    pub device: String,
+    /// The device's product name.
+    pub device_name: String,
+    /// The device's UUID.
+    pub device_uuid: Option<String>,
+    /// The tool version that ran it.
+    pub tool_version: String,
+    /// Results it committed.
+    pub completed: u64,
+}
+
+/// One stored result with its plan position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResult {
+    /// Index of the injection in its cell.
+    pub index: u64,
+    /// The record (`reports` form).
+    pub record: RunRecord,
+    /// The session that ran it.
+    pub session: i64,
+    /// The worker thread that ran it.
+    pub worker: u32,
+    /// When it was committed, RFC 3339 UTC.
+    pub finished: String,
+}
+
+/// The header of a store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreMeta {
+    /// The configuration.
+    pub config: CampaignConfig,
+    /// The plan hash ([`CampaignPlan::hash`]).
+    pub plan_hash: String,
+    /// The tool version that planned it.
+    pub tool_version: String,
+    /// When it was planned, RFC 3339 UTC.
+    pub created: String,
+    /// The planning command line.
+    pub command: Option<String>,
+    /// The shard this store is bound to (by its first sharded run).
+    pub shard: Option<Shard>,
+    /// The stores a merged store was joined from.
+    pub merged_from: Vec<String>,
+}
+
+/// An open campaign store.
+pub struct CampaignStore {
+    conn: Connection,
+    path: PathBuf,
+    meta: StoreMeta,
+}
+
+/// RFC 3339 UTC with milliseconds (`2025-01-31T12:00:00.123Z`) of `t`.
+pub fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // civil-from-days (H. Hinnant)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+fn now() -> String {
+    rfc3339(SystemTime::now())
+}
+
+fn shard_text(s: Option<Shard>) -> Option<String> {
+    s.map(shard_name)
+}
+
+fn parse_shard_text(s: Option<String>) -> Option<Shard> {
+    s.and_then(|t| super::config::parse_shard(&t).ok())
+}
+
+fn model_of(id: &str) -> Option<Model> {
+    Model::ALL.into_iter().find(|m| m.id() == id)
+}
+
+#[cfg(target_os = "linux")]
+fn process_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn process_alive(_pid: u32) -> bool {
+    false
+}
+
+impl CampaignStore {
+    fn err(&self, source: rusqlite::Error) -> CampaignError {
+        CampaignError::CampaignStore {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Writes `plan` into a new store at `path` (never overwriting a file): the store is
+    /// built beside it and linked into place only when complete, so an interrupted plan
+    /// leaves no half-written store.
+    pub fn create(
+        path: &Path,
+        plan: &CampaignPlan,
+        command: Option<&str>,
+    ) -> Result<CampaignStore, CampaignError> {
+        if path.exists() {
+            return Err(CampaignError::Exists {
+                path: path.to_path_buf(),
+            });
+        }
+        let tmp = path.with_file_name(format!(
+            ".{}.partial-{}",
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "campaign.db".into()),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&tmp);
+        let result = Self::write_new(&tmp, plan, command).and_then(|()| {
+            std::fs::hard_link(&tmp, path).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    CampaignError::Exists {
+                        path: path.to_path_buf(),
+                    }
+                } else {
+                    CampaignError::Format {
+                        path: path.to_path_buf(),
+                        reason: format!("cannot create the store: {e}"),
+                    }
+                }
+            })
+        });
+        let _ = std::fs::remove_file(&tmp);
+        result?;
+        CampaignStore::open(path)
+    }
+
+    fn write_new(
+        tmp: &Path,
+        plan: &CampaignPlan,
+        command: Option<&str>,
+    ) -> Result<(), CampaignError> {
+        let e = |source| CampaignError::CampaignStore {
+            path: tmp.to_path_buf(),
+            source,
+        };
+        let mut conn = Connection::open(tmp).map_err(e)?;
+        conn.execute_batch("PRAGMA foreign_keys = ON;").map_err(e)?;
+        let tx = conn.transaction().map_err(e)?;
+        tx.execute_batch(SCHEMA).map_err(e)?;
+        let config = &plan.config;
+        let mut meta: Vec<(&str, String)> = vec![
+            ("schema_version", STORE_SCHEMA_VERSION.to_string()),
+            ("plan_hash", plan.hash()),
+            (
+                "config",
+                serde_json::to_string(config).expect("config serializes"),
+            ),
+            ("seed", config.seed.to_string()),
+            ("sampling", config.sampling.name().to_string()),
+            ("device", config.device.clone()),
+            ("profile", config.profile.clone()),
+            ("input_seed", config.input_seed.to_string()),
+            (
+                "injections_per_cell",
+                config.injections.per_cell().to_string(),
+            ),
+            ("hang_factor", config.hang_factor.to_string()),
+            (
+                "hang_floor_instructions",
+                config.hang_floor_instructions.to_string(),
+            ),
+            ("hang_floor_wall_ms", config.hang_floor_wall_ms.to_string()),
+            ("slow_factor", SLOW_FACTOR.to_string()),
+            ("tool_version", env!("CARGO_PKG_VERSION").to_string()),
+            ("created", now()),
+        ];
+        if let Some(c) = command {
+            meta.push(("command", c.to_string()));
+        }
+        for (k, v) in meta {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+                params![k, v],
+            )
+            .map_err(e)?;
+        }
+        for (ord, c) in plan.cells.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO cells (workload, model, ord, size, candidate_sites, exercised_sites, planned, note)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    c.workload,
+                    c.model.id(),
+                    ord as i64,
+                    c.size as i64,
+                    c.candidate_sites as i64,
+                    c.exercised_sites as i64,
+                    c.planned as i64,
+                    c.note
+                ],
+            )
+            .map_err(e)?;
+        }
+        {
+            let mut st = tx
+                .prepare(
+                    "INSERT INTO plan (workload, model, idx, spec, spec_json, sm)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(e)?;
+            for r in &plan.rows {
+                st.execute(params![
+                    r.workload,
+                    r.model.id(),
+                    r.index as i64,
+                    r.spec.to_string(),
+                    r.spec.to_json(),
+                    r.spec.sm
+                ])
+                .map_err(e)?;
+            }
+        }
+        tx.commit().map_err(e)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(e)?;
+        conn.close().map_err(|(_, source)| e(source))?;
+        Ok(())
+    }
+
+    /// Opens an existing store for reading and writing.
+    pub fn open(path: &Path) -> Result<CampaignStore, CampaignError> {
+        Self::open_with(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+    }
+
+    /// Opens an existing store for reading only (reports of stores on read-only media).
+    pub fn open_read_only(path: &Path) -> Result<CampaignStore, CampaignError> {
+        Self::open_with(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+    }
+
+    fn open_with(path: &Path, flags: OpenFlags) -> Result<CampaignStore, CampaignError> {
+        if !path.is_file() {
+            return Err(CampaignError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        let e = |source| CampaignError::CampaignStore {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(e)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(e)?;
+        conn.execute_batch("PRAGMA foreign_keys = ON;").map_err(e)?;
+        let meta = read_meta(&conn, path)?;
+        Ok(CampaignStore {
+            conn,
+            path: path.to_path_buf(),
+            meta,
+        })
+    }
+
+    /// The store's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The store's header.
+    pub fn meta(&self) -> &StoreMeta {
+        &self.meta
+    }
+
+    /// Sets how hard each commit is pushed to disk.
+    pub fn set_durability(&self, d: Durability) -> Result<(), CampaignError> {
+        let v = match d {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        };
+        self.conn
+            .pragma_update(None, "synchronous", v)
+            .map_err(|e| self.err(e))
+    }
+
+    /// The cells in campaign order.
+    pub fn cells(&self) -> Result<Vec<CellPlan>, CampaignError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT workload, model, size, candidate_sites, exercised_sites, planned, note
+                 FROM cells ORDER BY ord",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (workload, model, size, cand, ex, planned, note) = row.map_err(|e| self.err(e))?;
+            out.push(CellPlan {
+                model: model_of(&model)
+                    .ok_or_else(|| self.bad(format!("unknown model `{model}` in cells")))?,
+                workload,
+                size: size as usize,
+                candidate_sites: cand as u64,
+                exercised_sites: ex as u64,
+                planned: planned as u64,
+                note,
+            });
+        }
+        Ok(out)
+    }
+
+    fn bad(&self, reason: String) -> CampaignError {
+        CampaignError::Format {
+            path: self.path.clone(),
+            reason,
+        }
+    }
+
+    fn rows(
+        &self,
+        pending_only: bool,
+        shard: Option<Shard>,
+    ) -> Result<Vec<PlanRow>, CampaignError> {
+        let sql = if pending_only {
+            "SELECT p.workload, p.model, p.idx, p.spec_json FROM plan p
+             JOIN cells c ON c.workload = p.workload AND c.model = p.model
+             LEFT JOIN results r ON r.workload = p.workload AND r.model = p.model AND r.idx = p.idx
+             WHERE r.idx IS NULL ORDER BY c.ord, p.idx"
+        } else {
+            "SELECT p.workload, p.model, p.idx, p.spec_json FROM plan p
+             JOIN cells c ON c.workload = p.workload AND c.model = p.model
+             ORDER BY c.ord, p.idx"
+        };
+        let mut st = self.conn.prepare(sql).map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (workload, model, idx, json) = row.map_err(|e| self.err(e))?;
+            let index = idx as u64;
+            if !in_shard(shard, index) {
+                continue;
+            }
+            let spec: FaultSpec = serde_json::from_str(&json).map_err(|e| {
+                self.bad(format!(
+                    "plan row {workload}/{model}/{index}: bad fault JSON: {e}"
+                ))
+            })?;
+            out.push(PlanRow {
+                model: model_of(&model)
+                    .ok_or_else(|| self.bad(format!("unknown model `{model}` in plan")))?,
+                workload,
+                index,
+                spec,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every planned injection (of `shard`, or all), in campaign order.
+    pub fn plan_rows(&self, shard: Option<Shard>) -> Result<Vec<PlanRow>, CampaignError> {
+        self.rows(false, shard)
+    }
+
+    /// The planned injections (of `shard`, or all) that have no result yet, in campaign
+    /// order.
+    pub fn pending(&self, shard: Option<Shard>) -> Result<Vec<PlanRow>, CampaignError> {
+        self.rows(true, shard)
+    }
+
+    /// (planned, done) injections of `shard` (or all).
+    pub fn progress(&self, shard: Option<Shard>) -> Result<(u64, u64), CampaignError> {
+        let (cond, n, i) = match shard {
+            Some(s) => (
+                "WHERE idx % ?1 = ?2",
+                i64::from(s.count),
+                i64::from(s.index),
+            ),
+            None => ("WHERE ?1 = ?1 AND ?2 = ?2", 1, 0),
+        };
+        let count = |table: &str| -> Result<u64, CampaignError> {
+            self.conn
+                .query_row(
+                    &format!("SELECT COUNT(*) FROM {table} {cond}"),
+                    params![n, i],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(|c| c as u64)
+                .map_err(|e| self.err(e))
+        };
+        Ok((count("plan")?, count("results")?))
+    }
+
+    /// Every result, in campaign order.
+    pub fn results(&self) -> Result<Vec<StoredResult>, CampaignError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT r.workload, r.model, r.idx, p.spec, r.outcome_json, r.activations,
+                        r.instructions, r.elapsed_us, r.error, p.sm, r.session, r.worker, r.finished
+                 FROM results r
+                 JOIN plan p ON p.workload = r.workload AND p.model = r.model AND p.idx = r.idx
+                 JOIN cells c ON c.workload = r.workload AND c.model = r.model
+                 ORDER BY c.ord, r.idx",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    (
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                        r.get::<_, Option<i64>>(6)?,
+                    ),
+                    (
+                        r.get::<_, i64>(7)?,
+                        r.get::<_, Option<String>>(8)?,
+                        r.get::<_, i64>(9)?,
+                        r.get::<_, i64>(10)?,
+                        r.get::<_, i64>(11)?,
+                        r.get::<_, String>(12)?,
+                    ),
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (
+                (workload, model, idx, spec, outcome_json, activations, instructions),
+                (elapsed_us, error, sm, session, worker, finished),
+            ) = row.map_err(|e| self.err(e))?;
+            let outcome: Outcome = serde_json::from_str(&outcome_json).map_err(|e| {
+                self.bad(format!(
+                    "result {workload}/{model}/{idx}: bad outcome JSON: {e}"
+                ))
+            })?;
+            out.push(StoredResult {
+                index: idx as u64,
+                record: RunRecord {
+                    workload,
+                    model,
+                    spec,
+                    outcome,
+                    activations: activations.map(|a| a as u64),
+                    instructions: instructions.map(|a| a as u64),
+                    elapsed_us: elapsed_us as u64,
+                    error,
+                    fault_sm: Some(sm as u32),
+                },
+                session,
+                worker: worker as u32,
+                finished,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every session, oldest first.
+    pub fn sessions(&self) -> Result<Vec<Session>, CampaignError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT id, started, finished, status, command, host, pid, shard, jobs, isolation,
+                        device, device_name, device_uuid, tool_version, completed
+                 FROM sessions ORDER BY id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(Session {
+                    id: r.get(0)?,
+                    started: r.get(1)?,
+                    finished: r.get(2)?,
+                    status: r.get(3)?,
+                    command: r.get(4)?,
+                    host: r.get(5)?,
+                    pid: r.get::<_, i64>(6)? as u32,
+                    shard: parse_shard_text(r.get(7)?),
+                    jobs: r.get::<_, i64>(8)? as u32,
+                    isolation: r.get(9)?,
+                    device: r.get(10)?,
+                    device_name: r.get(11)?,
+                    device_uuid: r.get(12)?,
+                    tool_version: r.get(13)?,
+                    completed: r.get::<_, i64>(14)? as u64,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Starts a session: refuses when a live process on this host runs the store (a
+    /// session still `running` whose process exists), marks dead ones `stale`, binds the
+    /// store to `session.shard` on its first sharded run (and refuses another shard
+    /// later), and records the new session.
+    pub(crate) fn begin_session(&mut self, s: &Session) -> Result<i64, CampaignError> {
+        let path = self.path.clone();
+        let e = |source| CampaignError::CampaignStore {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(e)?;
+        let running: Vec<(i64, String, i64)> = {
+            let mut st = tx
+                .prepare("SELECT id, host, pid FROM sessions WHERE status = 'running'")
+                .map_err(e)?;
+            let rows = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(e)?;
+            rows.collect::<Result<_, _>>().map_err(e)?
+        };
+        for (id, host, pid) in running {
+            let pid = pid as u32;
+            if host == s.host && pid != std::process::id() && process_alive(pid) {
+                return Err(CampaignError::Busy {
+                    path: self.path.clone(),
+                    pid,
+                    host,
+                    session: id,
+                });
+            }
+            tx.execute("UPDATE sessions SET status = 'stale' WHERE id = ?1", [id])
+                .map_err(e)?;
+        }
+        let bound: Option<String> = tx
+            .query_row("SELECT value FROM meta WHERE key = 'shard'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(e)?;
+        match (parse_shard_text(bound), s.shard) {
+            (Some(b), Some(want)) if b != want => {
+                return Err(CampaignError::config(
+                    "--shard",
+                    format!(
+                        "{} holds shard {} of its campaign, not {}; run each shard in its own copy of the plan",
+                        self.path.display(),
+                        shard_name(b),
+                        shard_name(want)
+                    ),
+                ))
+            }
+            (Some(b), None) => {
+                return Err(CampaignError::config(
+                    "--shard",
+                    format!(
+                        "{} holds shard {} of its campaign; run it with --shard {} (or use `campaign resume`)",
+                        self.path.display(),
+                        shard_name(b),
+                        shard_name(b)
+                    ),
+                ))
+            }
+            (None, Some(want)) => {
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES ('shard', ?1)",
+                    [shard_name(want)],
+                )
+                .map_err(e)?;
+            }
+            _ => {}
+        }
+        tx.execute(
+            "INSERT INTO sessions (started, status, command, host, pid, shard, jobs, isolation,
+                                   device, device_name, device_uuid, tool_version)
+             VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                s.started,
+                s.command,
+                s.host,
+                s.pid,
+                shard_text(s.shard),
+                s.jobs,
+                s.isolation,
+                s.device,
+                s.device_name,
+                s.device_uuid,
+                s.tool_version
+            ],
+        )
+        .map_err(e)?;
+        let id = tx.last_insert_rowid();
+        tx.commit().map_err(e)?;
+        self.meta.shard = self.meta.shard.or(s.shard);
+        Ok(id)
+    }
+
+    /// Ends a session with `status`.
+    pub(crate) fn end_session(&self, id: i64, status: &str) -> Result<(), CampaignError> {
+        self.conn
+            .execute(
+                "UPDATE sessions SET status = ?2, finished = ?3,
+                   completed = (SELECT COUNT(*) FROM results WHERE session = ?1)
+                 WHERE id = ?1",
+                params![id, status, now()],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Commits one result in its own transaction. `false` when the row already had a
+    /// result (it is then left as it was: nothing is stored twice).
+    pub(crate) fn insert_result(
+        &self,
+        session: i64,
+        worker: u32,
+        row: &PlanRow,
+        inj: &Injection,
+    ) -> Result<bool, CampaignError> {
+        let o = &inj.outcome;
+        let cause = match o {
+            Outcome::Due { cause } => Some(cause.name()),
+            Outcome::Hang { cause } => Some(cause.name()),
+            _ => None,
+        };
+        let m = match o {
+            Outcome::Sdc { magnitude } => Some(magnitude),
+            _ => None,
+        };
+        let n = self
+            .conn
+            .execute(
+                "INSERT INTO results (workload, model, idx, outcome, cause, slow, activations,
+                    instructions, elapsed_us, error, sdc_elements, sdc_total, sdc_bits,
+                    sdc_max_abs, sdc_max_rel, sdc_nan_inf, outcome_json, session, worker, finished)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                         ?17, ?18, ?19, ?20)
+                 ON CONFLICT DO NOTHING",
+                params![
+                    row.workload,
+                    row.model.id(),
+                    row.index as i64,
+                    o.kind().name(),
+                    cause,
+                    matches!(o, Outcome::Masked { slow: true }),
+                    inj.activations.map(|a| a as i64),
+                    inj.instructions.map(|a| a as i64),
+                    inj.elapsed.as_micros() as i64,
+                    inj.error,
+                    m.map(|m| m.elements as i64),
+                    m.map(|m| m.total as i64),
+                    m.map(|m| m.flipped_bits as i64),
+                    m.map(|m| m.max_abs),
+                    m.map(|m| m.max_rel),
+                    m.map(|m| m.nan_inf as i64),
+                    serde_json::to_string(o).expect("outcomes serialize"),
+                    session,
+                    worker,
+                    now()
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(n == 1)
+    }
+
+    /// Records the calibration of one golden + dry run.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn insert_target(
+        &self,
+        session: i64,
+        worker: u32,
+        workload: &str,
+        model: Model,
+        golden_instructions: Option<u64>,
+        dry_instructions: Option<u64>,
+        dry_wall_us: u64,
+        limits: gpu::Limits,
+    ) -> Result<(), CampaignError> {
+        self.conn
+            .execute(
+                "INSERT INTO targets (session, worker, workload, model, golden_instructions,
+                    dry_instructions, dry_wall_us, hang_instructions, hang_wall_us, created)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    session,
+                    worker,
+                    workload,
+                    model.id(),
+                    golden_instructions.map(|n| n as i64),
+                    dry_instructions.map(|n| n as i64),
+                    dry_wall_us as i64,
+                    limits.instructions.map(|n| n as i64),
+                    limits.wall.map(|w| w.as_micros() as i64),
+                    now()
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The campaign's header in `reports` form: configuration, device identities and
+    /// hosts of the sessions that produced results, and in `extra` the plan hash,
+    /// profile, sizes, hang floors, completion and the cells that got fewer injections.
+    pub fn campaign_meta(&self) -> Result<CampaignMeta, CampaignError> {
+        let c = &self.meta.config;
+        let sessions = self.sessions()?;
+        let used: BTreeSet<i64> = {
+            let mut st = self
+                .conn
+                .prepare("SELECT DISTINCT session FROM results")
+                .map_err(|e| self.err(e))?;
+            let rows = st
+                .query_map([], |r| r.get::<_, i64>(0))
+                .map_err(|e| self.err(e))?;
+            rows.collect::<Result<_, _>>().map_err(|e| self.err(e))?
+        };
+        let used: Vec<&Session> = sessions.iter().filter(|s| used.contains(&s.id)).collect();
+        let distinct = |f: &dyn Fn(&Session) -> Option<String>| -> Vec<String> {
+            let mut v: Vec<String> = Vec::new();
+            for s in &used {
+                if let Some(x) = f(s) {
+                    if !v.contains(&x) {
+                        v.push(x);
+                    }
+                }
+            }
+            v
+        };
+        let names = distinct(&|s| Some(s.device_name.clone()));
+        let uuids = distinct(&|s| s.device_uuid.clone());
+        let hosts = distinct(&|s| Some(s.host.clone()));
+        let (planned, done) = self.progress(self.meta.shard)?;
+        let mut extra = std::collections::BTreeMap::new();
+        extra.insert("plan_hash".into(), self.meta.plan_hash.clone());
+        extra.insert("site_profile".into(), c.profile.clone());
+        extra.insert("input_seed".into(), c.input_seed.to_string());
+        extra.insert(
+            "size".into(),
+            c.size
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "workload default".into()),
+        );
+        extra.insert(
+            "hang_floor".into(),
+            format!(
+                "{} instructions, {} ms",
+                c.hang_floor_instructions, c.hang_floor_wall_ms
+            ),
+        );
+        extra.insert("completed".into(), format!("{done}/{planned}"));
+        let short: Vec<String> = self
+            .cells()?
+            .into_iter()
+            .filter_map(|cell| {
+                cell.note
+                    .map(|n| format!("{}/{}: {n}", cell.workload, cell.model))
+            })
+            .collect();
+        if !short.is_empty() {
+            extra.insert("not_planned".into(), short.join("; "));
+        }
+        if !self.meta.merged_from.is_empty() {
+            extra.insert("merged_from".into(), self.meta.merged_from.join(", "));
+        }
+        let tools = distinct(&|s| Some(s.tool_version.clone()));
+        if !tools.is_empty() {
+            extra.insert("run_tool_versions".into(), tools.join(", "));
+        }
+        Ok(CampaignMeta {
+            campaign_id: self.meta.plan_hash.chars().take(12).collect(),
+            seed: c.seed,
+            device: c.device.clone(),
+            device_name: names.join(", "),
+            device_uuid: (uuids.len() == 1).then(|| uuids[0].clone()),
+            tool_version: self.meta.tool_version.clone(),
+            created: self.meta.created.clone(),
+            sampling: c.sampling.name().to_string(),
+            workloads: c.workloads.clone(),
+            models: c.models.iter().map(|m| m.id().to_string()).collect(),
+            injections_per_cell: c.injections.per_cell(),
+            hang_factor: c.hang_factor as f64,
+            slow_factor: Some(SLOW_FACTOR as f64),
+            shard: self.meta.shard,
+            host: (!hosts.is_empty()).then(|| hosts.join(", ")),
+            command: self.meta.command.clone(),
+            extra,
+        })
+    }
+}
+
+fn read_meta(conn: &Connection, path: &Path) -> Result<StoreMeta, CampaignError> {
+    let bad = |reason: String| CampaignError::Format {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let get = |key: &str| -> Result<Option<String>, CampaignError> {
+        conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == rusqlite::ErrorCode::NotADatabase =>
+                {
+                    bad("not a SQLite database (not a campaign store)".into())
+                }
+                rusqlite::Error::SqliteFailure(_, Some(m)) if m.contains("no such table") => {
+                    bad("not a campaign store (it has no meta table)".into())
+                }
+                e => CampaignError::CampaignStore {
+                    path: path.to_path_buf(),
+                    source: e,
+                },
+            })
+    };
+    let version = get("schema_version")?
+        .ok_or_else(|| bad("not a campaign store (no schema_version)".into()))?;
+    if version != STORE_SCHEMA_VERSION.to_string() {
+        return Err(bad(format!(
+            "campaign store schema version {version}; this build reads version {STORE_SCHEMA_VERSION}"
+        )));
+    }
+    let need = |key: &str| get(key)?.ok_or_else(|| bad(format!("meta has no `{key}`")));
+    let config: CampaignConfig = serde_json::from_str(&need("config")?).map_err(|e| {
+        bad(format!(
+            "meta `config` is not a campaign configuration: {e}"
+        ))
+    })?;
+    Ok(StoreMeta {
+        config,
+        plan_hash: need("plan_hash")?,
+        tool_version: need("tool_version")?,
+        created: need("created")?,
+        command: get("command")?,
+        shard: parse_shard_text(get("shard")?),
+        merged_from: get("merged_from")?
+            .map(|s| s.split('\n').map(String::from).collect())
+            .unwrap_or_default(),
+    })
+}
+
+/// What a merge did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergeSummary {
+    /// Results in the merged store.
+    pub results: u64,
+    /// Planned injections.
+    pub planned: u64,
+    /// Results found in more than one input (identical; kept once).
+    pub duplicates: u64,
+}
+
+/// Joins stores holding shards of one plan (equal plan hashes) into a new store at
+/// `out`: the plan once, every result once, every session (renumbered). A result found
+/// in two inputs must be identical in both (outcome, activations, instructions) and is
+/// kept once; different ones are an error. Inputs are only read; on error `out` is not
+/// left behind.
+pub fn merge_stores(inputs: &[PathBuf], out: &Path) -> Result<MergeSummary, CampaignError> {
+    let Some(first) = inputs.first() else {
+        return Err(CampaignError::config("merge", "no input store given"));
+    };
+    if out.exists() {
+        return Err(CampaignError::Exists {
+            path: out.to_path_buf(),
+        });
+    }
+    let stores: Vec<CampaignStore> = inputs
+        .iter()
+        .map(|p| CampaignStore::open_read_only(p))
+        .collect::<Result<_, _>>()?;
+    let hash = &stores[0].meta.plan_hash;
+    for s in &stores[1..] {
+        if &s.meta.plan_hash != hash {
+            return Err(CampaignError::Merge {
+                path: s.path.clone(),
+                reason: format!(
+                    "its plan (hash {}) is not the plan of {} (hash {})",
+                    &s.meta.plan_hash[..12.min(s.meta.plan_hash.len())],
+                    first.display(),
+                    &hash[..12.min(hash.len())]
+                ),
+            });
+        }
+    }
+    drop(stores);
+    let r = merge_into(inputs, out);
+    if r.is_err() {
+        let _ = std::fs::remove_file(out);
+        for ext in ["-wal", "-shm"] {
+            let mut p = out.as_os_str().to_owned();
+            p.push(ext);
+            let _ = std::fs::remove_file(PathBuf::from(p));
+        }
+    }
+    r
+}
+
+fn merge_into(inputs: &[PathBuf], out: &Path) -> Result<MergeSummary, CampaignError> {
+    let e_out = |source| CampaignError::CampaignStore {
+        path: out.to_path_buf(),
+        source,
+    };
+    let conn = Connection::open_with_flags(
+        out,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+    )
+    .map_err(e_out)?;
+    conn.execute_batch(SCHEMA).map_err(e_out)?;
+    let mut duplicates = 0u64;
+    let mut merged_from = Vec::new();
+    for (k, input) in inputs.iter().enumerate() {
+        let e_in = |source| CampaignError::CampaignStore {
+            path: input.clone(),
+            source,
+        };
+        let uri = format!(
+            "file:{}?mode=ro",
+            input
+                .to_string_lossy()
+                .replace('%', "%25")
+                .replace('?', "%3f")
+                .replace('#', "%23")
+        );
+        conn.execute("ATTACH DATABASE ?1 AS src", [uri])
+            .map_err(e_in)?;
+        let result = (|| -> Result<(), CampaignError> {
+            if k == 0 {
+                conn.execute_batch(
+                    "INSERT INTO meta SELECT key, value FROM src.meta WHERE key NOT IN ('shard', 'merged_from');
+                     INSERT INTO cells SELECT * FROM src.cells;
+                     INSERT INTO plan SELECT * FROM src.plan;",
+                )
+                .map_err(e_in)?;
+            }
+            let offset: i64 = conn
+                .query_row("SELECT COALESCE(MAX(id), 0) FROM main.sessions", [], |r| {
+                    r.get(0)
+                })
+                .map_err(e_out)?;
+            conn.execute(
+                "INSERT INTO main.sessions SELECT id + ?1, started, finished, status, command, host,
+                    pid, shard, jobs, isolation, device, device_name, device_uuid, tool_version,
+                    completed FROM src.sessions",
+                [offset],
+            )
+            .map_err(e_in)?;
+            conn.execute(
+                "INSERT INTO main.targets SELECT session + ?1, worker, workload, model,
+                    golden_instructions, dry_instructions, dry_wall_us, hang_instructions,
+                    hang_wall_us, created FROM src.targets",
+                [offset],
+            )
+            .map_err(e_in)?;
+            let conflict: Option<(String, String, i64)> = conn
+                .query_row(
+                    "SELECT s.workload, s.model, s.idx FROM src.results s
+                     JOIN main.results m ON m.workload = s.workload AND m.model = s.model AND m.idx = s.idx
+                     WHERE m.outcome_json IS NOT s.outcome_json OR m.activations IS NOT s.activations
+                        OR m.instructions IS NOT s.instructions
+                     LIMIT 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+                .map_err(e_in)?;
+            if let Some((w, m, i)) = conflict {
+                return Err(CampaignError::Merge {
+                    path: input.clone(),
+                    reason: format!(
+                        "its result of {w}/{m} injection {i} differs from the one already merged (the same injection ran twice with different outcomes)"
+                    ),
+                });
+            }
+            let dup: i64 = conn
+                .query_row(
+                    "SELECT COUNT(*) FROM src.results s JOIN main.results m
+                     ON m.workload = s.workload AND m.model = s.model AND m.idx = s.idx",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(e_in)?;
+            duplicates += dup as u64;
+            conn.execute(
+                "INSERT INTO main.results SELECT workload, model, idx, outcome, cause, slow,
+                    activations, instructions, elapsed_us, error, sdc_elements, sdc_total, sdc_bits,
+                    sdc_max_abs, sdc_max_rel, sdc_nan_inf, outcome_json, session + ?1, worker, finished
+                 FROM src.results WHERE true ON CONFLICT DO NOTHING",
+                [offset],
+            )
+            .map_err(e_in)?;
+            let shard: Option<String> = conn
+                .query_row("SELECT value FROM src.meta WHERE key = 'shard'", [], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(e_in)?;
+            merged_from.push(match shard {
+                Some(s) => format!("{} (shard {s})", input.display()),
+                None => input.display().to_string(),
+            });
+            Ok(())
+        })();
+        conn.execute("DETACH DATABASE src", []).map_err(e_out)?;
+        result?;
+    }
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('merged_from', ?1)",
+        [merged_from.join("\n")],
+    )
+    .map_err(e_out)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(e_out)?;
+    let results: i64 = conn
+        .query_row("SELECT COUNT(*) FROM results", [], |r| r.get(0))
+        .map_err(e_out)?;
+    let planned: i64 = conn
+        .query_row("SELECT COUNT(*) FROM plan", [], |r| r.get(0))
+        .map_err(e_out)?;
+    conn.close().map_err(|(_, source)| e_out(source))?;
+    // check that the result reads back as a store
+    CampaignStore::open_read_only(out)?;
+    Ok(MergeSummary {
+        results: results as u64,
+        planned: planned as u64,
+        duplicates,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = UNIX_EPOCH + std::time::Duration::from_millis(1_709_210_096_789);
+        assert_eq!(rfc3339(t), "2024-02-29T12:34:56.789Z");
+    }
+}

@@ -9,6 +9,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 eval "$(scripts/install-tools.sh)"
 echo "== tools: PTXAS=$PTXAS GPUFAULT_NVRTC=$GPUFAULT_NVRTC"
 
+# The HTML report tests render pages in headless Chromium (Debian's package).
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "== installing chromium (HTML report tests)"
+    SUDO=""
+    if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO=sudo; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all --check
 

@@ -31,7 +31,7 @@ enum Command {
     /// List the fault models with their definitions and parameters.
     Models(cmd::models::ModelsArgs),
     /// Fault campaigns: plan, run, resume, merge (or plan and run in one go).
-    Campaign(cmd::campaign::CampaignArgs),
+    Campaign(Box<cmd::campaign::CampaignArgs>),
     /// Report the outcome statistics of a campaign store.
     Report(cmd::report::ReportArgs),
     /// List GPUs (CUDA devices, then virtual GPUs) with identity and telemetry.
@@ -52,7 +52,7 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd::run::run(a),
         Command::Models(a) => cmd::models::run(a),
         Command::Worker(a) => cmd::worker::run(a),
-        Command::Campaign(a) => cmd::campaign::run(a),
+        Command::Campaign(a) => cmd::campaign::run(*a),
         Command::Report(a) => cmd::report::run(a),
     };
     match result {

@@ -7,7 +7,10 @@
 //! function unit), and the virtual GPU returns the exactly rounded value instead. That
 //! list is checked both ways: each listed case must really use such an instruction, and
 //! must really mismatch (so the list cannot hide a case that would pass or fail for
-//! another reason).
+//! another reason). Today it is empty: every case that uses an approximate instruction
+//! feeds it an input whose exact result is representable (sin(pi/2), 2^10, ...), listed
+//! in [`APPROXIMATE_EXACT_INPUT`]; the test checks that these two lists together are
+//! exactly the cases that use approximate instructions.
 
 use serde_json::Value;
 use sim::{Gpu, GpuProfile, KernelArg, LaunchConfig, Outcome};
@@ -16,6 +19,28 @@ use std::path::PathBuf;
 /// Cases whose expected output comes from an approximate hardware instruction, with the
 /// instruction. Each one is checked to contain that instruction and to mismatch.
 const APPROXIMATE: &[(&str, &str)] = &[];
+
+/// Cases that use an approximate instruction on an input whose exactly rounded result
+/// is what the hardware returns too (so they must match), with the input and result.
+const APPROXIMATE_EXACT_INPUT: &[(&str, &str)] = &[
+    ("cos", "cos.approx.f32 of fl(pi) = -1"),
+    ("div_approx", "div.approx.f32 1 / 2 = 0.5"),
+    ("ex2", "ex2.approx.f32 of 10 = 1024"),
+    ("lg2", "lg2.approx.f32 of 512 = 9"),
+    ("rcp", "rcp.approx.f32 of 2 = 0.5"),
+    ("rsqrt", "rsqrt.approx.f64 of 0.25 = 2"),
+    ("sin", "sin.approx.f32 of fl(pi/2) = 1"),
+    ("sqrt", "sqrt.approx.f32 of 0.25 = 0.5"),
+    ("tanh", "tanh.approx.f32 of +inf = 1"),
+];
+
+/// Whether a PTX text uses an instruction whose hardware result is approximate.
+fn uses_approximate(src: &str) -> bool {
+    src.lines().any(|l| {
+        let code = l.split("//").next().unwrap_or("");
+        code.contains(".approx") || code.contains("div.full")
+    })
+}
 
 /// Cases whose kernel writes past the output buffer the protocol allocates, with the
 /// bytes it really writes. On a GPU the overflow goes unnoticed (allocations are
@@ -155,9 +180,27 @@ fn zluda_cases_match_hardware() {
             (Err(e), _) => failures.push(format!("{name}: {e}")),
         }
     }
+    // The two approximate lists together are exactly the cases using such instructions.
+    let mut approx_cases: Vec<&str> = cases
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .filter(|n| {
+            uses_approximate(&std::fs::read_to_string(dir.join(format!("{n}.ptx"))).unwrap())
+        })
+        .collect();
+    approx_cases.sort_unstable();
+    let mut listed: Vec<&str> = APPROXIMATE
+        .iter()
+        .chain(APPROXIMATE_EXACT_INPUT)
+        .map(|(n, _)| *n)
+        .collect();
+    listed.sort_unstable();
+    assert_eq!(approx_cases, listed, "cases with approximate instructions");
     eprintln!(
-        "zluda corpus: {pass} of {} cases bit-exact; {} approximate-instruction mismatches: {:?}",
+        "zluda corpus: {pass} of {} cases bit-exact ({} of them with the larger output buffer \
+         their kernel writes); {} approximate-instruction mismatches: {:?}",
         cases.len(),
+        OVERFLOWING.len(),
         approx_mismatch.len(),
         approx_mismatch
     );

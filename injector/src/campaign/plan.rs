@@ -226,6 +226,19 @@ pub fn plan_campaign(
     Ok(plan)
 }
 
+/// Why a cell gets no injection although `n` were asked (`None` when it gets them).
+fn shortfall(workload: &str, model: Model, n: u64, candidates: u64, usable: u64) -> Option<String> {
+    if n == 0 || usable > 0 {
+        None
+    } else if candidates == 0 {
+        Some(format!("`{workload}` has no candidate site of {model}"))
+    } else {
+        Some(format!(
+            "none of the {candidates} candidate sites of {model} in `{workload}` executed (exercised sampling)"
+        ))
+    }
+}
+
 fn plan_cell(
     config: &CampaignConfig,
     sim: &SimSpec,
@@ -265,17 +278,7 @@ fn plan_cell(
         crate::Sampling::Exercised => exercised_sites,
         crate::Sampling::Physical => candidate_sites,
     };
-    let note = if n == 0 {
-        None
-    } else if candidate_sites == 0 {
-        Some(format!("`{workload}` has no candidate site of {model}"))
-    } else if usable == 0 {
-        Some(format!(
-            "none of the {candidate_sites} candidate sites of {model} in `{workload}` executed (exercised sampling)"
-        ))
-    } else {
-        None
-    };
+    let note = shortfall(workload, model, n, candidate_sites, usable);
     let mut rows = Vec::new();
     if usable > 0 {
         for index in 0..n {
@@ -302,4 +305,31 @@ fn plan_cell(
         },
         rows,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_without_usable_sites_say_why() {
+        assert_eq!(shortfall("bfs", Model::Ims, 10, 4, 2), None);
+        assert_eq!(shortfall("bfs", Model::Ims, 0, 0, 0), None);
+        assert_eq!(
+            shortfall("bfs", Model::Ims, 10, 0, 0).unwrap(),
+            "`bfs` has no candidate site of ims"
+        );
+        assert_eq!(
+            shortfall("bfs", Model::Ims, 10, 3, 0).unwrap(),
+            "none of the 3 candidate sites of ims in `bfs` executed (exercised sampling)"
+        );
+    }
+
+    #[test]
+    fn profiles_are_checked_by_name() {
+        assert!(profile_spec("sim:h100").is_ok());
+        let e = profile_spec("sim:z80").unwrap_err().to_string();
+        assert!(e.starts_with("--profile: `sim:z80` is not a virtual GPU profile (known: sim, sim:a100, sim:h100)"), "{e}");
+        assert!(profile_spec("cuda:0").is_err());
+    }
 }

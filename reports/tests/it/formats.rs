@@ -154,3 +154,26 @@ fn every_format_renders_by_name() {
         assert_eq!(f.name().parse::<Format>().unwrap(), f);
     }
 }
+
+#[test]
+fn empty_and_never_activated_campaigns_render() {
+    let empty = summarize(&reports::CampaignMeta::default(), []);
+    let (meta, mut rs) = fixture::tiny();
+    rs.retain(|r| r.outcome == reports::Outcome::NotActivated);
+    let idle = summarize(&meta, &rs);
+    for report in [&empty, &idle] {
+        for f in Format::ALL {
+            let text = f.render(report);
+            assert!(!text.is_empty(), "{f}");
+        }
+        let html = render_html(report);
+        assert_eq!(html.matches("<svg").count(), 3, "no detection chart");
+        assert!(!html.contains("NaN"), "no NaN coordinates");
+    }
+    assert!(render_html(&idle).contains(">no activated runs</text>"));
+    let table = render_table(&idle, TableStyle::Compact);
+    assert!(
+        table.contains("iat    vector_add     1  0.0%       –    –     –      –"),
+        "{table}"
+    );
+}

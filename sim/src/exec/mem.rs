@@ -329,8 +329,9 @@ impl Cx<'_, '_> {
         out: &mut [u64; 32],
     ) -> ExecResult<()> {
         let size = t.size as u32;
-        // Fast path: every active lane inside one allocation (global, or generic in the
-        // heap), aligned: one range check for the warp, then a plain gather.
+        // Fast path: every active lane aligned and inside one allocation (global, or
+        // generic in the heap) or inside shared memory: one range check for the warp,
+        // then a plain gather.
         if let Some((lo, span)) = warp_span(addrs, mask, size, align) {
             let m = &mut *self.m;
             match space {
@@ -341,15 +342,14 @@ impl Cx<'_, '_> {
                         return Ok(());
                     }
                 }
-                Space::Shared => {
+                Space::Shared
                     if lo
                         .checked_add(span)
-                        .is_some_and(|e| e <= m.shared.len() as u64)
-                    {
-                        let data = &m.shared[lo as usize..(lo + span) as usize];
-                        gather(data, addrs, lo, mask, size, t.signed, out);
-                        return Ok(());
-                    }
+                        .is_some_and(|e| e <= m.shared.len() as u64) =>
+                {
+                    let data = &m.shared[lo as usize..(lo + span) as usize];
+                    gather(data, addrs, lo, mask, size, t.signed, out);
+                    return Ok(());
                 }
                 _ => {}
             }

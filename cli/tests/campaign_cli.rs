@@ -1,0 +1,617 @@
+//! End-to-end tests of `gpufault campaign` and `gpufault report` (issue #7): the real
+//! binary, real stores, real signals.
+
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gpufault");
+
+/// A fresh directory for one test under cargo's per-target temporary directory.
+fn scratch(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("campaign-{name}"));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn gpufault(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env("CI", "true")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> Output {
+    let out = gpufault(dir, args);
+    assert!(
+        out.status.success(),
+        "gpufault {args:?} failed ({:?}):\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn spawn(dir: &Path, args: &[&str]) -> Child {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env("CI", "true")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn read_only(store: &Path) -> Connection {
+    let c = Connection::open_with_flags(store, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    c.busy_timeout(Duration::from_secs(10)).unwrap();
+    c
+}
+
+fn count(store: &Path, table: &str) -> i64 {
+    read_only(store)
+        .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+/// What must not depend on how a campaign was run: the fault and what it did.
+#[derive(Debug, PartialEq)]
+struct Row {
+    workload: String,
+    model: String,
+    index: i64,
+    spec: String,
+    outcome: String,
+    activations: Option<i64>,
+    instructions: Option<i64>,
+}
+
+fn rows(store: &Path) -> Vec<Row> {
+    let c = read_only(store);
+    let mut st = c
+        .prepare(
+            "SELECT r.workload, r.model, r.idx, p.spec, r.outcome_json, r.activations, r.instructions
+             FROM results r JOIN plan p USING (workload, model, idx)
+             ORDER BY r.workload, r.model, r.idx",
+        )
+        .unwrap();
+    let v = st
+        .query_map([], |r| {
+            Ok(Row {
+                workload: r.get(0)?,
+                model: r.get(1)?,
+                index: r.get(2)?,
+                spec: r.get(3)?,
+                outcome: r.get(4)?,
+                activations: r.get(5)?,
+                instructions: r.get(6)?,
+            })
+        })
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    v
+}
+
+/// Everything stored about one result, timings and session included.
+fn raw_results(store: &Path) -> Vec<(String, String, i64, String, i64, String)> {
+    let c = read_only(store);
+    let mut st = c
+        .prepare(
+            "SELECT workload, model, idx, outcome_json, session, finished FROM results
+             ORDER BY workload, model, idx",
+        )
+        .unwrap();
+    let v = st
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    v
+}
+
+/// The statistics of a store's JSON report (every cell, model, workload and the total),
+/// without wall times.
+fn report_stats(dir: &Path, store: &str) -> serde_json::Value {
+    let out = ok(dir, &["report", store, "--format", "json"]);
+    let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    drop_timings(&mut v);
+    let stats = serde_json::json!([v["cells"], v["by_model"], v["by_workload"], v["total"]]);
+    assert!(stats[3]["injections"].as_u64().unwrap() > 0);
+    stats
+}
+
+/// Removes the wall-time fields (`elapsed_us`) of a JSON report: they are the only
+/// statistics that may differ between two runs of the same plan.
+fn drop_timings(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            m.remove("elapsed_us");
+            m.values_mut().for_each(drop_timings);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(drop_timings),
+        _ => {}
+    }
+}
+
+fn assert_same_rows(a: &[Row], b: &[Row]) {
+    assert_eq!(a.len(), b.len(), "different numbers of results");
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!(x, y, "results differ");
+    }
+}
+
+fn plan(dir: &Path, out: &str, workloads: &str, models: &str, n: u32) {
+    ok(
+        dir,
+        &[
+            "campaign",
+            "plan",
+            "--workloads",
+            workloads,
+            "--models",
+            models,
+            "--injections",
+            &n.to_string(),
+            "--seed",
+            "7",
+            "--device",
+            "sim",
+            "--out",
+            out,
+        ],
+    );
+}
+
+fn copy(dir: &Path, from: &str, to: &str) {
+    std::fs::copy(dir.join(from), dir.join(to)).unwrap();
+}
+
+/// Waits until the store has at least `min` results; panics if the process ends first
+/// or the campaign completes (then it was too short to be interrupted).
+fn wait_for_results(child: &mut Child, store: &Path, min: i64, total: i64) -> i64 {
+    let t = Instant::now();
+    loop {
+        let n = if store.exists() {
+            count(store, "results")
+        } else {
+            0
+        };
+        assert!(
+            n < total,
+            "the campaign finished ({n}/{total}) before it could be interrupted; make it longer"
+        );
+        if n >= min {
+            return n;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the campaign exited early with {status}");
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "no results after 120 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn killed_and_resumed_campaign_equals_an_uninterrupted_one() {
+    let dir = scratch("kill");
+    plan(&dir, "plan.db", "vecadd,bfs,gemm_naive", "iat,wv,brx", 20);
+    copy(&dir, "plan.db", "whole.db");
+    copy(&dir, "plan.db", "killed.db");
+    let total = count(&dir.join("plan.db"), "plan");
+    assert_eq!(total, 3 * 3 * 20);
+
+    ok(&dir, &["campaign", "run", "whole.db", "--jobs", "2"]);
+    let whole = rows(&dir.join("whole.db"));
+    assert_eq!(whole.len() as i64, total);
+
+    let killed = dir.join("killed.db");
+    let mut child = spawn(&dir, &["campaign", "run", "killed.db", "--jobs", "2"]);
+    wait_for_results(&mut child, &killed, 10, total);
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9)
+    );
+    let before = raw_results(&killed);
+    assert!(
+        !before.is_empty() && (before.len() as i64) < total,
+        "{} of {total} results at the kill",
+        before.len()
+    );
+    assert_eq!(count(&killed, "sessions"), 1);
+
+    let out = ok(&dir, &["campaign", "resume", "killed.db"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{total}/{total} injections done")),
+        "{err}"
+    );
+
+    // nothing lost, nothing run twice: every result committed before the kill is still
+    // there untouched (same session, same commit time), and the rest came from session 2
+    let after = raw_results(&killed);
+    for r in &before {
+        assert!(
+            after.contains(r),
+            "result changed or lost after resume: {r:?}"
+        );
+    }
+    assert!(after.iter().all(|r| r.4 == 1 || r.4 == 2));
+    assert_eq!(
+        after.iter().filter(|r| r.4 == 2).count(),
+        after.len() - before.len()
+    );
+    let c = read_only(&killed);
+    let statuses: Vec<String> = c
+        .prepare("SELECT status FROM sessions ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(statuses, ["stale", "finished"]);
+
+    // the result set equals the uninterrupted campaign's, row for row
+    assert_same_rows(&rows(&killed), &whole);
+
+    // and so are the reports' statistics
+    assert_eq!(
+        report_stats(&dir, "killed.db"),
+        report_stats(&dir, "whole.db")
+    );
+}
+
+#[test]
+fn shards_merged_equal_the_unsharded_campaign() {
+    let dir = scratch("shards");
+    plan(&dir, "plan.db", "vecadd,bfs", "iat,wv,ims", 7);
+    copy(&dir, "plan.db", "whole.db");
+    ok(&dir, &["campaign", "run", "whole.db", "--jobs", "2"]);
+    let mut shard_rows = 0;
+    for i in 0..3 {
+        let name = format!("shard-{i}.db");
+        copy(&dir, "plan.db", &name);
+        let shard = format!("{i}/3");
+        ok(
+            &dir,
+            &["campaign", "run", &name, "--shard", &shard, "--jobs", "1"],
+        );
+        let rs = rows(&dir.join(&name));
+        assert!(
+            rs.iter().all(|r| r.index % 3 == i),
+            "shard {i} ran foreign rows"
+        );
+        shard_rows += rs.len();
+        // a store bound to shard i refuses another shard, and loses nothing
+        let other = format!("{}/3", (i + 1) % 3);
+        let out = gpufault(&dir, &["campaign", "run", &name, "--shard", &other]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&name) && err.contains(&shard), "{err}");
+        assert_eq!(rows(&dir.join(&name)), rs);
+    }
+    assert_eq!(shard_rows, 2 * 3 * 7);
+    ok(
+        &dir,
+        &[
+            "campaign",
+            "merge",
+            "shard-0.db",
+            "shard-1.db",
+            "shard-2.db",
+            "-o",
+            "all.db",
+        ],
+    );
+    assert_same_rows(&rows(&dir.join("all.db")), &rows(&dir.join("whole.db")));
+    assert_eq!(count(&dir.join("all.db"), "sessions"), 3);
+
+    // the merged report's statistics equal the unsharded report's
+    assert_eq!(report_stats(&dir, "all.db"), report_stats(&dir, "whole.db"));
+
+    // merging shards of a different plan is refused and leaves no output
+    plan(&dir, "other.db", "vecadd", "iat", 3);
+    let out = gpufault(
+        &dir,
+        &[
+            "campaign",
+            "merge",
+            "shard-0.db",
+            "other.db",
+            "-o",
+            "bad.db",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("other.db"));
+    assert!(!dir.join("bad.db").exists());
+    // an existing output is never overwritten
+    let out = gpufault(&dir, &["campaign", "merge", "shard-0.db", "-o", "all.db"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_same_rows(&rows(&dir.join("all.db")), &rows(&dir.join("whole.db")));
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_resume_finishes() {
+    let dir = scratch("sigint");
+    plan(&dir, "c.db", "vecadd,gemm_naive", "iat,brx", 40);
+    let store = dir.join("c.db");
+    let total = count(&store, "plan");
+    let mut child = spawn(&dir, &["campaign", "run", "c.db", "--jobs", "2"]);
+    wait_for_results(&mut child, &store, 5, total);
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("gpufault campaign resume c.db"), "{err}");
+    let done = count(&store, "results");
+    assert!(done < total, "{done}/{total}");
+    let status: String = read_only(&store)
+        .query_row("SELECT status FROM sessions WHERE id = 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(status, "interrupted");
+    ok(&dir, &["campaign", "resume", "c.db"]);
+    assert_eq!(count(&store, "results"), total);
+}
+
+#[test]
+fn worker_processes_give_the_results_of_worker_threads() {
+    let dir = scratch("isolation");
+    plan(&dir, "plan.db", "vecadd,bfs", "iat,wv", 5);
+    copy(&dir, "plan.db", "threads.db");
+    copy(&dir, "plan.db", "procs.db");
+    ok(&dir, &["campaign", "run", "threads.db", "--jobs", "2"]);
+    ok(
+        &dir,
+        &[
+            "campaign",
+            "run",
+            "procs.db",
+            "--jobs",
+            "2",
+            "--isolation",
+            "process",
+        ],
+    );
+    assert_same_rows(&rows(&dir.join("procs.db")), &rows(&dir.join("threads.db")));
+    let isolation: String = read_only(&dir.join("procs.db"))
+        .query_row("SELECT isolation FROM sessions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(isolation, "process");
+}
+
+#[test]
+fn one_shot_plans_runs_and_reruns_as_a_resume() {
+    let dir = scratch("oneshot");
+    let args = [
+        "campaign",
+        "--workloads",
+        "vecadd",
+        "--models",
+        "iat,ira",
+        "--injections",
+        "4",
+        "--device",
+        "sim",
+        "--out",
+        "c.db",
+        "--jsonl",
+        "runs.jsonl",
+    ];
+    ok(&dir, &args);
+    let store = dir.join("c.db");
+    assert_eq!(count(&store, "results"), 8);
+    let lines = std::fs::read_to_string(dir.join("runs.jsonl")).unwrap();
+    let records = reports::parse_jsonl(&lines).unwrap();
+    assert_eq!(records.len(), 8);
+    assert!(records.iter().all(|r| r.workload == "vecadd"));
+    // the same command again continues the same campaign: nothing new to run
+    let out = ok(&dir, &args);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("continuing"));
+    assert_eq!(count(&store, "results"), 8);
+    assert_eq!(count(&store, "sessions"), 2);
+    // a different campaign into the same file is refused
+    let mut other = args;
+    other[6] = "5";
+    let out = gpufault(&dir, &other);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("different campaign"));
+}
+
+#[test]
+fn bad_input_is_named_and_loses_nothing() {
+    let dir = scratch("bad");
+    plan(&dir, "c.db", "vecadd", "iat", 2);
+    let before = std::fs::read(dir.join("c.db")).unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "campaign",
+                "plan",
+                "--workloads",
+                "vecadd",
+                "--models",
+                "iat",
+                "--injections",
+                "2",
+                "--out",
+                "c.db",
+            ],
+            "c.db: already exists",
+        ),
+        (
+            &[
+                "campaign",
+                "plan",
+                "--workloads",
+                "nope",
+                "--models",
+                "iat",
+                "--injections",
+                "2",
+                "--out",
+                "x.db",
+            ],
+            "--workloads: unknown workload `nope`",
+        ),
+        (
+            &[
+                "campaign",
+                "plan",
+                "--workloads",
+                "vecadd",
+                "--models",
+                "xyz",
+                "--injections",
+                "2",
+                "--out",
+                "x.db",
+            ],
+            "--models: unknown model `xyz`",
+        ),
+        (
+            &[
+                "campaign",
+                "plan",
+                "--workloads",
+                "vecadd",
+                "--models",
+                "iat",
+                "--out",
+                "x.db",
+            ],
+            "--injections N or --margin M is required",
+        ),
+        (
+            &["campaign", "run", "missing.db"],
+            "missing.db: no such campaign store",
+        ),
+        (&["campaign", "run", "c.db", "--shard", "3/3"], "--shard"),
+        (&["campaign", "run", "c.db", "--jobs", "0"], "--jobs"),
+        (
+            &["report", "c.db", "--format", "pdf"],
+            "unknown report format `pdf`",
+        ),
+        (&["report", "nothing.db"], "nothing.db"),
+    ];
+    for (args, want) in cases {
+        let out = gpufault(&dir, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: expected `{want}` in: {err}");
+    }
+    assert!(!dir.join("x.db").exists());
+    assert_eq!(std::fs::read(dir.join("c.db")).unwrap(), before);
+    // a file that is not a store
+    std::fs::write(dir.join("junk.db"), "not a database at all, just text").unwrap();
+    let out = gpufault(&dir, &["campaign", "run", "junk.db"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("junk.db"));
+}
+
+#[test]
+fn report_renders_every_format_of_a_store() {
+    let dir = scratch("report");
+    plan(&dir, "c.db", "vecadd", "iat,ims", 4);
+    // before running: a report of an empty campaign says it is in progress
+    let out = ok(&dir, &["report", "c.db"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 of 8 planned"));
+    ok(&dir, &["campaign", "run", "c.db", "--jobs", "1"]);
+    for (format, probe) in [
+        ("table", "vecadd"),
+        ("wide", "vecadd"),
+        ("json", "\"schema_version\""),
+        ("csv", "vecadd"),
+        ("md", "|"),
+        ("html", "<svg"),
+        ("jsonl", "\"spec\":\"iat:"),
+    ] {
+        let file = format!("r.{format}");
+        ok(&dir, &["report", "c.db", "--format", format, "-o", &file]);
+        let text = std::fs::read_to_string(dir.join(&file)).unwrap();
+        assert!(text.contains(probe), "{format}: {text}");
+    }
+    let jsonl = std::fs::read_to_string(dir.join("r.jsonl")).unwrap();
+    assert_eq!(reports::parse_jsonl(&jsonl).unwrap().len(), 8);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("r.json")).unwrap()).unwrap();
+    assert_eq!(json["total"]["injections"], 8);
+    assert_eq!(json["meta"]["seed"], 7);
+    assert_eq!(json["meta"]["extra"]["completed"], "8/8");
+}
+
+#[test]
+fn slurm_array_script_shards_and_merges_the_campaign() {
+    let dir = scratch("slurm");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/slurm-campaign.sh");
+    plan(&dir, "campaign.db", "vecadd,bfs", "iat,brx", 5);
+    copy(&dir, "campaign.db", "whole.db");
+    ok(&dir, &["campaign", "run", "whole.db", "--jobs", "2"]);
+    let task = |args: &[&str], id: Option<u32>| {
+        let mut c = Command::new("bash");
+        c.arg(&script)
+            .args(args)
+            .current_dir(&dir)
+            .env("GPUFAULT", BIN)
+            .env("CI", "true")
+            .env("SLURM_ARRAY_TASK_COUNT", "3")
+            .env("SLURM_CPUS_PER_TASK", "1")
+            .stdin(Stdio::null());
+        if let Some(id) = id {
+            c.env("SLURM_ARRAY_TASK_ID", id.to_string());
+        }
+        c.output().unwrap()
+    };
+    for id in 0..3 {
+        let out = task(&["campaign.db"], Some(id));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // a requeued task continues its own shard store: nothing new, nothing twice
+    let shard1 = dir.join("shards/campaign-1-of-3.db");
+    let before = raw_results(&shard1);
+    let out = task(&["campaign.db"], Some(1));
+    assert!(out.status.success());
+    assert_eq!(raw_results(&shard1), before);
+    // misuse is refused
+    assert_eq!(task(&["campaign.db"], None).status.code(), Some(2));
+    assert_eq!(task(&["campaign.db"], Some(3)).status.code(), Some(2));
+    let out = task(&["--merge", "campaign.db"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_same_rows(
+        &rows(&dir.join("campaign-merged.db")),
+        &rows(&dir.join("whole.db")),
+    );
+}

@@ -615,3 +615,21 @@ fn slurm_array_script_shards_and_merges_the_campaign() {
         &rows(&dir.join("whole.db")),
     );
 }
+
+#[test]
+fn injections_that_cannot_run_exit_1_and_stay_pending() {
+    let dir = scratch("exit1");
+    plan(&dir, "c.db", "vecadd,bfs", "iat", 2);
+    let store = dir.join("c.db");
+    Connection::open(&store)
+        .unwrap()
+        .execute("UPDATE cells SET size = 0 WHERE workload = 'bfs'", [])
+        .unwrap();
+    let out = gpufault(&dir, &["campaign", "run", "c.db", "--jobs", "1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("bfs/iat could not run"), "{err}");
+    assert!(err.contains("2 injections still pending"), "{err}");
+    assert!(err.contains("gpufault campaign resume c.db"), "{err}");
+    assert_eq!(count(&store, "results"), 2);
+}

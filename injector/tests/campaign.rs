@@ -475,3 +475,57 @@ fn cuda_devices_are_profiled_on_the_closest_virtual_gpu() {
     );
     assert_eq!(site_profile_for(&"sim".parse().unwrap(), Some(132)), "sim");
 }
+
+#[test]
+fn a_cell_that_cannot_run_stays_pending_and_resume_finishes_it() {
+    let dir = scratch("failed-cell");
+    let c = config(&["vecadd", "bfs"], &[Model::Iat], 3);
+    let path = create(&dir, "c.db", &c);
+    // make the vecadd cell's fault-free run impossible: a size no workload accepts
+    let size: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row(
+            "SELECT size FROM cells WHERE workload = 'vecadd'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let set_size = |s: i64| {
+        Connection::open(&path)
+            .unwrap()
+            .execute("UPDATE cells SET size = ?1 WHERE workload = 'vecadd'", [s])
+            .unwrap();
+    };
+    set_size(0);
+    let mut failed = Vec::new();
+    let s = run_campaign(&path, &opts(2, None), &AtomicBool::new(false), &mut |e| {
+        if let CampaignEvent::Failed {
+            workload, index, ..
+        } = e
+        {
+            failed.push((workload.to_string(), *index));
+        }
+    })
+    .unwrap();
+    assert!(!s.complete() && !s.interrupted);
+    assert_eq!((s.ran, s.done, s.planned), (3, 3, 6));
+    assert_eq!(failed, [("vecadd".to_string(), None)]);
+    assert_eq!(s.failures.len(), 1);
+    assert!(
+        s.failures[0].starts_with("vecadd/iat: generating inputs"),
+        "{:?}",
+        s.failures
+    );
+    let store = CampaignStore::open(&path).unwrap();
+    assert_eq!(store.sessions().unwrap()[0].status, "incomplete");
+    assert!(store
+        .pending(None)
+        .unwrap()
+        .iter()
+        .all(|r| r.workload == "vecadd"));
+    drop(store);
+    set_size(size);
+    let s = run(&path, 2, None);
+    assert!(s.complete());
+    assert_eq!(s.ran, 3);
+}

@@ -1,14 +1,14 @@
 //! End to end on the virtual GPU: every workload's checked-in PTX against its CPU
 //! reference with the profiles `sim` and `sim:h100`, and two runs bit-identical.
 //!
-//! Runs through `sim_bridge` (a test bridge to the `sim` crate) because
-//! `gpu::SimDevice` is still a placeholder; once it lands, replace `SimBridge::open`
-//! with `gpu::open(&profile.parse().unwrap())` — needs gpu::SimDevice.
+//! Runs through the device layer (`gpu::open`), as every other crate does.
 
-mod sim_bridge;
-
-use sim_bridge::SimBridge;
+use gpu::Device;
 use workloads::{Verdict, Workload};
+
+fn open(profile: &str) -> Box<dyn Device + Send> {
+    gpu::open(&profile.parse().unwrap()).unwrap_or_else(|e| panic!("{profile}: {e}"))
+}
 
 /// Thread-instructions of one run at the default size must stay small enough for fault
 /// campaigns (design target: about 0.2-2 M, well under a second).
@@ -16,9 +16,8 @@ const DEFAULT_SIZE_BUDGET: u64 = 4_000_000;
 
 fn check_on(profile: &str, w: &dyn Workload) -> u64 {
     let name = w.meta().name;
-    let mut dev = SimBridge::open(profile);
-    let module =
-        gpu::Device::load(&mut dev, w.ptx()).unwrap_or_else(|e| panic!("{profile} {name}: {e}"));
+    let mut dev = open(profile);
+    let module = dev.load(w.ptx()).unwrap_or_else(|e| panic!("{profile} {name}: {e}"));
     let inputs = w.generate(w.meta().size.default, 11).unwrap();
     let got = w
         .run(&mut dev, module, &inputs)
@@ -29,7 +28,7 @@ fn check_on(profile: &str, w: &dyn Workload) -> u64 {
         Verdict::Different,
         "{profile} {name} vs reference: {c}"
     );
-    let again = w.run(&mut dev, module, &inputs).unwrap();
+    let again = w.run(dev.as_mut(), module, &inputs).unwrap();
     let g = w.compare_golden(&got, &again);
     assert_eq!(
         g.verdict,
@@ -98,18 +97,14 @@ fn every_workload_has_a_sim_test() {
 fn mlp_trains_data_parallel_on_two_devices_like_on_one() {
     use workloads::{mlp_average_gradients, mlp_initial_params, MlpBatch, MlpTrainer};
     let w = workloads::by_name("mlp_train").unwrap();
-    let (mut d0, mut d1, mut single) = (
-        SimBridge::open("sim"),
-        SimBridge::open("sim:h100"),
-        SimBridge::open("sim"),
-    );
-    let m0 = gpu::Device::load(&mut d0, w.ptx()).unwrap();
-    let m1 = gpu::Device::load(&mut d1, w.ptx()).unwrap();
-    let ms = gpu::Device::load(&mut single, w.ptx()).unwrap();
+    let (mut d0, mut d1, mut single) = (open("sim"), open("sim:h100"), open("sim"));
+    let m0 = d0.load(w.ptx()).unwrap();
+    let m1 = d1.load(w.ptx()).unwrap();
+    let ms = single.load(w.ptx()).unwrap();
     let p0 = mlp_initial_params(9);
-    let mut t0 = MlpTrainer::new(&mut d0, m0, 16, &p0).unwrap();
-    let mut t1 = MlpTrainer::new(&mut d1, m1, 16, &p0).unwrap();
-    let mut ts = MlpTrainer::new(&mut single, ms, 32, &p0).unwrap();
+    let mut t0 = MlpTrainer::new(d0.as_mut(), m0, 16, &p0).unwrap();
+    let mut t1 = MlpTrainer::new(d1.as_mut(), m1, 16, &p0).unwrap();
+    let mut ts = MlpTrainer::new(single.as_mut(), ms, 32, &p0).unwrap();
     let (mut first, mut last) = (None, 0.0);
     for step in 0..16 {
         let batch = MlpBatch::synthetic(5, step, 32);

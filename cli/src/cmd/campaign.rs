@@ -655,9 +655,15 @@ impl Reporter {
                         ProgressBar::with_draw_target(Some(*planned), ProgressDrawTarget::stderr());
                     bar.set_style(
                         ProgressStyle::with_template(
-                            "[{elapsed_precise}] {wide_bar} {pos}/{len} {per_sec} ETA {eta}\n{msg}",
+                            "[{elapsed_precise}] {wide_bar} {pos}/{len} {rate} ETA {eta}\n{msg}",
                         )
-                        .expect("valid template"),
+                        .expect("valid template")
+                        .with_key(
+                            "rate",
+                            |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                                let _ = write!(w, "{:.1}/s", s.per_sec());
+                            },
+                        ),
                     );
                     bar.set_position(*done);
                     bar.reset_eta();

@@ -405,7 +405,13 @@ struct Prepared {
     dev: Box<dyn Device + Send>,
     original: &'static str,
     instrumented: String,
+    /// Consecutive injections that failed outside the workload.
+    failures_in_a_row: u32,
 }
+
+/// After this many consecutive injection errors (not outcomes: device errors outside
+/// the workload's run) a worker gives the cell up; its rows stay pending.
+const MAX_FAILURES_IN_A_ROW: u32 = 3;
 
 fn work(worker: u32, sh: &Shared<'_>, sim: Option<SimSpec>, tx: mpsc::Sender<Msg>) {
     let mut current: Option<Prepared> = None;
@@ -454,16 +460,35 @@ fn work(worker: u32, sh: &Shared<'_>, sim: Option<SimSpec>, tx: mpsc::Sender<Msg
             _ => p.target.inject(p.dev.as_mut(), &row.spec),
         };
         let msg = match result {
-            Ok(injection) => Msg::Result {
-                worker,
-                row: i,
-                injection,
-            },
-            Err(e) => Msg::Failed {
-                row: i,
-                whole_cell: false,
-                reason: e.to_string(),
-            },
+            Ok(injection) => {
+                p.failures_in_a_row = 0;
+                Msg::Result {
+                    worker,
+                    row: i,
+                    injection,
+                }
+            }
+            Err(e) => {
+                p.failures_in_a_row += 1;
+                if p.failures_in_a_row < MAX_FAILURES_IN_A_ROW {
+                    Msg::Failed {
+                        row: i,
+                        whole_cell: false,
+                        reason: e.to_string(),
+                    }
+                } else {
+                    // a broken device: give the cell up instead of failing row by row
+                    sh.failed.lock().expect("failed lock").insert(key);
+                    current = None;
+                    Msg::Failed {
+                        row: i,
+                        whole_cell: true,
+                        reason: format!(
+                            "{MAX_FAILURES_IN_A_ROW} injections in a row failed outside the workload; the last: {e}"
+                        ),
+                    }
+                }
+            }
         };
         if tx.send(msg).is_err() {
             return;
@@ -516,6 +541,7 @@ fn prepare(sh: &Shared<'_>, key: &(String, Model)) -> Result<Prepared, String> {
         dev,
         original: w.ptx(),
         instrumented,
+        failures_in_a_row: 0,
     })
 }
 

@@ -18,8 +18,8 @@
 //! on the machine and on what else runs on it.
 
 use injector::{
-    plan_campaign, run_campaign, CampaignConfig, CampaignStore, Injections, Isolation,
-    RunOptions, Sampling,
+    plan_campaign, run_campaign, CampaignConfig, CampaignStore, Injections, Isolation, RunOptions,
+    Sampling,
 };
 use serde::Serialize;
 use std::path::PathBuf;
@@ -63,9 +63,7 @@ fn args() -> Result<Args, String> {
             "--workloads" => a.workloads = value()?.split(',').map(String::from).collect(),
             "--models" => a.models = value()?,
             "--injections" => {
-                a.injections = value()?
-                    .parse()
-                    .map_err(|e| format!("--injections: {e}"))?
+                a.injections = value()?.parse().map_err(|e| format!("--injections: {e}"))?
             }
             "--jobs" => {
                 a.jobs = value()?
@@ -139,8 +137,8 @@ fn main() {
                 host: "bench".into(),
                 command: None,
             };
-            let s = run_campaign(&path, &opts, &AtomicBool::new(false), &mut |_| {})
-                .expect("campaign");
+            let s =
+                run_campaign(&path, &opts, &AtomicBool::new(false), &mut |_| {}).expect("campaign");
             let secs = s.elapsed.as_secs_f64();
             let results = CampaignStore::open_read_only(&path)
                 .and_then(|st| st.results())

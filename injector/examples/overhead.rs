@@ -34,7 +34,11 @@ fn max_registers(ptxas: &Ptxas, text: &str) -> Option<u32> {
     opts.verbose = true;
     opts.timeout = std::time::Duration::from_secs(600);
     let r = ptxas.check_str(text, &opts).ok()?;
-    r.functions.iter().filter(|f| f.entry).filter_map(|f| f.registers).max()
+    r.functions
+        .iter()
+        .filter(|f| f.entry)
+        .filter_map(|f| f.registers)
+        .max()
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -62,22 +66,38 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let module = ptx::parse(w.ptx()).map_err(|e| e.to_string())?;
         let mut dev = platform.open(&"sim".parse()?)?;
         let m = dev.load(w.ptx())?;
-        let original = w.run(dev.as_mut(), m, &inputs)?.stats.instructions.unwrap_or(0);
+        let original = w
+            .run(dev.as_mut(), m, &inputs)?
+            .stats
+            .instructions
+            .unwrap_or(0);
         let regs_original = ptxas.as_ref().and_then(|p| max_registers(p, w.ptx()));
         for model in Model::ALL {
             let inst = instrument(&module, model)?;
             let text = inst.ptx();
             let mi = dev.load(&text)?;
             arm(dev.as_mut(), mi, None)?;
-            let disabled = w.run(dev.as_mut(), mi, &inputs)?.stats.instructions.unwrap_or(0);
+            let disabled = w
+                .run(dev.as_mut(), mi, &inputs)?
+                .stats
+                .instructions
+                .unwrap_or(0);
             // armed on SM 999, which no launch uses: every thread runs the whole check
-            let elsewhere = FaultSpec::parse(&format!("{}:sm=999,sp=0,warps=0x1,lanes=0x1{}", model, match model {
-                Model::Ir | Model::Fu => ",op=add.s32",
-                Model::Ioc => ",op=add.s32,subst=sub",
-                _ => "",
-            }))?;
+            let elsewhere = FaultSpec::parse(&format!(
+                "{}:sm=999,sp=0,warps=0x1,lanes=0x1{}",
+                model,
+                match model {
+                    Model::Ir | Model::Fu => ",op=add.s32",
+                    Model::Ioc => ",op=add.s32,subst=sub",
+                    _ => "",
+                }
+            ))?;
             arm(dev.as_mut(), mi, Some(&elsewhere))?;
-            let armed = w.run(dev.as_mut(), mi, &inputs)?.stats.instructions.unwrap_or(0);
+            let armed = w
+                .run(dev.as_mut(), mi, &inputs)?
+                .stats
+                .instructions
+                .unwrap_or(0);
             let regs = ptxas.as_ref().and_then(|p| max_registers(p, &text));
             let row = Row {
                 workload: meta.name.to_string(),
@@ -106,8 +126,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let worst = rows.iter().map(|r| r.disabled_ratio).fold(0.0, f64::max);
-    let worst_armed = rows.iter().map(|r| r.armed_elsewhere_ratio).fold(0.0, f64::max);
-    println!("\nworst ratio: disabled {worst:.3}x, armed elsewhere {worst_armed:.3}x (goal <= 1.3x)");
+    let worst_armed = rows
+        .iter()
+        .map(|r| r.armed_elsewhere_ratio)
+        .fold(0.0, f64::max);
+    println!(
+        "\nworst ratio: disabled {worst:.3}x, armed elsewhere {worst_armed:.3}x (goal <= 1.3x)"
+    );
     if let Some(dir) = json.parent() {
         std::fs::create_dir_all(dir)?;
     }

@@ -124,7 +124,7 @@ pub fn instrument(module: &Module, model: Model) -> Result<Instrumented, Instrum
         module
             .functions()
             .filter(|f| f.kind == FunctionKind::Func && f.body.is_some())
-            .map(|f| f.name.clone())
+            .map(|f| f.name.to_string())
             .collect()
     };
     let mut out = module.clone();
@@ -138,10 +138,10 @@ pub fn instrument(module: &Module, model: Model) -> Result<Instrumented, Instrum
                     // Forward declarations of the twins, so any kernel may call them.
                     for g in module
                         .functions()
-                        .filter(|g| copied.contains(&g.name) && g.body.is_some())
+                        .filter(|g| copied.contains(g.name.as_str()) && g.body.is_some())
                     {
                         let mut decl = g.clone();
-                        decl.name = format!("{}{COPY_SUFFIX}", g.name);
+                        decl.name = format!("{}{COPY_SUFFIX}", g.name).into();
                         decl.body = None;
                         decl.linkage.retain(|l| *l != Linkage::Extern);
                         items.push(Item::Function(decl));
@@ -159,11 +159,11 @@ pub fn instrument(module: &Module, model: Model) -> Result<Instrumented, Instrum
                         }));
                     }
                     FunctionKind::Func => {
-                        let twin = if copied.contains(&f.name) {
+                        let twin = if copied.contains(f.name.as_str()) {
                             let body = pass.twin_body(&f)?;
                             sites.append(&mut pass.sites);
                             Some(Function {
-                                name: format!("{}{COPY_SUFFIX}", f.name),
+                                name: format!("{}{COPY_SUFFIX}", f.name).into(),
                                 body: Some(body),
                                 linkage: f
                                     .linkage
@@ -253,7 +253,7 @@ fn check_module(m: &Module) -> Result<(), InstrumentError> {
         for d in &g.names {
             if d.name == DESC_SYMBOL || d.name == COUNT_SYMBOL {
                 return Err(InstrumentError::NameClash {
-                    name: d.name.clone(),
+                    name: d.name.to_string(),
                 });
             }
         }
@@ -388,7 +388,7 @@ impl<'a> Pass<'a> {
         Ok(Pass {
             info: SiteInfo::default(),
             model,
-            function: f.name.clone(),
+            function: f.name.to_string(),
             kernel: f.kind == FunctionKind::Entry,
             regs,
             labels,
@@ -410,7 +410,7 @@ impl<'a> Pass<'a> {
                 names: names
                     .iter()
                     .map(|n| Declarator {
-                        name: r(n),
+                        name: r(n).into(),
                         range: None,
                         dims: vec![],
                         init: None,
@@ -611,7 +611,7 @@ impl<'a> Pass<'a> {
         let mut out = Vec::with_capacity(body.len() * 2);
         for s in body {
             match s {
-                Statement::Label(l) => out.push(Statement::Label(self.label(l))),
+                Statement::Label(l) => out.push(Statement::Label(self.label(l).into())),
                 Statement::Inst(i) => {
                     let mut i = i.clone();
                     self.rename_operands(&mut i);
@@ -638,7 +638,7 @@ impl<'a> Pass<'a> {
                     let mut raw = raw.clone();
                     for t in &mut raw.tokens {
                         if let Some(n) = self.labels.get(t.as_str()) {
-                            *t = n.clone();
+                            *t = n.as_str().into();
                         }
                     }
                     out.push(Statement::Raw(raw));
@@ -658,9 +658,9 @@ impl<'a> Pass<'a> {
         for (k, op) in i.operands.iter_mut().enumerate() {
             if let Operand::Name { name, comp: None } = op {
                 if let Some(n) = self.labels.get(name.as_str()) {
-                    *name = n.clone();
+                    *name = n.as_str().into();
                 } else if call_target && k <= 1 && self.copied.contains(name.as_str()) {
-                    *name = format!("{name}{COPY_SUFFIX}");
+                    *name = format!("{name}{COPY_SUFFIX}").into();
                 }
             }
         }
@@ -688,11 +688,11 @@ impl<'a> Pass<'a> {
     fn reg_width(&self, op: &Operand) -> Option<(String, Type, u32)> {
         match op {
             Operand::Name { name, comp: None } => {
-                let ty = *self.regs.get(name)?;
+                let ty = *self.regs.get(name.as_str())?;
                 if ty == Type::Pred {
-                    return Some((name.clone(), ty, 1));
+                    return Some((name.to_string(), ty, 1));
                 }
-                Some((name.clone(), ty, width(ty)?))
+                Some((name.to_string(), ty, width(ty)?))
             }
             _ => None,
         }
@@ -792,7 +792,7 @@ impl<'a> Pass<'a> {
             inst = Instruction {
                 guard: i.guard.clone(),
                 opcode: Opcode::Cvt,
-                modifiers: vec![t.name().into(), "u32".into()],
+                modifiers: [t.name(), "u32"].into(),
                 operands: vec![i.operands[0].clone(), name_op(&u1)],
                 line: i.line,
             };
@@ -839,7 +839,7 @@ impl<'a> Pass<'a> {
             );
             inst.guard = Some(Guard {
                 negated: false,
-                pred: p3,
+                pred: p3.into(),
             });
             if inst.opcode == Opcode::Bra {
                 inst.modifiers.retain(|m| m != "uni");
@@ -873,8 +873,8 @@ impl<'a> Pass<'a> {
             return Ok(None);
         }
         let preds: Vec<String> = match i.operands.first() {
-            Some(Operand::Name { name, comp: None }) => vec![name.clone()],
-            Some(Operand::Pair(a, b)) => vec![a.clone(), b.clone()],
+            Some(Operand::Name { name, comp: None }) => vec![name.to_string()],
+            Some(Operand::Pair(a, b)) => vec![a.to_string(), b.to_string()],
             _ => return Ok(None),
         };
         let (qcode, q) = self.q(i, &r("true"));
@@ -913,7 +913,7 @@ impl<'a> Pass<'a> {
         let mut inst = i.clone();
         inst.guard = Some(Guard {
             negated: g.negated,
-            pred: p1,
+            pred: p1.into(),
         });
         inst.modifiers.retain(|m| m != "uni");
         Ok(Some(Self::with_inst(code(&pre)?, inst, vec![])))
@@ -1053,9 +1053,9 @@ impl<'a> Pass<'a> {
         if let Operand::Addr(a) = &i.operands[0] {
             let (qa_code, qa) = self.q(i, &r(addr_pred));
             let (base, w) = match &a.base {
-                AddrBase::Name(b) => match self.regs.get(b) {
+                AddrBase::Name(b) => match self.regs.get(b.as_str()) {
                     Some(t) if width(*t).is_some_and(|w| w >= 32) => {
-                        (b.clone(), width(*t).unwrap_or(64))
+                        (b.to_string(), width(*t).unwrap_or(64))
                     }
                     Some(_) => return Ok(None),
                     None => {
@@ -1075,7 +1075,7 @@ impl<'a> Pass<'a> {
                 x = r(&format!("xor{w}")),
             );
             inst.operands[0] = Operand::Addr(Address {
-                base: AddrBase::Name(tmp),
+                base: AddrBase::Name(tmp.into()),
                 offset: a.offset,
             });
         } else {
@@ -1201,8 +1201,8 @@ impl<'a> Pass<'a> {
                         && !matches!(i.space(), Some(StateSpace::Param)) =>
                 {
                     let base = match &a.base {
-                        AddrBase::Name(b) => match self.regs.get(b) {
-                            Some(t) if t.size() == 8 => b.clone(),
+                        AddrBase::Name(b) => match self.regs.get(b.as_str()) {
+                            Some(t) if t.size() == 8 => b.to_string(),
                             Some(_) => continue,
                             None => {
                                 pre += &format!("mov.u64 {a64}, {b};\n", a64 = r("a64"));
@@ -1223,7 +1223,7 @@ impl<'a> Pass<'a> {
                         nz = r("nz64"),
                     );
                     inst.operands[k] = Operand::Addr(Address {
-                        base: AddrBase::Name(a64),
+                        base: AddrBase::Name(a64.into()),
                         offset: 0,
                     });
                     any = true;
@@ -1255,13 +1255,12 @@ impl<'a> Pass<'a> {
         let rounding: Vec<&str> = i
             .modifiers
             .iter()
-            .map(String::as_str)
             .filter(|m| matches!(*m, "rn" | "rz" | "rm" | "rp" | "ftz" | "sat"))
             .collect();
         let mk = |op: Opcode, mods: Vec<String>, operands: Vec<Operand>| Instruction {
             guard: None,
             opcode: op,
-            modifiers: mods,
+            modifiers: mods.iter().collect(),
             operands,
             line: 0,
         };
@@ -1367,7 +1366,7 @@ impl<'a> Pass<'a> {
             }
             v.guard = Some(Guard {
                 negated: false,
-                pred: target,
+                pred: target.into(),
             });
             out.push(Statement::Inst(v));
         }
@@ -1376,7 +1375,7 @@ impl<'a> Pass<'a> {
             None => {
                 orig.guard = Some(Guard {
                     negated: true,
-                    pred: p3.clone(),
+                    pred: p3.as_str().into(),
                 })
             }
             Some(g) => {
@@ -1388,7 +1387,7 @@ impl<'a> Pass<'a> {
                 out.extend(code(&s)?);
                 orig.guard = Some(Guard {
                     negated: false,
-                    pred: p4,
+                    pred: p4.into(),
                 });
             }
         }
@@ -1436,11 +1435,11 @@ impl<'a> Pass<'a> {
                 break;
             }
             let is_reg = match op {
-                Operand::Name { name, comp: None } => self.regs.contains_key(name),
+                Operand::Name { name, comp: None } => self.regs.contains_key(name.as_str()),
                 Operand::Addr(Address {
                     base: AddrBase::Name(b),
                     ..
-                }) => self.regs.contains_key(b),
+                }) => self.regs.contains_key(b.as_str()),
                 _ => false,
             };
             if is_reg {
@@ -1451,11 +1450,11 @@ impl<'a> Pass<'a> {
         let mut vs = Vec::new();
         for (field, n, is_addr) in fields {
             let name = match &i.operands[n] {
-                Operand::Name { name, .. } => name.clone(),
+                Operand::Name { name, .. } => name.to_string(),
                 Operand::Addr(Address {
                     base: AddrBase::Name(b),
                     ..
-                }) => b.clone(),
+                }) => b.to_string(),
                 _ => continue,
             };
             let Some(ty) = self.regs.get(&name).copied() else {
@@ -1472,7 +1471,7 @@ impl<'a> Pass<'a> {
                 v.operands[n] = if is_addr {
                     match &i.operands[n] {
                         Operand::Addr(a) => Operand::Addr(Address {
-                            base: AddrBase::Name(alt.clone()),
+                            base: AddrBase::Name(alt.as_str().into()),
                             offset: a.offset,
                         }),
                         _ => continue,
@@ -1498,7 +1497,7 @@ fn collect_labels(body: &[Statement], out: &mut HashMap<String, String>) {
     for s in body {
         match s {
             Statement::Label(l) => {
-                out.insert(l.clone(), format!("{l}{COPY_SUFFIX}"));
+                out.insert(l.to_string(), format!("{l}{COPY_SUFFIX}"));
             }
             Statement::Block(b) => collect_labels(b, out),
             _ => {}

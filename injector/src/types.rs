@@ -9,7 +9,7 @@ use ptx::{Instruction, Opcode, Operand, Type};
 pub fn op_group(inst: &Instruction) -> String {
     let mut s = inst.opcode.name().to_string();
     for m in &inst.modifiers {
-        if matches!(m.as_str(), "lo" | "hi" | "wide") || Type::from_modifier(m).is_some() {
+        if matches!(m, "lo" | "hi" | "wide") || Type::from_modifier(m).is_some() {
             s.push('.');
             s.push_str(m);
         }

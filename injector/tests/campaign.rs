@@ -188,7 +188,8 @@ fn results_do_not_depend_on_jobs_or_interruptions() {
     })
     .unwrap();
     assert!(first.interrupted && !first.complete());
-    assert!((10..=12).contains(&first.ran), "{}", first.ran);
+    // results already made when the flag was set are still committed
+    assert!(first.ran >= 10 && first.ran < 48, "{}", first.ran);
     assert_eq!(events.first(), Some(&"started"));
     assert_eq!(events.last(), Some(&"finished"));
     assert_eq!(

@@ -8,6 +8,16 @@
 
 use crate::opcodes::Opcode;
 
+/// A short string of the tree: an identifier (register, label, symbol, function name), a
+/// dot-modifier or a token's text.
+///
+/// It is [`compact_str::CompactString`]: 24 bytes like a `String`, but up to 24 bytes of
+/// text are stored inline, without a heap allocation, which holds nearly every PTX name
+/// and modifier (longer text goes to the heap). It dereferences to `str`, compares with
+/// `str`, `&str` and `String`, prints with `Display`, and is built with `Name::from`,
+/// `.into()` or [`Name::new`]; `String::from(name)` or `name.to_string()` give a `String`.
+pub type Name = compact_str::CompactString;
+
 /// A parsed PTX module: the top-level items in source order.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Module {
@@ -26,7 +36,7 @@ pub enum Item {
         minor: u32,
     },
     /// `.target sm_80, texmode_independent, debug` — the list of target words.
-    Target(Vec<String>),
+    Target(Vec<Name>),
     /// `.address_size 32|64`
     AddressSize(u32),
     /// `.file index "name" [, timestamp, size]`
@@ -51,23 +61,23 @@ pub struct FileDirective {
     /// File name (without the quotes, escapes kept as written).
     pub name: String,
     /// Optional `, timestamp, size` tail, as written.
-    pub extra: Vec<String>,
+    pub extra: Vec<Name>,
 }
 
 /// A `.section` block. Its contents are lines of tokens, printed back one per line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Section {
     /// Section name, e.g. `.debug_info`.
-    pub name: String,
-    /// Content lines; each line is its tokens joined by single spaces.
-    pub lines: Vec<String>,
+    pub name: Name,
+    /// Content lines, each the source text from its first token to its last.
+    pub lines: Vec<Name>,
 }
 
 /// A directive the tree does not model, kept as its token texts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawDirective {
     /// The tokens of the directive, starting with the directive name (e.g. `.callprototype`).
-    pub tokens: Vec<String>,
+    pub tokens: Vec<Name>,
     /// Whether the directive was terminated with `;` in the source.
     pub semicolon: bool,
     /// 1-based source line.
@@ -147,13 +157,14 @@ pub enum Type {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Declarator {
     /// The declared name (`%r`, `smem`, `param0`).
-    pub name: String,
+    pub name: Name,
     /// `<N>`: a parameterised register range `%r<N>` declaring `%r0`…`%r{N-1}`.
     pub range: Option<u32>,
     /// Array dimensions; `None` is an unsized dimension `[]`.
     pub dims: Vec<Option<u64>>,
-    /// `= initialiser`
-    pub init: Option<Init>,
+    /// `= initialiser` (boxed: only module variables have one, and boxing keeps every
+    /// declaration 40 bytes smaller).
+    pub init: Option<Box<Init>>,
 }
 
 /// Pointer attributes of a kernel parameter: `.ptr [.space] [.align N]`.
@@ -194,7 +205,7 @@ pub enum Init {
     /// `generic(symbol)` optionally `+ offset`.
     Generic {
         /// The symbol converted to a generic address.
-        symbol: String,
+        symbol: Name,
         /// Byte offset added.
         offset: i64,
     },
@@ -229,7 +240,7 @@ pub enum FuncDirective {
     /// `.noreturn`
     NoReturn,
     /// Any other directive in the function header, kept as its tokens.
-    Other(Vec<String>),
+    Other(Vec<Name>),
 }
 
 /// A kernel or device function.
@@ -242,7 +253,7 @@ pub struct Function {
     /// Return parameters (`.func` only).
     pub returns: Vec<VarDecl>,
     /// Function name.
-    pub name: String,
+    pub name: Name,
     /// Parameters, each a declaration with one name.
     pub params: Vec<VarDecl>,
     /// Header directives between the parameter list and the body.
@@ -257,7 +268,7 @@ pub struct Function {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Statement {
     /// `name:`
-    Label(String),
+    Label(Name),
     /// An instruction.
     Inst(Instruction),
     /// A declaration inside the body (`.reg`, `.local`, `.shared`, `.param`, `.const`).
@@ -282,7 +293,7 @@ pub struct Loc {
     /// Source column.
     pub col: u32,
     /// Remaining tokens (e.g. `, function_name ..., inlined_at ...`) as written.
-    pub extra: Vec<String>,
+    pub extra: Vec<Name>,
 }
 
 /// An instruction guard `@p` / `@!p`.
@@ -291,7 +302,7 @@ pub struct Guard {
     /// `true` for `@!p`.
     pub negated: bool,
     /// The predicate register name.
-    pub pred: String,
+    pub pred: Name,
 }
 
 /// One PTX instruction in uniform form.
@@ -302,11 +313,217 @@ pub struct Instruction {
     /// The opcode (base name, e.g. `ld`, `setp`); unknown opcodes are [`Opcode::Other`].
     pub opcode: Opcode,
     /// Dot-modifiers in source order, without the dot (`global`, `v4`, `u32`).
-    pub modifiers: Vec<String>,
+    pub modifiers: Modifiers,
     /// Operands in source order.
     pub operands: Vec<Operand>,
     /// 1-based source line (0 for instructions created by a pass).
     pub line: u32,
+}
+
+/// The dot-modifiers of an instruction, in source order, without their dots:
+/// `ld.global.nc.v4.u32` has `global`, `nc`, `v4`, `u32`.
+///
+/// Kept as one [`Name`], the modifiers joined by dots as written (`global.nc.v4.u32`,
+/// see [`Modifiers::as_str`]): up to 24 bytes, which holds the modifiers of nearly every
+/// instruction, take no heap allocation (a vector of names took one per instruction).
+/// [`Modifiers::iter`] (also `for m in &inst.modifiers`) yields each modifier as a
+/// `&str`; a modifier is never empty and never contains a dot.
+///
+/// ```
+/// let mut m = ptx::Modifiers::from(["global", "nc", "u32"]);
+/// assert_eq!(m.as_str(), "global.nc.u32");
+/// assert_eq!(m.len(), 3);
+/// assert!(m.contains("nc"));
+/// m.retain(|x| x != "nc");
+/// assert_eq!(m, ["global", "u32"]);
+/// assert_eq!(m.iter().last(), Some("u32"));
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Modifiers(Name);
+
+impl Modifiers {
+    /// No modifiers.
+    pub const fn new() -> Modifiers {
+        Modifiers(Name::const_new(""))
+    }
+
+    /// The modifiers joined by dots, without a leading dot (`global.nc.u32`; empty when
+    /// there are none).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The modifiers in order.
+    pub fn iter(&self) -> ModifierIter<'_> {
+        ModifierIter { rest: &self.0 }
+    }
+
+    /// How many modifiers there are.
+    pub fn len(&self) -> usize {
+        if self.0.is_empty() {
+            0
+        } else {
+            1 + self.0.bytes().filter(|&b| b == b'.').count()
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The first modifier.
+    pub fn first(&self) -> Option<&str> {
+        self.iter().next()
+    }
+
+    /// The last modifier.
+    pub fn last(&self) -> Option<&str> {
+        self.iter().next_back()
+    }
+
+    /// The modifier at `index`.
+    pub fn get(&self, index: usize) -> Option<&str> {
+        self.iter().nth(index)
+    }
+
+    /// Whether `m` (without the dot) is one of the modifiers.
+    pub fn contains(&self, m: &str) -> bool {
+        self.iter().any(|x| x == m)
+    }
+
+    /// Appends the modifier `m` (without the dot).
+    ///
+    /// # Panics
+    ///
+    /// If `m` is empty or contains a `.`.
+    pub fn push(&mut self, m: &str) {
+        assert!(
+            !m.is_empty() && !m.contains('.'),
+            "a modifier is one non-empty word without dots, not {m:?}"
+        );
+        self.push_dotted(m);
+    }
+
+    /// Appends `dotted`: one or more modifiers joined by dots (the caller has checked
+    /// that none is empty).
+    pub(crate) fn push_dotted(&mut self, dotted: &str) {
+        if self.0.is_empty() {
+            self.0 = Name::new(dotted);
+        } else {
+            self.0.push('.');
+            self.0.push_str(dotted);
+        }
+    }
+
+    /// Keeps only the modifiers for which `keep` returns `true`, in order (`keep` is
+    /// called once per modifier, first to last).
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        let mut kept = Modifiers::new();
+        let mut removed = false;
+        for m in self.iter() {
+            if keep(m) {
+                kept.push_dotted(m);
+            } else {
+                removed = true;
+            }
+        }
+        if removed {
+            *self = kept;
+        }
+    }
+}
+
+/// The iterator of [`Modifiers::iter`].
+#[derive(Debug, Clone)]
+pub struct ModifierIter<'a> {
+    /// The modifiers not yet yielded, joined by dots.
+    rest: &'a str,
+}
+
+impl<'a> Iterator for ModifierIter<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let (m, rest) = self.rest.split_once('.').unwrap_or((self.rest, ""));
+        self.rest = rest;
+        Some(m)
+    }
+}
+
+impl DoubleEndedIterator for ModifierIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let (rest, m) = self.rest.rsplit_once('.').unwrap_or(("", self.rest));
+        self.rest = rest;
+        Some(m)
+    }
+}
+
+impl std::iter::FusedIterator for ModifierIter<'_> {}
+
+impl<'a> IntoIterator for &'a Modifiers {
+    type Item = &'a str;
+    type IntoIter = ModifierIter<'a>;
+
+    fn into_iter(self) -> ModifierIter<'a> {
+        self.iter()
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for Modifiers {
+    /// Collects modifiers; panics like [`Modifiers::push`].
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Modifiers {
+        let mut m = Modifiers::new();
+        for x in iter {
+            m.push(x.as_ref());
+        }
+        m
+    }
+}
+
+impl<S: AsRef<str>, const N: usize> From<[S; N]> for Modifiers {
+    /// `Modifiers::from(["global", "u32"])`; panics like [`Modifiers::push`].
+    fn from(list: [S; N]) -> Modifiers {
+        list.into_iter().collect()
+    }
+}
+
+impl<S: AsRef<str>> From<&[S]> for Modifiers {
+    /// Panics like [`Modifiers::push`].
+    fn from(list: &[S]) -> Modifiers {
+        list.iter().collect()
+    }
+}
+
+impl<S: AsRef<str>> PartialEq<[S]> for Modifiers {
+    fn eq(&self, other: &[S]) -> bool {
+        self.iter().eq(other.iter().map(AsRef::as_ref))
+    }
+}
+
+impl<S: AsRef<str>, const N: usize> PartialEq<[S; N]> for Modifiers {
+    fn eq(&self, other: &[S; N]) -> bool {
+        *self == other[..]
+    }
+}
+
+impl<S: AsRef<str>> PartialEq<Vec<S>> for Modifiers {
+    fn eq(&self, other: &Vec<S>) -> bool {
+        *self == other[..]
+    }
+}
+
+impl std::fmt::Debug for Modifiers {
+    /// As a list: `["global", "u32"]`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 /// A vector component / vector-register element selector.
@@ -330,18 +547,18 @@ pub enum Operand {
     /// `.x`-style component (`%tid.x`, vector register element).
     Name {
         /// The identifier as written (`%r1`, `%tid`, `smem`, `$L__BB0_2`).
-        name: String,
+        name: Name,
         /// Component selector, if any.
         comp: Option<Component>,
     },
     /// `!p` — a negated predicate source operand.
-    Not(String),
+    Not(Name),
     /// An immediate.
     Imm(Imm),
     /// `symbol+offset` outside brackets (address of a variable plus an offset).
     SymOffset {
         /// The variable name.
-        name: String,
+        name: Name,
         /// Byte offset (may be negative).
         offset: i64,
     },
@@ -350,7 +567,7 @@ pub enum Operand {
     /// A vector operand `{a, b, c, d}`.
     Vector(Vec<Operand>),
     /// A predicate pair `p|q` (`setp`, `shfl`).
-    Pair(String, String),
+    Pair(Name, Name),
     /// `_` — the sink / don't-care operand.
     Sink,
     /// A parenthesised list, as in `call (ret), f, (a, b);`.
@@ -361,7 +578,7 @@ pub enum Operand {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AddrBase {
     /// A register or variable name.
-    Name(String),
+    Name(Name),
     /// An absolute address `[0x1000]`.
     Imm(u64),
 }
@@ -408,7 +625,7 @@ pub enum Imm {
     F64(u64),
     /// A decimal floating-point literal (`1.5`, `1e-3`), kept as written; its value is
     /// an f64.
-    Decimal(String),
+    Decimal(Name),
 }
 
 impl Imm {
@@ -477,7 +694,7 @@ impl Imm {
 
 impl Operand {
     /// A plain name operand (register, label, symbol).
-    pub fn name(n: impl Into<String>) -> Operand {
+    pub fn name(n: impl Into<Name>) -> Operand {
         Operand::Name {
             name: n.into(),
             comp: None,
@@ -490,7 +707,7 @@ impl Operand {
     }
 
     /// `[base+offset]`
-    pub fn addr(base: impl Into<String>, offset: i64) -> Operand {
+    pub fn addr(base: impl Into<Name>, offset: i64) -> Operand {
         Operand::Addr(Address {
             base: AddrBase::Name(base.into()),
             offset,
@@ -691,7 +908,7 @@ impl Module {
     /// The first word of `.target` (e.g. `sm_80`), if present.
     pub fn target(&self) -> Option<&str> {
         self.items.iter().find_map(|i| match i {
-            Item::Target(t) => t.first().map(String::as_str),
+            Item::Target(t) => t.first().map(Name::as_str),
             _ => None,
         })
     }
@@ -711,7 +928,7 @@ impl Instruction {
         Instruction {
             guard: None,
             opcode,
-            modifiers: modifiers.iter().map(|m| m.to_string()).collect(),
+            modifiers: modifiers.iter().collect(),
             operands,
             line: 0,
         }
@@ -719,7 +936,7 @@ impl Instruction {
 
     /// Whether the instruction carries the modifier `m` (without the dot).
     pub fn has_modifier(&self, m: &str) -> bool {
-        self.modifiers.iter().any(|x| x == m)
+        self.modifiers.contains(m)
     }
 
     /// The type modifiers in source order (`cvt.rn.f32.s32` gives `[F32, S32]`).
@@ -746,7 +963,7 @@ impl Instruction {
 
     /// The vector width modifier (`v2`, `v4`, `v8`), if any.
     pub fn vector(&self) -> Option<u8> {
-        self.modifiers.iter().find_map(|m| match m.as_str() {
+        self.modifiers.iter().find_map(|m| match m {
             "v2" => Some(2),
             "v4" => Some(4),
             "v8" => Some(8),

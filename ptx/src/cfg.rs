@@ -11,7 +11,7 @@
 //! gpufault (the CFG, the rewrite helpers, the virtual GPU's decoder, the injector's
 //! fault sites) means position `i` in this order.
 
-use crate::ast::{Function, Instruction, Operand, Statement};
+use crate::ast::{Function, Instruction, Name, Operand, Statement};
 use crate::opcodes::Opcode;
 use std::collections::HashMap;
 
@@ -49,7 +49,7 @@ fn flatten_into<'a>(body: &'a [Statement], flat: &mut FlatBody<'a>) {
                     let targets = r.tokens[1..]
                         .iter()
                         .filter(|t| *t != ",")
-                        .map(String::as_str)
+                        .map(Name::as_str)
                         .collect();
                     flat.branch_targets.insert(l, targets);
                 }

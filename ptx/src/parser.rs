@@ -9,7 +9,6 @@
 use crate::ast::*;
 use crate::lexer::{Lexer, Tok, Token};
 use crate::opcodes::Opcode;
-use std::cell::Cell;
 
 /// The deepest nesting of `{ }` blocks, initialiser lists or operand lists accepted.
 pub const MAX_DEPTH: usize = 64;
@@ -71,9 +70,10 @@ pub fn parse_recovering(src: &str) -> (Module, Vec<ParseError>) {
         pos: 0,
         errors: Vec::new(),
         loc: Locator::default(),
-        lines: Cell::new((0, 1)),
-        scratch_mods: Vec::new(),
-        scratch_ops: Vec::new(),
+        stmts: Vec::new(),
+        ops: Vec::new(),
+        names: Vec::new(),
+        decls: Vec::new(),
     };
     p.lexer.next_chunk(&mut p.toks, CHUNK);
     let module = p.module();
@@ -130,12 +130,23 @@ struct Parser<'a> {
     pos: usize,
     errors: Vec<ParseError>,
     loc: Locator,
-    /// (byte offset, its 1-based line): a cursor for [`Parser::line`].
-    lines: Cell<(usize, u32)>,
-    /// Reused buffers, so that each instruction's vectors are allocated at their exact
-    /// size once (the tree is most of the parser's memory traffic).
-    scratch_mods: Vec<String>,
-    scratch_ops: Vec<Operand>,
+    /// Scratch stacks, reused for the whole parse. A list being parsed pushes its
+    /// elements on top of its stack and, once complete, moves them into a vector of
+    /// exactly their number ([`take_from`]): one allocation per list and no spare
+    /// capacity (a vector grown from empty reallocates on the way and leaves up to half
+    /// of its memory unused, and the tree is most of the parser's memory traffic). Nested
+    /// lists (a block in a block, a vector in an operand list) stack up and come off in
+    /// order; a list that fails to parse is taken off all the same.
+    stmts: Vec<Statement>,
+    ops: Vec<Operand>,
+    names: Vec<Name>,
+    decls: Vec<VarDecl>,
+}
+
+/// Moves the elements from `start` on off a scratch stack into an exact-size vector
+/// (one allocation and one `memcpy`; the stack keeps its capacity).
+fn take_from<T>(stack: &mut Vec<T>, start: usize) -> Vec<T> {
+    stack.split_off(start)
 }
 
 /// Whether a directive starts a module item (used to stop error recovery early):
@@ -220,30 +231,6 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// The 1-based line of a token (a cursor makes forward queries linear overall).
-    fn line(&self, t: Token) -> u32 {
-        let (at, line) = self.lines.get();
-        let to = t.start as usize;
-        let count = |a: usize, b: usize| {
-            self.src.as_bytes()[a..b]
-                .iter()
-                .filter(|&&c| c == b'\n')
-                .count() as u32
-        };
-        let line = if to >= at {
-            line + count(at, to)
-        } else {
-            line - count(to, at)
-        };
-        self.lines.set((to, line));
-        line
-    }
-
-    /// Whether a line break separates two tokens (`a` before `b`).
-    fn newline_between(&self, a: Token, b: Token) -> bool {
-        self.src.as_bytes()[a.end as usize..b.start as usize].contains(&b'\n')
-    }
-
     fn peek(&self) -> Tok {
         self.toks[self.pos - self.base].kind
     }
@@ -290,7 +277,7 @@ impl<'a> Parser<'a> {
         // keep its first line.
         let text = self.text(t).lines().next().unwrap_or("").to_string();
         ParseError {
-            line: self.line(t),
+            line: t.line,
             col,
             message,
             text,
@@ -395,7 +382,7 @@ impl<'a> Parser<'a> {
                 Tok::Dot
                     if self.pos > start
                         && self.pos >= err
-                        && self.newline_between(self.prev(), t)
+                        && t.newline
                         && match starts_item(self.text(t)) {
                             Some(true) => true,
                             Some(false) => braces == 0 && parens == 0,
@@ -437,7 +424,7 @@ impl<'a> Parser<'a> {
                 _ if braces == 0
                     && self.pos > start
                     && self.pos >= err
-                    && self.newline_between(self.prev(), t)
+                    && t.newline
                     && self.prev().kind != Tok::Comma =>
                 {
                     break
@@ -468,6 +455,9 @@ impl<'a> Parser<'a> {
                 }
             }
         }
+        // The list grew by doubling; give back the spare capacity (for a large input it
+        // is an `mremap`, not a copy).
+        items.shrink_to_fit();
         Module { items }
     }
 
@@ -492,9 +482,9 @@ impl<'a> Parser<'a> {
             }
             ".target" => {
                 self.bump();
-                let mut words = vec![self.expect_ident("a target name")?.to_string()];
+                let mut words = vec![Name::new(self.expect_ident("a target name")?)];
                 while self.eat(Tok::Comma) {
-                    words.push(self.expect_ident("a target modifier")?.to_string());
+                    words.push(Name::new(self.expect_ident("a target modifier")?));
                 }
                 Ok(Item::Target(words))
             }
@@ -549,10 +539,10 @@ impl<'a> Parser<'a> {
         let name = self.expect(Tok::Str, "a quoted file name")?;
         let name = self.text(name);
         let mut extra = Vec::new();
-        while self.peek() == Tok::Comma && !self.newline_between(self.prev(), self.tok()) {
+        while self.peek() == Tok::Comma && !self.tok().newline {
             self.bump();
             let t = self.expect(Tok::Int, "a file timestamp or size")?;
-            extra.push(self.text(t).to_string());
+            extra.push(Name::new(self.text(t)));
         }
         Ok(Item::File(FileDirective {
             index,
@@ -568,9 +558,17 @@ impl<'a> Parser<'a> {
             return Err(self.expected("a section name"));
         }
         self.bump();
-        let name = self.text(n).to_string();
+        let name = Name::new(self.text(n));
         self.expect(Tok::LBrace, "`{` after the section name")?;
-        let mut lines = Vec::new();
+        let start = self.names.len();
+        let r = self.section_lines();
+        let lines = take_from(&mut self.names, start);
+        r.map(|()| Item::Section(Section { name, lines }))
+    }
+
+    /// The lines of a section's `{ }` (after the `{`, up to and including the `}`),
+    /// pushed on the name stack.
+    fn section_lines(&mut self) -> PResult<()> {
         let mut depth = 1usize;
         let mut cur: Option<(Token, Token)> = None;
         loop {
@@ -588,8 +586,10 @@ impl<'a> Parser<'a> {
                 _ => {}
             }
             if let Some((first, last)) = cur {
-                if depth == 0 || self.newline_between(last, t) {
-                    lines.push(self.src[first.start as usize..last.end as usize].to_string());
+                // `last` is the token right before `t`.
+                if depth == 0 || t.newline {
+                    let line = Name::new(&self.src[first.start as usize..last.end as usize]);
+                    self.names.push(line);
                     cur = None;
                 }
             }
@@ -602,7 +602,7 @@ impl<'a> Parser<'a> {
                 None => (t, t),
             });
         }
-        Ok(Item::Section(Section { name, lines }))
+        Ok(())
     }
 
     fn pragma(&mut self) -> PResult<Vec<String>> {
@@ -624,7 +624,21 @@ impl<'a> Parser<'a> {
     /// brace, or up to a line break outside parentheses (not after a `,`).
     fn raw(&mut self) -> PResult<RawDirective> {
         let first = self.bump();
-        let mut tokens = vec![self.text(first).to_string()];
+        let line = first.line;
+        let start = self.names.len();
+        self.names.push(Name::new(self.text(first)));
+        let r = self.raw_tokens(first);
+        let tokens = take_from(&mut self.names, start);
+        Ok(RawDirective {
+            tokens,
+            semicolon: r?,
+            line,
+        })
+    }
+
+    /// The tokens of a raw directive after its first, `first`, pushed on the name stack;
+    /// whether it ended with `;`.
+    fn raw_tokens(&mut self, first: Token) -> PResult<bool> {
         let mut parens = 0usize;
         let mut prev = first;
         let mut semicolon = false;
@@ -641,21 +655,15 @@ impl<'a> Parser<'a> {
                     semicolon = true;
                     break;
                 }
-                _ if parens == 0 && prev.kind != Tok::Comma && self.newline_between(prev, t) => {
-                    break
-                }
+                _ if parens == 0 && prev.kind != Tok::Comma && t.newline => break,
                 Tok::LParen => parens += 1,
                 Tok::RParen => parens = parens.saturating_sub(1),
                 _ => {}
             }
-            tokens.push(self.text(t).to_string());
+            self.names.push(Name::new(self.text(t)));
             prev = self.bump();
         }
-        Ok(RawDirective {
-            tokens,
-            semicolon,
-            line: self.line(first),
-        })
+        Ok(semicolon)
     }
 
     // ---- declarations -------------------------------------------------------------
@@ -668,6 +676,7 @@ impl<'a> Parser<'a> {
             (Tok::Dot, Some(s)) => s,
             _ => return Err(self.expected("a state space (`.reg`, `.param`, `.global`, ...)")),
         };
+        let line = st.line;
         self.bump();
         let mut align = None;
         let mut vector = None;
@@ -718,7 +727,8 @@ impl<'a> Parser<'a> {
         let Some(ty) = ty else {
             return Err(self.expected("a type (`.b32`, `.u64`, `.f32`, ...) in declaration"));
         };
-        let mut names = Vec::new();
+        // Nearly every declaration declares one name.
+        let mut names = Vec::with_capacity(1);
         loop {
             names.push(self.declarator()?);
             if single || self.peek() != Tok::Comma {
@@ -734,12 +744,12 @@ impl<'a> Parser<'a> {
             ty,
             ptr,
             names,
-            line: self.line(st),
+            line,
         })
     }
 
     fn declarator(&mut self) -> PResult<Declarator> {
-        let name = self.expect_ident("a name in declaration")?.to_string();
+        let name = Name::new(self.expect_ident("a name in declaration")?);
         let mut range = None;
         let mut dims = Vec::new();
         if self.eat(Tok::Lt) {
@@ -755,7 +765,7 @@ impl<'a> Parser<'a> {
             }
         }
         let init = if self.eat(Tok::Eq) {
-            Some(self.init(0)?)
+            Some(Box::new(self.init(0)?))
         } else {
             None
         };
@@ -789,7 +799,7 @@ impl<'a> Parser<'a> {
             Tok::Ident if self.cur_text() == "generic" && self.peek_at(1) == Tok::LParen => {
                 self.bump();
                 self.bump();
-                let symbol = self.expect_ident("a symbol in `generic( )`")?.to_string();
+                let symbol = Name::new(self.expect_ident("a symbol in `generic( )`")?);
                 self.expect(Tok::RParen, "`)` after the symbol")?;
                 let offset = self.opt_offset()?.unwrap_or(0);
                 Ok(Init::Generic { symbol, offset })
@@ -842,6 +852,7 @@ impl<'a> Parser<'a> {
 
     fn function(&mut self, linkage: Vec<Linkage>) -> PResult<Function> {
         let kw = self.bump();
+        let line = kw.line;
         let kind = if self.text(kw) == ".entry" {
             FunctionKind::Entry
         } else {
@@ -852,7 +863,7 @@ impl<'a> Parser<'a> {
         } else {
             Vec::new()
         };
-        let name = self.expect_ident("a function name")?.to_string();
+        let name = Name::new(self.expect_ident("a function name")?);
         let params = if self.peek() == Tok::LParen {
             self.param_list()?
         } else {
@@ -878,20 +889,28 @@ impl<'a> Parser<'a> {
             params,
             directives,
             body,
-            line: self.line(kw),
+            line,
         })
     }
 
     fn param_list(&mut self) -> PResult<Vec<VarDecl>> {
         self.bump();
-        let mut out = Vec::new();
+        let start = self.decls.len();
+        let r = self.params();
+        let out = take_from(&mut self.decls, start);
+        r.map(|()| out)
+    }
+
+    /// The parameters of [`Parser::param_list`], pushed on the declaration stack.
+    fn params(&mut self) -> PResult<()> {
         if self.eat(Tok::RParen) {
-            return Ok(out);
+            return Ok(());
         }
         loop {
-            out.push(self.var_decl(Vec::new(), true)?);
+            let d = self.var_decl(Vec::new(), true)?;
+            self.decls.push(d);
             if self.eat(Tok::RParen) {
-                return Ok(out);
+                return Ok(());
             }
             self.expect(Tok::Comma, "`,` or `)` after parameter")?;
         }
@@ -934,16 +953,17 @@ impl<'a> Parser<'a> {
             }
             ".pragma" => FuncDirective::Pragma(self.pragma()?),
             _ => {
-                let mut toks = vec![d.to_string()];
+                let start = self.names.len();
+                self.names.push(Name::new(d));
                 self.bump();
                 while matches!(
                     self.peek(),
                     Tok::Int | Tok::Comma | Tok::Ident | Tok::LParen | Tok::RParen
                 ) {
                     let t = self.bump();
-                    toks.push(self.text(t).to_string());
+                    self.names.push(Name::new(self.text(t)));
                 }
-                FuncDirective::Other(toks)
+                FuncDirective::Other(take_from(&mut self.names, start))
             }
         })
     }
@@ -954,7 +974,6 @@ impl<'a> Parser<'a> {
     /// body is 1).
     fn block(&mut self, depth: usize) -> Vec<Statement> {
         let open = self.bump();
-        let mut out = Vec::new();
         if depth > MAX_DEPTH {
             let e = {
                 let msg = format!("blocks nested deeper than {MAX_DEPTH} levels");
@@ -965,31 +984,32 @@ impl<'a> Parser<'a> {
             let mut n = 1usize;
             while n > 0 {
                 match self.bump().kind {
-                    Tok::Eof => return out,
+                    Tok::Eof => break,
                     Tok::LBrace => n += 1,
                     Tok::RBrace => n -= 1,
                     _ => {}
                 }
             }
-            return out;
+            return Vec::new();
         }
+        let first = self.stmts.len();
         loop {
             match self.peek() {
                 Tok::RBrace => {
                     self.bump();
-                    return out;
+                    break;
                 }
                 Tok::Eof => {
                     let e = self.expected("`}` closing the block");
                     self.errors.push(e);
-                    return out;
+                    break;
                 }
                 _ => {}
             }
             self.compact();
             let start = self.pos;
             match self.statement(depth) {
-                Ok(s) => out.push(s),
+                Ok(s) => self.stmts.push(s),
                 Err(e) => {
                     // Errors are raised at the current token, which is where `pos` is.
                     let err = self.pos;
@@ -998,6 +1018,7 @@ impl<'a> Parser<'a> {
                 }
             }
         }
+        take_from(&mut self.stmts, first)
     }
 
     fn statement(&mut self, depth: usize) -> PResult<Statement> {
@@ -1007,7 +1028,7 @@ impl<'a> Parser<'a> {
             Tok::Ident if self.peek_at(1) == Tok::Colon => {
                 self.bump();
                 self.bump();
-                Ok(Statement::Label(self.text(t).to_string()))
+                Ok(Statement::Label(Name::new(self.text(t))))
             }
             Tok::At | Tok::Ident => Ok(Statement::Inst(self.instruction()?)),
             Tok::Dot => {
@@ -1032,33 +1053,33 @@ impl<'a> Parser<'a> {
         let file = self.expect_u32("a file index")?;
         let l = self.expect_u32("a line number")?;
         let col = self.expect_u32("a column number")?;
-        let mut extra = Vec::new();
-        while self.peek() == Tok::Comma && !self.newline_between(self.prev(), self.tok()) {
-            extra.push(",".to_string());
+        let start = self.names.len();
+        while self.peek() == Tok::Comma && !self.tok().newline {
+            self.names.push(Name::const_new(","));
             self.bump();
-            while !self.newline_between(self.prev(), self.tok())
+            while !self.tok().newline
                 && !matches!(
                     self.peek(),
                     Tok::Comma | Tok::Semi | Tok::LBrace | Tok::RBrace | Tok::Eof | Tok::Error
                 )
             {
                 let t = self.bump();
-                extra.push(self.text(t).to_string());
+                self.names.push(Name::new(self.text(t)));
             }
         }
         Ok(Statement::Loc(Loc {
             file,
             line: l,
             col,
-            extra,
+            extra: take_from(&mut self.names, start),
         }))
     }
 
     fn instruction(&mut self) -> PResult<Instruction> {
-        let line = self.line(self.tok());
+        let line = self.tok().line;
         let guard = if self.eat(Tok::At) {
             let negated = self.eat(Tok::Bang);
-            let pred = self.expect_ident("a predicate after `@`")?.to_string();
+            let pred = Name::new(self.expect_ident("a predicate after `@`")?);
             Some(Guard { negated, pred })
         } else {
             None
@@ -1070,21 +1091,10 @@ impl<'a> Parser<'a> {
         }
         self.bump();
         let opcode = Opcode::from_name(name);
-        let mut mods = std::mem::take(&mut self.scratch_mods);
-        mods.clear();
-        while self.peek() == Tok::Dot {
-            let t = self.bump();
-            mods.push(self.text(t)[1..].to_string());
-        }
-        let mut modifiers = Vec::with_capacity(mods.len());
-        modifiers.append(&mut mods);
-        self.scratch_mods = mods;
-        let mut ops = std::mem::take(&mut self.scratch_ops);
-        ops.clear();
-        let r = self.operands_into(&mut ops);
-        let mut operands = Vec::with_capacity(ops.len());
-        operands.append(&mut ops);
-        self.scratch_ops = ops;
+        let modifiers = self.modifiers();
+        let start = self.ops.len();
+        let r = self.operands();
+        let operands = take_from(&mut self.ops, start);
         r?;
         Ok(Instruction {
             guard,
@@ -1095,13 +1105,40 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// An instruction's operands up to and including its `;`.
-    fn operands_into(&mut self, ops: &mut Vec<Operand>) -> PResult<()> {
+    /// The dot-modifiers after an opcode. Written without blanks between them
+    /// (`ld.global.u32`), they are one slice of the source, copied once.
+    fn modifiers(&mut self) -> Modifiers {
+        let mut mods = Modifiers::new();
+        // The byte range of the current run of adjacent modifier tokens, dots included.
+        let mut run: Option<(usize, usize)> = None;
+        while self.peek() == Tok::Dot {
+            let t = self.bump();
+            let (start, end) = (t.start as usize, t.end as usize);
+            match &mut run {
+                Some((_, e)) if *e == start => *e = end,
+                _ => {
+                    if let Some((s, e)) = run {
+                        mods.push_dotted(&self.src[s + 1..e]);
+                    }
+                    run = Some((start, end));
+                }
+            }
+        }
+        if let Some((s, e)) = run {
+            mods.push_dotted(&self.src[s + 1..e]);
+        }
+        mods
+    }
+
+    /// An instruction's operands up to and including its `;`, pushed on the operand
+    /// stack.
+    fn operands(&mut self) -> PResult<()> {
         if self.eat(Tok::Semi) {
             return Ok(());
         }
         loop {
-            ops.push(self.operand(0)?);
+            let op = self.operand(0)?;
+            self.ops.push(op);
             match self.peek() {
                 Tok::Comma => {
                     self.bump();
@@ -1115,17 +1152,25 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Operands separated by commas up to `close` (consumed).
+    /// Operands separated by commas from the opening token up to `close` (consumed).
     fn operand_list(&mut self, close: Tok, what: &str, depth: usize) -> PResult<Vec<Operand>> {
         self.bump();
-        let mut out = Vec::new();
+        let start = self.ops.len();
+        let r = self.operand_items(close, what, depth);
+        let out = take_from(&mut self.ops, start);
+        r.map(|()| out)
+    }
+
+    /// The items of [`Parser::operand_list`], pushed on the operand stack.
+    fn operand_items(&mut self, close: Tok, what: &str, depth: usize) -> PResult<()> {
         if self.eat(close) {
-            return Ok(out);
+            return Ok(());
         }
         loop {
-            out.push(self.operand(depth + 1)?);
+            let op = self.operand(depth + 1)?;
+            self.ops.push(op);
             if self.eat(close) {
-                return Ok(out);
+                return Ok(());
             }
             self.expect(Tok::Comma, what)?;
         }
@@ -1150,9 +1195,9 @@ impl<'a> Parser<'a> {
             Tok::LBracket => self.address(),
             Tok::Bang => {
                 self.bump();
-                Ok(Operand::Not(
-                    self.expect_ident("a predicate after `!`")?.to_string(),
-                ))
+                Ok(Operand::Not(Name::new(
+                    self.expect_ident("a predicate after `!`")?,
+                )))
             }
             Tok::Minus => {
                 self.bump();
@@ -1180,17 +1225,17 @@ impl<'a> Parser<'a> {
                 if comp.is_none() {
                     if self.eat(Tok::Pipe) {
                         let b = self.expect_ident("a predicate after `|`")?;
-                        return Ok(Operand::Pair(name.to_string(), b.to_string()));
+                        return Ok(Operand::Pair(Name::new(name), Name::new(b)));
                     }
                     if let Some(offset) = self.opt_offset()? {
                         return Ok(Operand::SymOffset {
-                            name: name.to_string(),
+                            name: Name::new(name),
                             offset,
                         });
                     }
                 }
                 Ok(Operand::Name {
-                    name: name.to_string(),
+                    name: Name::new(name),
                     comp,
                 })
             }
@@ -1220,8 +1265,8 @@ impl<'a> Parser<'a> {
             }
             Tok::F32 => Imm::F32(u32::from_str_radix(&text[2..], 16).unwrap_or(0)),
             Tok::F64 => Imm::F64(u64::from_str_radix(&text[2..], 16).unwrap_or(0)),
-            Tok::Decimal if negative => Imm::Decimal(format!("-{text}")),
-            Tok::Decimal => Imm::Decimal(text.to_string()),
+            Tok::Decimal if negative => Imm::Decimal(compact_str::format_compact!("-{text}")),
+            Tok::Decimal => Imm::Decimal(Name::new(text)),
             _ => return Err(self.expected("a number")),
         };
         self.bump();
@@ -1232,7 +1277,7 @@ impl<'a> Parser<'a> {
         self.bump();
         let t = self.tok();
         let base = match t.kind {
-            Tok::Ident => AddrBase::Name(self.text(t).to_string()),
+            Tok::Ident => AddrBase::Name(Name::new(self.text(t))),
             Tok::Int => match int_literal(self.text(t)) {
                 Some((v, _, _)) => AddrBase::Imm(v),
                 None => {
@@ -1305,7 +1350,7 @@ mod tests {
     #[test]
     fn operand_forms() {
         let i = inst("foo %tid.x, !%p, %p|%q, sym+16, sym-4, -0x10U, 0f3F800000, -1.5e3, 017, 0b11, [0x100];");
-        assert_eq!(i.opcode, Opcode::Other("foo".into()));
+        assert_eq!(i.opcode, Opcode::Other(Box::new("foo".into())));
         let o = &i.operands;
         assert_eq!(
             o[0],
@@ -1424,10 +1469,10 @@ mod tests {
         assert_eq!(g[0].linkage, [Linkage::Extern]);
         assert_eq!(g[0].names[0].dims, [None]);
         assert_eq!(g[1].names[0].dims, [Some(2), Some(2)]);
-        assert!(matches!(&g[1].names[0].init, Some(Init::List(l)) if l.len() == 2));
+        assert!(matches!(g[1].names[0].init.as_deref(), Some(Init::List(l)) if l.len() == 2));
         assert_eq!(
-            g[2].names[0].init,
-            Some(Init::Generic {
+            g[2].names[0].init.as_deref(),
+            Some(&Init::Generic {
                 symbol: "tbl".into(),
                 offset: 8
             })

@@ -79,7 +79,7 @@ fn write_pragma(out: &mut String, strings: &[String]) {
 }
 
 fn write_raw(out: &mut String, r: &RawDirective) {
-    join_tokens(out, r.tokens.iter().map(String::as_str));
+    join_tokens(out, r.tokens.iter().map(Name::as_str));
     if r.semicolon {
         out.push(';');
     }
@@ -257,7 +257,7 @@ fn write_func_directive(out: &mut String, d: &FuncDirective) -> fmt::Result {
             Ok(())
         }
         FuncDirective::Other(t) => {
-            join_tokens(out, t.iter().map(String::as_str));
+            join_tokens(out, t.iter().map(Name::as_str));
             Ok(())
         }
     }
@@ -300,7 +300,7 @@ fn write_statement(out: &mut String, s: &Statement, depth: usize) -> fmt::Result
                 if l.extra[0] != "," {
                     out.push(' ');
                 }
-                join_tokens(out, l.extra.iter().map(String::as_str));
+                join_tokens(out, l.extra.iter().map(Name::as_str));
             }
             out.push('\n');
         }
@@ -335,9 +335,9 @@ fn write_instruction(out: &mut String, i: &Instruction) -> fmt::Result {
         out.push(' ');
     }
     out.push_str(i.opcode.name());
-    for m in &i.modifiers {
+    if !i.modifiers.is_empty() {
         out.push('.');
-        out.push_str(m);
+        out.push_str(i.modifiers.as_str());
     }
     for (n, op) in i.operands.iter().enumerate() {
         out.push_str(if n == 0 { " " } else { ", " });

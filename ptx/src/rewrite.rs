@@ -92,7 +92,7 @@ fn push_decl(out: &mut Vec<RegDecl>, v: &VarDecl, param: bool) {
         };
         match d.range {
             Some(n) => (0..n).for_each(|i| one(format!("{}{i}", d.name))),
-            None => one(d.name.clone()),
+            None => one(d.name.to_string()),
         }
     }
 }
@@ -110,8 +110,8 @@ fn walk_decls<'a>(body: &'a [Statement], f: &mut impl FnMut(&'a VarDecl)) {
 /// The names a function already uses: declarations (ranges kept as prefix + count),
 /// parameters, labels and every name in an operand or guard.
 struct UsedNames {
-    names: HashSet<String>,
-    ranges: Vec<(String, u32)>,
+    names: HashSet<Name>,
+    ranges: Vec<(Name, u32)>,
 }
 
 impl UsedNames {
@@ -152,7 +152,7 @@ impl UsedNames {
                             }
                             for op in &i.operands {
                                 op.for_each_name(&mut |n| {
-                                    u.names.insert(n.to_string());
+                                    u.names.insert(Name::new(n));
                                 });
                             }
                         }
@@ -198,7 +198,7 @@ pub fn fresh_names(f: &Function, hint: &str, n: usize) -> Vec<String> {
 
 /// Declares `names` as `.reg .<ty>` registers at the top of the body (one declaration).
 pub fn declare_registers(f: &mut Function, ty: Type, names: &[String]) -> Result<(), RewriteError> {
-    let function = f.name.clone();
+    let function = f.name.to_string();
     let body = f.body.as_mut().ok_or(RewriteError::NoBody { function })?;
     if names.is_empty() {
         return Ok(());
@@ -215,7 +215,7 @@ pub fn declare_registers(f: &mut Function, ty: Type, names: &[String]) -> Result
             names: names
                 .iter()
                 .map(|n| Declarator {
-                    name: n.clone(),
+                    name: Name::new(n),
                     range: None,
                     dims: Vec::new(),
                     init: None,
@@ -250,7 +250,7 @@ pub fn declare_global(m: &mut Module, decl: VarDecl) -> Result<(), RewriteError>
             || m.functions().any(|f| f.name == d.name);
         if clash {
             return Err(RewriteError::NameTaken {
-                name: d.name.clone(),
+                name: d.name.to_string(),
             });
         }
     }
@@ -309,7 +309,7 @@ fn body_and_path(
     f: &mut Function,
     index: usize,
 ) -> Result<(&mut Vec<Statement>, Vec<usize>), RewriteError> {
-    let function = f.name.clone();
+    let function = f.name.to_string();
     let body = f.body.as_mut().ok_or(RewriteError::NoBody {
         function: function.clone(),
     })?;
@@ -379,7 +379,7 @@ pub fn replace_operand(
 /// Renames registers in every operand and guard of the body: each name for which `map`
 /// returns a new name is replaced. Declarations are left alone. Returns how many names
 /// were replaced.
-pub fn rename_registers(f: &mut Function, map: impl Fn(&str) -> Option<String>) -> usize {
+pub fn rename_registers<N: Into<Name>>(f: &mut Function, map: impl Fn(&str) -> Option<N>) -> usize {
     let mut count = 0;
     let Some(body) = f.body.as_mut() else {
         return 0;
@@ -387,14 +387,14 @@ pub fn rename_registers(f: &mut Function, map: impl Fn(&str) -> Option<String>) 
     for_each_instruction_mut(body, &mut |i| {
         if let Some(g) = &mut i.guard {
             if let Some(n) = map(&g.pred) {
-                g.pred = n;
+                g.pred = n.into();
                 count += 1;
             }
         }
         for op in &mut i.operands {
             op.for_each_name_mut(&mut |name| {
                 if let Some(n) = map(name) {
-                    *name = n;
+                    *name = n.into();
                     count += 1;
                 }
             });
@@ -467,7 +467,7 @@ impl Operand {
     }
 
     /// Like [`Operand::for_each_name`], mutably.
-    pub fn for_each_name_mut(&mut self, f: &mut impl FnMut(&mut String)) {
+    pub fn for_each_name_mut(&mut self, f: &mut impl FnMut(&mut Name)) {
         match self {
             Operand::Name { name, .. } | Operand::Not(name) | Operand::SymOffset { name, .. } => {
                 f(name)
@@ -598,7 +598,7 @@ mod tests {
     fn insertion_before_and_after_instructions_in_nested_blocks() {
         let (mut m, i) = func();
         let f = f_of(&mut m, i);
-        let nop = |n: &str| Statement::Inst(Instruction::new(Opcode::Other(n.into()), &[], vec![]));
+        let nop = |n: &str| Statement::Inst(Instruction::new(Opcode::from_name(n), &[], vec![]));
         // Instruction 1 is the add inside the nested block, behind label L.
         insert_before(f, 1, vec![nop("before")]).unwrap();
         insert_after(f, 2, vec![nop("after1"), nop("after2")]).unwrap();

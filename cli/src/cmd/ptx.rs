@@ -301,7 +301,7 @@ fn param_stats(v: &ptx::VarDecl) -> Vec<ParamStats> {
         .map(|d| {
             let elems: u64 = d.dims.iter().map(|x| x.unwrap_or(0)).product();
             ParamStats {
-                name: d.name.clone(),
+                name: d.name.to_string(),
                 decl: v.to_string(),
                 bytes: u64::from(v.ty.size()) * u64::from(v.vector.unwrap_or(1)) * elems,
             }
@@ -320,7 +320,7 @@ fn function_stats(f: &Function) -> FunctionStats {
         *by_class.entry(i.class().name()).or_insert(0) += 1;
     }
     FunctionStats {
-        name: f.name.clone(),
+        name: f.name.to_string(),
         kind: match f.kind {
             FunctionKind::Entry => "entry",
             FunctionKind::Func => "func",

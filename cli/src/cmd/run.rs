@@ -10,7 +10,9 @@
 //! JSON output (`--json`) of a plain run: `{ "workload", "device", "size", "seed",
 //! "launches", "instructions" (virtual GPU, else null), "elapsed_ms", "verdict"
 //! ("identical" | "within_tolerance" | "different" | "error"), "magnitude" (the SDC
-//! magnitude against the reference, or null), "error" }`. With `--fault`: `{ "workload",
+//! magnitude against the reference, or null), "error", "against" (with `--against`:
+//! `{ "device", "verdict", "magnitude" (bit differences, or null), "error" }`, else
+//! null) }`. With `--fault`: `{ "workload",
 //! "device", "size", "seed", "fault" (compact spec), "outcome" (`reports::Outcome`),
 //! "activations", "golden_instructions", "instructions", "elapsed_ms", "error" }`.
 
@@ -41,6 +43,10 @@ pub struct RunArgs {
     /// `iat:sm=0,sp=1,warps=0x1,lanes=0xf,dim=x,mask=0x4,pol=sa1`, or JSON).
     #[arg(long, value_name = "SPEC")]
     fault: Option<String>,
+    /// Also run on this device and compare the two outputs (bit for bit, and within the
+    /// workload's documented tolerance), e.g. `--device cuda:0 --against sim:h100`.
+    #[arg(long, value_name = "DEVICE", conflicts_with = "fault")]
+    against: Option<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -55,6 +61,17 @@ struct PlainReport<'a> {
     launches: u32,
     instructions: Option<u64>,
     elapsed_ms: f64,
+    verdict: &'static str,
+    magnitude: Option<reports::SdcMagnitude>,
+    error: Option<String>,
+    against: Option<Against>,
+}
+
+/// The comparison with a second device (`--against`).
+#[derive(Serialize)]
+struct Against {
+    device: String,
+    /// "identical" | "within_tolerance" | "different" | "error"
     verdict: &'static str,
     magnitude: Option<reports::SdcMagnitude>,
     error: Option<String>,
@@ -73,6 +90,56 @@ struct FaultReport<'a> {
     instructions: Option<u64>,
     elapsed_ms: f64,
     error: Option<String>,
+}
+
+trait WithAgainst: Sized {
+    fn with_against(
+        self,
+        platform: &Platform,
+        args: &RunArgs,
+        w: &dyn Workload,
+        inputs: &workloads::Inputs,
+        out: &workloads::Outputs,
+    ) -> anyhow::Result<Self>;
+}
+
+impl WithAgainst for (PlainReport<'_>, bool) {
+    /// Runs the workload on `--against` and compares: bit for bit first, then with the
+    /// workload's tolerance.
+    fn with_against(
+        mut self,
+        platform: &Platform,
+        args: &RunArgs,
+        w: &dyn Workload,
+        inputs: &workloads::Inputs,
+        out: &workloads::Outputs,
+    ) -> anyhow::Result<Self> {
+        let Some(other) = &args.against else {
+            return Ok(self);
+        };
+        let spec: DeviceSpec = other.parse().with_context(|| format!("--against {other}"))?;
+        let mut dev = platform.open(&spec).with_context(|| format!("--against {other}"))?;
+        let device = dev.name().to_string();
+        let m = dev.load(w.ptx()).context("loading the workload's PTX on --against")?;
+        self.0.against = Some(match w.run(dev.as_mut(), m, inputs) {
+            Ok(theirs) => {
+                let exact = w.compare_golden(out, &theirs);
+                if exact.verdict == Verdict::Identical {
+                    Against { device, verdict: "identical", magnitude: None, error: None }
+                } else {
+                    let tol = w.compare(out, &theirs);
+                    Against {
+                        device,
+                        verdict: verdict_name(tol.verdict),
+                        magnitude: Some(injector::magnitude(&exact.magnitude)),
+                        error: None,
+                    }
+                }
+            }
+            Err(e) => Against { device, verdict: "error", magnitude: None, error: Some(e.to_string()) },
+        });
+        Ok(self)
+    }
 }
 
 fn verdict_name(v: Verdict) -> &'static str {
@@ -137,9 +204,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                             magnitude: (cmp.verdict == Verdict::Different)
                                 .then(|| injector::magnitude(&cmp.magnitude)),
                             error: None,
+                            against: None,
                         },
                         ok,
                     )
+                    .with_against(&platform, &args, w, &inputs, &out)?
                 }
                 Err(e) => (
                     PlainReport {
@@ -153,6 +222,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                         verdict: "error",
                         magnitude: None,
                         error: Some(e.to_string()),
+                        against: None,
                     },
                     false,
                 ),
@@ -188,8 +258,24 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                         m.elements, m.total, m.flipped_bits, m.max_abs
                     );
                 }
+                if let Some(a) = &report.against {
+                    match &a.error {
+                        Some(e) => println!("against       {}: FAILED: {e}", a.device),
+                        None => println!("against       {}: {}", a.device, a.verdict.replace('_', " ")),
+                    }
+                    if let Some(m) = &a.magnitude {
+                        println!(
+                            "              {}/{} elements differ, {} bits, max abs err {:.3e}",
+                            m.elements, m.total, m.flipped_bits, m.max_abs
+                        );
+                    }
+                }
             }
-            Ok(ExitCode::from(if ok { 0 } else { 1 }))
+            let against_ok = report
+                .against
+                .as_ref()
+                .is_none_or(|a| a.verdict != "different" && a.verdict != "error");
+            Ok(ExitCode::from(if ok && against_ok { 0 } else { 1 }))
         }
         Some(fault) => {
             let module = ptx::parse(w.ptx()).map_err(|e| anyhow!("{e}"))?;

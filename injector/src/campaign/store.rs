@@ -280,7 +280,16 @@ impl CampaignStore {
         ));
         let _ = std::fs::remove_file(&tmp);
         let result = Self::write_new(&tmp, plan, command).and_then(|()| {
-            std::fs::hard_link(&tmp, path).map_err(|e| {
+            // a hard link never replaces an existing file; where links are not
+            // supported, fall back to a rename after checking again
+            let linked = std::fs::hard_link(&tmp, path).or_else(|e| {
+                if e.kind() != std::io::ErrorKind::AlreadyExists && !path.exists() {
+                    std::fs::rename(&tmp, path)
+                } else {
+                    Err(e)
+                }
+            });
+            linked.map_err(|e| {
                 if e.kind() == std::io::ErrorKind::AlreadyExists {
                     CampaignError::Exists {
                         path: path.to_path_buf(),

@@ -76,7 +76,7 @@ fn value_ty(t: Type) -> Option<VT> {
 }
 
 fn rnd_of(i: &Instruction) -> Option<Rnd> {
-    i.modifiers.iter().find_map(|m| match m.as_str() {
+    i.modifiers.iter().find_map(|m| match m {
         "rn" => Some(Rnd::Rn),
         "rz" => Some(Rnd::Rz),
         "rm" => Some(Rnd::Rm),
@@ -87,7 +87,7 @@ fn rnd_of(i: &Instruction) -> Option<Rnd> {
 }
 
 fn irnd_of(i: &Instruction) -> Option<IRnd> {
-    i.modifiers.iter().find_map(|m| match m.as_str() {
+    i.modifiers.iter().find_map(|m| match m {
         "rni" => Some(IRnd::Rni),
         "rzi" => Some(IRnd::Rzi),
         "rmi" => Some(IRnd::Rmi),
@@ -109,7 +109,7 @@ fn space_of(i: &Instruction) -> Space {
 
 fn cmp_of(i: &Instruction) -> Option<Cmp> {
     i.modifiers.iter().find_map(|m| {
-        Some(match m.as_str() {
+        Some(match m {
             "eq" => Cmp::Eq,
             "ne" => Cmp::Ne,
             "lt" => Cmp::Lt,
@@ -134,7 +134,7 @@ fn cmp_of(i: &Instruction) -> Option<Cmp> {
 }
 
 fn boolop_of(i: &Instruction) -> Option<BoolOp> {
-    i.modifiers.iter().find_map(|m| match m.as_str() {
+    i.modifiers.iter().find_map(|m| match m {
         "and" => Some(BoolOp::And),
         "or" => Some(BoolOp::Or),
         "xor" => Some(BoolOp::Xor),
@@ -222,7 +222,7 @@ impl<'a> FnDecoder<'a> {
                         StateSpace::Param if d.is_kernel => {
                             koff = align_up(koff, align);
                             kparams.push(KernelParam {
-                                name: dcl.name.clone(),
+                                name: dcl.name.to_string(),
                                 offset: koff as u32,
                                 size: size as u32,
                                 ty: v.ty.name(),
@@ -367,25 +367,25 @@ impl<'a> FnDecoder<'a> {
         for s in body {
             match s {
                 Statement::Label(l) => {
-                    if self.labels.insert(l.clone(), *count).is_some() {
+                    if self.labels.insert(l.to_string(), *count).is_some() {
                         return Err(LoadError::Invalid {
                             line: 0,
                             message: format!("label `{l}` is defined twice"),
                         });
                     }
-                    *last_label = Some(l.clone());
+                    *last_label = Some(l.to_string());
                     continue;
                 }
                 Statement::Inst(_) => *count += 1,
                 Statement::Block(b) => self.collect_labels(b, count, last_label)?,
                 Statement::Raw(r)
-                    if r.tokens.first().map(String::as_str) == Some(".branchtargets") =>
+                    if r.tokens.first().map(ptx::Name::as_str) == Some(".branchtargets") =>
                 {
                     if let Some(l) = last_label.clone() {
                         let targets = r.tokens[1..]
                             .iter()
                             .filter(|t| t.as_str() != ",")
-                            .cloned()
+                            .map(ToString::to_string)
                             .collect();
                         self.branch_tables.insert(l, targets);
                     }
@@ -454,7 +454,7 @@ impl<'a> FnDecoder<'a> {
                     }
                     let names: Vec<String> = match dcl.range {
                         Some(n) => (0..n).map(|k| format!("{}{k}", dcl.name)).collect(),
-                        None => vec![dcl.name.clone()],
+                        None => vec![dcl.name.to_string()],
                     };
                     for name in names {
                         if v.ty == Type::Pred {
@@ -649,7 +649,7 @@ impl<'a> FnDecoder<'a> {
         match op {
             Operand::Name { name, comp: None } => self
                 .labels
-                .get(name)
+                .get(name.as_str())
                 .copied()
                 .ok_or_else(|| format!("unknown label `{name}`")),
             _ => Err("expected a label".into()),
@@ -1467,7 +1467,7 @@ impl<'a> FnDecoder<'a> {
                 };
                 let table = self
                     .branch_tables
-                    .get(name)
+                    .get(name.as_str())
                     .ok_or_else(|| format!("no .branchtargets list at `{name}`"))?;
                 let targets = table
                     .iter()
@@ -1973,7 +1973,7 @@ impl<'a> FnDecoder<'a> {
             .iter()
             .find(|m| m.starts_with('m') && m.contains('n') && m.contains('k'))
             .ok_or("mma needs a shape")?;
-        let k: u8 = match shape.as_str() {
+        let k: u8 = match shape {
             "m16n8k16" => 16,
             "m16n8k8" => 8,
             "m16n8k32" => 32,

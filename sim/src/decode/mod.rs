@@ -197,7 +197,7 @@ fn decl_layout(v: &VarDecl, d: &ptx::Declarator) -> (u64, u64) {
             Some(n) => count = count.saturating_mul(*n),
             None => {
                 // An unsized array takes its size from its initialiser, else 0.
-                count = match &d.init {
+                count = match d.init.as_deref() {
                     Some(Init::List(l)) => count.saturating_mul(flat_len(l) as u64),
                     _ => 0,
                 };
@@ -234,13 +234,13 @@ pub(crate) fn decode(
     // Functions first, so that calls and function addresses resolve in any order.
     let mut func_index: HashMap<String, u32> = HashMap::new();
     for f in module.functions() {
-        let idx = match func_index.get(&f.name) {
+        let idx = match func_index.get(f.name.as_str()) {
             Some(&i) => i,
             None => {
                 let i = prog.funcs.len() as u32;
-                func_index.insert(f.name.clone(), i);
+                func_index.insert(f.name.to_string(), i);
                 prog.funcs.push(FuncInfo {
-                    name: f.name.clone(),
+                    name: f.name.to_string(),
                     is_kernel: f.kind == FunctionKind::Entry,
                     defined: false,
                     builtin: None,
@@ -263,13 +263,13 @@ pub(crate) fn decode(
         if f.body.is_some() {
             if prog.funcs[idx as usize].defined {
                 return Err(LoadError::Duplicate {
-                    name: f.name.clone(),
+                    name: f.name.to_string(),
                     line: f.line,
                 });
             }
             prog.funcs[idx as usize].defined = true;
         }
-        scope.insert(f.name.clone(), Sym::Func(idx));
+        scope.insert(f.name.to_string(), Sym::Func(idx));
     }
     for fi in &mut prog.funcs {
         if !fi.defined {
@@ -289,7 +289,7 @@ pub(crate) fn decode(
                 for d in &v.names {
                     let loc = layout.place(v, d, &mut prog)?;
                     if let Some(loc) = loc {
-                        scope.insert(d.name.clone(), Sym::Var(loc));
+                        scope.insert(d.name.to_string(), Sym::Var(loc));
                     }
                 }
             }
@@ -369,7 +369,7 @@ pub(crate) fn decode(
     let mut in_fn = layout.in_functions.into_iter();
     for f in module.functions() {
         let Some(body) = &f.body else { continue };
-        let idx = func_index[&f.name];
+        let idx = func_index[f.name.as_str()];
         inst::FnDecoder::run(&mut prog, idx, f, body, &scope, &mut in_fn)?;
     }
     prog.frame_regs = prog.funcs.iter().map(|f| f.nregs).max().unwrap_or(0);
@@ -425,7 +425,7 @@ impl Layout {
                 let a = align_up(self.globals, align);
                 self.globals = a.saturating_add(size);
                 prog.vars.push(VarInfo {
-                    name: d.name.clone(),
+                    name: d.name.to_string(),
                     space: VarSpace::Global,
                     addr: a,
                     size,
@@ -442,7 +442,7 @@ impl Layout {
                 }
                 prog.const_init.resize(self.consts as usize, 0);
                 prog.vars.push(VarInfo {
-                    name: d.name.clone(),
+                    name: d.name.to_string(),
                     space: VarSpace::Const,
                     addr: o,
                     size,
@@ -463,7 +463,7 @@ impl Layout {
                     o
                 };
                 prog.vars.push(VarInfo {
-                    name: d.name.clone(),
+                    name: d.name.to_string(),
                     space: VarSpace::Shared,
                     addr: o,
                     size,
@@ -476,7 +476,7 @@ impl Layout {
             if matches!(loc, VarLoc::Global(_) | VarLoc::Const(_)) {
                 self.inits.push(PendingInit {
                     decl: v.clone(),
-                    init: init.clone(),
+                    init: (**init).clone(),
                     size,
                     loc,
                 });

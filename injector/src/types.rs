@@ -102,14 +102,14 @@ pub fn operand_types(inst: &Instruction) -> Vec<Option<Type>> {
         }
         Opcode::Bfe => {
             set_all(&mut out, ty);
-            for k in 2..n.min(4) {
-                out[k] = Some(Type::U32);
+            for slot in out.iter_mut().take(n.min(4)).skip(2) {
+                *slot = Some(Type::U32);
             }
         }
         Opcode::Bfi => {
             set_all(&mut out, ty);
-            for k in 3..n.min(5) {
-                out[k] = Some(Type::U32);
+            for slot in out.iter_mut().take(n.min(5)).skip(3) {
+                *slot = Some(Type::U32);
             }
         }
         Opcode::Prmt => set_all(&mut out, Type::B32),
@@ -140,16 +140,8 @@ pub fn operand_types(inst: &Instruction) -> Vec<Option<Type>> {
                 out[0] = Some(first);
             }
         }
-        Opcode::Ld | Opcode::Ldu => {
-            if n > 0 {
-                out[0] = Some(ty);
-            }
-        }
-        Opcode::St => {
-            if n > 1 {
-                out[n - 1] = Some(ty);
-            }
-        }
+        Opcode::Ld | Opcode::Ldu if n > 0 => out[0] = Some(ty),
+        Opcode::St if n > 1 => out[n - 1] = Some(ty),
         _ => {}
     }
     // Operand shapes the helpers cannot retype stay unknown.

@@ -941,7 +941,7 @@ impl Instruction {
 
     /// The type modifiers in source order (`cvt.rn.f32.s32` gives `[F32, S32]`).
     pub fn types(&self) -> impl Iterator<Item = Type> + '_ {
-        self.modifiers.iter().filter_map(|m| Type::from_modifier(m))
+        self.modifiers.iter().filter_map(Type::from_modifier)
     }
 
     /// The instruction's main type: the last type modifier (for `cvt` the destination

@@ -28,9 +28,12 @@
 //! or a `\` that escapes nothing; any other character that starts no token is an error
 //! token of that one character.
 //!
-//! It was a `logos` DFA until profiles showed lexing at a third of the parse time
-//! (logos lexed this grammar at about 260 MB/s; this scanner lexes it about twice as
-//! fast, and counts lines on the way, which the parser had done with a second pass).
+//! It replaced a `logos` DFA of the same grammar (checked token for token against it, when
+//! it was replaced, on the corpus and a million random inputs; the corner cases are unit
+//! tests below). Alone they scan at about the same speed
+//! (250–300 MB/s on the benchmark machine); this one also gives each token its line and
+//! whether a line break precedes it, which replaced the parser's own pass over the text
+//! for line numbers, and it takes a proc-macro dependency out of the build.
 
 /// A token kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

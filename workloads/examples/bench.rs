@@ -23,14 +23,18 @@ struct Row {
 }
 
 fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let runs: usize = arg(&args, "--runs").map_or(Ok(5), |s| s.parse())?;
     let profile = arg(&args, "--profile").unwrap_or_else(|| "sim".into());
-    let json = PathBuf::from(arg(&args, "--json").unwrap_or_else(|| "target/bench/workloads.json".into()));
+    let json =
+        PathBuf::from(arg(&args, "--json").unwrap_or_else(|| "target/bench/workloads.json".into()));
     let mut rows = Vec::new();
     println!(
         "{:<13} {:>9} {:>8} {:>14} {:>10} {:>12}",

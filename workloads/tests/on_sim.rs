@@ -17,7 +17,9 @@ const DEFAULT_SIZE_BUDGET: u64 = 4_000_000;
 fn check_on(profile: &str, w: &dyn Workload) -> u64 {
     let name = w.meta().name;
     let mut dev = open(profile);
-    let module = dev.load(w.ptx()).unwrap_or_else(|e| panic!("{profile} {name}: {e}"));
+    let module = dev
+        .load(w.ptx())
+        .unwrap_or_else(|e| panic!("{profile} {name}: {e}"));
     let inputs = w.generate(w.meta().size.default, 11).unwrap();
     let got = w
         .run(&mut dev, module, &inputs)

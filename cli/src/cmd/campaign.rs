@@ -649,28 +649,26 @@ impl Reporter {
                 jobs,
                 device,
                 ..
-            } => {
-                if self.enabled {
-                    let bar =
-                        ProgressBar::with_draw_target(Some(*planned), ProgressDrawTarget::stderr());
-                    bar.set_style(
-                        ProgressStyle::with_template(
-                            "[{elapsed_precise}] {wide_bar} {pos}/{len} {rate} ETA {eta}\n{msg}",
-                        )
-                        .expect("valid template")
-                        .with_key(
-                            "rate",
-                            |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                                let _ = write!(w, "{:.1}/s", s.per_sec());
-                            },
-                        ),
-                    );
-                    bar.set_position(*done);
-                    bar.reset_eta();
-                    bar.set_message(format!("{device}, {jobs} jobs"));
-                    bar.enable_steady_tick(Duration::from_millis(200));
-                    self.bar = Some(bar);
-                }
+            } if self.enabled => {
+                let bar =
+                    ProgressBar::with_draw_target(Some(*planned), ProgressDrawTarget::stderr());
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "[{elapsed_precise}] {wide_bar} {pos}/{len} {rate} ETA {eta}\n{msg}",
+                    )
+                    .expect("valid template")
+                    .with_key(
+                        "rate",
+                        |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                            let _ = write!(w, "{:.1}/s", s.per_sec());
+                        },
+                    ),
+                );
+                bar.set_position(*done);
+                bar.reset_eta();
+                bar.set_message(format!("{device}, {jobs} jobs"));
+                bar.enable_steady_tick(Duration::from_millis(200));
+                self.bar = Some(bar);
             }
             CampaignEvent::Result { record, done, .. } => {
                 *self.counts.entry(record.outcome.kind()).or_default() += 1;

@@ -117,15 +117,26 @@ impl WithAgainst for (PlainReport<'_>, bool) {
         let Some(other) = &args.against else {
             return Ok(self);
         };
-        let spec: DeviceSpec = other.parse().with_context(|| format!("--against {other}"))?;
-        let mut dev = platform.open(&spec).with_context(|| format!("--against {other}"))?;
+        let spec: DeviceSpec = other
+            .parse()
+            .with_context(|| format!("--against {other}"))?;
+        let mut dev = platform
+            .open(&spec)
+            .with_context(|| format!("--against {other}"))?;
         let device = dev.name().to_string();
-        let m = dev.load(w.ptx()).context("loading the workload's PTX on --against")?;
+        let m = dev
+            .load(w.ptx())
+            .context("loading the workload's PTX on --against")?;
         self.0.against = Some(match w.run(dev.as_mut(), m, inputs) {
             Ok(theirs) => {
                 let exact = w.compare_golden(out, &theirs);
                 if exact.verdict == Verdict::Identical {
-                    Against { device, verdict: "identical", magnitude: None, error: None }
+                    Against {
+                        device,
+                        verdict: "identical",
+                        magnitude: None,
+                        error: None,
+                    }
                 } else {
                     let tol = w.compare(out, &theirs);
                     Against {
@@ -136,7 +147,12 @@ impl WithAgainst for (PlainReport<'_>, bool) {
                     }
                 }
             }
-            Err(e) => Against { device, verdict: "error", magnitude: None, error: Some(e.to_string()) },
+            Err(e) => Against {
+                device,
+                verdict: "error",
+                magnitude: None,
+                error: Some(e.to_string()),
+            },
         });
         Ok(self)
     }
@@ -208,7 +224,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                         },
                         ok,
                     )
-                    .with_against(&platform, &args, w, &inputs, &out)?
+                        .with_against(&platform, &args, w, &inputs, &out)?
                 }
                 Err(e) => (
                     PlainReport {
@@ -261,7 +277,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 if let Some(a) = &report.against {
                     match &a.error {
                         Some(e) => println!("against       {}: FAILED: {e}", a.device),
-                        None => println!("against       {}: {}", a.device, a.verdict.replace('_', " ")),
+                        None => println!(
+                            "against       {}: {}",
+                            a.device,
+                            a.verdict.replace('_', " ")
+                        ),
                     }
                     if let Some(m) = &a.magnitude {
                         println!(

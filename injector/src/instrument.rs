@@ -39,6 +39,7 @@ pub const COUNT_SYMBOL: &str = "__gpufault_count";
 const PREFIX: &str = "%__gf_";
 const ORIG_LABEL: &str = "$__gf_orig";
 const COPY_SUFFIX: &str = "__gf";
+const TRAP_LABEL: &str = "$__gf_trap";
 
 /// Errors of the instrumentation pass.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -484,6 +485,7 @@ impl<'a> Pass<'a> {
             let copy = self.copy(&rest)?;
             out.extend(copy);
             out.extend(code("ret;")?);
+            out.extend(self.trap_block()?);
         }
         out.push(Statement::Label(ORIG_LABEL.into()));
         out.extend(rest);
@@ -497,6 +499,18 @@ impl<'a> Pass<'a> {
         out.extend(self.reg_decls());
         out.extend(self.setup()?);
         out.extend(self.copy(&rest)?);
+        out.extend(self.trap_block()?);
+        Ok(out)
+    }
+
+    /// `ir`: the block the faulty lanes branch to: count once per warp, then trap.
+    fn trap_block(&self) -> Result<Vec<Statement>, InstrumentError> {
+        if self.model != Model::Ir {
+            return Ok(Vec::new());
+        }
+        let mut out = code("ret;")?;
+        out.push(Statement::Label(TRAP_LABEL.into()));
+        out.extend(code(&format!("{}trap;\n", count(&r("true"))))?);
         Ok(out)
     }
 
@@ -930,8 +944,13 @@ impl<'a> Pass<'a> {
     }
 
     fn ir(&mut self, i: &Instruction) -> Result<Option<Vec<Statement>>, InstrumentError> {
-        let p1 = r("p1");
-        let pre = format!("{}{}@{p1} trap;\n", self.op_match(i, &r("sel")), count(&p1));
+        // Lanes that hit the faulty group branch to one shared block per function that
+        // counts and traps (`trap_block`): two instructions per site keep the copy small.
+        let pre = format!(
+            "{}@{} bra {TRAP_LABEL};\n",
+            self.op_match(i, &r("sel")),
+            r("p1")
+        );
         Ok(Some(Self::with_inst(code(&pre)?, i.clone(), vec![])))
     }
 

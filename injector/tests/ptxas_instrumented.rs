@@ -57,6 +57,8 @@ fn instrumented_workloads_pass_ptxas() {
                 };
                 let mut opts = PtxasOptions::new(gpu);
                 opts.opt_level = Some(0);
+                // generous: CI machines are small and shared; a timeout is a failure
+                opts.timeout = std::time::Duration::from_secs(600);
                 match ptxas.check_file(&file, &opts) {
                     Ok(r) if r.verdict.accepted() => {}
                     Ok(r) => failures

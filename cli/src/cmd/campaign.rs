@@ -313,8 +313,12 @@ fn config_of(p: &PlanArgs) -> anyhow::Result<CampaignConfig> {
     Ok(config)
 }
 
+/// The command line that planned the campaign, for the record. The program is written
+/// as `gpufault` whatever path it was started by, so a store (and the reports made from
+/// it) does not carry the planning machine's directory layout.
 fn command_line() -> String {
-    std::env::args()
+    std::iter::once("gpufault".to_string())
+        .chain(std::env::args().skip(1))
         .map(|a| {
             if !a.is_empty()
                 && a.bytes()
@@ -402,7 +406,12 @@ fn one_shot(p: PlanArgs, r: RunFlags) -> anyhow::Result<ExitCode> {
     } else {
         plan_cmd(&p, r.jobs)?;
     }
-    run_store(&p.out, &r, None)
+    let code = run_store(&p.out, &r, None)?;
+    if code == ExitCode::SUCCESS {
+        // The one-shot form ends with the statistics (`gpufault report` renders more).
+        super::report::print_table(&p.out)?;
+    }
+    Ok(code)
 }
 
 fn resume(r: ResumeCommand) -> anyhow::Result<ExitCode> {

@@ -67,6 +67,16 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints the compact terminal table of `store` on stdout (the one-shot campaign's
+/// closing output).
+pub fn print_table(store: &std::path::Path) -> anyhow::Result<ExitCode> {
+    run(ReportArgs {
+        store: store.to_path_buf(),
+        format: "table".into(),
+        out: None,
+    })
+}
+
 /// Lines under the terminal table: completion and the cells that got fewer injections
 /// than asked (with why).
 fn footer(store: &CampaignStore) -> anyhow::Result<String> {

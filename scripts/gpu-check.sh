@@ -116,6 +116,8 @@ need_cli() {
     done
 }
 
+# GPU_DEVICE (default cuda:0) names the device the GPU steps use; GPU_DEVICE=sim:h100
+# exercises the script logic on a machine without a GPU.
 # step NAME COMMAND…: runs COMMAND with a time limit, logs everything, records a row.
 step() {
     local name=$1
@@ -143,7 +145,7 @@ step() {
     cat "$out" >>"$LOG"
     local secs=$(($(date +%s) - t0))
     local note
-    note=$(grep -E '^test result:|SKIP:|^FAILED:|^all [0-9]+ workloads' "$out" | tail -n 1 | cut -c1-70)
+    note=$(grep -E '^test result:|SKIP:|^FAILED:|^all [0-9]+ workloads|^RESULT:' "$out" | tail -n 1 | sed 's/^RESULT: //' | cut -c1-90)
     rm -f "$out"
     if [ "$rc" -eq 0 ]; then
         ROWS+=("$name|pass|${secs}s|$note")
@@ -178,6 +180,85 @@ workloads_on_gpu() {
 }
 export -f workloads_on_gpu
 
+# Every workload on cuda:0 with `--against sim:h100`; prints one RESULT line.
+workloads_vs_sim() {
+    local names w dir
+    dir=$(mktemp -d)
+    names=$("$BUNDLE/bin/gpufault" workloads --json |
+        python3 -c 'import json, sys; print(" ".join(w["name"] for w in json.load(sys.stdin)))') ||
+        return 1
+    for w in $names; do
+        "$BUNDLE/bin/gpufault" run "$w" --device "${GPU_DEVICE:-cuda:0}" --against sim:h100 --json >"$dir/$w.json"
+        echo "-- $w: exit $?"
+        cat "$dir/$w.json"
+    done
+    python3 - "$dir" <<'PY'
+import glob, json, os, sys
+rows = []
+for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.json"))):
+    try:
+        rows.append(json.load(open(f)))
+    except ValueError:
+        rows.append({"workload": os.path.basename(f)[:-5], "verdict": "error", "against": None})
+ref_ok = sum(r.get("verdict") in ("identical", "within_tolerance") for r in rows)
+vs = [((r.get("against") or {}).get("verdict") or "error") for r in rows]
+for r, v in zip(rows, vs):
+    print(f"{r.get('workload'):<14} vs reference: {r.get('verdict'):<17} vs sim:h100: {v}")
+print(f"RESULT: {ref_ok}/{len(rows)} match reference; vs sim: {vs.count('identical')} identical, "
+      f"{vs.count('within_tolerance')} within tol, {vs.count('different')} different, {vs.count('error')} error")
+sys.exit(0 if ref_ok == len(rows) and vs.count("different") + vs.count("error") == 0 else 1)
+PY
+}
+export -f workloads_vs_sim
+
+# A campaign on cuda:0 (stopped gracefully after GPU_CAMPAIGN_SECONDS, what finished
+# stays in the store), the same plan on sim:h100, and the outcome agreement of every
+# injection both ran. Prints one RESULT line.
+injections_vs_sim() {
+    local dir=$LOGDIR/campaign g=$BUNDLE/bin/gpufault
+    local plan=(--workloads vecadd,gemm_tiled,bfs,reduction --models all --injections 25 --seed 7 --profile sim:h100)
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    "$g" campaign plan "${plan[@]}" --device "${GPU_DEVICE:-cuda:0}" --out "$dir/gpu.db" || return 1
+    timeout -s INT -k 20 "${GPU_CAMPAIGN_SECONDS:-120}" "$g" campaign run "$dir/gpu.db" --jobs 4 2>&1 | tee "$dir/gpu-run.txt"
+    "$g" campaign plan "${plan[@]}" --device sim:h100 --out "$dir/sim.db" || return 1
+    "$g" campaign run "$dir/sim.db" 2>&1 | tail -n 2
+    "$g" report "$dir/gpu.db" --format jsonl -o "$dir/gpu.jsonl" || return 1
+    "$g" report "$dir/sim.db" --format jsonl -o "$dir/sim.jsonl" || return 1
+    "$g" report "$dir/gpu.db" --format md -o "$dir/gpu-report.md"
+    "$g" report "$dir/gpu.db" --format html -o "$dir/gpu-report.html"
+    python3 - "$dir" <<'PY'
+import json, os, re, sys
+d = sys.argv[1]
+def load(name):
+    rows = {}
+    for line in open(os.path.join(d, name)):
+        r = json.loads(line)
+        rows[(r["workload"], r["model"], r["spec"])] = r
+    return rows
+gpu, sim = load("gpu.jsonl"), load("sim.jsonl")
+both = [k for k in gpu if k in sim]
+def kind(r):
+    o = r["outcome"]["kind"]
+    # trap: CUDA reports a launch failure where the virtual GPU says trap
+    if o == "due" and r["outcome"].get("cause") in ("trap", "launch_failure"):
+        return "due:trap"
+    return o if o != "due" else "due:" + r["outcome"].get("cause", "")
+same = sum(kind(gpu[k]) == kind(sim[k]) for k in both)
+coarse = sum(gpu[k]["outcome"]["kind"] == sim[k]["outcome"]["kind"] for k in both)
+rate = ""
+for line in open(os.path.join(d, "gpu-run.txt")):
+    m = re.search(r"\(([0-9.]+)/s\)", line)
+    if m:
+        rate = m.group(1)
+print(f"gpu injections done: {len(gpu)}; matched with sim: {len(both)}")
+print(f"RESULT: {len(gpu)} injections on GPU at {rate}/s; outcome agreement with sim {coarse}/{len(both)} "
+      f"(with DUE cause {same}/{len(both)})")
+sys.exit(0 if gpu else 1)
+PY
+}
+export -f injections_vs_sim
+
 run_steps() {
     local B=$BUNDLE
     export BUNDLE
@@ -204,18 +285,18 @@ run_steps() {
     need_cli run --device
     step "workloads on cuda:0" bash -c workloads_on_gpu
 
-    # Steps of later issues. Each names the subcommand and flags it needs and is skipped
-    # (with that reason in the table) until they exist; adjust the command line when
-    # the subcommand lands.
-    # Workloads with a GPU mode, compared with the virtual GPU (workloads issue).
-    need_cli "workloads check" --device --against
-    step "workloads gpu vs sim" "$B/bin/gpufault" workloads check --device cuda:0 --against sim:h100
-    # Benchmarks with a GPU mode.
-    need_cli bench --device
-    step "bench gpu" "$B/bin/gpufault" bench --device cuda:0
-    # Injection campaign smoke run on the GPU (injector issue).
-    need_cli "campaign run" --device --smoke
-    step "campaign smoke gpu" "$B/bin/gpufault" campaign run --device cuda:0 --smoke
+    # Every workload on the GPU and on the virtual H100: bit-identical where the
+    # arithmetic is exact, within the documented tolerance where it is not.
+    need_cli run --against
+    step "workloads gpu vs sim" bash -c workloads_vs_sim
+
+    # Fault injection on the GPU: instrumented modules loaded once per (workload, model)
+    # per worker process, a campaign of every model over four workloads, then the same
+    # plan (same seed, faults drawn on the sim:h100 site profile) on the virtual H100:
+    # outcome agreement per injection.
+    need_cli "campaign plan" --device --profile
+    step "injections gpu vs sim" bash -c injections_vs_sim
+
     # Health check of the GPU (detector issue).
     need_cli check --device
     step "health check gpu" "$B/bin/gpufault" check --device cuda:0

@@ -14,6 +14,8 @@
 //! `{ "device", "verdict", "magnitude" (bit differences, or null), "error" }`, else
 //! null) }`. With `--fault`: `{ "workload",
 //! "device", "size", "seed", "fault" (compact spec), "outcome" (`reports::Outcome`),
+//! "comparator" ("identical" | "different" | "no_output": the faulty outputs against
+//! the golden run's),
 //! "activations", "golden_instructions", "instructions", "elapsed_ms", "error" }`.
 
 use anyhow::{anyhow, Context};
@@ -85,6 +87,9 @@ struct FaultReport<'a> {
     seed: u64,
     fault: String,
     outcome: reports::Outcome,
+    /// The comparator's verdict on the faulty run's outputs against the golden run's:
+    /// "identical", "different", or "no_output" (the run crashed or hung).
+    comparator: &'static str,
     activations: Option<u64>,
     golden_instructions: Option<u64>,
     instructions: Option<u64>,
@@ -315,6 +320,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 seed: args.seed,
                 fault: fault.to_string(),
                 outcome: inj.outcome.clone(),
+                comparator: match inj.outcome.kind() {
+                    reports::OutcomeKind::Sdc => "different",
+                    reports::OutcomeKind::Due | reports::OutcomeKind::Hang => "no_output",
+                    _ => "identical",
+                },
                 activations: inj.activations,
                 golden_instructions: target.golden().stats.instructions,
                 instructions: inj.instructions,
@@ -328,6 +338,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 println!("device        {}", report.device);
                 println!("fault         {}", report.fault);
                 println!("outcome       {}", inj.outcome.describe());
+                println!(
+                    "comparator    {}",
+                    match report.comparator {
+                        "different" => "outputs differ from the golden run",
+                        "no_output" => "no outputs to compare (the run did not complete)",
+                        _ => "outputs bit-identical to the golden run",
+                    }
+                );
                 match inj.activations {
                     Some(n) => println!("activations   {n} warp-instructions corrupted"),
                     None => println!("activations   unknown (counter unreadable after the error)"),

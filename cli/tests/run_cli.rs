@@ -1,0 +1,130 @@
+//! End-to-end runs of the `gpufault` binary: workloads, single injections, models,
+//! instrumentation, and clear errors for bad input.
+
+use std::process::{Command, Output};
+
+fn gpufault(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gpufault"))
+        .args(args)
+        .output()
+        .expect("gpufault runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn a_workload_passes_against_its_reference_on_the_virtual_gpu() {
+    let o = gpufault(&["run", "gemm_tiled", "--device", "sim", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["verdict"], "identical");
+    assert_eq!(
+        v["instructions"], 1_390_080,
+        "deterministic instruction count"
+    );
+}
+
+#[test]
+fn a_single_injection_reports_outcome_activations_and_verdict() {
+    let spec = "iat:sm=1,sp=0,warps=0x1,lanes=0xff,dim=x,mask=0x4,pol=sa1";
+    let o = gpufault(&["run", "bfs", "--device", "sim", "--fault", spec, "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["fault"], spec);
+    assert_eq!(v["outcome"]["kind"], "sdc");
+    assert_eq!(v["comparator"], "different");
+    assert!(v["activations"].as_u64().unwrap() > 0);
+    // the same fault twice: the same outcome, bit for bit
+    let again = gpufault(&["run", "bfs", "--device", "sim", "--fault", spec, "--json"]);
+    let w: serde_json::Value = serde_json::from_str(&stdout(&again)).unwrap();
+    assert_eq!(v["outcome"], w["outcome"]);
+    assert_eq!(v["instructions"], w["instructions"]);
+    // a fault on an SM the device does not have (sim has 8) is never activated
+    let o = gpufault(&[
+        "run",
+        "vecadd",
+        "--device",
+        "sim",
+        "--fault",
+        "wv:sm=100,sp=3,warps=0x8000,lanes=0x1,pol=sa1",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("not activated"), "{}", stdout(&o));
+}
+
+#[test]
+fn bad_input_names_the_problem_and_exits_2() {
+    let o = gpufault(&["run", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown workload `nope`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = gpufault(&["run", "vecadd", "--fault", "iat:sm=1,frob=2"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--fault") && stderr(&o).contains("unknown key `frob`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = gpufault(&[
+        "run",
+        "gemm_tiled",
+        "--device",
+        "sim",
+        "--fault",
+        "ioc:sm=0,op=fma.rn.f32,subst=mul",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no `fma.rn.f32` instruction"),
+        "{}",
+        stderr(&o)
+    );
+    let o = gpufault(&["run", "vecadd", "--device", "tpu:0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--device tpu:0"), "{}", stderr(&o));
+}
+
+#[test]
+fn models_and_workloads_are_listed() {
+    let o = gpufault(&["models", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 14);
+    let o = gpufault(&["workloads", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(v.as_array().unwrap().len() >= 16);
+}
+
+#[test]
+fn instrumented_ptx_checks_clean() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let out = dir.join("vecadd.iat.ptx");
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/vecadd.ptx");
+    let o = gpufault(&[
+        "ptx",
+        "instrument",
+        "--model",
+        "iat",
+        example,
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = gpufault(&["ptx", "check", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = gpufault(&["ptx", "instrument", "--model", "iat", "--sites", example]);
+    assert_eq!(
+        stdout(&o).lines().count(),
+        1,
+        "vecadd reads %tid.x once: {}",
+        stdout(&o)
+    );
+}

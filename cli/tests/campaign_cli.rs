@@ -37,16 +37,20 @@ fn ok(dir: &Path, args: &[&str]) -> Output {
     out
 }
 
-fn spawn(dir: &Path, args: &[&str]) -> Child {
-    Command::new(BIN)
-        .args(args)
+/// The binary with `args` in `dir`, as CI runs it, stderr captured.
+fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args)
         .current_dir(dir)
         .env("CI", "true")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+        .stderr(Stdio::piped());
+    c
+}
+
+fn spawn(dir: &Path, args: &[&str]) -> Child {
+    command(dir, args).spawn().unwrap()
 }
 
 fn read_only(store: &Path) -> Connection {
@@ -377,6 +381,50 @@ fn ctrl_c_stops_cleanly_and_resume_finishes() {
     assert_eq!(status, "interrupted");
     ok(&dir, &["campaign", "resume", "c.db"]);
     assert_eq!(count(&store, "results"), total);
+}
+
+#[test]
+fn ctrl_c_at_the_terminal_spares_worker_processes() {
+    // A terminal's Ctrl-C signals the whole foreground process group. Worker processes
+    // must not die of it: a worker killed mid-launch would have its injection committed
+    // as a false crash. The interrupted and resumed campaign must equal one run straight
+    // through with worker threads.
+    use std::os::unix::process::CommandExt;
+    let dir = scratch("sigint-procs");
+    plan(&dir, "c.db", "vecadd,gemm_naive", "iat,brx", 40);
+    copy(&dir, "c.db", "threads.db");
+    ok(&dir, &["campaign", "run", "threads.db", "--jobs", "2"]);
+    let store = dir.join("c.db");
+    let total = count(&store, "plan");
+    // its own process group, like a job a shell starts in the foreground
+    let mut child = command(
+        &dir,
+        &[
+            "campaign",
+            "run",
+            "c.db",
+            "--jobs",
+            "2",
+            "--isolation",
+            "process",
+        ],
+    )
+    .process_group(0)
+    .spawn()
+    .unwrap();
+    wait_for_results(&mut child, &store, 5, total);
+    let group = format!("-{}", child.id());
+    let killed = Command::new("kill")
+        .args(["-INT", "--", &group])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(count(&store, "results") < total);
+    ok(&dir, &["campaign", "resume", "c.db"]);
+    assert_same_rows(&rows(&store), &rows(&dir.join("threads.db")));
 }
 
 #[test]

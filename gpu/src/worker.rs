@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -392,7 +393,12 @@ impl Proc {
             std::os::unix::net::UnixStream::pair().map_err(|e| GpuError::Unavailable {
                 detail: format!("cannot create the worker's request channel: {e}"),
             })?;
+        // Its own process group: a terminal's Ctrl-C (SIGINT to the foreground group)
+        // reaches the parent only, which stops after the injections in flight; a worker
+        // killed by it mid-launch would turn its injection into a false crash. A worker
+        // whose parent dies reads end-of-file on its request channel and exits.
         let mut child = Command::new(&cmd.program)
+            .process_group(0)
             .args(&cmd.args)
             .arg("--device")
             .arg(spec.to_string())

@@ -263,9 +263,9 @@ fn check_module(m: &Module) -> Result<(), InstrumentError> {
 }
 
 /// Predicate registers of the pass.
-const PREDS: [&str; 24] = [
+const PREDS: [&str; 27] = [
     "sel", "force", "dx", "dy", "dz", "m0", "m1", "m2", "m3", "m4", "m5", "nz16", "nz32", "nz64",
-    "p0", "p1", "p2", "p3", "p4", "p5", "q", "cp", "t", "true",
+    "p0", "p1", "p2", "p3", "p4", "p5", "q", "cp", "t", "true", "c0", "c1", "c2",
 ];
 const B16: [&str; 8] = ["and16", "or16", "xor16", "s16", "w0", "w1", "w2", "w3"];
 const B32: [&str; 20] = [
@@ -352,6 +352,98 @@ fn bits_of_imm(imm: &Imm, ty: Type) -> Option<u64> {
         _ => return None,
     };
     Some(v & mask)
+}
+
+/// One variant of an instruction for [`Instrumenter::variants`].
+struct Variant {
+    /// The value of `%__gf_var` that selects it.
+    id: u32,
+    /// The instruction as the faulty unit decodes it.
+    inst: Instruction,
+    /// How to tell whether it changed anything.
+    change: Change,
+}
+
+/// How a variant is checked for having changed a value, so that the activation counter
+/// counts real changes only (`w` is the register width in bits, 1 for a predicate).
+enum Change {
+    /// The variant reads register `alt` instead of `orig`: a change when their values
+    /// differ.
+    Source { alt: String, orig: String, w: u32 },
+    /// The variant writes register `alt` instead of `orig`: a change when the value
+    /// written differs from `alt`'s previous value or from `orig`'s (which it keeps).
+    Dest { alt: String, orig: String, w: u32 },
+    /// The variant computes another result into `dest`, and the original's result was
+    /// computed into the scratch register of width `w` beforehand: a change when the
+    /// two differ.
+    Result { dest: String, w: u32 },
+    /// No exact check (registers of other widths): every execution counts.
+    Always,
+}
+
+impl Change {
+    /// A width the exact checks handle: 1 (predicate), 16, 32, 64.
+    fn checkable(w: u32) -> bool {
+        matches!(w, 1 | 16 | 32 | 64)
+    }
+
+    /// The scratch register that holds a value of width `w`.
+    fn scratch(w: u32) -> String {
+        if w == 1 {
+            r("c1")
+        } else {
+            r(&format!("s{w}"))
+        }
+    }
+
+    /// Code before the variant, which runs where `target` holds.
+    fn before(&self, target: &str) -> String {
+        let (c0, p5) = (r("c0"), r("p5"));
+        match self {
+            Change::Source { alt, orig, w: 1 } => format!(
+                "xor.pred {c0}, {alt}, {orig};\nand.pred {c0}, {c0}, {target};\n\
+                 or.pred {p5}, {p5}, {c0};\n"
+            ),
+            Change::Source { alt, orig, w } => format!(
+                "setp.ne.and.b{w} {c0}, {alt}, {orig}, {target};\nor.pred {p5}, {p5}, {c0};\n"
+            ),
+            Change::Dest { alt, w: 1, .. } => format!("@{target} mov.pred {}, {alt};\n", r("c1")),
+            Change::Dest { alt, w, .. } => {
+                format!("@{target} mov.b{w} {}, {alt};\n", Self::scratch(*w))
+            }
+            Change::Result { .. } | Change::Always => String::new(),
+        }
+    }
+
+    /// Code after the variant.
+    fn after(&self, target: &str) -> String {
+        let (c0, c2, p5) = (r("c0"), r("c2"), r("p5"));
+        match self {
+            Change::Source { .. } => String::new(),
+            Change::Dest { alt, orig, w: 1 } => format!(
+                "xor.pred {c0}, {c1}, {alt};\nxor.pred {c2}, {orig}, {alt};\n\
+                 or.pred {c0}, {c0}, {c2};\nand.pred {c0}, {c0}, {target};\n\
+                 or.pred {p5}, {p5}, {c0};\n",
+                c1 = r("c1")
+            ),
+            Change::Dest { alt, orig, w } => format!(
+                "setp.ne.and.b{w} {c0}, {s}, {alt}, {target};\n\
+                 setp.ne.and.b{w} {c2}, {orig}, {alt}, {target};\n\
+                 or.pred {c0}, {c0}, {c2};\nor.pred {p5}, {p5}, {c0};\n",
+                s = Self::scratch(*w)
+            ),
+            Change::Result { dest, w: 1 } => format!(
+                "xor.pred {c0}, {dest}, {c1};\nand.pred {c0}, {c0}, {target};\n\
+                 or.pred {p5}, {p5}, {c0};\n",
+                c1 = r("c1")
+            ),
+            Change::Result { dest, w } => format!(
+                "setp.ne.and.b{w} {c0}, {dest}, {s}, {target};\nor.pred {p5}, {p5}, {c0};\n",
+                s = Self::scratch(*w)
+            ),
+            Change::Always => format!("or.pred {p5}, {p5}, {target};\n"),
+        }
+    }
 }
 
 fn flip_register_bit(name: &str, bit: u8) -> Option<String> {
@@ -892,8 +984,9 @@ impl<'a> Pass<'a> {
             _ => return Ok(None),
         };
         let (qcode, q) = self.q(i, &r("true"));
-        let (p1, p2) = (r("p1"), r("p2"));
-        let mut post = String::new();
+        let (p1, p2, p3) = (r("p1"), r("p2"), r("p3"));
+        // p3: some predicate of the instruction changed (counted once per warp-instruction).
+        let mut post = format!("not.pred {p3}, {};\n", r("true"));
         if i.guard.is_some() {
             post += &qcode;
         }
@@ -911,8 +1004,9 @@ impl<'a> Pass<'a> {
             if i.guard.is_some() {
                 post += &format!("and.pred {p1}, {p1}, {q};\n");
             }
-            post += &format!("xor.pred {p}, {p}, {p1};\n{}", count(&p1));
+            post += &format!("xor.pred {p}, {p}, {p1};\nor.pred {p3}, {p3}, {p1};\n");
         }
+        post += &count(&p3);
         Ok(Some(Self::with_inst(vec![], i.clone(), code(&post)?)))
     }
 
@@ -1362,32 +1456,38 @@ impl<'a> Pass<'a> {
     }
 
     /// Emits mutually exclusive variants of `i`: each variant runs where its predicate
-    /// (variant id == `%__gf_var` and `base`) holds, the original elsewhere.
+    /// (variant id == `%__gf_var` and `base`) holds, the original elsewhere. The
+    /// activation counter counts the warp-instructions where the running variant's
+    /// [`Change`] check says it changed something.
     fn variants(
         &self,
         i: &Instruction,
         base: &str,
-        vs: Vec<(u32, Instruction)>,
+        vs: Vec<Variant>,
     ) -> Result<Option<Vec<Statement>>, InstrumentError> {
         if vs.is_empty() {
             return Ok(None);
         }
-        let (p2, p3, p4) = (r("p2"), r("p3"), r("p4"));
+        let (p2, p3, p4, p5) = (r("p2"), r("p3"), r("p4"), r("p5"));
         let var = r("var");
-        let mut out = Vec::new();
-        for (n, (id, mut v)) in vs.into_iter().enumerate() {
+        let mut out = code(&format!("not.pred {p5}, {};\n", r("true")))?;
+        for (n, v) in vs.into_iter().enumerate() {
             let target = if n == 0 { p3.clone() } else { p2.clone() };
+            let id = v.id;
             out.extend(code(&format!(
                 "setp.eq.and.u32 {target}, {var}, {id}, {base};\n"
             ))?);
             if n > 0 {
                 out.extend(code(&format!("or.pred {p3}, {p3}, {p2};\n"))?);
             }
-            v.guard = Some(Guard {
+            out.extend(code(&v.change.before(&target))?);
+            let mut inst = v.inst;
+            inst.guard = Some(Guard {
                 negated: false,
-                pred: target.into(),
+                pred: target.as_str().into(),
             });
-            out.push(Statement::Inst(v));
+            out.push(Statement::Inst(inst));
+            out.extend(code(&v.change.after(&target))?);
         }
         let mut orig = i.clone();
         match &i.guard {
@@ -1411,23 +1511,55 @@ impl<'a> Pass<'a> {
             }
         }
         out.push(Statement::Inst(orig));
-        out.extend(code(&count(&p3))?);
+        out.extend(code(&count(&p5))?);
         Ok(Some(out))
     }
 
     fn ioc(&mut self, i: &Instruction) -> Result<Option<Vec<Statement>>, InstrumentError> {
-        let vs: Vec<(u32, Instruction)> = SUBSTITUTES
+        // The original's result goes to a scratch register first (sources are read
+        // before the destination is written), so the counter sees whether the
+        // substitute's result differs. Carry-chain instructions cannot run twice.
+        let dest = i
+            .operands
+            .first()
+            .and_then(|d| self.reg_width(d))
+            .filter(|(_, _, w)| Change::checkable(*w) && !i.has_modifier("cc"));
+        let change = |_: &Instruction| match &dest {
+            Some((d, _, w)) => Change::Result {
+                dest: d.clone(),
+                w: *w,
+            },
+            None => Change::Always,
+        };
+        let vs: Vec<Variant> = SUBSTITUTES
             .iter()
             .enumerate()
-            .filter_map(|(k, s)| Some((k as u32, self.substitute(i, s)?)))
+            .filter_map(|(k, s)| {
+                let inst = self.substitute(i, s)?;
+                Some(Variant {
+                    id: k as u32,
+                    change: change(&inst),
+                    inst,
+                })
+            })
             .collect();
         if vs.is_empty() {
             return Ok(None);
         }
-        self.info.variants = vs.iter().map(|(k, _)| *k).collect();
+        self.info.variants = vs.iter().map(|v| v.id).collect();
+        let p1 = r("p1");
         let pre = self.op_match(i, &r("sel"));
         let mut out = code(&pre)?;
-        match self.variants(i, &r("p1"), vs)? {
+        if let Some((_, _, w)) = &dest {
+            let mut orig = i.clone();
+            orig.operands[0] = name_op(&Change::scratch(*w));
+            orig.guard = Some(Guard {
+                negated: false,
+                pred: p1.as_str().into(),
+            });
+            out.push(Statement::Inst(orig));
+        }
+        match self.variants(i, &p1, vs)? {
             Some(v) => out.extend(v),
             None => return Ok(None),
         }
@@ -1498,10 +1630,32 @@ impl<'a> Pass<'a> {
                 } else {
                     name_op(&alt)
                 };
-                vs.push((u32::from(field) * 4 + u32::from(bit), v));
+                let w = if ty == Type::Pred {
+                    1
+                } else {
+                    width(ty).unwrap_or(0)
+                };
+                let change = match (Change::checkable(w), field) {
+                    (false, _) => Change::Always,
+                    (true, 0) => Change::Dest {
+                        alt,
+                        orig: name.clone(),
+                        w,
+                    },
+                    (true, _) => Change::Source {
+                        alt,
+                        orig: name.clone(),
+                        w,
+                    },
+                };
+                vs.push(Variant {
+                    id: u32::from(field) * 4 + u32::from(bit),
+                    inst: v,
+                    change,
+                });
             }
         }
-        self.info.variants = vs.iter().map(|(k, _)| *k).collect();
+        self.info.variants = vs.iter().map(|v| v.id).collect();
         let (qcode, q) = self.q(i, &r("sel"));
         let mut out = code(&qcode)?;
         match self.variants(i, &q, vs)? {

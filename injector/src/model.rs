@@ -136,7 +136,7 @@ impl Model {
                  lanes even when its guard is false. Lanes: 1-2 (NVBitPERfi)."
             }
             Model::Wv => {
-                "Every predicate written by setp/set (both of a p|q pair) is corrupted in the \
+                "Every predicate written by setp (both of a p|q pair) is corrupted in the \
                  selected lanes: stuck-at-0 (`pol=sa0`), stuck-at-1 (`pol=sa1`) or inverted \
                  (`pol=xor`); branch decisions and selects follow the wrong value."
             }
@@ -198,62 +198,84 @@ impl Model {
         matches!(self, Model::Iaw | Model::Iac | Model::Wdrop | Model::Ir)
     }
 
-    /// The model-specific parameters and their ranges, for documentation.
+    /// The model-specific parameters and their ranges, for documentation. Each says
+    /// the default of a hand-written spec (the key left out) and what campaigns draw.
     pub fn parameters(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Model::Iat | Model::Iaw | Model::Iac => &[
                 (
                     "dim",
-                    "x|y|z|xy|xyz… dimensions whose reads are corrupted (default: one)",
+                    "x|y|z|xy|xyz… dimensions whose reads are corrupted (default x; campaigns: \
+                     the dimensions the site reads)",
                 ),
                 (
                     "mask",
-                    "1..2^32-1, bits to corrupt (default: one bit below the dimension's size)",
+                    "1..2^32-1, bits to corrupt (default 1; campaigns: one of the low ten bits)",
                 ),
-                ("pol", "sa0|sa1|xor (default: sa0 or sa1)"),
+                ("pol", "sa0|sa1|xor (default xor; campaigns: sa0 or sa1)"),
                 (
                     "force",
-                    "0|1, flip when a stuck-at leaves the value unchanged (default 1)",
+                    "0|1, flip when a stuck-at leaves the value unchanged (default 0; \
+                     campaigns: 1)",
                 ),
             ],
-            Model::Ial => &[("mode", "off|on (default: either)")],
-            Model::Wv => &[("pol", "sa0|sa1|xor (default: sa0 or sa1)")],
+            Model::Ial => &[("mode", "off|on (default off; campaigns: either)")],
+            Model::Wv => &[("pol", "sa0|sa1|xor (default xor; campaigns: sa0 or sa1)")],
             Model::Ira => &[
-                ("field", "0..3: 0 = destination, k = k-th register source"),
-                ("bit", "0..1: the register-index bit that is wrong"),
+                (
+                    "field",
+                    "0..3: 0 = destination, k = k-th register source (default 0; campaigns: \
+                     one the site has)",
+                ),
+                (
+                    "bit",
+                    "0..1: the register-index bit that is wrong (default 0; campaigns: one the \
+                     site has)",
+                ),
             ],
             Model::Ir => &[(
                 "op",
-                "opcode group, e.g. add.s32 (default: an executed one)",
+                "opcode group, e.g. add.s32 (required; campaigns: an executed one)",
             )],
-            Model::Ims => &[("mask", "1..2^64-1, bits flipped (default: one bit)")],
+            Model::Ims => &[(
+                "mask",
+                "1..2^64-1, bits flipped (default 1; campaigns: one bit of the loaded width)",
+            )],
             Model::Imd => &[
-                ("mask", "1..2^64-1, bits flipped (default: one bit)"),
-                ("mode", "data|addr (default data)"),
-                ("spaces", "any of s,l,g (default: sl, as NVBitPERfi)"),
+                (
+                    "mask",
+                    "1..2^64-1, bits flipped (default 1; campaigns: one bit of the stored width)",
+                ),
+                ("mode", "data|addr (default data; campaigns: data)"),
+                (
+                    "spaces",
+                    "any of s,l,g (default sl, as NVBitPERfi; campaigns: slg, since most \
+                     workload stores are global)",
+                ),
             ],
             Model::Ioc => &[
                 (
                     "op",
-                    "opcode group, e.g. add.s32 (default: an executed ALU/FP one)",
+                    "opcode group, e.g. add.s32 (required; campaigns: an executed ALU/FP one)",
                 ),
                 (
                     "subst",
-                    "substitute operation, e.g. sub (default: any valid one)",
+                    "substitute operation, e.g. sub (required; campaigns: any valid one)",
                 ),
             ],
             Model::Iio => &[(
                 "mask",
-                "1..2^64-1, bits flipped (default: one bit in 0..31)",
+                "1..2^64-1, bits flipped (default 1; campaigns: one bit in 0..31)",
             )],
             Model::Fu => &[
                 (
                     "op",
-                    "opcode group, e.g. fma.rn.f32 (default: an executed one)",
+                    "opcode group, e.g. fma.rn.f32 (required; campaigns: an executed one)",
                 ),
                 (
                     "mask",
-                    "1..2^64-1, bits flipped in the result (default: one bit)",
+                    "1..2^64-1, bits flipped in the result (default 1; campaigns: one bit of \
+                     the result width)",
                 ),
             ],
             Model::Wdrop | Model::Brx => &[],

@@ -213,6 +213,16 @@ fn parse_u32(key: &str, v: &str) -> Result<u32, SpecError> {
     })
 }
 
+/// A small number; out of `u8` range is reported with the key's own range `why`.
+fn parse_u8(key: &str, v: &str, why: &str) -> Result<u8, SpecError> {
+    let x = parse_u64(key, v)?;
+    u8::try_from(x).map_err(|_| SpecError::OutOfRange {
+        key: key.into(),
+        value: v.into(),
+        why: why.into(),
+    })
+}
+
 fn parse_dim(v: &str) -> Result<u8, SpecError> {
     let mut d = 0u8;
     for c in v.chars() {
@@ -349,8 +359,8 @@ impl FaultSpec {
                 }
                 "mode" => p.mode = Some(v.into()),
                 "spaces" => p.spaces = Some(v.into()),
-                "field" => p.field = Some(parse_u32(k, v)? as u8),
-                "bit" => p.bit = Some(parse_u32(k, v)? as u8),
+                "field" => p.field = Some(parse_u8(k, v, "0..3")?),
+                "bit" => p.bit = Some(parse_u8(k, v, "0..1")?),
                 "op" => p.op = Some(v.into()),
                 "subst" => p.subst = Some(v.into()),
                 _ => unreachable!("keys are checked above"),
@@ -700,6 +710,10 @@ mod tests {
         assert!(e("ioc:sm=1").contains("needs `op`"));
         assert!(e("ioc:op=add.s32,subst=div").contains("`subst=div` is out of range"));
         assert!(e("iat:mask=0").contains("non-zero"));
+        // out of u8 range is not wrapped into range (256 is not field 0)
+        assert!(e("ira:field=256,bit=0").contains("`field=256` is out of range"));
+        assert!(e("ira:field=4,bit=0").contains("`field=4` is out of range"));
+        assert!(e("ira:field=0,bit=257").contains("`bit=257` is out of range"));
         assert!(e("{\"model\":\"iat\"}").contains("bad fault spec JSON"));
     }
 

@@ -274,6 +274,37 @@ fn ial_lane_off_drops_results_and_the_address_goes_wrong() {
 }
 
 #[test]
+fn ial_lane_off_keeps_old_values_exactly() {
+    // Every lane adds val + tid to out[0]. In lane 3 the add's result is dropped (a mov
+    // or load is not a site): %v keeps the loaded 5, the lane adds 5 instead of 8, and
+    // exactly one warp-instruction changed. In lane 0 the dropped result equals the old
+    // value (5 + 0): nothing changes and nothing is counted.
+    let kernel = r#"
+.visible .entry k(.param .u64 out, .param .u32 val)
+{
+    .reg .b32 %t, %v;
+    .reg .b64 %base;
+    ld.param.u64 %base, [out];
+    mov.u32 %t, %tid.x;
+    ld.param.u32 %v, [val];
+    add.u32 %v, %v, %t;
+    red.global.add.u32 [%base], %v;
+    ret;
+}
+"#;
+    let golden = 32 * 5 + (0..32).sum::<u32>();
+    let spec = |lanes: &str| format!("ial:sm=0,sp=0,warps=0x1,lanes={lanes},mode=off");
+    let r = run(Model::Ial, kernel, None, 1, 32, 1);
+    assert_eq!(r.out.unwrap(), vec![golden]);
+    let r = run(Model::Ial, kernel, Some(&spec("0x8")), 1, 32, 1);
+    assert_eq!(r.out.unwrap(), vec![golden - 3]);
+    assert_eq!(r.count, 1);
+    let r = run(Model::Ial, kernel, Some(&spec("0x1")), 1, 32, 1);
+    assert_eq!(r.out.unwrap(), vec![golden]);
+    assert_eq!(r.count, 0);
+}
+
+#[test]
 fn wv_stuck_predicates_change_the_selects() {
     let kernel = r#"
 .visible .entry k(.param .u64 out, .param .u32 val)
@@ -420,6 +451,42 @@ fn ira_first_source_reads_the_neighbouring_register() {
 }
 
 #[test]
+fn ira_counts_only_values_that_change() {
+    // Lane 7 reads %r0 (= 7) for %r1 (= tid = 7): the same value, no change, not
+    // activated, and the output is the golden one.
+    let golden: Vec<u32> = (0..32).map(|t| t + 1000).collect();
+    let r = run(
+        Model::Ira,
+        RA,
+        Some("ira:sm=0,sp=0,warps=0x1,lanes=0x80,field=1,bit=0"),
+        1,
+        32,
+        32,
+    );
+    assert_eq!(r.out.unwrap(), golden);
+    assert_eq!(r.count, 0);
+}
+
+#[test]
+fn ira_destination_writes_the_neighbouring_register() {
+    // field 0, bit 0, lane 1: mov %r0, 7 writes %r1 = 7; mov %r1, %tid.x writes
+    // %r0 = 1; mov %r2, 1000 writes %r3 = 1000; add %r3, %r1, %r2 writes
+    // %r2 = 7 + 0 and leaves %r3 = 1000, which is stored. Four writes, four changes.
+    let r = run(
+        Model::Ira,
+        RA,
+        Some("ira:sm=0,sp=0,warps=0x1,lanes=0x2,field=0,bit=0"),
+        1,
+        32,
+        32,
+    );
+    let mut want: Vec<u32> = (0..32).map(|t| t + 1000).collect();
+    want[1] = 1000;
+    assert_eq!(r.out.unwrap(), want);
+    assert_eq!(r.count, 4);
+}
+
+#[test]
 fn ir_traps_at_the_first_instruction_of_the_group() {
     let r = run(
         Model::Ir,
@@ -463,6 +530,23 @@ fn ioc_add_computes_sub() {
     );
     let mut want: Vec<u32> = (0..32).map(|t| t + 1000).collect();
     want[0] = 0u32.wrapping_sub(1000);
+    assert_eq!(r.out.unwrap(), want);
+    assert_eq!(r.count, 1);
+}
+
+#[test]
+fn ioc_counts_only_results_that_change() {
+    // add -> or: t | 1000 == t + 1000 for t < 8 (1000 has its low three bits clear), so
+    // lanes 0-7 compute the right sum and the fault is not activated; lane 8 gets
+    // 8 | 1000 = 1000.
+    let spec = |lanes: &str| format!("ioc:sm=0,sp=0,warps=0x1,lanes={lanes},op=add.u32,subst=or");
+    let golden: Vec<u32> = (0..32).map(|t| t + 1000).collect();
+    let r = run(Model::Ioc, RA, Some(&spec("0xff")), 1, 32, 32);
+    assert_eq!(r.out.unwrap(), golden);
+    assert_eq!(r.count, 0);
+    let r = run(Model::Ioc, RA, Some(&spec("0x1ff")), 1, 32, 32);
+    let mut want = golden;
+    want[8] = 1000;
     assert_eq!(r.out.unwrap(), want);
     assert_eq!(r.count, 1);
 }

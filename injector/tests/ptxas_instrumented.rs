@@ -1,6 +1,8 @@
 //! Every model instruments every workload into PTX that ptxas accepts for sm_80 and
 //! sm_90 (validation at `--opt-level 0`, which checks the same PTX several times faster
-//! than the default optimisation level).
+//! than the default optimisation level), and the small workloads into PTX that ptxas
+//! also compiles at its default optimisation level (`-O3`, what the driver's JIT uses)
+//! for sm_90.
 use injector::{instrument, Model};
 use ptx::ptxas::PtxasOptions;
 use std::path::PathBuf;
@@ -26,26 +28,39 @@ fn workload_ptx() -> Vec<(String, String)> {
     v
 }
 
-#[test]
-fn instrumented_workloads_pass_ptxas() {
-    let ptxas = ptx::ptxas::find_in_workspace().unwrap_or_else(|e| {
-        panic!("ptxas not found ({e}): run scripts/install-tools.sh or set PTXAS")
-    });
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("instrumented");
+/// Writes every workload (of `only`, when given) instrumented for every model into
+/// `dir`; returns (what, file) pairs.
+fn instrumented(dir: &str, only: Option<&[&str]>) -> Vec<(String, PathBuf)> {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(dir);
     std::fs::create_dir_all(&out).unwrap();
-    let mut jobs = Vec::new();
-    for (name, src) in workload_ptx() {
-        let module = ptx::parse(&src).unwrap();
+    let mut files = Vec::new();
+    let all = workload_ptx();
+    let picked: Vec<_> = all
+        .iter()
+        .filter(|(n, _)| only.is_none_or(|o| o.contains(&n.as_str())))
+        .collect();
+    if let Some(o) = only {
+        assert_eq!(picked.len(), o.len(), "workloads {o:?} not all found");
+    }
+    for (name, src) in picked {
+        let module = ptx::parse(src).unwrap();
         for model in Model::ALL {
             let inst = instrument(&module, model).unwrap_or_else(|e| panic!("{name}/{model}: {e}"));
             let file = out.join(format!("{name}.{model}.ptx"));
             std::fs::write(&file, inst.ptx()).unwrap();
-            for gpu in ["sm_80", "sm_90"] {
-                jobs.push((format!("{name}/{model}/{gpu}"), file.clone(), gpu));
-            }
+            files.push((format!("{name}/{model}"), file));
         }
     }
+    files
+}
+
+/// Runs ptxas on every job on all cores; fails listing every rejection.
+fn check_all(jobs: Vec<(String, PathBuf, &'static str)>, opt_level: Option<u8>) {
+    let ptxas = ptx::ptxas::find_in_workspace().unwrap_or_else(|e| {
+        panic!("ptxas not found ({e}): run scripts/install-tools.sh or set PTXAS")
+    });
     let total = jobs.len();
+    assert!(total > 0, "no ptxas jobs");
     let jobs = Mutex::new(jobs);
     let failures = Mutex::new(Vec::new());
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -56,7 +71,7 @@ fn instrumented_workloads_pass_ptxas() {
                     break;
                 };
                 let mut opts = PtxasOptions::new(gpu);
-                opts.opt_level = Some(0);
+                opts.opt_level = opt_level;
                 // generous: CI machines are small and shared; a timeout is a failure
                 opts.timeout = std::time::Duration::from_secs(600);
                 match ptxas.check_file(&file, &opts) {
@@ -64,8 +79,8 @@ fn instrumented_workloads_pass_ptxas() {
                     Ok(r) => failures
                         .lock()
                         .unwrap()
-                        .push(format!("{what}: {}\n{}", r.verdict, r.diagnostics)),
-                    Err(e) => failures.lock().unwrap().push(format!("{what}: {e}")),
+                        .push(format!("{what}/{gpu}: {}\n{}", r.verdict, r.diagnostics)),
+                    Err(e) => failures.lock().unwrap().push(format!("{what}/{gpu}: {e}")),
                 }
             });
         }
@@ -77,4 +92,25 @@ fn instrumented_workloads_pass_ptxas() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn instrumented_workloads_pass_ptxas() {
+    let mut jobs = Vec::new();
+    for (what, file) in instrumented("instrumented", None) {
+        for gpu in ["sm_80", "sm_90"] {
+            jobs.push((what.clone(), file.clone(), gpu));
+        }
+    }
+    check_all(jobs, Some(0));
+}
+
+#[test]
+fn small_instrumented_workloads_compile_at_the_default_optimisation_level() {
+    let small = ["vecadd", "reduction", "gemm_tiled", "bfs"];
+    let jobs = instrumented("instrumented-o3", Some(&small))
+        .into_iter()
+        .map(|(what, file)| (what, file, "sm_90"))
+        .collect();
+    check_all(jobs, None);
 }

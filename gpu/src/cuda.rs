@@ -6,7 +6,7 @@
 //! was searched.
 
 use crate::device::{
-    Buffer, Device, GpuError, KernelArg, LaunchConfig, LaunchStats, Limits, ModuleHandle,
+    Buffer, Device, GpuError, HangKind, KernelArg, LaunchConfig, LaunchStats, Limits, ModuleHandle,
 };
 use cudarc::driver::result::{self, DriverError};
 use cudarc::driver::sys::{self, CUresult};
@@ -146,7 +146,10 @@ pub(crate) fn map_error(code: CUresult, during: &str) -> GpuError {
         | CUDA_ERROR_HARDWARE_STACK_ERROR
         | CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE
         | CUDA_ERROR_LAUNCH_INCOMPATIBLE_TEXTURING => GpuError::LaunchFailed { detail },
-        CUDA_ERROR_LAUNCH_TIMEOUT => GpuError::Hang { detail },
+        CUDA_ERROR_LAUNCH_TIMEOUT => GpuError::Hang {
+            kind: HangKind::Deadline,
+            detail,
+        },
         CUDA_ERROR_OUT_OF_MEMORY => GpuError::OutOfMemory { bytes: 0 },
         CUDA_ERROR_UNSUPPORTED_PTX_VERSION => GpuError::UnsupportedPtxVersion {
             ptx_version: "(see module)".into(),
@@ -712,7 +715,10 @@ impl Device for CudaDevice {
                             self.limits.wall.unwrap_or_default()
                         );
                         self.poisoned = Some(format!("a hang ({detail})"));
-                        return Err(GpuError::Hang { detail });
+                        return Err(GpuError::Hang {
+                            kind: HangKind::Deadline,
+                            detail,
+                        });
                     }
                     std::thread::sleep(nap);
                     nap = (nap * 2).min(Duration::from_millis(2));

@@ -72,6 +72,17 @@ pub struct Limits {
     pub wall: Option<Duration>,
 }
 
+/// Why a kernel did not finish ([`GpuError::Hang`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum HangKind {
+    /// The wall-clock deadline passed (on a GPU also the driver's watchdog).
+    Deadline,
+    /// The virtual GPU's instruction budget ran out.
+    Budget,
+    /// Warps wait at a barrier that can never complete (virtual GPU).
+    Deadlock,
+}
+
 /// Errors of the device layer. Each kernel-fault variant maps one-to-one to an outcome
 /// cause of a fault campaign.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -110,7 +121,9 @@ pub enum GpuError {
     /// The kernel did not finish: deadline, instruction budget or barrier deadlock.
     #[error("hang: {detail}")]
     Hang {
-        /// Which limit or deadlock.
+        /// Which limit, or a deadlock.
+        kind: HangKind,
+        /// Where and which limit.
         detail: String,
     },
     /// The PTX's `.version` is newer than the driver supports.

@@ -74,7 +74,7 @@ mod worker;
 
 pub use cuda::CudaDevice;
 pub use device::{
-    Buffer, Device, DeviceExt, GpuError, KernelArg, LaunchConfig, LaunchStats, Limits,
+    Buffer, Device, DeviceExt, GpuError, HangKind, KernelArg, LaunchConfig, LaunchStats, Limits,
     ModuleHandle, Pod,
 };
 pub use info::{

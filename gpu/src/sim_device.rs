@@ -2,7 +2,7 @@
 //! telemetry each virtual GPU profile reports.
 
 use crate::device::{
-    Buffer, Device, GpuError, KernelArg, LaunchConfig, LaunchStats, Limits, ModuleHandle,
+    Buffer, Device, GpuError, HangKind, KernelArg, LaunchConfig, LaunchStats, Limits, ModuleHandle,
 };
 use crate::info::{
     virtual_pci_bus_id, virtual_uuid, Clocks, DeviceInfo, DeviceKind, Ecc, Pcie, RemappedRows,
@@ -276,7 +276,14 @@ fn fault_error(fault: &sim::Fault) -> GpuError {
         sim::FaultKind::MisalignedAddress { .. } => GpuError::MisalignedAddress { detail },
         sim::FaultKind::IllegalInstruction { .. } => GpuError::IllegalInstruction { detail },
         sim::FaultKind::Trap => GpuError::Trap { detail },
-        ref k if k.is_hang() => GpuError::Hang { detail },
+        sim::FaultKind::BarrierDeadlock { .. } => GpuError::Hang {
+            kind: HangKind::Deadlock,
+            detail,
+        },
+        sim::FaultKind::BudgetExceeded { .. } => GpuError::Hang {
+            kind: HangKind::Budget,
+            detail,
+        },
         // A call stack overflow, as CUDA's hardware stack error, is a launch failure.
         _ => GpuError::LaunchFailed { detail },
     }

@@ -17,7 +17,7 @@
 //! driver cannot corrupt the protocol.
 
 use crate::device::{
-    Buffer, Device, GpuError, KernelArg, LaunchConfig, LaunchStats, Limits, ModuleHandle,
+    Buffer, Device, GpuError, HangKind, KernelArg, LaunchConfig, LaunchStats, Limits, ModuleHandle,
 };
 use crate::node::{run_transform, ModuleTransform};
 use crate::spec::DeviceSpec;
@@ -760,7 +760,10 @@ impl WorkerDevice {
                     self.name
                 );
                 Err(if is_launch {
-                    GpuError::Hang { detail }
+                    GpuError::Hang {
+                        kind: HangKind::Deadline,
+                        detail,
+                    }
                 } else {
                     GpuError::Driver { detail }
                 })

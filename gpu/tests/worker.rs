@@ -138,7 +138,7 @@ fn a_launch_past_its_deadline_is_killed_and_the_worker_replaced() {
         )
         .unwrap_err();
     let took = t.elapsed();
-    let GpuError::Hang { detail } = &e else {
+    let GpuError::Hang { detail, .. } = &e else {
         panic!("{e:?}")
     };
     assert!(

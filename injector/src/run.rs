@@ -3,7 +3,7 @@
 
 use crate::instrument::{Instrumented, COUNT_SYMBOL, DESC_SYMBOL};
 use crate::spec::{Descriptor, FaultSpec};
-use gpu::{Device, GpuError, Limits, ModuleHandle};
+use gpu::{Device, GpuError, HangKind, Limits, ModuleHandle};
 use reports::{DueCause, HangCause, Outcome, SdcMagnitude};
 use std::time::{Duration, Instant};
 use workloads::{Inputs, Outputs, RunError, Verdict, Workload};
@@ -161,13 +161,11 @@ pub fn outcome_of_error(e: &GpuError) -> Outcome {
         GpuError::LaunchFailed { .. } => Outcome::Due {
             cause: DueCause::LaunchFailure,
         },
-        GpuError::Hang { detail } => Outcome::Hang {
-            cause: if detail.contains("deadlock") {
-                HangCause::Deadlock
-            } else if detail.contains("budget") || detail.contains("instruction") {
-                HangCause::Budget
-            } else {
-                HangCause::Deadline
+        GpuError::Hang { kind, .. } => Outcome::Hang {
+            cause: match kind {
+                HangKind::Deadlock => HangCause::Deadlock,
+                HangKind::Budget => HangCause::Budget,
+                HangKind::Deadline => HangCause::Deadline,
             },
         },
         _ => Outcome::Due {
@@ -366,5 +364,61 @@ impl<'w> Target<'w> {
             instructions,
             elapsed,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_device_error_maps_to_its_outcome() {
+        let d = || "x".to_string();
+        let due = |cause| Outcome::Due { cause };
+        let hang = |cause| Outcome::Hang { cause };
+        let cases = [
+            (
+                GpuError::IllegalAddress { detail: d() },
+                due(DueCause::IllegalAddress),
+            ),
+            (
+                GpuError::MisalignedAddress { detail: d() },
+                due(DueCause::MisalignedAddress),
+            ),
+            (
+                GpuError::IllegalInstruction { detail: d() },
+                due(DueCause::IllegalInstruction),
+            ),
+            (GpuError::Trap { detail: d() }, due(DueCause::Trap)),
+            (
+                GpuError::LaunchFailed { detail: d() },
+                due(DueCause::LaunchFailure),
+            ),
+            // the kind decides, never the message
+            (
+                GpuError::Hang {
+                    kind: HangKind::Deadlock,
+                    detail: "budget".into(),
+                },
+                hang(HangCause::Deadlock),
+            ),
+            (
+                GpuError::Hang {
+                    kind: HangKind::Budget,
+                    detail: "deadlock".into(),
+                },
+                hang(HangCause::Budget),
+            ),
+            (
+                GpuError::Hang {
+                    kind: HangKind::Deadline,
+                    detail: "deadlock".into(),
+                },
+                hang(HangCause::Deadline),
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(outcome_of_error(&e), want, "{e}");
+        }
     }
 }

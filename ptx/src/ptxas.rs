@@ -169,7 +169,8 @@ impl Ptxas {
         &self.path
     }
 
-    /// Finds ptxas: the `PTXAS` environment variable (if set, it must name a file),
+    /// Finds ptxas: the `PTXAS` environment variable when it names a file (one that does
+    /// not is listed among the places searched if nothing else is found),
     /// then `<hint>/tools/ptxas` for each hint directory, then `ptxas` on `PATH`.
     pub fn find(hints: &[&Path]) -> Result<Ptxas, PtxasError> {
         Self::find_with(

@@ -266,7 +266,10 @@ impl Device for HostEmu {
                 String::from_utf8_lossy(&err[..err.iter().position(|&b| b == 0).unwrap_or(0)])
                     .into_owned();
             return Err(if msg.starts_with("deadlock") {
-                GpuError::Hang { detail: msg }
+                GpuError::Hang {
+                    kind: gpu::HangKind::Deadlock,
+                    detail: msg,
+                }
             } else {
                 GpuError::LaunchFailed { detail: msg }
             });

@@ -76,10 +76,20 @@
 //!   thread-instructions are the lanes of that group (predicated-off lanes included).
 //!   The budget is in thread-instructions.
 //! - **Floating point.** Exactly rounded operations (all rounding modes, `.ftz`,
-//!   `.sat`, f16/bf16/fp8 conversions) match IEEE bit for bit; approximate instructions
-//!   (`sin`, `cos`, `ex2`, `lg2`, `tanh`, `rsqrt`, `rcp.approx`, `sqrt.approx`,
-//!   `div.approx`, `div.full`) return the correctly rounded value of the exact function,
-//!   which can differ from a GPU's in the last bits. NaN results are the canonical NaN.
+//!   `.sat`, f16/bf16/fp8 conversions) match IEEE bit for bit. Approximate instructions
+//!   are computed in f64 and rounded to the destination type with round-to-nearest-even:
+//!   `sin`, `cos`, `ex2`, `lg2` and `tanh` with the `libm` crate (a pure-Rust port of
+//!   musl's libm, under 1 ulp of f64 from the exact function), so the f64 forms are
+//!   within 1 ulp and the f32/f16/bf16 forms are the correctly rounded result except
+//!   when the f64 value lies within its error of a rounding boundary; `rsqrt` is
+//!   `1 / sqrt(x)` with the square root and the quotient each rounded to f64 (the f32
+//!   form rounded a third time, to f32); `rcp.approx`, `sqrt.approx` and `div.approx`
+//!   are correctly rounded (in f64, then to f32 where that is the type, which for these
+//!   operations is the same as one rounding), and `div.full.f32` is `div.rn.f32`. A GPU's
+//!   approximations are less accurate (ulps, or an absolute error for `sin`/`cos`), so
+//!   results can differ from a GPU's in the last bits; they never differ between
+//!   machines, because libm is pure Rust and everything else is IEEE-exact. NaN results
+//!   are the canonical NaN.
 //! - **Memory.** Global allocations sit at distinct 256-byte-aligned addresses from
 //!   `0x1_0000_0000` with at least 4 KiB unmapped between them, so small overflows fault;
 //!   a module's `.global` variables share one data segment padded to 4 KiB. Generic

@@ -1319,14 +1319,17 @@ pub(crate) fn fma(
     }
 }
 
-/// f64 value of the approximate functions, rounded once to the target.
+/// f64 value of the approximate functions; the caller rounds it to the target type.
+/// The transcendental functions come from `libm` (a pure-Rust port of musl's libm,
+/// accurate to under 1 ulp of f64), so their bits are the same on every machine; std's
+/// versions call the platform's libm. `sqrt` and division are IEEE correctly rounded.
 fn approx(op: FUn, x: f64) -> f64 {
     match op {
-        FUn::Sin => x.sin(),
-        FUn::Cos => x.cos(),
-        FUn::Lg2 => x.log2(),
-        FUn::Ex2 => x.exp2(),
-        FUn::Tanh => x.tanh(),
+        FUn::Sin => libm::sin(x),
+        FUn::Cos => libm::cos(x),
+        FUn::Lg2 => libm::log2(x),
+        FUn::Ex2 => libm::exp2(x),
+        FUn::Tanh => libm::tanh(x),
         FUn::Rsqrt => 1.0 / x.sqrt(),
         FUn::RcpApprox => 1.0 / x,
         FUn::SqrtApprox => x.sqrt(),

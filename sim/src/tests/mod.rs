@@ -3,6 +3,7 @@
 
 mod barriers;
 mod calls;
+mod coverage;
 mod divergence;
 mod faults;
 mod memory;

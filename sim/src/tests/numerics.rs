@@ -315,3 +315,55 @@ fn carry_chains_wide_multiplies_and_bit_instructions() {
     assert_eq!(w64(24), 1 << 63);
     assert_eq!((out[26], out[27]), (64, 32));
 }
+
+#[test]
+fn approximate_math_bits_are_pinned() {
+    // The approximate functions run through libm (pure Rust), so these bits are the same
+    // on every machine; they were computed once. Each is also the correctly rounded f32
+    // (or f64) of the exact value noted, except where a comment says otherwise.
+    let out = eval(
+        "
+    sin.approx.f32 %f1, 0f3F800000;           // sin 1
+    st.global.f32 [%o], %f1;
+    cos.approx.f32 %f1, 0f3F800000;           // cos 1
+    st.global.f32 [%o+4], %f1;
+    sin.approx.f32 %f1, 0f49742400;           // sin 1e6 (range reduction)
+    st.global.f32 [%o+8], %f1;
+    ex2.approx.f32 %f1, 0f3F000000;           // 2^0.5
+    st.global.f32 [%o+12], %f1;
+    ex2.approx.ftz.f32 %f1, 0fC1A80000;       // 2^-21
+    st.global.f32 [%o+16], %f1;
+    lg2.approx.f32 %f1, 0f40400000;           // log2 3
+    st.global.f32 [%o+20], %f1;
+    tanh.approx.f32 %f1, 0f3F000000;          // tanh 0.5
+    st.global.f32 [%o+24], %f1;
+    rsqrt.approx.f32 %f1, 0f40400000;         // 1/sqrt 3
+    st.global.f32 [%o+28], %f1;
+    rsqrt.approx.f64 %rd1, 0d4008000000000000; // 1/sqrt 3 in f64
+    st.global.u64 [%o+32], %rd1;
+    ex2.approx.f16 %h1, 0x3C00;               // 2^1 in f16
+    st.global.u16 [%o+40], %h1;
+    tanh.approx.bf16 %h1, 0x3F80;             // tanh 1 in bf16
+    st.global.u16 [%o+44], %h1;
+",
+    );
+    let f32s = [
+        (0x3f57_6aa4, "sin 1"),
+        (0x3f0a_5140, "cos 1"),
+        (0xbeb3_3259, "sin 1e6"),
+        (0x3fb5_04f3, "2^0.5"),
+        (0x3500_0000, "2^-21, exact"),
+        (0x3fca_e00d, "log2 3"),
+        (0x3eec_9a9f, "tanh 0.5"),
+        (0x3f13_cd3a, "1/sqrt 3"),
+    ];
+    for (i, (bits, what)) in f32s.iter().enumerate() {
+        assert_eq!(out[i], *bits, "{what}: got {:#010x}", out[i]);
+    }
+    // 1/sqrt 3 rounded twice (sqrt, then the quotient): one ulp above the correctly
+    // rounded 0x3fe279a74590331c.
+    let rsqrt64 = out[8] as u64 | (out[9] as u64) << 32;
+    assert_eq!(rsqrt64, 0x3fe2_79a7_4590_331d, "got {rsqrt64:#018x}");
+    assert_eq!(out[10], 0x4000, "2.0 in f16");
+    assert_eq!(out[11], 0x3f43, "tanh 1 = 0.7616 in bf16");
+}

@@ -176,7 +176,7 @@ pub(crate) fn meta_rows(report: &CampaignReport) -> Vec<(&'static str, String)> 
                 thousands(t.not_activated)
             ),
         ),
-        ("run time", duration_us(t.elapsed_us)),
+        ("run time (summed over runs)", duration_us(t.elapsed_us)),
         (
             "runs with error text",
             if t.with_error > 0 {

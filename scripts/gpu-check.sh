@@ -241,7 +241,7 @@ export -f workloads_vs_sim
 # injection both ran. Prints one RESULT line.
 injections_vs_sim() {
     local dir=$LOGDIR/campaign g=$BUNDLE/bin/gpufault
-    local plan=(--workloads vecadd,gemm_tiled,bfs,reduction --models all --injections 25 --seed 7 --profile sim:h100)
+    local plan=(--workloads vecadd,gemm_tiled,bfs,reduction --models all --injections 70 --seed 7 --profile sim:h100)
     rm -rf "$dir"
     mkdir -p "$dir"
     "$g" campaign plan "${plan[@]}" --device "${GPU_DEVICE:-cuda:0}" --out "$dir/gpu.db" || return 1

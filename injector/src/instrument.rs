@@ -1524,7 +1524,7 @@ impl<'a> Pass<'a> {
             .first()
             .and_then(|d| self.reg_width(d))
             .filter(|(_, _, w)| Change::checkable(*w) && !i.has_modifier("cc"));
-        let change = |_: &Instruction| match &dest {
+        let change = || match &dest {
             Some((d, _, w)) => Change::Result {
                 dest: d.clone(),
                 w: *w,
@@ -1538,7 +1538,7 @@ impl<'a> Pass<'a> {
                 let inst = self.substitute(i, s)?;
                 Some(Variant {
                     id: k as u32,
-                    change: change(&inst),
+                    change: change(),
                     inst,
                 })
             })

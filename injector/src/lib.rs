@@ -14,8 +14,10 @@
 //!   at run time by the descriptor the host writes before each launch, and an
 //!   activation counter tells "not activated" from "masked". See the module docs of
 //!   [`instrument`] for the code it adds.
-//! - [`Target`]: a workload prepared for injections (golden run, dry run, hang limits);
-//!   [`Target::inject`] runs one fault and classifies its [`reports::Outcome`].
+//! - [`Subject`]: what an injection runs (a bundled workload, [`WorkloadSubject`], or
+//!   any program a higher crate describes); [`Target`]: a subject prepared for
+//!   injections (golden run, dry run, hang limits); [`Target::inject`] runs one fault
+//!   and classifies its [`reports::Outcome`].
 //!
 //! - Campaigns ([`plan_campaign`], [`run_campaign`], [`CampaignStore`],
 //!   [`merge_stores`]): many injections planned from one seed, run in parallel, each
@@ -44,6 +46,7 @@ mod model;
 mod run;
 mod sample;
 mod spec;
+mod subject;
 mod types;
 
 pub use campaign::{
@@ -58,13 +61,17 @@ pub use instrument::{
 };
 pub use model::Model;
 pub use run::{
-    activations, arm, magnitude, outcome_of_error, HangPolicy, InjectError, Injection, Target,
-    HANG_FACTOR, HANG_FLOOR_INSTRUCTIONS, HANG_FLOOR_WALL, SLOW_FACTOR,
+    activations, arm, outcome_of_error, HangPolicy, InjectError, Injection, Target, HANG_FACTOR,
+    HANG_FLOOR_INSTRUCTIONS, HANG_FLOOR_WALL, SLOW_FACTOR,
 };
 pub use sample::{
     injection_rng, profile_sites, sample, ExercisedSite, Sampling, SiteProfile, SlotLanes,
 };
 pub use spec::{
     op_group_id, Descriptor, FaultSpec, Params, Policy, SpecError, DESCRIPTOR_BYTES, SUBSTITUTES,
+};
+pub use subject::{
+    digest_of, magnitude, workload_names, Subject, SubjectError, SubjectOpener, SubjectOptions,
+    SubjectRef, SubjectSource, WorkloadSubject, WORKLOAD_KIND,
 };
 pub use types::{op_group, operand_types};

@@ -1,12 +1,14 @@
-//! Single injections: arm an instrumented module with a fault, run a workload, classify
+//! Single injections: arm an instrumented module with a fault, run a subject, classify
 //! the outcome (design.md §4).
 
 use crate::instrument::{Instrumented, COUNT_SYMBOL, DESC_SYMBOL};
 use crate::spec::{Descriptor, FaultSpec};
+use crate::subject::Subject;
 use gpu::{Device, GpuError, HangKind, Limits, ModuleHandle};
-use reports::{DueCause, HangCause, Outcome, SdcMagnitude};
+use reports::{DueCause, HangCause, Outcome};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use workloads::{Inputs, Outputs, RunError, Verdict, Workload};
+use workloads::{Outputs, RunError, Verdict};
 
 /// A run is flagged `slow` (still masked) when it executes more than this many times the
 /// golden run's instructions (virtual GPU) or takes this many times its wall time.
@@ -66,20 +68,20 @@ pub enum InjectError {
     /// The device failed outside the faulty run (loading, golden run, descriptor).
     #[error("device: {0}")]
     Device(#[from] GpuError),
-    /// The golden or dry run of the workload failed.
-    #[error("the fault-free run of `{workload}` failed: {source}")]
+    /// The golden or dry run of the subject failed.
+    #[error("the fault-free run of `{subject}` failed: {source}")]
     Golden {
-        /// The workload.
-        workload: String,
+        /// The subject.
+        subject: String,
         /// Why.
         source: RunError,
     },
     /// The instrumented module with a disabled descriptor does not reproduce the golden
     /// output: the instrumentation changed the program (a bug).
-    #[error("instrumented `{workload}` ({model}) with the fault disabled differs from the original: {detail}")]
+    #[error("instrumented `{subject}` ({model}) with the fault disabled differs from the original: {detail}")]
     DryRunMismatch {
-        /// The workload.
-        workload: String,
+        /// The subject.
+        subject: String,
         /// The model.
         model: String,
         /// What differs.
@@ -174,23 +176,10 @@ pub fn outcome_of_error(e: &GpuError) -> Outcome {
     }
 }
 
-/// Converts the workloads crate's magnitude into the report record.
-pub fn magnitude(m: &workloads::SdcMagnitude) -> SdcMagnitude {
-    SdcMagnitude {
-        elements: m.elements,
-        total: m.total_elements,
-        max_abs: m.max_abs_error,
-        max_rel: m.max_rel_error,
-        flipped_bits: m.bits_flipped,
-        nan_inf: m.nan_inf,
-    }
-}
-
-/// A workload prepared for injections of one model on one device: the instrumented
+/// A subject prepared for injections of one model on one device: the instrumented
 /// module loaded once, the golden output and the calibrated hang limits.
-pub struct Target<'w> {
-    workload: &'w dyn Workload,
-    inputs: Inputs,
+pub struct Target {
+    subject: Arc<dyn Subject>,
     golden: Outputs,
     instrumented: Instrumented,
     module: ModuleHandle,
@@ -199,40 +188,38 @@ pub struct Target<'w> {
     dry_wall: Duration,
 }
 
-impl<'w> Target<'w> {
+impl Target {
     /// Runs the original module once (golden run), loads the instrumented module, runs
     /// it once with the fault disabled (dry run: must equal the golden output), and
     /// derives the hang limits from the dry run.
     pub fn new(
         dev: &mut dyn Device,
-        workload: &'w dyn Workload,
-        inputs: Inputs,
+        subject: Arc<dyn Subject>,
         instrumented: Instrumented,
-    ) -> Result<Target<'w>, InjectError> {
-        let name = workload.meta().name.to_string();
+    ) -> Result<Target, InjectError> {
+        let name = subject.id().name.clone();
         dev.set_limits(Limits::default());
-        let original = dev.load(workload.ptx())?;
-        let golden =
-            workload
-                .run(dev, original, &inputs)
-                .map_err(|source| InjectError::Golden {
-                    workload: name.clone(),
-                    source,
-                })?;
+        let original = dev.load(subject.ptx())?;
+        let golden = subject
+            .run(dev, original)
+            .map_err(|source| InjectError::Golden {
+                subject: name.clone(),
+                source,
+            })?;
         let module = dev.load(&instrumented.ptx())?;
         arm(dev, module, None)?;
         let t = Instant::now();
-        let dry = workload
-            .run(dev, module, &inputs)
+        let dry = subject
+            .run(dev, module)
             .map_err(|source| InjectError::Golden {
-                workload: name.clone(),
+                subject: name.clone(),
                 source,
             })?;
         let dry_wall = t.elapsed();
-        let cmp = workload.compare_golden(&golden, &dry);
+        let cmp = subject.compare_golden(&golden, &dry);
         if cmp.verdict != Verdict::Identical {
             return Err(InjectError::DryRunMismatch {
-                workload: name,
+                subject: name,
                 model: instrumented.model.to_string(),
                 detail: format!("{cmp:?}"),
             });
@@ -240,8 +227,7 @@ impl<'w> Target<'w> {
         let dry_instructions = dry.stats.instructions;
         let limits = HangPolicy::default().limits(dry_instructions, dry_wall);
         Ok(Target {
-            workload,
-            inputs,
+            subject,
             golden,
             instrumented,
             module,
@@ -249,6 +235,11 @@ impl<'w> Target<'w> {
             dry_instructions,
             dry_wall,
         })
+    }
+
+    /// The subject.
+    pub fn subject(&self) -> &Arc<dyn Subject> {
+        &self.subject
     }
 
     /// The golden (fault-free, uninstrumented) outputs.
@@ -316,28 +307,17 @@ impl<'w> Target<'w> {
         arm(dev, self.module, Some(spec))?;
         dev.set_limits(self.limits);
         let t = Instant::now();
-        let result = self.workload.run(dev, self.module, &self.inputs);
+        let result = self.subject.run(dev, self.module);
         let elapsed = t.elapsed();
         dev.set_limits(Limits::default());
         let activations = activations(dev, self.module).ok();
         let (outcome, error, instructions) = match result {
             Ok(out) => {
-                let cmp = self.workload.compare_golden(&self.golden, &out);
-                let outcome = if cmp.verdict == Verdict::Identical {
-                    if activations == Some(0) {
-                        Outcome::NotActivated
-                    } else {
-                        let slow = match (out.stats.instructions, self.dry_instructions) {
-                            (Some(n), Some(g)) => n > g.saturating_mul(SLOW_FACTOR),
-                            _ => elapsed > self.dry_wall * SLOW_FACTOR as u32,
-                        };
-                        Outcome::Masked { slow }
-                    }
-                } else {
-                    Outcome::Sdc {
-                        magnitude: magnitude(&cmp.magnitude),
-                    }
+                let slow = match (out.stats.instructions, self.dry_instructions) {
+                    (Some(n), Some(g)) => n > g.saturating_mul(SLOW_FACTOR),
+                    _ => elapsed > self.dry_wall * SLOW_FACTOR as u32,
                 };
+                let outcome = self.subject.judge(&self.golden, &out, activations, slow);
                 (outcome, None, out.stats.instructions)
             }
             Err(RunError::Device(e)) => (outcome_of_error(&e), Some(e.to_string()), None),

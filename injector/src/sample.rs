@@ -1,6 +1,6 @@
 //! Fault-site profiles and seeded fault sampling.
 //!
-//! A [`SiteProfile`] says, for one workload and model on one virtual GPU profile,
+//! A [`SiteProfile`] says, for one subject and model on one virtual GPU profile,
 //! which candidate sites of the model ([`crate::Site`]) ran, and on which SM, warp slot
 //! and lanes — from one profiled run of the uninstrumented workload. [`sample`] draws a
 //! [`FaultSpec`] from it with a per-injection generator ([`injection_rng`]), in one of
@@ -16,12 +16,13 @@
 use crate::instrument::{Instrumented, Site};
 use crate::model::Model;
 use crate::spec::{FaultSpec, Params, Policy, SUBSTITUTES};
+use crate::subject::Subject;
 use gpu::{Device, SimDevice};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use workloads::{Inputs, RunError, Workload};
+use workloads::RunError;
 
 /// Where faults are drawn from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -88,21 +89,20 @@ impl SiteProfile {
     }
 }
 
-/// Runs `workload` once on `dev` with profiling and maps the candidate sites of
+/// Runs `subject` once on `dev` with profiling and maps the candidate sites of
 /// `instrumented` to the SMs, warp slots and lanes that executed them.
 pub fn profile_sites(
     dev: &mut SimDevice,
-    workload: &dyn Workload,
-    inputs: &Inputs,
+    subject: &dyn Subject,
     instrumented: &Instrumented,
 ) -> Result<SiteProfile, RunError> {
     let (sms, warp_slots) = {
         let p = dev.gpu().profile();
         (p.sms, p.warp_slots)
     };
-    let module = dev.load(workload.ptx())?;
+    let module = dev.load(subject.ptx())?;
     dev.start_profiling();
-    let result = workload.run(dev, module, inputs);
+    let result = subject.run(dev, module);
     let launches = dev.take_profiles();
     result?;
     let mut sites = Vec::with_capacity(instrumented.sites.len());

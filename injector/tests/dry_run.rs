@@ -2,7 +2,8 @@
 //! the original computes (bit for bit, on the virtual GPU), for every model.
 
 use gpu::Platform;
-use injector::{instrument, Model, Target};
+use injector::{instrument, Model, Subject, Target, WorkloadSubject};
+use std::sync::Arc;
 
 #[test]
 fn instrumented_workloads_with_the_fault_disabled_equal_the_originals() {
@@ -12,6 +13,7 @@ fn instrumented_workloads_with_the_fault_disabled_equal_the_originals() {
         let meta = w.meta();
         let module = ptx::parse(w.ptx()).unwrap();
         let inputs = w.generate(meta.size.default, 1).unwrap();
+        let subject: Arc<dyn Subject> = Arc::new(WorkloadSubject::of(*w, None, 1).unwrap());
         let mut dev = platform.open(&"sim".parse().unwrap()).unwrap();
         let original = {
             let m = dev.load(w.ptx()).unwrap();
@@ -25,7 +27,7 @@ fn instrumented_workloads_with_the_fault_disabled_equal_the_originals() {
             let inst = instrument(&module, model).unwrap();
             // Target::new runs the original and the disabled instrumented module and
             // fails unless their outputs are bit-identical.
-            let t = Target::new(dev.as_mut(), *w, inputs.clone(), inst)
+            let t = Target::new(dev.as_mut(), subject.clone(), inst)
                 .unwrap_or_else(|e| panic!("{}/{model}: {e}", meta.name));
             let ratio = t.dry_instructions().unwrap() as f64 / original as f64;
             report.push(format!("{}/{model}: {ratio:.3}x", meta.name));

@@ -2,7 +2,15 @@
 //! the same seed gives the same faults and the same outcomes, bit for bit.
 
 use gpu::{SimDevice, SimSpec};
-use injector::{injection_rng, instrument, profile_sites, sample, Model, Sampling, Target};
+use injector::{
+    injection_rng, instrument, profile_sites, sample, Model, Sampling, Subject, Target,
+    WorkloadSubject,
+};
+use std::sync::Arc;
+
+fn subject(w: &'static dyn workloads::Workload, seed: u64) -> Arc<dyn Subject> {
+    Arc::new(WorkloadSubject::of(w, None, seed).unwrap())
+}
 
 fn sim_profile(profile: Option<&str>) -> SimDevice {
     SimDevice::open(&SimSpec {
@@ -24,14 +32,14 @@ fn every_model_activates_on_some_workload() {
         let mut activated = false;
         'workloads: for w in workloads::all() {
             let meta = w.meta();
-            let inputs = w.generate(meta.size.default, 1).unwrap();
+            let s = subject(*w, 1);
             let inst = instrument(&ptx::parse(w.ptx()).unwrap(), model).unwrap();
             let mut dev = sim();
-            let profile = profile_sites(&mut dev, *w, &inputs, &inst).unwrap();
+            let profile = profile_sites(&mut dev, s.as_ref(), &inst).unwrap();
             if profile.exercised().next().is_none() {
                 continue;
             }
-            let target = Target::new(&mut dev, *w, inputs, inst).unwrap();
+            let target = Target::new(&mut dev, s, inst).unwrap();
             for i in 0..4 {
                 let mut rng = injection_rng(3, meta.name, model, i);
                 let spec = sample(&profile, Sampling::Exercised, &mut rng).unwrap();
@@ -55,11 +63,11 @@ fn same_seed_same_faults_same_outcomes() {
     let run = || {
         let mut results = Vec::new();
         for model in [Model::Iat, Model::Wv, Model::Ioc, Model::Imd] {
-            let inputs = w.generate(w.meta().size.default, 9).unwrap();
+            let s = subject(w, 9);
             let inst = instrument(&ptx::parse(w.ptx()).unwrap(), model).unwrap();
             let mut dev = sim();
-            let profile = profile_sites(&mut dev, w, &inputs, &inst).unwrap();
-            let target = Target::new(&mut dev, w, inputs, inst).unwrap();
+            let profile = profile_sites(&mut dev, s.as_ref(), &inst).unwrap();
+            let target = Target::new(&mut dev, s, inst).unwrap();
             for i in 0..3 {
                 let spec = sample(
                     &profile,
@@ -83,10 +91,9 @@ fn same_seed_same_faults_same_outcomes() {
     assert_eq!(a, b);
     // and a different seed draws different faults
     let spec0 = a[0].0.clone();
-    let w_inputs = w.generate(w.meta().size.default, 9).unwrap();
     let inst = instrument(&ptx::parse(w.ptx()).unwrap(), Model::Iat).unwrap();
     let mut dev = sim();
-    let profile = profile_sites(&mut dev, w, &w_inputs, &inst).unwrap();
+    let profile = profile_sites(&mut dev, subject(w, 9).as_ref(), &inst).unwrap();
     let other = sample(
         &profile,
         Sampling::Exercised,
@@ -99,10 +106,9 @@ fn same_seed_same_faults_same_outcomes() {
 #[test]
 fn physical_sampling_reaches_the_whole_device() {
     let w = workloads::by_name("vecadd").unwrap();
-    let inputs = w.generate(w.meta().size.default, 1).unwrap();
     let inst = instrument(&ptx::parse(w.ptx()).unwrap(), Model::Iaw).unwrap();
     let mut dev = sim_profile(Some("h100"));
-    let profile = profile_sites(&mut dev, w, &inputs, &inst).unwrap();
+    let profile = profile_sites(&mut dev, subject(w, 1).as_ref(), &inst).unwrap();
     assert_eq!(profile.sms, 132);
     let sms: std::collections::BTreeSet<u32> = (0..400)
         .map(|i| {

@@ -305,7 +305,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Some(fault) => {
             let module = ptx::parse(w.ptx()).map_err(|e| anyhow!("{e}"))?;
             let inst = instrument(&module, fault.model)?;
-            let target = match Target::new(dev.as_mut(), w, inputs, inst) {
+            let subject = injector::WorkloadSubject::of(w, Some(size), args.seed)?;
+            let target = match Target::new(dev.as_mut(), std::sync::Arc::new(subject), inst) {
                 Ok(t) => t,
                 Err(e) => {
                     eprintln!("gpufault: the fault-free runs failed: {e}");

@@ -7,6 +7,7 @@ use crate::instrument::instrument;
 use crate::model::Model;
 use crate::sample::{injection_rng, profile_sites, sample};
 use crate::spec::FaultSpec;
+use crate::subject::{Subject, WorkloadSubject};
 use gpu::{DeviceSpec, SimDevice, SimSpec};
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -246,18 +247,16 @@ fn plan_cell(
     model: Model,
     n: u64,
 ) -> Result<(CellPlan, Vec<PlanRow>), CampaignError> {
-    let w = workloads::by_name(workload).expect("validated");
-    let size = config.size.unwrap_or(w.meta().size.default);
     let fail = |detail: String| CampaignError::Profile {
         workload: workload.to_string(),
         model: model.to_string(),
         profile: config.profile.clone(),
         detail,
     };
-    let inputs = w
-        .generate(size, config.input_seed)
+    let subject = WorkloadSubject::new(workload, config.size, config.input_seed)
         .map_err(|e| fail(e.to_string()))?;
-    let module = ptx::parse(w.ptx()).map_err(|e| CampaignError::Instrument {
+    let size = subject.size().unwrap_or(0);
+    let module = ptx::parse(subject.ptx()).map_err(|e| CampaignError::Instrument {
         workload: workload.to_string(),
         model: model.to_string(),
         detail: e.to_string(),
@@ -271,7 +270,7 @@ fn plan_cell(
         device: config.profile.clone(),
         source: e,
     })?;
-    let profile = profile_sites(&mut dev, w, &inputs, &inst).map_err(|e| fail(e.to_string()))?;
+    let profile = profile_sites(&mut dev, &subject, &inst).map_err(|e| fail(e.to_string()))?;
     let candidate_sites = profile.sites.len() as u64;
     let exercised_sites = profile.exercised().count() as u64;
     let usable = match config.sampling {

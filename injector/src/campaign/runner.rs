@@ -23,11 +23,13 @@ use super::store::{CampaignStore, Durability, Session};
 use crate::instrument::instrument;
 use crate::model::Model;
 use crate::run::{InjectError, Injection, Target};
+use crate::subject::{Subject, WorkloadSubject};
 use gpu::{Device, DeviceSpec, Platform, SimDevice, SimSpec, WorkerCommand, WorkerOptions};
 use reports::{OutcomeKind, RunRecord, Shard};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -399,11 +401,11 @@ struct Shared<'a> {
 /// A worker's prepared cell.
 struct Prepared {
     key: (String, Model),
-    target: Target<'static>,
+    target: Target,
     /// The device the target was prepared on (injections run on it, except on the
     /// virtual GPU in threads mode).
     dev: Box<dyn Device + Send>,
-    original: &'static str,
+    original: String,
     instrumented: String,
     /// Consecutive injections that failed outside the workload.
     failures_in_a_row: u32,
@@ -500,7 +502,7 @@ fn work(worker: u32, sh: &Shared<'_>, sim: Option<SimSpec>, tx: mpsc::Sender<Msg
 /// module, loaded in the order [`Target::new`] loads them.
 fn inject_fresh(spec: &SimSpec, p: &Prepared, row: &PlanRow) -> Result<Injection, InjectError> {
     let mut dev = SimDevice::open(spec)?;
-    dev.load(p.original)?;
+    dev.load(&p.original)?;
     let m = dev.load(&p.instrumented)?;
     if m != p.target.module() {
         return Err(InjectError::Device(gpu::GpuError::Invalid {
@@ -516,12 +518,11 @@ fn inject_fresh(spec: &SimSpec, p: &Prepared, row: &PlanRow) -> Result<Injection
 
 fn prepare(sh: &Shared<'_>, key: &(String, Model)) -> Result<Prepared, String> {
     let (workload, model) = (key.0.as_str(), key.1);
-    let w = workloads::by_name(workload).ok_or_else(|| format!("unknown workload `{workload}`"))?;
-    let size = sh.sizes.get(key).copied().unwrap_or(w.meta().size.default);
-    let inputs = w
-        .generate(size, sh.config.input_seed)
-        .map_err(|e| format!("generating inputs: {e}"))?;
-    let module = ptx::parse(w.ptx()).map_err(|e| format!("parsing the PTX: {e}"))?;
+    let size = sh.sizes.get(key).copied();
+    let subject: Arc<dyn Subject> = Arc::new(
+        WorkloadSubject::new(workload, size, sh.config.input_seed).map_err(|e| e.to_string())?,
+    );
+    let module = ptx::parse(subject.ptx()).map_err(|e| format!("parsing the PTX: {e}"))?;
     let inst = instrument(&module, model).map_err(|e| format!("instrumenting: {e}"))?;
     let instrumented = inst.ptx();
     let platform = Platform::new();
@@ -532,14 +533,15 @@ fn prepare(sh: &Shared<'_>, key: &(String, Model)) -> Result<Prepared, String> {
             .map(|d| Box::new(d) as Box<dyn Device + Send>),
     }
     .map_err(|e| format!("opening {}: {e}", sh.device))?;
-    let target = Target::new(dev.as_mut(), w, inputs, inst)
+    let original = subject.ptx().to_string();
+    let target = Target::new(dev.as_mut(), subject, inst)
         .map_err(|e| e.to_string())?
         .with_hang_policy(sh.config.hang_policy());
     Ok(Prepared {
         key: key.clone(),
         target,
         dev,
-        original: w.ptx(),
+        original,
         instrumented,
         failures_in_a_row: 0,
     })

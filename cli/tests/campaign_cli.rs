@@ -81,9 +81,9 @@ fn rows(store: &Path) -> Vec<Row> {
     let c = read_only(store);
     let mut st = c
         .prepare(
-            "SELECT r.workload, r.model, r.idx, p.spec, r.outcome_json, r.activations, r.instructions
-             FROM results r JOIN plan p USING (workload, model, idx)
-             ORDER BY r.workload, r.model, r.idx",
+            "SELECT r.subject, r.model, r.idx, p.spec, r.outcome_json, r.activations, r.instructions
+             FROM results r JOIN plan p USING (subject, model, idx)
+             ORDER BY r.subject, r.model, r.idx",
         )
         .unwrap();
     let v = st
@@ -109,8 +109,8 @@ fn raw_results(store: &Path) -> Vec<(String, String, i64, String, i64, String)> 
     let c = read_only(store);
     let mut st = c
         .prepare(
-            "SELECT workload, model, idx, outcome_json, session, finished FROM results
-             ORDER BY workload, model, idx",
+            "SELECT subject, model, idx, outcome_json, session, finished FROM results
+             ORDER BY subject, model, idx",
         )
         .unwrap();
     let v = st
@@ -667,17 +667,48 @@ fn slurm_array_script_shards_and_merges_the_campaign() {
 #[test]
 fn injections_that_cannot_run_exit_1_and_stay_pending() {
     let dir = scratch("exit1");
-    plan(&dir, "c.db", "vecadd,bfs", "iat", 2);
+    // The campaign's device is a faulty virtual GPU (its node config is stored with the
+    // plan): it runs programs with its own fault, but cannot take injected faults, so
+    // no cell can run there.
+    std::fs::write(
+        dir.join("node.json"),
+        r#"{"gpus": {"sim#1": {"fault": "wdrop:sm=0,sp=0,warps=0x1"}}}"#,
+    )
+    .unwrap();
+    let out = gpufault(
+        &dir,
+        &[
+            "campaign",
+            "plan",
+            "--workloads",
+            "vecadd,bfs",
+            "--models",
+            "iat",
+            "--injections",
+            "2",
+            "--device",
+            "sim#1",
+            "--node-config",
+            "node.json",
+            "--out",
+            "c.db",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let store = dir.join("c.db");
-    Connection::open(&store)
-        .unwrap()
-        .execute("UPDATE cells SET size = 0 WHERE workload = 'bfs'", [])
-        .unwrap();
     let out = gpufault(&dir, &["campaign", "run", "c.db", "--jobs", "1"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("bfs/iat could not run"), "{err}");
-    assert!(err.contains("2 injections still pending"), "{err}");
+    assert!(
+        err.contains("already instrumented for a fault injection"),
+        "{err}"
+    );
+    assert!(err.contains("4 injections still pending"), "{err}");
     assert!(err.contains("gpufault campaign resume c.db"), "{err}");
-    assert_eq!(count(&store, "results"), 2);
+    assert_eq!(count(&store, "results"), 0);
 }

@@ -45,7 +45,8 @@ fn a_single_injection_reports_outcome_activations_and_verdict() {
     let w: serde_json::Value = serde_json::from_str(&stdout(&again)).unwrap();
     assert_eq!(v["outcome"], w["outcome"]);
     assert_eq!(v["instructions"], w["instructions"]);
-    // a fault on an SM the device does not have (sim has 8) is never activated
+    // a fault on an SM the device does not have (sim has 8) is an error (exit 2), not a
+    // fault that is "never activated"
     let o = gpufault(&[
         "run",
         "vecadd",
@@ -54,8 +55,12 @@ fn a_single_injection_reports_outcome_activations_and_verdict() {
         "--fault",
         "wv:sm=100,sp=3,warps=0x8000,lanes=0x1,pol=sa1",
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(stdout(&o).contains("not activated"), "{}", stdout(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("`sm=100` is out of range: the device has 8 SMs"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

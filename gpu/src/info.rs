@@ -61,6 +61,26 @@ pub struct DeviceInfo {
     pub telemetry: Telemetry,
 }
 
+impl DeviceInfo {
+    /// Resident warps per SM (warp slots): from the virtual GPU's profile, or for a real
+    /// GPU from its compute capability (CUDA C Programming Guide, "Technical
+    /// Specifications per Compute Capability": 64 on 7.0, 8.0 and 9.0 and later
+    /// datacenter parts, 32 on 7.5, 48 on 8.6–8.9 and 12.x).
+    pub fn warp_slots(&self) -> u32 {
+        if self.kind == DeviceKind::Sim {
+            if let Some(p) = sim::GpuProfile::by_name(self.device.split('#').next().unwrap_or("")) {
+                return p.warp_slots;
+            }
+        }
+        match self.compute_capability.as_str() {
+            "7.5" => 32,
+            "8.6" | "8.7" | "8.9" => 48,
+            cc if cc.starts_with("12.") => 48,
+            _ => 64,
+        }
+    }
+}
+
 /// Versions of the driver behind a real GPU.
 ///
 /// | field | type | meaning |

@@ -82,7 +82,7 @@ pub use info::{
     RetiredPages, Telemetry, INFO_SCHEMA_VERSION,
 };
 pub use node::{
-    FaultFactory, GpuFaults, ModuleTransform, NodeConfig, NodeConfigError, Transformed,
+    FaultFactory, FaultTarget, GpuFaults, ModuleTransform, NodeConfig, NodeConfigError, Transformed,
 };
 pub use nvml::{XidEvent, XidWatch};
 pub use platform::{enumerate, open, Platform};

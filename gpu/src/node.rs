@@ -26,11 +26,24 @@ pub trait ModuleTransform: Send + Sync {
 /// Turns the fault spec string of a node config into a [`ModuleTransform`]. The
 /// injector registers one with [`Platform::with_fault_factory`](crate::Platform).
 pub trait FaultFactory: Send + Sync {
-    /// The transform for `fault`, or why `fault` is not a valid fault spec.
+    /// The transform for `fault` on the device `target` describes, or why `fault` is not
+    /// a valid fault spec for it (bad syntax, an SM or warp slot the device does not have).
     fn create(
         &self,
         fault: &str,
+        target: &FaultTarget<'_>,
     ) -> Result<Arc<dyn ModuleTransform>, Box<dyn std::error::Error + Send + Sync>>;
+}
+
+/// The device a fault is placed on, as a [`FaultFactory`] needs to check it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultTarget<'a> {
+    /// The device's name (`sim:h100#3`).
+    pub device: &'a str,
+    /// Its SM count.
+    pub sms: u32,
+    /// Warp slots per SM.
+    pub warp_slots: u32,
 }
 
 /// The configuration of a virtual node: which virtual GPUs are faulty and how.
@@ -42,7 +55,7 @@ pub trait FaultFactory: Send + Sync {
 /// {
 ///   "gpus": {
 ///     "sim:h100#3": {
-///       "fault": "iat sm=5 lanes=0x1",
+///       "fault": "iat:sm=5,sp=1,warps=0x1,lanes=0x1,dim=x,mask=0x4,pol=sa1",
 ///       "telemetry": { "remapped_rows": { "pending": true }, "xid_events": [79] }
 ///     },
 ///     "sim:h100#5": {
@@ -54,8 +67,11 @@ pub trait FaultFactory: Send + Sync {
 /// ```
 ///
 /// - `gpus`: virtual GPU name (`sim:PROFILE#I`; `sim:PROFILE` is `#0`) → what is wrong.
-/// - `fault` (optional): a fault spec, handed uninterpreted to the registered
-///   [`FaultFactory`]; every module the GPU loads is transformed by what it returns.
+/// - `fault` (optional): a fault spec in the injector's compact form
+///   (`MODEL:key=value,…`, see `gpufault models`), handed to the registered
+///   [`FaultFactory`]; every module the GPU loads is transformed by what it returns (the
+///   injector instruments it for the model and arms the fault for every launch: a
+///   permanent fault of that GPU).
 /// - `telemetry` (optional): a JSON object merged field by field over the GPU's healthy
 ///   [`Telemetry`] (same field names); unknown fields are errors.
 ///
@@ -291,7 +307,7 @@ mod tests {
     const EXAMPLE: &str = r#"{
       "gpus": {
         "sim:h100#3": {
-          "fault": "iat sm=5 lanes=0x1",
+          "fault": "iat:sm=5,sp=1,warps=0x1,lanes=0x1,dim=x,mask=0x4,pol=sa1",
           "telemetry": { "remapped_rows": { "pending": true }, "xid_events": [79] }
         },
         "sim:h100#5": {
@@ -308,7 +324,7 @@ mod tests {
         };
         assert_eq!(
             c.lookup(&g3).unwrap().fault.as_deref(),
-            Some("iat sm=5 lanes=0x1")
+            Some("iat:sm=5,sp=1,warps=0x1,lanes=0x1,dim=x,mask=0x4,pol=sa1")
         );
         let DeviceSpec::Sim(other) = "sim:a100#3".parse().unwrap() else {
             unreachable!()

@@ -98,8 +98,14 @@ impl Platform {
                 ),
             });
         };
+        let profile = crate::sim_device::sim_profile(sim);
+        let target = crate::node::FaultTarget {
+            device: &name,
+            sms: profile.sms,
+            warp_slots: profile.warp_slots,
+        };
         factory
-            .create(fault)
+            .create(fault, &target)
             .map(Some)
             .map_err(|e| GpuError::Invalid {
                 detail: format!("fault `{fault}` of virtual GPU {name}{origin}: {e}"),
@@ -153,6 +159,10 @@ impl Platform {
             DeviceSpec::Auto => unreachable!("resolved"),
             DeviceSpec::Sim(sim) => {
                 refuse_node(&spec)?;
+                // a fault the factory cannot place on this GPU is an error here too
+                if self.faults.is_some() {
+                    self.transform_for(sim)?;
+                }
                 crate::sim_device::info(sim, self.node.as_deref())
             }
             DeviceSpec::Cuda(sel) => {

@@ -162,7 +162,7 @@ fn spec_name(spec: &SimSpec) -> String {
 }
 
 /// The `sim` crate's profile of a virtual GPU name.
-fn sim_profile(spec: &SimSpec) -> sim::GpuProfile {
+pub(crate) fn sim_profile(spec: &SimSpec) -> sim::GpuProfile {
     let name = match &spec.profile {
         Some(p) => format!("sim:{p}"),
         None => "sim".to_string(),

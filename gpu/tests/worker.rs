@@ -2,8 +2,8 @@
 //! the virtual GPU, killed on deadlines, replaced, its outcomes mapped.
 
 use gpu::{
-    Device, DeviceExt, DeviceSpec, FaultFactory, GpuError, KernelArg, LaunchConfig, Limits,
-    ModuleTransform, NodeConfig, Platform, WorkerCommand, WorkerDevice, WorkerOptions,
+    Device, DeviceExt, DeviceSpec, FaultFactory, FaultTarget, GpuError, KernelArg, LaunchConfig,
+    Limits, ModuleTransform, NodeConfig, Platform, WorkerCommand, WorkerDevice, WorkerOptions,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -269,6 +269,7 @@ impl FaultFactory for Factory {
     fn create(
         &self,
         fault: &str,
+        _target: &FaultTarget<'_>,
     ) -> Result<Arc<dyn ModuleTransform>, Box<dyn std::error::Error + Send + Sync>> {
         match fault {
             "no-trap" => Ok(Arc::new(RenameTrap)),

@@ -19,7 +19,7 @@
 
 use injector::{
     plan_campaign, run_campaign, CampaignConfig, CampaignStore, Injections, Isolation, RunOptions,
-    Sampling,
+    Sampling, SubjectSource,
 };
 use serde::Serialize;
 use std::path::PathBuf;
@@ -110,7 +110,7 @@ fn main() {
         }
         let run_ms = t.elapsed().as_secs_f64() * 1e3 / reps as f64;
         let config = CampaignConfig {
-            workloads: vec![wname.clone()],
+            subjects: injector::workload_refs(&[wname], &Default::default()).expect("subject"),
             models: models.clone(),
             injections: Injections::Fixed { n: a.injections },
             seed: 1,
@@ -122,8 +122,10 @@ fn main() {
             hang_factor: injector::HANG_FACTOR,
             hang_floor_instructions: injector::HANG_FLOOR_INSTRUCTIONS,
             hang_floor_wall_ms: injector::HANG_FLOOR_WALL.as_millis() as u64,
+            node_config: None,
         };
-        let plan = plan_campaign(&config, 2, &mut |_| {}).expect("plan");
+        let source = SubjectSource::standard();
+        let plan = plan_campaign(&config, &source, 2, &mut |_| {}).expect("plan");
         let mut single_ms = None;
         for &jobs in &a.jobs {
             let path = dir.join(format!("{wname}-{jobs}.db"));
@@ -137,8 +139,8 @@ fn main() {
                 host: "bench".into(),
                 command: None,
             };
-            let s =
-                run_campaign(&path, &opts, &AtomicBool::new(false), &mut |_| {}).expect("campaign");
+            let s = run_campaign(&path, &opts, &source, &AtomicBool::new(false), &mut |_| {})
+                .expect("campaign");
             let secs = s.elapsed.as_secs_f64();
             let results = CampaignStore::open_read_only(&path)
                 .and_then(|st| st.results())

@@ -20,8 +20,11 @@
 //!   and classifies its [`reports::Outcome`].
 //!
 //! - Campaigns ([`plan_campaign`], [`run_campaign`], [`CampaignStore`],
-//!   [`merge_stores`]): many injections planned from one seed, run in parallel, each
-//!   result committed to a SQLite store as it completes, resumable and shardable.
+//!   [`merge_stores`]): many injections into any [`Subject`] planned from one seed, run
+//!   in parallel, each result committed to a SQLite store as it completes, resumable and
+//!   shardable.
+//! - [`InjectorFaults`]: the [`gpu::FaultFactory`] that makes virtual GPUs of a node
+//!   config permanently faulty (every module they load instrumented and armed).
 //!
 //! It does not execute PTX (the `gpu` crate's devices do) and does not judge GPU health
 //! (the detector does).
@@ -41,6 +44,7 @@
 #![deny(missing_docs)]
 
 mod campaign;
+mod faulty;
 mod instrument;
 mod model;
 mod run;
@@ -56,6 +60,7 @@ pub use campaign::{
     MergeSummary, PlanProgress, PlanRow, RunOptions, RunSummary, Session, StoreMeta, StoredResult,
     STORE_SCHEMA_VERSION,
 };
+pub use faulty::{check_on_device, InjectorFaults, PermanentFault};
 pub use instrument::{
     instrument, sites, InstrumentError, Instrumented, Site, COUNT_SYMBOL, DESC_SYMBOL,
 };
@@ -71,7 +76,7 @@ pub use spec::{
     op_group_id, Descriptor, FaultSpec, Params, Policy, SpecError, DESCRIPTOR_BYTES, SUBSTITUTES,
 };
 pub use subject::{
-    digest_of, magnitude, workload_names, Subject, SubjectError, SubjectOpener, SubjectOptions,
-    SubjectRef, SubjectSource, WorkloadSubject, WORKLOAD_KIND,
+    digest_of, magnitude, workload_names, workload_refs, Subject, SubjectError, SubjectOpener,
+    SubjectOptions, SubjectRef, SubjectSource, WorkloadSubject, WORKLOAD_KIND,
 };
 pub use types::{op_group, operand_types};

@@ -54,6 +54,19 @@ pub trait Subject: Send + Sync {
     /// order and reads the outputs back. Frees what it allocated, also on error.
     fn run(&self, dev: &mut dyn Device, module: ModuleHandle) -> Result<Outputs, RunError>;
 
+    /// The subject's own reference outputs for a fault-free run to be checked against
+    /// (a bundled workload's CPU reference, a manifest's reference files); `None` when it
+    /// has none, `Some(Err)` when it cannot be computed.
+    fn reference(&self) -> Option<Result<Outputs, String>> {
+        None
+    }
+
+    /// Compares outputs with the reference, within the subject's documented tolerance
+    /// (bit for bit unless it has one).
+    fn compare_reference(&self, reference: &Outputs, got: &Outputs) -> Comparison {
+        self.compare_golden(reference, got)
+    }
+
     /// Compares a run with the fault-free (golden) run of the same code on the same
     /// device; bit for bit unless the subject defines a tolerance.
     fn compare_golden(&self, golden: &Outputs, got: &Outputs) -> Comparison {
@@ -146,11 +159,9 @@ impl WorkloadSubject {
             kind: WORKLOAD_KIND.into(),
             name: meta.name.to_string(),
             source: None,
-            digest: digest_of([
-                workload.ptx().as_bytes(),
-                &(size as u64).to_le_bytes(),
-                &input_seed.to_le_bytes(),
-            ]),
+            // size and input seed are part of the campaign's configuration (and its plan
+            // hash); the digest stands for the code
+            digest: digest_of([workload.ptx().as_bytes()]),
         };
         Ok(WorkloadSubject {
             workload,
@@ -169,6 +180,20 @@ impl WorkloadSubject {
     pub fn inputs(&self) -> &Inputs {
         &self.inputs
     }
+}
+
+/// The references (for a [`crate::CampaignConfig`]) of the bundled workloads `names`,
+/// with inputs built as `options` says.
+pub fn workload_refs<S: AsRef<str>>(
+    names: &[S],
+    options: &SubjectOptions,
+) -> Result<Vec<SubjectRef>, SubjectError> {
+    names
+        .iter()
+        .map(|n| {
+            WorkloadSubject::new(n.as_ref(), options.size, options.input_seed).map(|w| w.id.clone())
+        })
+        .collect()
 }
 
 /// The names of the bundled workloads, in registry order.
@@ -191,6 +216,16 @@ impl Subject for WorkloadSubject {
     }
     fn run(&self, dev: &mut dyn Device, module: ModuleHandle) -> Result<Outputs, RunError> {
         self.workload.run(dev, module, &self.inputs)
+    }
+    fn reference(&self) -> Option<Result<Outputs, String>> {
+        Some(
+            self.workload
+                .reference(&self.inputs)
+                .map_err(|e| e.to_string()),
+        )
+    }
+    fn compare_reference(&self, reference: &Outputs, got: &Outputs) -> Comparison {
+        self.workload.compare(reference, got)
     }
     fn compare_golden(&self, golden: &Outputs, got: &Outputs) -> Comparison {
         self.workload.compare_golden(golden, got)
@@ -305,15 +340,30 @@ impl SubjectSource {
         self.kinds.push((kind.to_string(), Arc::new(open)));
     }
 
-    /// Builds the subject `r` refers to and checks that it is the one planned (same
-    /// digest).
-    pub fn open(
+    /// Builds a new subject of `kind` from a name (bundled workloads) or a file
+    /// (`source`), for a campaign being planned or a single run.
+    pub fn build(
         &self,
-        r: &SubjectRef,
+        kind: &str,
+        name: &str,
+        source: Option<&str>,
         options: &SubjectOptions,
     ) -> Result<Arc<dyn Subject>, SubjectError> {
-        let Some((_, open)) = self.kinds.iter().find(|(k, _)| *k == r.kind) else {
-            return Err(SubjectError::UnknownKind {
+        let r = SubjectRef {
+            kind: kind.to_string(),
+            name: name.to_string(),
+            source: source.map(str::to_string),
+            digest: String::new(),
+        };
+        self.opener(&r)?(&r, options)
+    }
+
+    fn opener(&self, r: &SubjectRef) -> Result<&SubjectOpener, SubjectError> {
+        self.kinds
+            .iter()
+            .find(|(k, _)| *k == r.kind)
+            .map(|(_, open)| open.as_ref())
+            .ok_or_else(|| SubjectError::UnknownKind {
                 kind: r.kind.clone(),
                 name: r.name.clone(),
                 known: self
@@ -322,8 +372,17 @@ impl SubjectSource {
                     .map(|(k, _)| k.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
-            });
-        };
+            })
+    }
+
+    /// Builds the subject `r` refers to and checks that it is the one planned (same
+    /// digest).
+    pub fn open(
+        &self,
+        r: &SubjectRef,
+        options: &SubjectOptions,
+    ) -> Result<Arc<dyn Subject>, SubjectError> {
+        let open = self.opener(r)?;
         let s = open(r, options)?;
         let now = &s.id().digest;
         if *now != r.digest {

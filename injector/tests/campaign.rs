@@ -2,8 +2,9 @@
 //! depend on jobs, interruptions or shards, stores refuse what would lose work.
 
 use injector::{
-    merge_stores, plan_campaign, run_campaign, site_profile_for, CampaignConfig, CampaignError,
-    CampaignEvent, CampaignStore, Injections, Isolation, Model, RunOptions, RunSummary, Sampling,
+    merge_stores, plan_campaign, run_campaign, site_profile_for, workload_refs, CampaignConfig,
+    CampaignError, CampaignEvent, CampaignStore, Injections, Isolation, Model, RunOptions,
+    RunSummary, Sampling, Subject, SubjectRef, SubjectSource, WorkloadSubject,
 };
 use reports::{OutcomeKind, Shard};
 use rusqlite::Connection;
@@ -19,7 +20,7 @@ fn scratch(name: &str) -> PathBuf {
 
 fn config(workloads: &[&str], models: &[Model], n: u64) -> CampaignConfig {
     CampaignConfig {
-        workloads: workloads.iter().map(|s| s.to_string()).collect(),
+        subjects: workload_refs(workloads, &Default::default()).unwrap(),
         models: models.to_vec(),
         injections: Injections::Fixed { n },
         seed: 11,
@@ -31,6 +32,7 @@ fn config(workloads: &[&str], models: &[Model], n: u64) -> CampaignConfig {
         hang_factor: injector::HANG_FACTOR,
         hang_floor_instructions: injector::HANG_FLOOR_INSTRUCTIONS,
         hang_floor_wall_ms: 2000,
+        node_config: None,
     }
 }
 
@@ -46,7 +48,7 @@ fn opts(jobs: usize, shard: Option<Shard>) -> RunOptions {
 }
 
 fn create(dir: &Path, name: &str, c: &CampaignConfig) -> PathBuf {
-    let plan = plan_campaign(c, 2, &mut |_| {}).unwrap();
+    let plan = plan_campaign(c, &SubjectSource::standard(), 2, &mut |_| {}).unwrap();
     let path = dir.join(name);
     CampaignStore::create(&path, &plan, None).unwrap();
     path
@@ -56,6 +58,7 @@ fn run(path: &Path, jobs: usize, shard: Option<Shard>) -> RunSummary {
     run_campaign(
         path,
         &opts(jobs, shard),
+        &SubjectSource::standard(),
         &AtomicBool::new(false),
         &mut |_| {},
     )
@@ -98,9 +101,9 @@ fn rows(path: &Path) -> Vec<Row> {
 #[test]
 fn plans_are_reproducible_and_independent_of_jobs() {
     let c = config(&["vecadd", "bfs"], &[Model::Iat, Model::Wv, Model::Ioc], 6);
-    let a = plan_campaign(&c, 1, &mut |_| {}).unwrap();
+    let a = plan_campaign(&c, &SubjectSource::standard(), 1, &mut |_| {}).unwrap();
     let mut seen = 0;
-    let b = plan_campaign(&c, 3, &mut |p| {
+    let b = plan_campaign(&c, &SubjectSource::standard(), 3, &mut |p| {
         seen += 1;
         assert_eq!(p.total, 6);
     })
@@ -112,7 +115,7 @@ fn plans_are_reproducible_and_independent_of_jobs() {
     assert_eq!(
         a.cells
             .iter()
-            .map(|c| (c.workload.as_str(), c.model))
+            .map(|c| (c.subject.as_str(), c.model))
             .collect::<Vec<_>>(),
         [
             ("vecadd", Model::Iat),
@@ -129,6 +132,7 @@ fn plans_are_reproducible_and_independent_of_jobs() {
             seed: 12,
             ..c.clone()
         },
+        &SubjectSource::standard(),
         2,
         &mut |_| {},
     )
@@ -173,19 +177,25 @@ fn results_do_not_depend_on_jobs_or_interruptions() {
     let parts = create(&dir, "parts.db", &c);
     let stop = AtomicBool::new(false);
     let mut events = Vec::new();
-    let first = run_campaign(&parts, &opts(3, None), &stop, &mut |e| {
-        match e {
-            CampaignEvent::Started { .. } => events.push("started"),
-            CampaignEvent::Result { done, .. } => {
-                events.push("result");
-                if *done >= 10 {
-                    stop.store(true, Ordering::SeqCst);
+    let first = run_campaign(
+        &parts,
+        &opts(3, None),
+        &SubjectSource::standard(),
+        &stop,
+        &mut |e| {
+            match e {
+                CampaignEvent::Started { .. } => events.push("started"),
+                CampaignEvent::Result { done, .. } => {
+                    events.push("result");
+                    if *done >= 10 {
+                        stop.store(true, Ordering::SeqCst);
+                    }
                 }
-            }
-            CampaignEvent::Finished(_) => events.push("finished"),
-            _ => events.push("other"),
-        };
-    })
+                CampaignEvent::Finished(_) => events.push("finished"),
+                _ => events.push("other"),
+            };
+        },
+    )
     .unwrap();
     assert!(first.interrupted && !first.complete());
     // results already made when the flag was set are still committed
@@ -246,30 +256,52 @@ fn shards_merge_into_the_whole_campaign() {
     assert_eq!(meta.extra["completed"], "20/20");
     assert_eq!(meta.seed, 11);
 
-    // the same shard twice: identical results are kept once
+    // the same injections in two stores (the whole campaign and one shard): identical
+    // results are kept once
     let out2 = dir.join("twice.db");
-    let m = merge_stores(
-        &[shards[0].clone(), shards[0].clone(), shards[1].clone()],
-        &out2,
-    )
-    .unwrap();
+    let m = merge_stores(&[whole.clone(), shards[0].clone()], &out2).unwrap();
     assert_eq!((m.results, m.duplicates), (20, 12));
+    assert_eq!(rows(&out2), rows(&whole));
 
-    // a result that differs between two inputs is refused, and no output is left
-    let tampered = dir.join("tampered.db");
-    std::fs::copy(&shards[0], &tampered).unwrap();
-    Connection::open(&tampered)
-        .unwrap()
-        .execute(
-            "UPDATE results SET outcome_json = '{\"kind\":\"not_activated\"}' WHERE idx = 0",
-            [],
-        )
-        .unwrap();
+    // the same store twice (one file under two names, or a copy of it) is refused: its
+    // sessions and results would count twice (issue 15, item 5)
+    let link = dir.join("link.db");
+    std::fs::hard_link(&shards[0], &link).unwrap();
+    let copy = dir.join("copy.db");
+    std::fs::copy(&shards[0], &copy).unwrap();
     let bad = dir.join("bad.db");
-    let e = merge_stores(&[shards[0].clone(), tampered.clone()], &bad).unwrap_err();
-    assert!(matches!(e, CampaignError::Merge { .. }), "{e}");
-    assert!(e.to_string().contains("tampered.db"), "{e}");
-    assert!(!bad.exists());
+    for again in [shards[0].clone(), link, copy] {
+        let e =
+            merge_stores(&[shards[0].clone(), again.clone(), shards[1].clone()], &bad).unwrap_err();
+        assert!(matches!(e, CampaignError::Merge { .. }), "{e}");
+        assert!(
+            e.to_string().contains("same file") || e.to_string().contains("same session"),
+            "{e}"
+        );
+        assert!(!bad.exists());
+    }
+
+    // a result that differs between two inputs in any result column is refused (also
+    // when only the `outcome` column differs and `outcome_json` agrees), and no output
+    // is left behind
+    for tamper in [
+        "UPDATE results SET outcome_json = '{\"kind\":\"not_activated\"}' WHERE idx = 0",
+        "UPDATE results SET outcome = 'masked' WHERE idx = 0",
+        "UPDATE results SET error = 'edited' WHERE idx = 0",
+    ] {
+        let tampered = dir.join("tampered.db");
+        let _ = std::fs::remove_file(&tampered);
+        std::fs::copy(&whole, &tampered).unwrap();
+        Connection::open(&tampered)
+            .unwrap()
+            .execute(tamper, [])
+            .unwrap();
+        let e = merge_stores(&[shards[0].clone(), tampered.clone()], &bad).unwrap_err();
+        assert!(matches!(e, CampaignError::Merge { .. }), "{tamper}: {e}");
+        assert!(e.to_string().contains("tampered.db"), "{e}");
+        assert!(e.to_string().contains("differs"), "{e}");
+        assert!(!bad.exists());
+    }
 
     // a store of another plan is refused
     let other = create(&dir, "other.db", &CampaignConfig { seed: 5, ..c });
@@ -298,7 +330,14 @@ fn a_live_run_of_the_same_store_is_refused_and_a_dead_one_is_taken_over() {
     };
     // pid 1 (init) is always alive
     add_running(1);
-    let e = run_campaign(&path, &opts(1, None), &AtomicBool::new(false), &mut |_| {}).unwrap_err();
+    let e = run_campaign(
+        &path,
+        &opts(1, None),
+        &SubjectSource::standard(),
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap_err();
     assert!(matches!(e, CampaignError::Busy { pid: 1, .. }), "{e}");
     assert!(e.to_string().contains("c.db"), "{e}");
     assert_eq!(
@@ -415,7 +454,7 @@ fn stores_refuse_what_would_lose_work() {
     let c = config(&["vecadd"], &[Model::Iat], 2);
     let path = create(&dir, "c.db", &c);
     let before = std::fs::read(&path).unwrap();
-    let plan = plan_campaign(&c, 1, &mut |_| {}).unwrap();
+    let plan = plan_campaign(&c, &SubjectSource::standard(), 1, &mut |_| {}).unwrap();
     let e = CampaignStore::create(&path, &plan, None).err().unwrap();
     assert!(matches!(e, CampaignError::Exists { .. }), "{e}");
     assert_eq!(std::fs::read(&path).unwrap(), before);
@@ -454,6 +493,7 @@ fn stores_refuse_what_would_lose_work() {
     let e = run_campaign(
         &p2,
         &opts(1, Some(Shard { index: 1, count: 2 })),
+        &SubjectSource::standard(),
         &AtomicBool::new(false),
         &mut |_| {},
     )
@@ -477,56 +517,117 @@ fn cuda_devices_are_profiled_on_the_closest_virtual_gpu() {
     assert_eq!(site_profile_for(&"sim".parse().unwrap(), Some(132)), "sim");
 }
 
+/// A subject of a kind of its own (registered like the health check's suite will be):
+/// vecadd, whose fault-free run fails while `BROKEN` is set.
+struct Flaky(WorkloadSubject, SubjectRef);
+
+static BROKEN: AtomicBool = AtomicBool::new(false);
+
+impl Subject for Flaky {
+    fn id(&self) -> &SubjectRef {
+        &self.1
+    }
+    fn ptx(&self) -> &str {
+        self.0.ptx()
+    }
+    fn run(
+        &self,
+        dev: &mut dyn gpu::Device,
+        module: gpu::ModuleHandle,
+    ) -> Result<workloads::Outputs, workloads::RunError> {
+        if BROKEN.load(Ordering::SeqCst) {
+            return Err(workloads::RunError::Device(gpu::GpuError::Invalid {
+                detail: "the test broke it".into(),
+            }));
+        }
+        self.0.run(dev, module)
+    }
+}
+
+fn flaky_source() -> SubjectSource {
+    let mut s = SubjectSource::standard();
+    s.register("flaky", |r, _| {
+        let w = WorkloadSubject::new("vecadd", None, 1)?;
+        let id = SubjectRef {
+            kind: "flaky".into(),
+            name: r.name.clone(),
+            source: None,
+            digest: w.id().digest.clone(),
+        };
+        Ok(std::sync::Arc::new(Flaky(w, id)) as std::sync::Arc<dyn Subject>)
+    });
+    s
+}
+
 #[test]
 fn a_cell_that_cannot_run_stays_pending_and_resume_finishes_it() {
     let dir = scratch("failed-cell");
-    let c = config(&["vecadd", "bfs"], &[Model::Iat], 3);
-    let path = create(&dir, "c.db", &c);
-    // make the vecadd cell's fault-free run impossible: a size no workload accepts
-    let size: i64 = Connection::open(&path)
-        .unwrap()
-        .query_row(
-            "SELECT size FROM cells WHERE workload = 'vecadd'",
-            [],
-            |r| r.get(0),
-        )
+    let source = flaky_source();
+    let flaky = source
+        .build("flaky", "flaky-vecadd", None, &Default::default())
         .unwrap();
-    let set_size = |s: i64| {
-        Connection::open(&path)
-            .unwrap()
-            .execute("UPDATE cells SET size = ?1 WHERE workload = 'vecadd'", [s])
-            .unwrap();
-    };
-    set_size(0);
+    let mut c = config(&["bfs"], &[Model::Iat], 3);
+    c.subjects.insert(0, flaky.id().clone());
+    let plan = plan_campaign(&c, &source, 2, &mut |_| {}).unwrap();
+    let path = dir.join("c.db");
+    CampaignStore::create(&path, &plan, None).unwrap();
+    // the standard source cannot open the store's own kind: a clear error, nothing run
+    let e = run_campaign(
+        &path,
+        &opts(1, None),
+        &SubjectSource::standard(),
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("of kind `flaky`, which this program cannot open"),
+        "{e}"
+    );
+    // make the flaky cell's fault-free run fail: its rows stay pending, bfs runs
+    BROKEN.store(true, Ordering::SeqCst);
     let mut failed = Vec::new();
-    let s = run_campaign(&path, &opts(2, None), &AtomicBool::new(false), &mut |e| {
-        if let CampaignEvent::Failed {
-            workload, index, ..
-        } = e
-        {
-            failed.push((workload.to_string(), *index));
-        }
-    })
+    let s = run_campaign(
+        &path,
+        &opts(2, None),
+        &source,
+        &AtomicBool::new(false),
+        &mut |e| {
+            if let CampaignEvent::Failed { subject, index, .. } = e {
+                failed.push((subject.to_string(), *index));
+            }
+        },
+    )
     .unwrap();
+    BROKEN.store(false, Ordering::SeqCst);
     assert!(!s.complete() && !s.interrupted);
     assert_eq!((s.ran, s.done, s.planned), (3, 3, 6));
-    assert_eq!(failed, [("vecadd".to_string(), None)]);
+    assert_eq!(failed, [("flaky-vecadd".to_string(), None)]);
     assert_eq!(s.failures.len(), 1);
     assert!(
-        s.failures[0].starts_with("vecadd/iat: generating inputs"),
+        s.failures[0].starts_with("flaky-vecadd/iat: the fault-free run of `flaky-vecadd` failed"),
         "{:?}",
         s.failures
     );
     let store = CampaignStore::open(&path).unwrap();
+    // the refused run started no session
+    assert_eq!(store.sessions().unwrap().len(), 1);
     assert_eq!(store.sessions().unwrap()[0].status, "incomplete");
     assert!(store
         .pending(None)
         .unwrap()
         .iter()
-        .all(|r| r.workload == "vecadd"));
+        .all(|r| r.subject == "flaky-vecadd"));
     drop(store);
-    set_size(size);
-    let s = run(&path, 2, None);
+    let s = run_campaign(
+        &path,
+        &opts(2, None),
+        &source,
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap();
     assert!(s.complete());
     assert_eq!(s.ran, 3);
 }

@@ -1,15 +1,15 @@
 //! `gpufault campaign`: plan, run, resume, merge and inspect fault campaigns (design.md
 //! §2.5; the full guide is `docs/campaigns.md`).
 //!
-//! - `campaign plan --workloads … --models … (--injections N | --margin M) --out FILE`
-//!   profiles the fault sites and stores the plan.
+//! - `campaign plan (--workloads … | --kernels a.toml,…) --models … (--injections N |
+//!   --margin M) --out FILE` profiles the fault sites and stores the plan.
 //! - `campaign run FILE [--jobs J] [--shard I/N]` runs the pending injections, each
 //!   result committed as it completes; `campaign resume FILE` continues after any
 //!   interruption with the settings of the last session.
 //! - `campaign merge A.db B.db… -o all.db` joins the stores of a sharded campaign.
 //! - `campaign status FILE` says how far a store is.
-//! - `campaign --workloads … --models … --injections …` plans and runs in one go
-//!   (rerunning the same command resumes).
+//! - `campaign (--workloads … | --kernels …) --models … --injections …` plans and runs
+//!   in one go (rerunning the same command resumes).
 //!
 //! Exit codes (also in `docs/exit-codes.md`): 0 done (every planned injection of the
 //! store or shard has a result); 1 the command ran but some injections could not (a
@@ -19,11 +19,11 @@
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
-use gpu::{DeviceSpec, Platform, WorkerCommand};
+use gpu::{DeviceSpec, WorkerCommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use injector::{
     CampaignConfig, CampaignError, CampaignEvent, CampaignStore, Durability, Injections, Isolation,
-    RunOptions, RunSummary, Sampling,
+    RunOptions, RunSummary, Sampling, SubjectOptions,
 };
 use reports::{OutcomeKind, Shard};
 use std::collections::BTreeMap;
@@ -80,6 +80,10 @@ pub struct PlanArgs {
     /// Workloads, comma-separated, or `all` (see `gpufault workloads`).
     #[arg(long, value_name = "W,…")]
     workloads: Option<String>,
+    /// Kernel manifests (TOML, see docs/kernels.md), comma-separated: campaigns on your
+    /// own kernels, beside or instead of --workloads.
+    #[arg(long, value_name = "FILE.toml,…", value_delimiter = ',')]
+    kernels: Vec<PathBuf>,
     /// Fault models, comma-separated, or `all` (see `gpufault models`).
     #[arg(long, value_name = "M,…")]
     models: Option<String>,
@@ -115,6 +119,10 @@ pub struct PlanArgs {
     /// Seed of the workloads' generated inputs.
     #[arg(long, default_value_t = 1)]
     input_seed: u64,
+    /// A virtual node config (JSON) giving virtual GPUs faults or telemetry; it is
+    /// stored with the campaign, so every session opens the device the same way.
+    #[arg(long, value_name = "FILE")]
+    node_config: Option<PathBuf>,
     /// A run is a hang beyond this many times the dry run's instructions (virtual GPU)
     /// or wall time (CUDA).
     #[arg(long, default_value_t = injector::HANG_FACTOR)]
@@ -246,11 +254,11 @@ fn check_jobs(jobs: Option<usize>) -> anyhow::Result<usize> {
 
 /// The validated configuration of the plan flags.
 fn config_of(p: &PlanArgs) -> anyhow::Result<CampaignConfig> {
-    let workloads = injector::parse_workloads(
-        p.workloads
-            .as_deref()
-            .ok_or_else(|| anyhow!("--workloads is required (names, or `all`)"))?,
-    )?;
+    let options = SubjectOptions {
+        size: p.size,
+        input_seed: p.input_seed,
+    };
+    let subjects = super::subjects::subjects(p.workloads.as_deref(), &p.kernels, &options)?;
     let models = injector::parse_models(
         p.models
             .as_deref()
@@ -272,8 +280,19 @@ fn config_of(p: &PlanArgs) -> anyhow::Result<CampaignConfig> {
     if spec.is_node() {
         bail!("--device {}: names a node; give one GPU of it", p.device);
     }
-    let platform = Platform::new();
+    let node_config = p
+        .node_config
+        .as_deref()
+        .map(super::subjects::node_config_text)
+        .transpose()?;
+    let platform = super::subjects::platform(p.node_config.as_deref())?;
     let resolved = platform.resolve(&spec);
+    if node_config.is_some() {
+        // a fault the node config cannot place on this device is an error now
+        platform
+            .info(&resolved)
+            .with_context(|| format!("--device {}", p.device))?;
+    }
     let profile = match &p.profile {
         Some(prof) => prof.clone(),
         None => {
@@ -293,7 +312,7 @@ fn config_of(p: &PlanArgs) -> anyhow::Result<CampaignConfig> {
         }
     };
     let config = CampaignConfig {
-        workloads,
+        subjects: subjects.iter().map(|s| s.id().clone()).collect(),
         models,
         injections,
         seed: p.seed,
@@ -308,6 +327,7 @@ fn config_of(p: &PlanArgs) -> anyhow::Result<CampaignConfig> {
         hang_factor: p.hang_factor,
         hang_floor_instructions: p.hang_floor,
         hang_floor_wall_ms: p.hang_floor_ms,
+        node_config,
     };
     config.validate()?;
     Ok(config)
@@ -351,9 +371,9 @@ fn plan_cmd(p: &PlanArgs, jobs: Option<usize>) -> anyhow::Result<CampaignConfig>
         }
         .into());
     }
-    let cells = config.workloads.len() * config.models.len();
+    let cells = config.subjects.len() * config.models.len();
     let bar = new_bar(cells as u64, 0, "profiling sites");
-    let plan = injector::plan_campaign(&config, jobs, &mut |pr| {
+    let plan = injector::plan_campaign(&config, &super::subjects::source(), jobs, &mut |pr| {
         if let Some(b) = &bar {
             b.set_position(pr.done as u64);
         }
@@ -376,7 +396,7 @@ fn plan_cmd(p: &PlanArgs, jobs: Option<usize>) -> anyhow::Result<CampaignConfig>
     for c in plan.cells.iter().filter(|c| c.note.is_some()) {
         eprintln!(
             "  {}/{}: {} planned: {}",
-            c.workload,
+            c.subject,
             c.model,
             c.planned,
             c.note.as_deref().unwrap_or_default()
@@ -386,8 +406,8 @@ fn plan_cmd(p: &PlanArgs, jobs: Option<usize>) -> anyhow::Result<CampaignConfig>
 }
 
 fn one_shot(p: PlanArgs, r: RunFlags) -> anyhow::Result<ExitCode> {
-    if p.workloads.is_none() && p.models.is_none() {
-        bail!("give a subcommand (plan, run, resume, merge, status) or the one-shot form: gpufault campaign --workloads … --models … --injections N [--out FILE]");
+    if p.workloads.is_none() && p.kernels.is_empty() && p.models.is_none() {
+        bail!("give a subcommand (plan, run, resume, merge, status) or the one-shot form: gpufault campaign --workloads … (or --kernels …) --models … --injections N [--out FILE]");
     }
     let config = config_of(&p)?;
     if p.out.exists() {
@@ -488,7 +508,9 @@ fn run_store(path: &Path, r: &RunFlags, resumed: Option<i64>) -> anyhow::Result<
     if let Some(id) = resumed {
         eprintln!("{}: resuming after session {id}", path.display());
     }
-    let summary = injector::run_campaign(path, &opts, stop, &mut |e| reporter.event(e));
+    let summary = injector::run_campaign(path, &opts, &super::subjects::source(), stop, &mut |e| {
+        reporter.event(e)
+    });
     reporter.finish();
     let summary = summary?;
     if let Some(e) = reporter.jsonl_error.take() {
@@ -706,14 +728,14 @@ impl Reporter {
                 }
             }
             CampaignEvent::Failed {
-                workload,
+                subject,
                 model,
                 index,
                 reason,
             } => {
                 let line = match index {
-                    Some(i) => format!("{workload}/{model} injection {i} could not run: {reason}"),
-                    None => format!("{workload}/{model} could not run: {reason}"),
+                    Some(i) => format!("{subject}/{model} injection {i} could not run: {reason}"),
+                    None => format!("{subject}/{model} could not run: {reason}"),
                 };
                 match &self.bar {
                     Some(b) => b.println(line),

@@ -8,7 +8,7 @@
 
 use anyhow::Context;
 use clap::Args;
-use gpu::{DeviceInfo, DeviceSpec, Enumeration, NodeConfig, Platform, Telemetry};
+use gpu::{DeviceInfo, DeviceSpec, Enumeration, Telemetry};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,10 +34,7 @@ pub fn run(args: DevicesArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|s| s.parse::<DeviceSpec>())
         .collect::<Result<Vec<_>, _>>()?;
-    let mut platform = Platform::new();
-    if let Some(path) = &args.node_config {
-        platform = platform.with_node_config(NodeConfig::load(path)?);
-    }
+    let platform = super::subjects::platform(args.node_config.as_deref())?;
     let listing = if specs.is_empty() {
         platform.enumerate()
     } else {
@@ -170,6 +167,7 @@ fn summary(t: &Telemetry, fault: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gpu::{NodeConfig, Platform};
 
     #[test]
     fn the_table_lists_virtual_gpus_and_says_why_cuda_is_missing() {

@@ -8,6 +8,7 @@ pub mod ptx;
 pub mod report;
 pub mod run;
 pub mod sim;
+pub mod subjects;
 pub mod worker;
 pub mod workloads;
 

@@ -97,7 +97,7 @@ fn footer(store: &CampaignStore) -> anyhow::Result<String> {
         for c in short {
             s.push_str(&format!(
                 "  {}/{}: {} planned: {}\n",
-                c.workload,
+                c.subject,
                 c.model,
                 c.planned,
                 c.note.unwrap_or_default()

@@ -1,11 +1,14 @@
-//! `gpufault run`: run one workload on a device and check it against its CPU
-//! reference; with `--fault`, run one fault injection and report its outcome.
+//! `gpufault run`: run one workload (or a kernel manifest, `--kernel FILE.toml`) on a
+//! device and check it against its reference; with `--fault`, run one fault injection
+//! and report its outcome.
 //!
-//! Exit codes: without `--fault`, 0 when the outputs match the CPU reference (within
-//! the workload's documented tolerance), 1 when they do not or the run failed; with
-//! `--fault`, 0 when the injection ran and its outcome is reported (whatever the
-//! outcome), 1 when the fault-free runs failed; 2 on usage errors (unknown workload,
-//! bad spec, bad device).
+//! Exit codes: without `--fault`, 0 when the outputs match the reference (a workload's
+//! CPU reference or a manifest's reference files, within the documented tolerance; a
+//! manifest without reference files passes when the run completes), 1 when they do not
+//! or the run failed; with `--fault`, 0 when the injection ran and its outcome is
+//! reported (whatever the outcome), 1 when the fault-free runs failed; 2 on usage errors
+//! (unknown workload, unreadable manifest, bad spec, an SM the device does not have,
+//! bad device).
 //!
 //! JSON output (`--json`) of a plain run: `{ "workload", "device", "size", "seed",
 //! "launches", "instructions" (virtual GPU, else null), "elapsed_ms", "verdict"
@@ -18,27 +21,38 @@
 //! the golden run's),
 //! "activations", "golden_instructions", "instructions", "elapsed_ms", "error" }`.
 
-use anyhow::{anyhow, Context};
+use anyhow::{anyhow, bail, Context};
 use clap::Args;
 use gpu::{DeviceSpec, Platform};
-use injector::{instrument, FaultSpec, Target};
+use injector::{instrument, FaultSpec, Subject, Target, WorkloadSubject};
 use serde::Serialize;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
-use workloads::{Verdict, Workload};
+use workloads::Verdict;
 
 /// Arguments of `gpufault run`.
 #[derive(Args)]
 pub struct RunArgs {
     /// The workload (see `gpufault workloads`).
-    workload: String,
-    /// Device: auto, sim, sim:a100, sim:h100, cuda:N, cuda:GPU-<uuid>.
+    #[arg(required_unless_present = "kernel", conflicts_with = "kernel")]
+    workload: Option<String>,
+    /// Run the kernel a manifest describes instead of a bundled workload (TOML; see
+    /// docs/kernels.md).
+    #[arg(long, value_name = "FILE.toml")]
+    kernel: Option<PathBuf>,
+    /// Device: auto, sim, sim:a100, sim:h100, sim:h100#I, cuda:N, cuda:GPU-<uuid>.
     #[arg(long, default_value = "auto")]
     device: String,
-    /// Problem size (default: the workload's small default).
+    /// A virtual node config (JSON) giving virtual GPUs faults or telemetry; see
+    /// `gpu::NodeConfig`.
+    #[arg(long, value_name = "FILE")]
+    node_config: Option<PathBuf>,
+    /// Problem size of a workload (default: its small default).
     #[arg(long)]
     size: Option<usize>,
-    /// Seed of the generated inputs.
+    /// Seed of a workload's generated inputs.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Inject this fault (compact spec such as
@@ -97,70 +111,51 @@ struct FaultReport<'a> {
     error: Option<String>,
 }
 
-trait WithAgainst: Sized {
-    fn with_against(
-        self,
-        platform: &Platform,
-        args: &RunArgs,
-        w: &dyn Workload,
-        inputs: &workloads::Inputs,
-        out: &workloads::Outputs,
-    ) -> anyhow::Result<Self>;
-}
-
-impl WithAgainst for (PlainReport<'_>, bool) {
-    /// Runs the workload on `--against` and compares: bit for bit first, then with the
-    /// workload's tolerance.
-    fn with_against(
-        mut self,
-        platform: &Platform,
-        args: &RunArgs,
-        w: &dyn Workload,
-        inputs: &workloads::Inputs,
-        out: &workloads::Outputs,
-    ) -> anyhow::Result<Self> {
-        let Some(other) = &args.against else {
-            return Ok(self);
-        };
-        let spec: DeviceSpec = other
-            .parse()
-            .with_context(|| format!("--against {other}"))?;
-        let mut dev = platform
-            .open(&spec)
-            .with_context(|| format!("--against {other}"))?;
-        let device = dev.name().to_string();
-        let m = dev
-            .load(w.ptx())
-            .context("loading the workload's PTX on --against")?;
-        self.0.against = Some(match w.run(dev.as_mut(), m, inputs) {
-            Ok(theirs) => {
-                let exact = w.compare_golden(out, &theirs);
-                if exact.verdict == Verdict::Identical {
-                    Against {
-                        device,
-                        verdict: "identical",
-                        magnitude: None,
-                        error: None,
-                    }
-                } else {
-                    let tol = w.compare(out, &theirs);
-                    Against {
-                        device,
-                        verdict: verdict_name(tol.verdict),
-                        magnitude: Some(injector::magnitude(&exact.magnitude)),
-                        error: None,
-                    }
+/// Runs the subject on `--against` and compares: bit for bit first, then with the
+/// subject's tolerance.
+fn against(
+    platform: &Platform,
+    other: &str,
+    subject: &dyn Subject,
+    out: &workloads::Outputs,
+) -> anyhow::Result<Against> {
+    let spec: DeviceSpec = other
+        .parse()
+        .with_context(|| format!("--against {other}"))?;
+    let mut dev = platform
+        .open(&spec)
+        .with_context(|| format!("--against {other}"))?;
+    let device = dev.name().to_string();
+    let m = dev
+        .load(subject.ptx())
+        .context("loading the PTX on --against")?;
+    Ok(match subject.run(dev.as_mut(), m) {
+        Ok(theirs) => {
+            let exact = subject.compare_golden(out, &theirs);
+            if exact.verdict == Verdict::Identical {
+                Against {
+                    device,
+                    verdict: "identical",
+                    magnitude: None,
+                    error: None,
+                }
+            } else {
+                let tol = subject.compare_reference(out, &theirs);
+                Against {
+                    device,
+                    verdict: verdict_name(tol.verdict),
+                    magnitude: Some(injector::magnitude(&exact.magnitude)),
+                    error: None,
                 }
             }
-            Err(e) => Against {
-                device,
-                verdict: "error",
-                magnitude: None,
-                error: Some(e.to_string()),
-            },
-        });
-        Ok(self)
-    }
+        }
+        Err(e) => Against {
+            device,
+            verdict: "error",
+            magnitude: None,
+            error: Some(e.to_string()),
+        },
+    })
 }
 
 fn verdict_name(v: Verdict) -> &'static str {
@@ -173,14 +168,6 @@ fn verdict_name(v: Verdict) -> &'static str {
 
 /// Runs `gpufault run`.
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let w: &dyn Workload = workloads::by_name(&args.workload).ok_or_else(|| {
-        let names: Vec<&str> = workloads::all().iter().map(|w| w.meta().name).collect();
-        anyhow!(
-            "unknown workload `{}` (known: {})",
-            args.workload,
-            names.join(", ")
-        )
-    })?;
     let spec: DeviceSpec = args
         .device
         .parse()
@@ -191,27 +178,57 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .map(FaultSpec::parse)
         .transpose()
         .context("--fault")?;
-    let size = args.size.unwrap_or(w.meta().size.default);
-    let inputs = w
-        .generate(size, args.seed)
-        .with_context(|| format!("--size {size}"))?;
-    let platform = Platform::new();
+    let subject: Arc<dyn Subject> = match (&args.workload, &args.kernel) {
+        (_, Some(path)) => super::subjects::kernel(path)?,
+        (Some(name), None) => {
+            let w = workloads::by_name(name).ok_or_else(|| {
+                anyhow!(
+                    "unknown workload `{name}` (known: {})",
+                    injector::workload_names().join(", ")
+                )
+            })?;
+            Arc::new(
+                WorkloadSubject::of(w, args.size, args.seed).map_err(|e| match args.size {
+                    Some(size) => anyhow!("--size {size}: {e}"),
+                    None => anyhow!("{e}"),
+                })?,
+            )
+        }
+        (None, None) => bail!("give a workload or --kernel FILE.toml"),
+    };
+    let platform = super::subjects::platform(args.node_config.as_deref())?;
+    if let Some(f) = &fault {
+        let info = platform
+            .info(&spec)
+            .with_context(|| format!("--device {}", args.device))?;
+        super::subjects::check_fault_on(f, &info)?;
+    }
     let mut dev = platform
         .open(&spec)
         .with_context(|| format!("--device {}", args.device))?;
     let device = dev.name().to_string();
-    let name = w.meta().name;
+    let name = subject.id().name.clone();
+    let name = name.as_str();
+    let size = subject.size().unwrap_or(0);
     match fault {
         None => {
-            let module = dev.load(w.ptx()).context("loading the workload's PTX")?;
+            let module = dev.load(subject.ptx()).context("loading the PTX")?;
             let t = Instant::now();
-            let result = w.run(dev.as_mut(), module, &inputs);
+            let result = subject.run(dev.as_mut(), module);
             let elapsed = t.elapsed();
-            let reference = w.reference(&inputs)?;
+            let reference = subject.reference().transpose().map_err(|e| anyhow!(e))?;
             let (report, ok) = match result {
                 Ok(out) => {
-                    let cmp = w.compare(&reference, &out);
+                    let cmp = match &reference {
+                        Some(r) => subject.compare_reference(r, &out),
+                        None => subject.compare_golden(&out, &out),
+                    };
                     let ok = cmp.verdict != Verdict::Different;
+                    let against = args
+                        .against
+                        .as_deref()
+                        .map(|other| against(&platform, other, subject.as_ref(), &out))
+                        .transpose()?;
                     (
                         PlainReport {
                             workload: name,
@@ -225,11 +242,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                             magnitude: (cmp.verdict == Verdict::Different)
                                 .then(|| injector::magnitude(&cmp.magnitude)),
                             error: None,
-                            against: None,
+                            against,
                         },
                         ok,
                     )
-                        .with_against(&platform, &args, w, &inputs, &out)?
                 }
                 Err(e) => (
                     PlainReport {
@@ -263,9 +279,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 println!("time          {:.1} ms", report.elapsed_ms);
                 match &report.error {
                     Some(e) => println!("verdict       FAILED: {e}"),
+                    None if reference.is_none() => println!(
+                        "verdict       PASS: the run completed (no reference outputs to compare with; \
+                         give the manifest a [reference] to check them)"
+                    ),
                     None => println!(
-                        "verdict       {} vs the CPU reference{}",
+                        "verdict       {} vs the {}{}",
                         if ok { "PASS" } else { "MISMATCH" },
+                        if args.kernel.is_some() { "reference files" } else { "CPU reference" },
                         match report.verdict {
                             "identical" => " (bit-identical)",
                             "within_tolerance" => " (within the documented tolerance)",
@@ -303,10 +324,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(if ok && against_ok { 0 } else { 1 }))
         }
         Some(fault) => {
-            let module = ptx::parse(w.ptx()).map_err(|e| anyhow!("{e}"))?;
+            let module = ptx::parse(subject.ptx()).map_err(|e| anyhow!("{e}"))?;
             let inst = instrument(&module, fault.model)?;
-            let subject = injector::WorkloadSubject::of(w, Some(size), args.seed)?;
-            let target = match Target::new(dev.as_mut(), std::sync::Arc::new(subject), inst) {
+            let target = match Target::new(dev.as_mut(), subject.clone(), inst) {
                 Ok(t) => t,
                 Err(e) => {
                     eprintln!("gpufault: the fault-free runs failed: {e}");

@@ -4,11 +4,12 @@ use super::error::CampaignError;
 use crate::model::Model;
 use crate::run::HangPolicy;
 use crate::sample::Sampling;
+use crate::subject::{SubjectOptions, SubjectRef};
 use reports::Shard;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// How many injections each (workload, model) cell gets.
+/// How many injections each (subject, model) cell gets.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "lowercase")]
 pub enum Injections {
@@ -68,11 +69,12 @@ impl Injections {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignConfig {
-    /// Workload names, in campaign order.
-    pub workloads: Vec<String>,
+    /// What the injections run (bundled workloads, kernel manifests, …), in campaign
+    /// order; names are unique (they key the store).
+    pub subjects: Vec<SubjectRef>,
     /// Fault models, in campaign order.
     pub models: Vec<Model>,
-    /// Injections per (workload, model) cell.
+    /// Injections per (subject, model) cell.
     pub injections: Injections,
     /// The seed of every fault drawn ([`crate::injection_rng`]).
     pub seed: u64,
@@ -84,9 +86,9 @@ pub struct CampaignConfig {
     /// The virtual GPU profile fault sites were profiled on (`sim`, `sim:a100`,
     /// `sim:h100`): the device's own for a virtual GPU, the closest one for a CUDA GPU.
     pub profile: String,
-    /// Problem size of every workload; `None`: each workload's default.
+    /// Problem size of every bundled workload; `None`: each workload's default.
     pub size: Option<usize>,
-    /// The seed of every workload's generated inputs.
+    /// The seed of every bundled workload's generated inputs.
     pub input_seed: u64,
     /// Hang deadline: this many times the dry run's instructions (virtual GPU) or wall
     /// time (real GPU) …
@@ -95,6 +97,11 @@ pub struct CampaignConfig {
     pub hang_floor_instructions: u64,
     /// … or this many milliseconds (real GPU).
     pub hang_floor_wall_ms: u64,
+    /// The node config the device was opened with (its JSON text), when its virtual
+    /// GPUs carry faults or telemetry of their own (`--node-config`): every session
+    /// opens the device with it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_config: Option<String>,
 }
 
 impl CampaignConfig {
@@ -107,13 +114,34 @@ impl CampaignConfig {
         }
     }
 
+    /// How to build the bundled workloads of the campaign.
+    pub fn subject_options(&self) -> SubjectOptions {
+        SubjectOptions {
+            size: self.size,
+            input_seed: self.input_seed,
+        }
+    }
+
     /// Checks every field that a flag sets (the error names the flag).
     pub fn validate(&self) -> Result<(), CampaignError> {
-        if self.workloads.is_empty() {
-            return Err(CampaignError::config("--workloads", "no workload selected"));
+        if self.subjects.is_empty() {
+            return Err(CampaignError::config(
+                "--workloads/--kernels",
+                "no workload or kernel selected",
+            ));
         }
-        for w in &self.workloads {
-            check_workload(w)?;
+        for (i, s) in self.subjects.iter().enumerate() {
+            if let Some(other) = self.subjects[..i].iter().find(|o| o.name == s.name) {
+                return Err(CampaignError::config(
+                    "--workloads/--kernels",
+                    format!(
+                        "two subjects are called `{}` ({} and {}); names key the store, rename one",
+                        s.name,
+                        describe(other),
+                        describe(s)
+                    ),
+                ));
+            }
         }
         if self.models.is_empty() {
             return Err(CampaignError::config("--models", "no model selected"));
@@ -122,16 +150,14 @@ impl CampaignConfig {
         if self.hang_factor == 0 {
             return Err(CampaignError::config("--hang-factor", "must be at least 1"));
         }
-        if let Some(size) = self.size {
-            for w in &self.workloads {
-                let wl = workloads::by_name(w).expect("checked");
-                wl.meta()
-                    .size
-                    .check(wl.meta().name, size)
-                    .map_err(|e| CampaignError::config("--size", e.to_string()))?;
-            }
-        }
         Ok(())
+    }
+}
+
+fn describe(s: &SubjectRef) -> String {
+    match &s.source {
+        Some(src) => format!("{} {src}", s.kind),
+        None => format!("{} `{}`", s.kind, s.name),
     }
 }
 

@@ -35,6 +35,15 @@ pub enum CampaignError {
         /// SQLite's error.
         source: rusqlite::Error,
     },
+    /// The store's file is damaged (SQLite's integrity check failed): nothing is read
+    /// from it.
+    #[error("{}: the campaign store is damaged ({detail}); restore it from a copy, or merge the intact shards again", path.display())]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What SQLite's check found.
+        detail: String,
+    },
     /// The store is not a campaign store this build can read.
     #[error("{}: {reason}", path.display())]
     Format {
@@ -63,10 +72,10 @@ pub enum CampaignError {
         /// Its session number in the store.
         session: i64,
     },
-    /// A workload's fault-free run failed while planning (profiling its sites).
+    /// A subject's fault-free run failed while planning (profiling its sites).
     #[error("profiling `{workload}` ({model}) on {profile} failed: {detail}")]
     Profile {
-        /// The workload.
+        /// The subject.
         workload: String,
         /// The model.
         model: String,
@@ -74,6 +83,14 @@ pub enum CampaignError {
         profile: String,
         /// The run error.
         detail: String,
+    },
+    /// A subject of the campaign could not be built (or is not the one planned).
+    #[error("{source}")]
+    Subject {
+        /// The subject's name.
+        name: String,
+        /// Why.
+        source: crate::subject::SubjectError,
     },
     /// The device could not be opened or inspected.
     #[error("device {device}: {source}")]
@@ -83,10 +100,10 @@ pub enum CampaignError {
         /// The device layer's error.
         source: gpu::GpuError,
     },
-    /// Instrumenting a workload failed.
+    /// Instrumenting a subject failed.
     #[error("instrumenting `{workload}` for {model}: {detail}")]
     Instrument {
-        /// The workload.
+        /// The subject.
         workload: String,
         /// The model.
         model: String,

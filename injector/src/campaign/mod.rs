@@ -19,11 +19,11 @@
 //! ```no_run
 //! use injector::{
 //!     plan_campaign, run_campaign, CampaignConfig, CampaignStore, Injections, Isolation,
-//!     Model, RunOptions, Sampling,
+//!     Model, RunOptions, Sampling, SubjectSource,
 //! };
 //! use std::sync::atomic::AtomicBool;
 //! let config = CampaignConfig {
-//!     workloads: vec!["vecadd".into()],
+//!     subjects: injector::workload_refs(&["vecadd"], &Default::default())?,
 //!     models: vec![Model::Iat],
 //!     injections: Injections::Fixed { n: 100 },
 //!     seed: 1,
@@ -35,8 +35,10 @@
 //!     hang_factor: injector::HANG_FACTOR,
 //!     hang_floor_instructions: injector::HANG_FLOOR_INSTRUCTIONS,
 //!     hang_floor_wall_ms: injector::HANG_FLOOR_WALL.as_millis() as u64,
+//!     node_config: None,
 //! };
-//! let plan = plan_campaign(&config, 2, &mut |_| {})?;
+//! let source = SubjectSource::standard();
+//! let plan = plan_campaign(&config, &source, 2, &mut |_| {})?;
 //! let path = std::path::Path::new("campaign.db");
 //! CampaignStore::create(path, &plan, None)?;
 //! let opts = RunOptions {
@@ -47,9 +49,9 @@
 //!     host: "localhost".into(),
 //!     command: None,
 //! };
-//! let summary = run_campaign(path, &opts, &AtomicBool::new(false), &mut |_| {})?;
+//! let summary = run_campaign(path, &opts, &source, &AtomicBool::new(false), &mut |_| {})?;
 //! assert!(summary.complete());
-//! # Ok::<(), injector::CampaignError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod config;

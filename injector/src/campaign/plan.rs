@@ -1,4 +1,4 @@
-//! Planning: profile the fault sites of every (workload, model) cell on a virtual GPU and
+//! Planning: profile the fault sites of every (subject, model) cell on a virtual GPU and
 //! draw each cell's faults from the campaign seed.
 
 use super::config::CampaignConfig;
@@ -7,17 +7,18 @@ use crate::instrument::instrument;
 use crate::model::Model;
 use crate::sample::{injection_rng, profile_sites, sample};
 use crate::spec::FaultSpec;
-use crate::subject::{Subject, WorkloadSubject};
+use crate::subject::{Subject, SubjectSource};
 use gpu::{DeviceSpec, SimDevice, SimSpec};
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::sync::Mutex;
 
-/// One planned injection: the `index`-th fault of its (workload, model) cell.
+/// One planned injection: the `index`-th fault of its (subject, model) cell.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanRow {
-    /// The workload.
-    pub workload: String,
+    /// The subject's name.
+    pub subject: String,
     /// The model.
     pub model: Model,
     /// Its index in the cell (0-based); with the campaign seed it determines the fault.
@@ -26,16 +27,16 @@ pub struct PlanRow {
     pub spec: FaultSpec,
 }
 
-/// What the plan decided for one (workload, model) cell.
+/// What the plan decided for one (subject, model) cell.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CellPlan {
-    /// The workload.
-    pub workload: String,
+    /// The subject's name.
+    pub subject: String,
     /// The model.
     pub model: Model,
-    /// The workload's problem size.
-    pub size: usize,
-    /// Candidate sites of the model in the workload (instructions the pass guards).
+    /// The subject's problem size (bundled workloads; `None` for others).
+    pub size: Option<usize>,
+    /// Candidate sites of the model in the subject (instructions the pass guards).
     pub candidate_sites: u64,
     /// Candidate sites the profiled run executed.
     pub exercised_sites: u64,
@@ -51,7 +52,7 @@ pub struct CellPlan {
 pub struct CampaignPlan {
     /// The configuration it was drawn from.
     pub config: CampaignConfig,
-    /// Every (workload, model) cell, workload-major in campaign order.
+    /// Every (subject, model) cell, subject-major in campaign order.
     pub cells: Vec<CellPlan>,
     /// Every planned injection.
     pub rows: Vec<PlanRow>,
@@ -65,12 +66,12 @@ impl CampaignPlan {
             &self.config,
             self.rows
                 .iter()
-                .map(|r| (r.workload.as_str(), r.model, r.index, r.spec.to_string())),
+                .map(|r| (r.subject.as_str(), r.model, r.index, r.spec.to_string())),
         )
     }
 }
 
-fn plan_hash<'a>(
+pub(crate) fn plan_hash<'a>(
     config: &CampaignConfig,
     rows: impl Iterator<Item = (&'a str, Model, u64, String)>,
 ) -> String {
@@ -157,25 +158,27 @@ pub struct PlanProgress<'a> {
     pub cell: &'a CellPlan,
 }
 
-/// Plans a campaign: for every cell (on up to `jobs` threads) instruments the workload
-/// once, profiles its candidate sites on `config.profile`, and draws the cell's faults
-/// with [`injection_rng`]`(seed, workload, model, index)`. A cell whose model has no
-/// usable site (none at all, or none executed for [`crate::Sampling::Exercised`]) gets
-/// no injection and a note saying why. The plan does not depend on `jobs`.
+/// Plans a campaign: opens its subjects through `source` (once each), then for every
+/// cell (on up to `jobs` threads) instruments the subject once, profiles its candidate
+/// sites on `config.profile`, and draws the cell's faults with
+/// [`injection_rng`]`(seed, subject, model, index)`. A cell whose model has no usable
+/// site (none at all, or none executed for [`crate::Sampling::Exercised`]) gets no
+/// injection and a note saying why. The plan does not depend on `jobs`.
 pub fn plan_campaign(
     config: &CampaignConfig,
+    source: &SubjectSource,
     jobs: usize,
     on_progress: &mut (dyn FnMut(PlanProgress<'_>) + Send),
 ) -> Result<CampaignPlan, CampaignError> {
     config.validate()?;
     let sim = profile_spec(&config.profile)?;
     let n = config.injections.per_cell();
-    let cells: Vec<(usize, &str, Model)> = config
-        .workloads
+    let subjects = open_subjects(config, source)?;
+    let cells: Vec<(usize, &Arc<dyn Subject>, Model)> = subjects
         .iter()
-        .flat_map(|w| config.models.iter().map(move |&m| (w.as_str(), m)))
+        .flat_map(|s| config.models.iter().map(move |&m| (s, m)))
         .enumerate()
-        .map(|(i, (w, m))| (i, w, m))
+        .map(|(i, (s, m))| (i, s, m))
         .collect();
     let next = AtomicUsize::new(0);
     type Planned = (CellPlan, Vec<PlanRow>);
@@ -186,10 +189,10 @@ pub fn plan_campaign(
         for _ in 0..jobs.clamp(1, cells.len().max(1)) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(slot, w, m)) = cells.get(i) else {
+                let Some(&(slot, s, m)) = cells.get(i) else {
                     return;
                 };
-                let r = plan_cell(config, &sim, w, m, n);
+                let r = plan_cell(config, &sim, s.as_ref(), m, n);
                 let failed = r.is_err();
                 if let Ok((cell, _)) = &r {
                     let mut p = progress.lock().expect("progress lock");
@@ -227,15 +230,36 @@ pub fn plan_campaign(
     Ok(plan)
 }
 
+/// Opens every subject of `config` through `source`, in campaign order, checking that
+/// each is the one the configuration names (same digest).
+pub(crate) fn open_subjects(
+    config: &CampaignConfig,
+    source: &SubjectSource,
+) -> Result<Vec<Arc<dyn Subject>>, CampaignError> {
+    let options = config.subject_options();
+    config
+        .subjects
+        .iter()
+        .map(|r| {
+            source
+                .open(r, &options)
+                .map_err(|e| CampaignError::Subject {
+                    name: r.name.clone(),
+                    source: e,
+                })
+        })
+        .collect()
+}
+
 /// Why a cell gets no injection although `n` were asked (`None` when it gets them).
-fn shortfall(workload: &str, model: Model, n: u64, candidates: u64, usable: u64) -> Option<String> {
+fn shortfall(subject: &str, model: Model, n: u64, candidates: u64, usable: u64) -> Option<String> {
     if n == 0 || usable > 0 {
         None
     } else if candidates == 0 {
-        Some(format!("`{workload}` has no candidate site of {model}"))
+        Some(format!("`{subject}` has no candidate site of {model}"))
     } else {
         Some(format!(
-            "none of the {candidates} candidate sites of {model} in `{workload}` executed (exercised sampling)"
+            "none of the {candidates} candidate sites of {model} in `{subject}` executed (exercised sampling)"
         ))
     }
 }
@@ -243,49 +267,44 @@ fn shortfall(workload: &str, model: Model, n: u64, candidates: u64, usable: u64)
 fn plan_cell(
     config: &CampaignConfig,
     sim: &SimSpec,
-    workload: &str,
+    subject: &dyn Subject,
     model: Model,
     n: u64,
 ) -> Result<(CellPlan, Vec<PlanRow>), CampaignError> {
+    let name = subject.id().name.as_str();
     let fail = |detail: String| CampaignError::Profile {
-        workload: workload.to_string(),
+        workload: name.to_string(),
         model: model.to_string(),
         profile: config.profile.clone(),
         detail,
     };
-    let subject = WorkloadSubject::new(workload, config.size, config.input_seed)
-        .map_err(|e| fail(e.to_string()))?;
-    let size = subject.size().unwrap_or(0);
-    let module = ptx::parse(subject.ptx()).map_err(|e| CampaignError::Instrument {
-        workload: workload.to_string(),
+    let instrument_error = |detail: String| CampaignError::Instrument {
+        workload: name.to_string(),
         model: model.to_string(),
-        detail: e.to_string(),
-    })?;
-    let inst = instrument(&module, model).map_err(|e| CampaignError::Instrument {
-        workload: workload.to_string(),
-        model: model.to_string(),
-        detail: e.to_string(),
-    })?;
+        detail,
+    };
+    let module = ptx::parse(subject.ptx()).map_err(|e| instrument_error(e.to_string()))?;
+    let inst = instrument(&module, model).map_err(|e| instrument_error(e.to_string()))?;
     let mut dev = SimDevice::open(sim).map_err(|e| CampaignError::Device {
         device: config.profile.clone(),
         source: e,
     })?;
-    let profile = profile_sites(&mut dev, &subject, &inst).map_err(|e| fail(e.to_string()))?;
+    let profile = profile_sites(&mut dev, subject, &inst).map_err(|e| fail(e.to_string()))?;
     let candidate_sites = profile.sites.len() as u64;
     let exercised_sites = profile.exercised().count() as u64;
     let usable = match config.sampling {
         crate::Sampling::Exercised => exercised_sites,
         crate::Sampling::Physical => candidate_sites,
     };
-    let note = shortfall(workload, model, n, candidate_sites, usable);
+    let note = shortfall(name, model, n, candidate_sites, usable);
     let mut rows = Vec::new();
     if usable > 0 {
         for index in 0..n {
-            let mut rng = injection_rng(config.seed, workload, model, index);
+            let mut rng = injection_rng(config.seed, name, model, index);
             let spec = sample(&profile, config.sampling, &mut rng)
                 .expect("a profile with a usable site always yields a fault");
             rows.push(PlanRow {
-                workload: workload.to_string(),
+                subject: name.to_string(),
                 model,
                 index,
                 spec,
@@ -294,9 +313,9 @@ fn plan_cell(
     }
     Ok((
         CellPlan {
-            workload: workload.to_string(),
+            subject: name.to_string(),
             model,
-            size,
+            size: subject.size(),
             candidate_sites,
             exercised_sites,
             planned: rows.len() as u64,

@@ -1,9 +1,11 @@
 //! Running a plan: worker threads inject, one writer commits.
 //!
-//! The pending rows of the store (of the shard) are handed out in campaign order from a
-//! shared counter, so each worker meets each (workload, model) cell at most once: on
-//! meeting a cell it prepares a [`Target`] (golden run, instrumented dry run, hang
-//! limits) on its own device, then runs the cell's rows it draws. Results flow over a
+//! The campaign's subjects are built once per session (through a [`SubjectSource`],
+//! which checks each is the one planned) and shared by the workers. The pending rows of
+//! the store (of the shard) are handed out in campaign order from a shared counter, so
+//! each worker meets each (subject, model) cell at most once: on meeting a cell it
+//! prepares a [`Target`] (golden run, instrumented dry run, hang limits) on its own
+//! device, then runs the cell's rows it draws. Results flow over a
 //! channel to the calling thread, the only one that writes the store: each result is
 //! committed on its own before the next is read, and a row that already has a result
 //! is never run (pending rows only) nor stored twice (`ON CONFLICT DO NOTHING`).
@@ -18,13 +20,14 @@
 
 use super::config::{shard_name, CampaignConfig};
 use super::error::CampaignError;
+use super::plan::open_subjects;
 use super::plan::PlanRow;
 use super::store::{CampaignStore, Durability, Session};
 use crate::instrument::instrument;
 use crate::model::Model;
 use crate::run::{InjectError, Injection, Target};
-use crate::subject::{Subject, WorkloadSubject};
-use gpu::{Device, DeviceSpec, Platform, SimDevice, SimSpec, WorkerCommand, WorkerOptions};
+use crate::subject::{Subject, SubjectSource};
+use gpu::{Device, DeviceSpec, NodeConfig, Platform, SimSpec, WorkerCommand, WorkerOptions};
 use reports::{OutcomeKind, RunRecord, Shard};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -100,8 +103,8 @@ pub enum CampaignEvent<'a> {
     },
     /// A cell (or one row, `index`) could not run; its rows stay pending.
     Failed {
-        /// The workload.
-        workload: &'a str,
+        /// The subject.
+        subject: &'a str,
         /// The model.
         model: Model,
         /// The row, when only one row failed.
@@ -163,11 +166,13 @@ enum Msg {
 }
 
 /// Runs the pending rows of the store at `path` until all ran or `stop` is set (then
-/// in-flight injections finish and are committed). Events go to `on_event` on the
+/// in-flight injections finish and are committed). The subjects are rebuilt through
+/// `source` (an error when one changed since planning). Events go to `on_event` on the
 /// calling thread.
 pub fn run_campaign(
     path: &Path,
     opts: &RunOptions,
+    source: &SubjectSource,
     stop: &AtomicBool,
     on_event: &mut dyn FnMut(&CampaignEvent<'_>),
 ) -> Result<RunSummary, CampaignError> {
@@ -183,13 +188,20 @@ pub fn run_campaign(
                 path: path.to_path_buf(),
                 reason: format!("meta `device`: {e}"),
             })?;
-    let platform = Platform::new();
+    let platform = platform_of(&config).map_err(|reason| CampaignError::Format {
+        path: path.to_path_buf(),
+        reason,
+    })?;
     let info = platform
         .info(&device)
         .map_err(|source| CampaignError::Device {
             device: config.device.clone(),
             source,
         })?;
+    let subjects: HashMap<String, Arc<dyn Subject>> = open_subjects(&config, source)?
+        .into_iter()
+        .map(|s| (s.id().name.clone(), s))
+        .collect();
     let shard = opts.shard.or(store.meta().shard);
     let session = store.begin_session(&Session {
         id: 0,
@@ -208,9 +220,17 @@ pub fn run_campaign(
         tool_version: env!("CARGO_PKG_VERSION").into(),
         completed: 0,
     })?;
-    let result = run_session(
-        &store, session, &config, &device, shard, opts, stop, on_event, t0,
-    );
+    let ctx = Context {
+        store: &store,
+        session,
+        config: &config,
+        device: &device,
+        platform: &platform,
+        subjects: &subjects,
+        shard,
+        opts,
+    };
+    let result = run_session(&ctx, stop, on_event, t0);
     let status = match &result {
         Ok(s) if s.complete() => "finished",
         Ok(s) if s.interrupted => "interrupted",
@@ -223,25 +243,40 @@ pub fn run_campaign(
     Ok(summary)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_session(
-    store: &CampaignStore,
+/// The platform a campaign's device is opened on: the machine's, with the stored node
+/// config (faulty virtual GPUs armed by [`crate::InjectorFaults`]).
+pub(crate) fn platform_of(config: &CampaignConfig) -> Result<Platform, String> {
+    let platform = Platform::new().with_fault_factory(Arc::new(crate::faulty::InjectorFaults));
+    match &config.node_config {
+        None => Ok(platform),
+        Some(text) => NodeConfig::parse(text, "(the campaign's stored node config)")
+            .map(|n| platform.with_node_config(n))
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// What one session works with.
+struct Context<'a> {
+    store: &'a CampaignStore,
     session: i64,
-    config: &CampaignConfig,
-    device: &DeviceSpec,
+    config: &'a CampaignConfig,
+    device: &'a DeviceSpec,
+    platform: &'a Platform,
+    subjects: &'a HashMap<String, Arc<dyn Subject>>,
     shard: Option<Shard>,
-    opts: &RunOptions,
+    opts: &'a RunOptions,
+}
+
+fn run_session(
+    ctx: &Context<'_>,
     stop: &AtomicBool,
     on_event: &mut dyn FnMut(&CampaignEvent<'_>),
     t0: Instant,
 ) -> Result<RunSummary, CampaignError> {
-    let rows = store.pending(shard)?;
-    let (planned, mut done) = store.progress(shard)?;
-    let sizes: HashMap<(String, Model), usize> = store
-        .cells()?
-        .into_iter()
-        .map(|c| ((c.workload, c.model), c.size))
-        .collect();
+    let (store, session, config, device, opts) =
+        (ctx.store, ctx.session, ctx.config, ctx.device, ctx.opts);
+    let rows = store.pending(ctx.shard)?;
+    let (planned, mut done) = store.progress(ctx.shard)?;
     let jobs = opts.jobs.clamp(1, rows.len().max(1));
     on_event(&CampaignEvent::Started {
         session,
@@ -267,9 +302,10 @@ fn run_session(
         stop,
         abort: &abort,
         failed: Mutex::new(HashSet::new()),
-        sizes: &sizes,
+        subjects: ctx.subjects,
         config,
         device,
+        platform: ctx.platform,
         isolation: &opts.isolation,
     };
     let sim = match device {
@@ -327,7 +363,7 @@ fn run_session(
                     store.insert_target(
                         session,
                         worker,
-                        &row.workload,
+                        &row.subject,
                         row.model,
                         golden,
                         dry,
@@ -344,12 +380,12 @@ fn run_session(
                     let index = (!whole_cell).then_some(row.index);
                     summary.failures.push(match index {
                         Some(i) => {
-                            format!("{}/{} injection {i}: {reason}", row.workload, row.model)
+                            format!("{}/{} injection {i}: {reason}", row.subject, row.model)
                         }
-                        None => format!("{}/{}: {reason}", row.workload, row.model),
+                        None => format!("{}/{}: {reason}", row.subject, row.model),
                     });
                     on_event(&CampaignEvent::Failed {
-                        workload: &row.workload,
+                        subject: &row.subject,
                         model: row.model,
                         index,
                         reason: &reason,
@@ -374,7 +410,7 @@ fn run_session(
 
 fn record_of(row: &PlanRow, inj: &Injection) -> RunRecord {
     RunRecord {
-        workload: row.workload.clone(),
+        workload: row.subject.clone(),
         model: row.model.id().to_string(),
         spec: row.spec.to_string(),
         outcome: inj.outcome.clone(),
@@ -392,9 +428,10 @@ struct Shared<'a> {
     stop: &'a AtomicBool,
     abort: &'a AtomicBool,
     failed: Mutex<HashSet<(String, Model)>>,
-    sizes: &'a HashMap<(String, Model), usize>,
+    subjects: &'a HashMap<String, Arc<dyn Subject>>,
     config: &'a CampaignConfig,
     device: &'a DeviceSpec,
+    platform: &'a Platform,
     isolation: &'a Isolation,
 }
 
@@ -425,7 +462,7 @@ fn work(worker: u32, sh: &Shared<'_>, sim: Option<SimSpec>, tx: mpsc::Sender<Msg
         let Some(row) = sh.rows.get(i) else {
             return;
         };
-        let key = (row.workload.clone(), row.model);
+        let key = (row.subject.clone(), row.model);
         if sh.failed.lock().expect("failed lock").contains(&key) {
             continue;
         }
@@ -458,7 +495,7 @@ fn work(worker: u32, sh: &Shared<'_>, sim: Option<SimSpec>, tx: mpsc::Sender<Msg
         }
         let p = current.as_mut().expect("prepared");
         let result = match (&sim, sh.isolation) {
-            (Some(spec), Isolation::Threads) => inject_fresh(spec, p, row),
+            (Some(_), Isolation::Threads) => inject_fresh(sh, p, row),
             _ => p.target.inject(p.dev.as_mut(), &row.spec),
         };
         let msg = match result {
@@ -500,8 +537,8 @@ fn work(worker: u32, sh: &Shared<'_>, sim: Option<SimSpec>, tx: mpsc::Sender<Msg
 
 /// One injection on a fresh virtual GPU holding the original and the instrumented
 /// module, loaded in the order [`Target::new`] loads them.
-fn inject_fresh(spec: &SimSpec, p: &Prepared, row: &PlanRow) -> Result<Injection, InjectError> {
-    let mut dev = SimDevice::open(spec)?;
+fn inject_fresh(sh: &Shared<'_>, p: &Prepared, row: &PlanRow) -> Result<Injection, InjectError> {
+    let mut dev = sh.platform.open(sh.device)?;
     dev.load(&p.original)?;
     let m = dev.load(&p.instrumented)?;
     if m != p.target.module() {
@@ -513,22 +550,21 @@ fn inject_fresh(spec: &SimSpec, p: &Prepared, row: &PlanRow) -> Result<Injection
             ),
         }));
     }
-    p.target.inject(&mut dev, &row.spec)
+    p.target.inject(dev.as_mut(), &row.spec)
 }
 
 fn prepare(sh: &Shared<'_>, key: &(String, Model)) -> Result<Prepared, String> {
-    let (workload, model) = (key.0.as_str(), key.1);
-    let size = sh.sizes.get(key).copied();
-    let subject: Arc<dyn Subject> = Arc::new(
-        WorkloadSubject::new(workload, size, sh.config.input_seed).map_err(|e| e.to_string())?,
-    );
+    let (name, model) = (key.0.as_str(), key.1);
+    let subject = sh.subjects.get(name).cloned().ok_or_else(|| {
+        format!("the store plans `{name}`, which its configuration does not name")
+    })?;
     let module = ptx::parse(subject.ptx()).map_err(|e| format!("parsing the PTX: {e}"))?;
     let inst = instrument(&module, model).map_err(|e| format!("instrumenting: {e}"))?;
     let instrumented = inst.ptx();
-    let platform = Platform::new();
     let mut dev: Box<dyn Device + Send> = match sh.isolation {
-        Isolation::Threads => platform.open(sh.device),
-        Isolation::Processes(cmd) => platform
+        Isolation::Threads => sh.platform.open(sh.device),
+        Isolation::Processes(cmd) => sh
+            .platform
             .open_worker(sh.device, cmd.clone(), WorkerOptions::default())
             .map(|d| Box::new(d) as Box<dyn Device + Send>),
     }

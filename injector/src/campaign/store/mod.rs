@@ -1,12 +1,15 @@
 //! The campaign store: one SQLite file holding the plan, every result, and who ran it.
 //!
 //! Tables (schema version [`STORE_SCHEMA_VERSION`], documented in `docs/campaigns.md`):
-//! `meta` (key/value: configuration, plan hash, seed, tool version, …), `cells` (one row
-//! per (workload, model) with its planned count and why it may be short), `plan` (one
-//! row per injection: the fault in compact and JSON form), `results` (at most one per
-//! plan row: outcome, cause, activations, instructions, SDC magnitude, timing, session),
+//! `meta` (key/value: configuration, plan hash, seed, tool version, …), `subjects` (what
+//! the injections run: kind, name, source, digest), `cells` (one row per (subject,
+//! model) with its planned count and why it may be short), `plan` (one row per
+//! injection: the fault in compact and JSON form), `results` (at most one per plan row:
+//! outcome, cause, activations, instructions, SDC magnitude, timing, session),
 //! `sessions` (one per `run`/`resume`: host, process, device identity, tool version,
 //! status) and `targets` (the calibration of every golden + dry run: hang limits).
+//! Stores of schema 1 (workloads only) are upgraded on open ([`schema`]); every open
+//! first runs SQLite's `quick_check`, so a damaged file is reported, never read.
 //!
 //! Durability: the journal is a write-ahead log (`journal_mode=WAL`); each result is
 //! one autocommit `INSERT`, i.e. its own transaction, so a process killed at any moment
@@ -15,6 +18,13 @@
 //! which survives the death of the process but not necessarily a power loss of the host
 //! (the last commits may be lost, never corrupted: they are simply run again);
 //! [`Durability::Full`] also syncs every commit to disk.
+
+mod merge;
+mod schema;
+
+pub use merge::{merge_stores, MergeSummary};
+use schema::SCHEMA;
+pub use schema::STORE_SCHEMA_VERSION;
 
 use super::config::{in_shard, shard_name, CampaignConfig};
 use super::error::CampaignError;
@@ -27,90 +37,6 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// Version of the store's tables; a store of another version is refused.
-pub const STORE_SCHEMA_VERSION: u32 = 1;
-
-const SCHEMA: &str = "
-CREATE TABLE meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE cells (
-    workload        TEXT NOT NULL,
-    model           TEXT NOT NULL,
-    ord             INTEGER NOT NULL,
-    size            INTEGER NOT NULL,
-    candidate_sites INTEGER NOT NULL,
-    exercised_sites INTEGER NOT NULL,
-    planned         INTEGER NOT NULL,
-    note            TEXT,
-    PRIMARY KEY (workload, model)
-);
-CREATE TABLE plan (
-    workload  TEXT NOT NULL,
-    model     TEXT NOT NULL,
-    idx       INTEGER NOT NULL,
-    spec      TEXT NOT NULL,
-    spec_json TEXT NOT NULL,
-    sm        INTEGER NOT NULL,
-    PRIMARY KEY (workload, model, idx),
-    FOREIGN KEY (workload, model) REFERENCES cells (workload, model)
-);
-CREATE TABLE sessions (
-    id           INTEGER PRIMARY KEY,
-    started      TEXT NOT NULL,
-    finished     TEXT,
-    status       TEXT NOT NULL,
-    command      TEXT,
-    host         TEXT NOT NULL,
-    pid          INTEGER NOT NULL,
-    shard        TEXT,
-    jobs         INTEGER NOT NULL,
-    isolation    TEXT NOT NULL,
-    device       TEXT NOT NULL,
-    device_name  TEXT NOT NULL,
-    device_uuid  TEXT,
-    tool_version TEXT NOT NULL,
-    completed    INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE targets (
-    session             INTEGER NOT NULL REFERENCES sessions (id),
-    worker              INTEGER NOT NULL,
-    workload            TEXT NOT NULL,
-    model               TEXT NOT NULL,
-    golden_instructions INTEGER,
-    dry_instructions    INTEGER,
-    dry_wall_us         INTEGER NOT NULL,
-    hang_instructions   INTEGER,
-    hang_wall_us        INTEGER,
-    created             TEXT NOT NULL
-);
-CREATE TABLE results (
-    workload     TEXT NOT NULL,
-    model        TEXT NOT NULL,
-    idx          INTEGER NOT NULL,
-    outcome      TEXT NOT NULL,
-    cause        TEXT,
-    slow         INTEGER NOT NULL DEFAULT 0,
-    activations  INTEGER,
-    instructions INTEGER,
-    elapsed_us   INTEGER NOT NULL,
-    error        TEXT,
-    sdc_elements INTEGER,
-    sdc_total    INTEGER,
-    sdc_bits     INTEGER,
-    sdc_max_abs  REAL,
-    sdc_max_rel  REAL,
-    sdc_nan_inf  INTEGER,
-    outcome_json TEXT NOT NULL,
-    session      INTEGER NOT NULL REFERENCES sessions (id),
-    worker       INTEGER NOT NULL,
-    finished     TEXT NOT NULL,
-    PRIMARY KEY (workload, model, idx),
-    FOREIGN KEY (workload, model, idx) REFERENCES plan (workload, model, idx)
-);
-";
 
 /// How hard each commit is pushed to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -198,6 +124,20 @@ pub struct CampaignStore {
     conn: Connection,
     path: PathBuf,
     meta: StoreMeta,
+    /// A read-only open of an older schema reads an upgraded copy (removed on drop).
+    copy: Option<UpgradedCopy>,
+}
+
+/// A temporary upgraded copy of a store opened read-only; removed when dropped.
+struct UpgradedCopy {
+    dir: PathBuf,
+    file: PathBuf,
+}
+
+impl Drop for UpgradedCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// RFC 3339 UTC with milliseconds (`2025-01-31T12:00:00.123Z`) of `t`.
@@ -357,15 +297,22 @@ impl CampaignStore {
             )
             .map_err(e)?;
         }
+        for (ord, s) in config.subjects.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO subjects (name, ord, kind, source, digest) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![s.name, ord as i64, s.kind, s.source, s.digest],
+            )
+            .map_err(e)?;
+        }
         for (ord, c) in plan.cells.iter().enumerate() {
             tx.execute(
-                "INSERT INTO cells (workload, model, ord, size, candidate_sites, exercised_sites, planned, note)
+                "INSERT INTO cells (subject, model, ord, size, candidate_sites, exercised_sites, planned, note)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
-                    c.workload,
+                    c.subject,
                     c.model.id(),
                     ord as i64,
-                    c.size as i64,
+                    c.size.map(|s| s as i64),
                     c.candidate_sites as i64,
                     c.exercised_sites as i64,
                     c.planned as i64,
@@ -377,13 +324,13 @@ impl CampaignStore {
         {
             let mut st = tx
                 .prepare(
-                    "INSERT INTO plan (workload, model, idx, spec, spec_json, sm)
+                    "INSERT INTO plan (subject, model, idx, spec, spec_json, sm)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )
                 .map_err(e)?;
             for r in &plan.rows {
                 st.execute(params![
-                    r.workload,
+                    r.subject,
                     r.model.id(),
                     r.index as i64,
                     r.spec.to_string(),
@@ -410,26 +357,60 @@ impl CampaignStore {
     }
 
     fn open_with(path: &Path, flags: OpenFlags) -> Result<CampaignStore, CampaignError> {
+        if path.is_dir() {
+            return Err(CampaignError::Format {
+                path: path.to_path_buf(),
+                reason: "is a directory, not a campaign store".into(),
+            });
+        }
         if !path.is_file() {
             return Err(CampaignError::Missing {
                 path: path.to_path_buf(),
             });
         }
-        let e = |source| CampaignError::CampaignStore {
+        let read_only = flags.contains(OpenFlags::SQLITE_OPEN_READ_ONLY);
+        let mut conn = connect(path, flags)?;
+        let bad = |reason: String| CampaignError::Format {
             path: path.to_path_buf(),
-            source,
+            reason,
         };
-        let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .map_err(e)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))
-            .map_err(e)?;
-        conn.execute_batch("PRAGMA foreign_keys = ON;").map_err(e)?;
+        match schema_version(&conn, path)? {
+            v if v == STORE_SCHEMA_VERSION => {}
+            1 if !read_only => {
+                schema::upgrade_v1(&mut conn).map_err(bad)?;
+            }
+            1 => {
+                // Reading only: upgrade a private copy, leave the file as it is.
+                drop(conn);
+                let copy = upgraded_copy(path)?;
+                let conn = connect(&copy.file, flags)?;
+                let meta = read_meta(&conn, path)?;
+                return Ok(CampaignStore {
+                    conn,
+                    path: path.to_path_buf(),
+                    meta,
+                    copy: Some(copy),
+                });
+            }
+            v => {
+                return Err(bad(format!(
+                    "campaign store schema version {v}; this build reads versions 1 and {STORE_SCHEMA_VERSION} (a newer gpufault wrote it)"
+                )))
+            }
+        }
         let meta = read_meta(&conn, path)?;
         Ok(CampaignStore {
             conn,
             path: path.to_path_buf(),
             meta,
+            copy: None,
         })
+    }
+
+    /// The file SQLite reads (the store itself, or the upgraded copy of an older store
+    /// opened read-only).
+    pub(crate) fn data_path(&self) -> &Path {
+        self.copy.as_ref().map_or(&self.path, |c| &c.file)
     }
 
     /// The store's file.
@@ -458,7 +439,7 @@ impl CampaignStore {
         let mut st = self
             .conn
             .prepare(
-                "SELECT workload, model, size, candidate_sites, exercised_sites, planned, note
+                "SELECT subject, model, size, candidate_sites, exercised_sites, planned, note
                  FROM cells ORDER BY ord",
             )
             .map_err(|e| self.err(e))?;
@@ -467,7 +448,7 @@ impl CampaignStore {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
+                    r.get::<_, Option<i64>>(2)?,
                     r.get::<_, i64>(3)?,
                     r.get::<_, i64>(4)?,
                     r.get::<_, i64>(5)?,
@@ -477,12 +458,12 @@ impl CampaignStore {
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in rows {
-            let (workload, model, size, cand, ex, planned, note) = row.map_err(|e| self.err(e))?;
+            let (subject, model, size, cand, ex, planned, note) = row.map_err(|e| self.err(e))?;
             out.push(CellPlan {
                 model: model_of(&model)
                     .ok_or_else(|| self.bad(format!("unknown model `{model}` in cells")))?,
-                workload,
-                size: size as usize,
+                subject,
+                size: size.map(|s| s as usize),
                 candidate_sites: cand as u64,
                 exercised_sites: ex as u64,
                 planned: planned as u64,
@@ -505,13 +486,13 @@ impl CampaignStore {
         shard: Option<Shard>,
     ) -> Result<Vec<PlanRow>, CampaignError> {
         let sql = if pending_only {
-            "SELECT p.workload, p.model, p.idx, p.spec_json FROM plan p
-             JOIN cells c ON c.workload = p.workload AND c.model = p.model
-             LEFT JOIN results r ON r.workload = p.workload AND r.model = p.model AND r.idx = p.idx
+            "SELECT p.subject, p.model, p.idx, p.spec_json FROM plan p
+             JOIN cells c ON c.subject = p.subject AND c.model = p.model
+             LEFT JOIN results r ON r.subject = p.subject AND r.model = p.model AND r.idx = p.idx
              WHERE r.idx IS NULL ORDER BY c.ord, p.idx"
         } else {
-            "SELECT p.workload, p.model, p.idx, p.spec_json FROM plan p
-             JOIN cells c ON c.workload = p.workload AND c.model = p.model
+            "SELECT p.subject, p.model, p.idx, p.spec_json FROM plan p
+             JOIN cells c ON c.subject = p.subject AND c.model = p.model
              ORDER BY c.ord, p.idx"
         };
         let mut st = self.conn.prepare(sql).map_err(|e| self.err(e))?;
@@ -527,20 +508,20 @@ impl CampaignStore {
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in rows {
-            let (workload, model, idx, json) = row.map_err(|e| self.err(e))?;
+            let (subject, model, idx, json) = row.map_err(|e| self.err(e))?;
             let index = idx as u64;
             if !in_shard(shard, index) {
                 continue;
             }
             let spec: FaultSpec = serde_json::from_str(&json).map_err(|e| {
                 self.bad(format!(
-                    "plan row {workload}/{model}/{index}: bad fault JSON: {e}"
+                    "plan row {subject}/{model}/{index}: bad fault JSON: {e}"
                 ))
             })?;
             out.push(PlanRow {
                 model: model_of(&model)
                     .ok_or_else(|| self.bad(format!("unknown model `{model}` in plan")))?,
-                workload,
+                subject,
                 index,
                 spec,
             });
@@ -587,11 +568,11 @@ impl CampaignStore {
         let mut st = self
             .conn
             .prepare(
-                "SELECT r.workload, r.model, r.idx, p.spec, r.outcome_json, r.activations,
+                "SELECT r.subject, r.model, r.idx, p.spec, r.outcome_json, r.activations,
                         r.instructions, r.elapsed_us, r.error, p.sm, r.session, r.worker, r.finished
                  FROM results r
-                 JOIN plan p ON p.workload = r.workload AND p.model = r.model AND p.idx = r.idx
-                 JOIN cells c ON c.workload = r.workload AND c.model = r.model
+                 JOIN plan p ON p.subject = r.subject AND p.model = r.model AND p.idx = r.idx
+                 JOIN cells c ON c.subject = r.subject AND c.model = r.model
                  ORDER BY c.ord, r.idx",
             )
             .map_err(|e| self.err(e))?;
@@ -621,18 +602,18 @@ impl CampaignStore {
         let mut out = Vec::new();
         for row in rows {
             let (
-                (workload, model, idx, spec, outcome_json, activations, instructions),
+                (subject, model, idx, spec, outcome_json, activations, instructions),
                 (elapsed_us, error, sm, session, worker, finished),
             ) = row.map_err(|e| self.err(e))?;
             let outcome: Outcome = serde_json::from_str(&outcome_json).map_err(|e| {
                 self.bad(format!(
-                    "result {workload}/{model}/{idx}: bad outcome JSON: {e}"
+                    "result {subject}/{model}/{idx}: bad outcome JSON: {e}"
                 ))
             })?;
             out.push(StoredResult {
                 index: idx as u64,
                 record: RunRecord {
-                    workload,
+                    workload: subject,
                     model,
                     spec,
                     outcome,
@@ -818,14 +799,14 @@ impl CampaignStore {
         let n = self
             .conn
             .execute(
-                "INSERT INTO results (workload, model, idx, outcome, cause, slow, activations,
+                "INSERT INTO results (subject, model, idx, outcome, cause, slow, activations,
                     instructions, elapsed_us, error, sdc_elements, sdc_total, sdc_bits,
                     sdc_max_abs, sdc_max_rel, sdc_nan_inf, outcome_json, session, worker, finished)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
                          ?17, ?18, ?19, ?20)
                  ON CONFLICT DO NOTHING",
                 params![
-                    row.workload,
+                    row.subject,
                     row.model.id(),
                     row.index as i64,
                     o.kind().name(),
@@ -857,7 +838,7 @@ impl CampaignStore {
         &self,
         session: i64,
         worker: u32,
-        workload: &str,
+        subject: &str,
         model: Model,
         golden_instructions: Option<u64>,
         dry_instructions: Option<u64>,
@@ -866,13 +847,13 @@ impl CampaignStore {
     ) -> Result<(), CampaignError> {
         self.conn
             .execute(
-                "INSERT INTO targets (session, worker, workload, model, golden_instructions,
+                "INSERT INTO targets (session, worker, subject, model, golden_instructions,
                     dry_instructions, dry_wall_us, hang_instructions, hang_wall_us, created)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     session,
                     worker,
-                    workload,
+                    subject,
                     model.id(),
                     golden_instructions.map(|n| n as i64),
                     dry_instructions.map(|n| n as i64),
@@ -928,6 +909,34 @@ impl CampaignStore {
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "workload default".into()),
         );
+        let kernels: Vec<String> = c
+            .subjects
+            .iter()
+            .filter(|s| s.kind != crate::subject::WORKLOAD_KIND)
+            .map(|s| match &s.source {
+                Some(src) => format!(
+                    "{} {} ({src}, digest {})",
+                    s.kind,
+                    s.name,
+                    &s.digest[..12.min(s.digest.len())]
+                ),
+                None => format!(
+                    "{} {} (digest {})",
+                    s.kind,
+                    s.name,
+                    &s.digest[..12.min(s.digest.len())]
+                ),
+            })
+            .collect();
+        if !kernels.is_empty() {
+            extra.insert("subjects".into(), kernels.join("; "));
+        }
+        if c.node_config.is_some() {
+            extra.insert(
+                "node_config".into(),
+                "yes (stored in the campaign's configuration)".into(),
+            );
+        }
         extra.insert(
             "hang_floor".into(),
             format!(
@@ -941,7 +950,7 @@ impl CampaignStore {
             .into_iter()
             .filter_map(|cell| {
                 cell.note
-                    .map(|n| format!("{}/{}: {n}", cell.workload, cell.model))
+                    .map(|n| format!("{}/{}: {n}", cell.subject, cell.model))
             })
             .collect();
         if !short.is_empty() {
@@ -963,7 +972,7 @@ impl CampaignStore {
             tool_version: self.meta.tool_version.clone(),
             created: self.meta.created.clone(),
             sampling: c.sampling.name().to_string(),
-            workloads: c.workloads.clone(),
+            workloads: c.subjects.iter().map(|s| s.name.clone()).collect(),
             models: c.models.iter().map(|m| m.id().to_string()).collect(),
             injections_per_cell: c.injections.per_cell(),
             hang_factor: c.hang_factor as f64,
@@ -976,6 +985,93 @@ impl CampaignStore {
     }
 }
 
+/// Opens the SQLite file of a store and checks it is not damaged.
+fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, CampaignError> {
+    let mut header = [0u8; 16];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut header))
+        .unwrap_or(0);
+    if n > 0 && header[..n] != b"SQLite format 3\0"[..n] {
+        return Err(CampaignError::Format {
+            path: path.to_path_buf(),
+            reason: "not a SQLite database (not a campaign store)".into(),
+        });
+    }
+    let e = |source| CampaignError::CampaignStore {
+        path: path.to_path_buf(),
+        source,
+    };
+    let conn =
+        Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(e)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(e)?;
+    conn.execute_batch("PRAGMA foreign_keys = ON;").map_err(e)?;
+    schema::quick_check(&conn).map_err(|detail| CampaignError::Damaged {
+        path: path.to_path_buf(),
+        detail,
+    })?;
+    Ok(conn)
+}
+
+/// The store's schema version (its `meta` table says), or why it is not a store.
+fn schema_version(conn: &Connection, path: &Path) -> Result<u32, CampaignError> {
+    let bad = |reason: String| CampaignError::Format {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let v: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => {
+                bad("not a SQLite database (not a campaign store)".into())
+            }
+            rusqlite::Error::SqliteFailure(_, Some(m)) if m.contains("no such table") => {
+                bad("not a campaign store (it has no meta table)".into())
+            }
+            e => CampaignError::CampaignStore {
+                path: path.to_path_buf(),
+                source: e,
+            },
+        })?;
+    let v = v.ok_or_else(|| bad("not a campaign store (no schema_version)".into()))?;
+    v.parse()
+        .map_err(|_| bad(format!("meta `schema_version` is `{v}`, not a number")))
+}
+
+/// A private, upgraded copy of the older store at `path` (for reading only).
+fn upgraded_copy(path: &Path) -> Result<UpgradedCopy, CampaignError> {
+    let fail = |reason: String| CampaignError::Format {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let dir = std::env::temp_dir().join(format!(
+        "gpufault-upgrade-{}-{}",
+        std::process::id(),
+        COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| fail(format!("cannot make a temporary copy to upgrade: {e}")))?;
+    let copy = UpgradedCopy {
+        file: dir.join("store.db"),
+        dir,
+    };
+    // VACUUM INTO writes a consistent copy including what the write-ahead log holds.
+    let src = connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    src.execute("VACUUM INTO ?1", [copy.file.to_string_lossy()])
+        .map_err(|e| fail(format!("cannot copy the store to upgrade it: {e}")))?;
+    drop(src);
+    let mut conn = connect(&copy.file, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    schema::upgrade_v1(&mut conn).map_err(fail)?;
+    Ok(copy)
+}
+
+static COPIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 fn read_meta(conn: &Connection, path: &Path) -> Result<StoreMeta, CampaignError> {
     let bad = |reason: String| CampaignError::Format {
         path: path.to_path_buf(),
@@ -984,28 +1080,11 @@ fn read_meta(conn: &Connection, path: &Path) -> Result<StoreMeta, CampaignError>
     let get = |key: &str| -> Result<Option<String>, CampaignError> {
         conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()
-            .map_err(|e| match e {
-                rusqlite::Error::SqliteFailure(f, _)
-                    if f.code == rusqlite::ErrorCode::NotADatabase =>
-                {
-                    bad("not a SQLite database (not a campaign store)".into())
-                }
-                rusqlite::Error::SqliteFailure(_, Some(m)) if m.contains("no such table") => {
-                    bad("not a campaign store (it has no meta table)".into())
-                }
-                e => CampaignError::CampaignStore {
-                    path: path.to_path_buf(),
-                    source: e,
-                },
+            .map_err(|e| CampaignError::CampaignStore {
+                path: path.to_path_buf(),
+                source: e,
             })
     };
-    let version = get("schema_version")?
-        .ok_or_else(|| bad("not a campaign store (no schema_version)".into()))?;
-    if version != STORE_SCHEMA_VERSION.to_string() {
-        return Err(bad(format!(
-            "campaign store schema version {version}; this build reads version {STORE_SCHEMA_VERSION}"
-        )));
-    }
     let need = |key: &str| get(key)?.ok_or_else(|| bad(format!("meta has no `{key}`")));
     let config: CampaignConfig = serde_json::from_str(&need("config")?).map_err(|e| {
         bad(format!(
@@ -1022,193 +1101,6 @@ fn read_meta(conn: &Connection, path: &Path) -> Result<StoreMeta, CampaignError>
         merged_from: get("merged_from")?
             .map(|s| s.split('\n').map(String::from).collect())
             .unwrap_or_default(),
-    })
-}
-
-/// What a merge did.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MergeSummary {
-    /// Results in the merged store.
-    pub results: u64,
-    /// Planned injections.
-    pub planned: u64,
-    /// Results found in more than one input (identical; kept once).
-    pub duplicates: u64,
-}
-
-/// Joins stores holding shards of one plan (equal plan hashes) into a new store at
-/// `out`: the plan once, every result once, every session (renumbered). A result found
-/// in two inputs must be identical in both (outcome, activations, instructions) and is
-/// kept once; different ones are an error. Inputs are only read; on error `out` is not
-/// left behind.
-pub fn merge_stores(inputs: &[PathBuf], out: &Path) -> Result<MergeSummary, CampaignError> {
-    let Some(first) = inputs.first() else {
-        return Err(CampaignError::config("merge", "no input store given"));
-    };
-    if out.exists() {
-        return Err(CampaignError::Exists {
-            path: out.to_path_buf(),
-        });
-    }
-    let stores: Vec<CampaignStore> = inputs
-        .iter()
-        .map(|p| CampaignStore::open_read_only(p))
-        .collect::<Result<_, _>>()?;
-    let hash = &stores[0].meta.plan_hash;
-    for s in &stores[1..] {
-        if &s.meta.plan_hash != hash {
-            return Err(CampaignError::Merge {
-                path: s.path.clone(),
-                reason: format!(
-                    "its plan (hash {}) is not the plan of {} (hash {})",
-                    &s.meta.plan_hash[..12.min(s.meta.plan_hash.len())],
-                    first.display(),
-                    &hash[..12.min(hash.len())]
-                ),
-            });
-        }
-    }
-    drop(stores);
-    let r = merge_into(inputs, out);
-    if r.is_err() {
-        let _ = std::fs::remove_file(out);
-        for ext in ["-wal", "-shm"] {
-            let mut p = out.as_os_str().to_owned();
-            p.push(ext);
-            let _ = std::fs::remove_file(PathBuf::from(p));
-        }
-    }
-    r
-}
-
-fn merge_into(inputs: &[PathBuf], out: &Path) -> Result<MergeSummary, CampaignError> {
-    let e_out = |source| CampaignError::CampaignStore {
-        path: out.to_path_buf(),
-        source,
-    };
-    let conn = Connection::open_with_flags(
-        out,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
-    )
-    .map_err(e_out)?;
-    conn.execute_batch(SCHEMA).map_err(e_out)?;
-    let mut duplicates = 0u64;
-    let mut merged_from = Vec::new();
-    for (k, input) in inputs.iter().enumerate() {
-        let e_in = |source| CampaignError::CampaignStore {
-            path: input.clone(),
-            source,
-        };
-        let uri = format!(
-            "file:{}?mode=ro",
-            input
-                .to_string_lossy()
-                .replace('%', "%25")
-                .replace('?', "%3f")
-                .replace('#', "%23")
-        );
-        conn.execute("ATTACH DATABASE ?1 AS src", [uri])
-            .map_err(e_in)?;
-        let result = (|| -> Result<(), CampaignError> {
-            if k == 0 {
-                conn.execute_batch(
-                    "INSERT INTO meta SELECT key, value FROM src.meta WHERE key NOT IN ('shard', 'merged_from');
-                     INSERT INTO cells SELECT * FROM src.cells;
-                     INSERT INTO plan SELECT * FROM src.plan;",
-                )
-                .map_err(e_in)?;
-            }
-            let offset: i64 = conn
-                .query_row("SELECT COALESCE(MAX(id), 0) FROM main.sessions", [], |r| {
-                    r.get(0)
-                })
-                .map_err(e_out)?;
-            conn.execute(
-                "INSERT INTO main.sessions SELECT id + ?1, started, finished, status, command, host,
-                    pid, shard, jobs, isolation, device, device_name, device_uuid, tool_version,
-                    completed FROM src.sessions",
-                [offset],
-            )
-            .map_err(e_in)?;
-            conn.execute(
-                "INSERT INTO main.targets SELECT session + ?1, worker, workload, model,
-                    golden_instructions, dry_instructions, dry_wall_us, hang_instructions,
-                    hang_wall_us, created FROM src.targets",
-                [offset],
-            )
-            .map_err(e_in)?;
-            let conflict: Option<(String, String, i64)> = conn
-                .query_row(
-                    "SELECT s.workload, s.model, s.idx FROM src.results s
-                     JOIN main.results m ON m.workload = s.workload AND m.model = s.model AND m.idx = s.idx
-                     WHERE m.outcome_json IS NOT s.outcome_json OR m.activations IS NOT s.activations
-                        OR m.instructions IS NOT s.instructions
-                     LIMIT 1",
-                    [],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()
-                .map_err(e_in)?;
-            if let Some((w, m, i)) = conflict {
-                return Err(CampaignError::Merge {
-                    path: input.clone(),
-                    reason: format!(
-                        "its result of {w}/{m} injection {i} differs from the one already merged (the same injection ran twice with different outcomes)"
-                    ),
-                });
-            }
-            let dup: i64 = conn
-                .query_row(
-                    "SELECT COUNT(*) FROM src.results s JOIN main.results m
-                     ON m.workload = s.workload AND m.model = s.model AND m.idx = s.idx",
-                    [],
-                    |r| r.get(0),
-                )
-                .map_err(e_in)?;
-            duplicates += dup as u64;
-            conn.execute(
-                "INSERT INTO main.results SELECT workload, model, idx, outcome, cause, slow,
-                    activations, instructions, elapsed_us, error, sdc_elements, sdc_total, sdc_bits,
-                    sdc_max_abs, sdc_max_rel, sdc_nan_inf, outcome_json, session + ?1, worker, finished
-                 FROM src.results WHERE true ON CONFLICT DO NOTHING",
-                [offset],
-            )
-            .map_err(e_in)?;
-            let shard: Option<String> = conn
-                .query_row("SELECT value FROM src.meta WHERE key = 'shard'", [], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(e_in)?;
-            merged_from.push(match shard {
-                Some(s) => format!("{} (shard {s})", input.display()),
-                None => input.display().to_string(),
-            });
-            Ok(())
-        })();
-        conn.execute("DETACH DATABASE src", []).map_err(e_out)?;
-        result?;
-    }
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES ('merged_from', ?1)",
-        [merged_from.join("\n")],
-    )
-    .map_err(e_out)?;
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(e_out)?;
-    let results: i64 = conn
-        .query_row("SELECT COUNT(*) FROM results", [], |r| r.get(0))
-        .map_err(e_out)?;
-    let planned: i64 = conn
-        .query_row("SELECT COUNT(*) FROM plan", [], |r| r.get(0))
-        .map_err(e_out)?;
-    conn.close().map_err(|(_, source)| e_out(source))?;
-    // check that the result reads back as a store
-    CampaignStore::open_read_only(out)?;
-    Ok(MergeSummary {
-        results: results as u64,
-        planned: planned as u64,
-        duplicates,
     })
 }
 

@@ -1,0 +1,139 @@
+//! Faulty virtual GPUs: the injector's [`gpu::FaultFactory`].
+//!
+//! A node config (`gpu::NodeConfig`, `--node-config FILE`) can give a virtual GPU a
+//! fault spec (`"iat:sm=5,sp=1,warps=0x1,lanes=0x1,dim=x,mask=0x4,pol=sa1"`). With
+//! [`InjectorFaults`] registered on the platform, that GPU becomes permanently faulty:
+//! every module it loads is instrumented for the fault's model, and its descriptor
+//! global is *initialised* with the fault (not written by a host), so every launch of
+//! every kernel of that module runs with the fault armed, for the whole life of the
+//! device, without the program knowing. It computes exactly what `run --fault SPEC`
+//! computes on a healthy GPU (the same instrumented code, the same descriptor).
+//!
+//! A module with nothing the fault can touch (no candidate site of the model, or for
+//! `ioc`/`ir`/`fu` none of the faulty opcode group) loads unchanged, as on the hardware
+//! such a program would not notice the fault; never an error.
+
+use crate::instrument::{instrument, DESC_SYMBOL};
+use crate::spec::{Descriptor, FaultSpec};
+use gpu::{FaultFactory, FaultTarget, ModuleTransform};
+use ptx::{Imm, Init, Item, Operand};
+use std::sync::Arc;
+
+/// The fault factory that makes virtual GPUs of a node config permanently faulty
+/// (register it with [`gpu::Platform::with_fault_factory`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InjectorFaults;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl FaultFactory for InjectorFaults {
+    fn create(
+        &self,
+        fault: &str,
+        target: &FaultTarget<'_>,
+    ) -> Result<Arc<dyn ModuleTransform>, BoxError> {
+        let spec = FaultSpec::parse(fault)?;
+        check_on_device(&spec, target.sms, target.warp_slots)?;
+        Ok(Arc::new(PermanentFault::new(spec)))
+    }
+}
+
+/// Checks that `spec` names an SM and at least one warp slot the device has.
+pub fn check_on_device(spec: &FaultSpec, sms: u32, warp_slots: u32) -> Result<(), String> {
+    if spec.sm >= sms {
+        return Err(format!(
+            "`sm={}` is out of range: the device has {sms} SMs (0..{})",
+            spec.sm,
+            sms.saturating_sub(1)
+        ));
+    }
+    // A mask names warp slots of one sub-partition; bits beyond the device's slots name
+    // nothing (all ones, as `fu` faults use, means every slot). A mask that names no slot
+    // the device has is an error.
+    let per_sp = (warp_slots / 4).clamp(1, 32);
+    let have = if per_sp == 32 {
+        u32::MAX
+    } else {
+        (1u32 << per_sp) - 1
+    };
+    if spec.warps & have == 0 {
+        return Err(format!(
+            "`warps={:#x}` is out of range: a sub-partition of the device has {per_sp} warp slots (mask bits 0..{})",
+            spec.warps,
+            per_sp - 1
+        ));
+    }
+    Ok(())
+}
+
+/// The module transform of one permanent fault.
+#[derive(Debug, Clone)]
+pub struct PermanentFault {
+    spec: FaultSpec,
+    descriptor: [u8; crate::DESCRIPTOR_BYTES],
+}
+
+impl PermanentFault {
+    /// The transform for `spec` (validated by [`FaultSpec::parse`]).
+    pub fn new(spec: FaultSpec) -> PermanentFault {
+        let descriptor = Descriptor::from_spec(&spec).to_bytes();
+        PermanentFault { spec, descriptor }
+    }
+
+    /// The fault.
+    pub fn spec(&self) -> &FaultSpec {
+        &self.spec
+    }
+
+    /// `ptx` as the faulty GPU runs it: instrumented with the fault armed from load on,
+    /// or unchanged when the fault has nothing to touch in it.
+    pub fn apply(&self, ptx: &str) -> Result<String, String> {
+        let module = ptx::parse(ptx).map_err(|e| format!("the module does not parse: {e}"))?;
+        if module
+            .globals()
+            .any(|g| g.names.iter().any(|d| d.name == DESC_SYMBOL))
+        {
+            return Err(
+                "the module is already instrumented for a fault injection; a faulty \
+                 virtual GPU runs programs, it does not take a second injected fault \
+                 (inject into a healthy GPU)"
+                    .into(),
+            );
+        }
+        let inst = instrument(&module, self.spec.model).map_err(|e| e.to_string())?;
+        let touched = match &self.spec.params.op {
+            Some(op) => inst.sites.iter().any(|s| &s.op_group == op),
+            None => !inst.sites.is_empty(),
+        };
+        if !touched {
+            return Ok(ptx.to_string());
+        }
+        let mut out = inst.module;
+        let bytes = self
+            .descriptor
+            .iter()
+            .map(|&b| Init::Value(Operand::Imm(Imm::int(i64::from(b)))))
+            .collect();
+        let desc = out
+            .items
+            .iter_mut()
+            .filter_map(|item| match item {
+                Item::Var(v) => Some(v),
+                _ => None,
+            })
+            .flat_map(|v| v.names.iter_mut())
+            .find(|d| d.name == DESC_SYMBOL)
+            .ok_or_else(|| {
+                format!("internal error: the instrumented module has no `{DESC_SYMBOL}`")
+            })?;
+        desc.init = Some(Box::new(Init::List(bytes)));
+        Ok(ptx::print(&out))
+    }
+}
+
+impl ModuleTransform for PermanentFault {
+    fn transform(&self, ptx: &str) -> Result<String, BoxError> {
+        self.apply(ptx)
+            .map_err(|e| format!("fault `{}`: {e}", self.spec).into())
+    }
+}

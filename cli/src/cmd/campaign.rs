@@ -22,8 +22,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use gpu::{DeviceSpec, WorkerCommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use injector::{
-    CampaignConfig, CampaignError, CampaignEvent, CampaignStore, Durability, Injections, Isolation,
-    RunOptions, RunSummary, Sampling, SubjectOptions,
+    CampaignConfig, CampaignEvent, CampaignStore, Durability, Injections, Isolation, RunOptions,
+    RunSummary, Sampling, SubjectOptions,
 };
 use reports::{OutcomeKind, Shard};
 use std::collections::BTreeMap;
@@ -365,12 +365,7 @@ fn host_name() -> String {
 fn plan_cmd(p: &PlanArgs, jobs: Option<usize>) -> anyhow::Result<CampaignConfig> {
     let config = config_of(p)?;
     let jobs = check_jobs(jobs)?;
-    if p.out.exists() {
-        return Err(CampaignError::Exists {
-            path: p.out.clone(),
-        }
-        .into());
-    }
+    CampaignStore::check_creatable(&p.out)?;
     let cells = config.subjects.len() * config.models.len();
     let bar = new_bar(cells as u64, 0, "profiling sites");
     let plan = injector::plan_campaign(&config, &super::subjects::source(), jobs, &mut |pr| {

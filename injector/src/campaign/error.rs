@@ -28,12 +28,12 @@ pub enum CampaignError {
         path: PathBuf,
     },
     /// SQLite failed on the store.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     CampaignStore {
         /// The file.
         path: PathBuf,
-        /// SQLite's error.
-        source: rusqlite::Error,
+        /// SQLite's error (part of the message, so not also a `source`).
+        error: rusqlite::Error,
     },
     /// The store's file is damaged (SQLite's integrity check failed): nothing is read
     /// from it.
@@ -85,20 +85,20 @@ pub enum CampaignError {
         detail: String,
     },
     /// A subject of the campaign could not be built (or is not the one planned).
-    #[error("{source}")]
+    #[error("{error}")]
     Subject {
         /// The subject's name.
         name: String,
-        /// Why.
-        source: crate::subject::SubjectError,
+        /// Why (the whole message).
+        error: crate::subject::SubjectError,
     },
     /// The device could not be opened or inspected.
-    #[error("device {device}: {source}")]
+    #[error("device {device}: {error}")]
     Device {
         /// The device name.
         device: String,
-        /// The device layer's error.
-        source: gpu::GpuError,
+        /// The device layer's error (part of the message, so not also a `source`).
+        error: gpu::GpuError,
     },
     /// Instrumenting a subject failed.
     #[error("instrumenting `{workload}` for {model}: {detail}")]

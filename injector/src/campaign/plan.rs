@@ -245,7 +245,7 @@ pub(crate) fn open_subjects(
                 .open(r, &options)
                 .map_err(|e| CampaignError::Subject {
                     name: r.name.clone(),
-                    source: e,
+                    error: e,
                 })
         })
         .collect()
@@ -287,7 +287,7 @@ fn plan_cell(
     let inst = instrument(&module, model).map_err(|e| instrument_error(e.to_string()))?;
     let mut dev = SimDevice::open(sim).map_err(|e| CampaignError::Device {
         device: config.profile.clone(),
-        source: e,
+        error: e,
     })?;
     let profile = profile_sites(&mut dev, subject, &inst).map_err(|e| fail(e.to_string()))?;
     let candidate_sites = profile.sites.len() as u64;

@@ -196,7 +196,7 @@ pub fn run_campaign(
         .info(&device)
         .map_err(|source| CampaignError::Device {
             device: config.device.clone(),
-            source,
+            error: source,
         })?;
     let subjects: HashMap<String, Arc<dyn Subject>> = open_subjects(&config, source)?
         .into_iter()

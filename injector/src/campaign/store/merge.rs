@@ -123,7 +123,7 @@ fn merge_into(
 ) -> Result<MergeSummary, CampaignError> {
     let e_out = |source| CampaignError::CampaignStore {
         path: out.to_path_buf(),
-        source,
+        error: source,
     };
     let conn = Connection::open_with_flags(
         out,
@@ -141,7 +141,7 @@ fn merge_into(
     for (k, (input, source)) in inputs.iter().zip(sources).enumerate() {
         let e_in = |source| CampaignError::CampaignStore {
             path: input.clone(),
-            source,
+            error: source,
         };
         let uri = format!(
             "file:{}?mode=ro",

@@ -194,7 +194,7 @@ impl CampaignStore {
     fn err(&self, source: rusqlite::Error) -> CampaignError {
         CampaignError::CampaignStore {
             path: self.path.clone(),
-            source,
+            error: source,
         }
     }
 
@@ -206,19 +206,8 @@ impl CampaignStore {
         plan: &CampaignPlan,
         command: Option<&str>,
     ) -> Result<CampaignStore, CampaignError> {
-        if path.exists() {
-            return Err(CampaignError::Exists {
-                path: path.to_path_buf(),
-            });
-        }
-        let tmp = path.with_file_name(format!(
-            ".{}.partial-{}",
-            path.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "campaign.db".into()),
-            std::process::id()
-        ));
-        let _ = std::fs::remove_file(&tmp);
+        Self::check_creatable(path)?;
+        let tmp = Self::partial_path(path);
         let result = Self::write_new(&tmp, plan, command).and_then(|()| {
             // a hard link never replaces an existing file; where links are not
             // supported, fall back to a rename after checking again
@@ -247,6 +236,55 @@ impl CampaignStore {
         CampaignStore::open(path)
     }
 
+    /// Checks that a new store can be created at `path` (no file there, a directory that
+    /// takes a new file), so a command can say so before it spends time planning.
+    pub fn check_creatable(path: &Path) -> Result<(), CampaignError> {
+        if path.exists() {
+            return Err(CampaignError::Exists {
+                path: path.to_path_buf(),
+            });
+        }
+        let probe = Self::partial_path(path);
+        let _ = std::fs::remove_file(&probe);
+        // Say plainly when the directory takes no new file (SQLite would only say it
+        // cannot open a hidden temporary file).
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+            .map_err(|e| {
+                let dir = match path.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => d.display().to_string(),
+                    _ => ".".into(),
+                };
+                CampaignError::Format {
+                    path: path.to_path_buf(),
+                    reason: match e.kind() {
+                        std::io::ErrorKind::PermissionDenied => {
+                            format!("cannot create the store: directory {dir} is not writable")
+                        }
+                        std::io::ErrorKind::NotFound => {
+                            format!("cannot create the store: directory {dir} does not exist")
+                        }
+                        _ => format!("cannot create the store in {dir}: {e}"),
+                    },
+                }
+            })?;
+        let _ = std::fs::remove_file(&probe);
+        Ok(())
+    }
+
+    /// The hidden file a new store is built in before it is linked into place.
+    fn partial_path(path: &Path) -> PathBuf {
+        path.with_file_name(format!(
+            ".{}.partial-{}",
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "campaign.db".into()),
+            std::process::id()
+        ))
+    }
+
     fn write_new(
         tmp: &Path,
         plan: &CampaignPlan,
@@ -254,7 +292,7 @@ impl CampaignStore {
     ) -> Result<(), CampaignError> {
         let e = |source| CampaignError::CampaignStore {
             path: tmp.to_path_buf(),
-            source,
+            error: source,
         };
         let mut conn = Connection::open(tmp).map_err(e)?;
         conn.execute_batch("PRAGMA foreign_keys = ON;").map_err(e)?;
@@ -673,7 +711,7 @@ impl CampaignStore {
         let path = self.path.clone();
         let e = |source| CampaignError::CampaignStore {
             path: path.clone(),
-            source,
+            error: source,
         };
         let tx = self
             .conn
@@ -999,7 +1037,7 @@ fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, CampaignError> {
     }
     let e = |source| CampaignError::CampaignStore {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     let conn =
         Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(e)?;
@@ -1035,7 +1073,7 @@ fn schema_version(conn: &Connection, path: &Path) -> Result<u32, CampaignError> 
             }
             e => CampaignError::CampaignStore {
                 path: path.to_path_buf(),
-                source: e,
+                error: e,
             },
         })?;
     let v = v.ok_or_else(|| bad("not a campaign store (no schema_version)".into()))?;
@@ -1082,7 +1120,7 @@ fn read_meta(conn: &Connection, path: &Path) -> Result<StoreMeta, CampaignError>
             .optional()
             .map_err(|e| CampaignError::CampaignStore {
                 path: path.to_path_buf(),
-                source: e,
+                error: e,
             })
     };
     let need = |key: &str| get(key)?.ok_or_else(|| bad(format!("meta has no `{key}`")));

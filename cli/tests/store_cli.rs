@@ -1,0 +1,133 @@
+//! Campaign stores through the CLI: what is not a store, where a store cannot be made,
+//! and a damaged store, each said once and plainly (issue 15, items 6 and 9).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn scratch(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("store-cli-{name}"));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn gpufault(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gpufault"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("gpufault runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const PLAN: [&str; 10] = [
+    "campaign",
+    "plan",
+    "--workloads",
+    "vecadd",
+    "--models",
+    "iat",
+    "--injections",
+    "20",
+    "--device",
+    "sim",
+];
+
+#[test]
+fn a_directory_is_not_a_store_and_says_so() {
+    let dir = scratch("dir");
+    std::fs::create_dir(dir.join("d.db")).unwrap();
+    for args in [
+        &["report", "d.db"][..],
+        &["campaign", "status", "d.db"],
+        &["campaign", "run", "d.db"],
+        &["campaign", "resume", "d.db"],
+    ] {
+        let o = gpufault(&dir, args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains("d.db: is a directory, not a campaign store"), "{err}");
+        assert_eq!(err.lines().count(), 1, "said once: {err}");
+    }
+}
+
+#[test]
+fn a_store_where_none_can_be_made_is_refused_before_planning_once() {
+    let dir = scratch("unwritable");
+    let o = gpufault(&dir, &[&PLAN[..], &["--out", "nodir/c.db"]].concat());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("nodir/c.db: cannot create the store: directory nodir does not exist"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "said once: {err}");
+
+    // a read-only directory (as a user without write permission: root may write
+    // anywhere, so the test drops to `nobody` when it runs as root)
+    let ro = dir.join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    std::fs::set_permissions(&ro, std::os::unix::fs::PermissionsExt::from_mode(0o555)).unwrap();
+    let exe = env!("CARGO_BIN_EXE_gpufault");
+    let args: Vec<&str> = [&PLAN[..], &["--out", "ro/c.db"]].concat();
+    let root = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false);
+    let o = if root {
+        // the binary and the directories on the way must be readable by `nobody`
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", exe])
+            .args(&args)
+            .current_dir(&dir)
+            .output()
+            .expect("setpriv (util-linux) runs")
+    } else {
+        gpufault(&dir, &args)
+    };
+    let err = stderr(&o);
+    if root && err.contains("Permission denied") && !err.contains("ro/c.db") {
+        panic!("`nobody` cannot run the test binary here: {err}");
+    }
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("ro/c.db: cannot create the store: directory ro is not writable"),
+        "{err}"
+    );
+    assert!(!err.contains("partial"), "names no hidden file: {err}");
+    assert_eq!(err.lines().count(), 1, "said once: {err}");
+}
+
+#[test]
+fn a_damaged_store_is_refused_by_every_command() {
+    let dir = scratch("damaged");
+    let o = gpufault(&dir, &[&PLAN[..], &["--out", "c.db"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = gpufault(&dir, &["campaign", "run", "c.db", "--jobs", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // fold the log into the file, then write garbage into its pages
+    let path = dir.join("c.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;")
+        .unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    for b in &mut bytes[4096 + 64..3 * 4096] {
+        *b = 0x5a;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    for args in [
+        &["report", "c.db"][..],
+        &["report", "c.db", "--format", "json"],
+        &["campaign", "status", "c.db"],
+        &["campaign", "resume", "c.db"],
+    ] {
+        let o = gpufault(&dir, args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("c.db: the campaign store is damaged"), "{err}");
+        assert!(o.stdout.is_empty(), "{args:?} printed a report");
+    }
+}

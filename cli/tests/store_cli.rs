@@ -49,7 +49,10 @@ fn a_directory_is_not_a_store_and_says_so() {
         let o = gpufault(&dir, args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         let err = stderr(&o);
-        assert!(err.contains("d.db: is a directory, not a campaign store"), "{err}");
+        assert!(
+            err.contains("d.db: is a directory, not a campaign store"),
+            "{err}"
+        );
         assert_eq!(err.lines().count(), 1, "said once: {err}");
     }
 }
@@ -130,4 +133,104 @@ fn a_damaged_store_is_refused_by_every_command() {
         assert!(err.contains("c.db: the campaign store is damaged"), "{err}");
         assert!(o.stdout.is_empty(), "{args:?} printed a report");
     }
+}
+
+/// Runs `script` with `sh` in a new user and mount namespace, where it may mount a
+/// small tmpfs (a real full disk, with no privilege on the host).
+fn in_namespace(dir: &Path, script: &str) -> Output {
+    let probe = Command::new("unshare")
+        .args(["-rm", "true"])
+        .output()
+        .expect("unshare (util-linux) runs");
+    assert!(
+        probe.status.success(),
+        "this test needs `unshare -rm` (user and mount namespaces) to make a full disk: {}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    Command::new("unshare")
+        .args(["-rm", "sh", "-c", script])
+        .current_dir(dir)
+        .output()
+        .expect("unshare runs")
+}
+
+#[test]
+fn a_full_disk_fails_the_session_with_its_reason_and_resume_continues() {
+    // issue 15, item 8: a write error used to leave the session `running` (later
+    // `stale`); it must end `failed`, saying why, with every committed result kept
+    let dir = scratch("full-disk");
+    let plan = |out: &str| {
+        let o = gpufault(
+            &dir,
+            &[
+                "campaign",
+                "plan",
+                "--workloads",
+                "vecadd",
+                "--models",
+                "iat",
+                "--injections",
+                "600",
+                "--device",
+                "sim",
+                "--out",
+                out,
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    plan("c.db");
+    plan("whole.db");
+    let size = std::fs::metadata(dir.join("c.db")).unwrap().len();
+    // room for the store, the session's reserve (1 MiB) and a few dozen commits
+    let fs_kib = size / 1024 + 1024 + 160;
+    let exe = env!("CARGO_BIN_EXE_gpufault");
+    let script = format!(
+        "set -u; mkdir -p full && mount -t tmpfs -o size={fs_kib}k tmpfs full && cp c.db full/ \
+         && '{exe}' campaign run full/c.db --jobs 1; echo \"rc=$?\" >&2; \
+         cp full/c.db* . ; ls -a full >&2"
+    );
+    let o = in_namespace(&dir, &script);
+    let err = stderr(&o);
+    assert!(err.contains("rc=2"), "{err}");
+    assert!(
+        err.contains("database or disk is full"),
+        "the error says the disk is full: {err}"
+    );
+    assert!(!err.contains("reserve"), "no reserve file left: {err}");
+    // the store on the full disk: some results, the session failed with the reason
+    let conn = rusqlite::Connection::open(dir.join("c.db")).unwrap();
+    let done: i64 = conn
+        .query_row("SELECT COUNT(*) FROM results", [], |r| r.get(0))
+        .unwrap();
+    assert!(done > 0 && done < 600, "{done} results");
+    let (status, reason, completed): (String, Option<String>, i64) = conn
+        .query_row("SELECT status, reason, completed FROM sessions", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!(status, "failed");
+    assert!(
+        reason.as_deref().unwrap_or("").contains("disk is full"),
+        "{reason:?}"
+    );
+    assert_eq!(completed, done);
+    drop(conn);
+    // with room again, resume finishes it, equal to an uninterrupted run
+    let o = gpufault(&dir, &["campaign", "resume", "c.db"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = gpufault(&dir, &["campaign", "run", "whole.db", "--jobs", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = |db: &str| -> Vec<(i64, String)> {
+        let c = rusqlite::Connection::open(dir.join(db)).unwrap();
+        let mut st = c
+            .prepare("SELECT idx, outcome_json FROM results ORDER BY idx")
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(rows("c.db").len(), 600);
+    assert_eq!(rows("c.db"), rows("whole.db"));
 }

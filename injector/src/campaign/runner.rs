@@ -219,7 +219,10 @@ pub fn run_campaign(
         device_uuid: (!info.uuid.is_empty()).then(|| info.uuid.clone()),
         tool_version: env!("CARGO_PKG_VERSION").into(),
         completed: 0,
+        reason: None,
     })?;
+    // Room to record why the session stopped if the disk fills up meanwhile.
+    let reserve = store.reserve(RESERVE_BYTES);
     let ctx = Context {
         store: &store,
         session,
@@ -231,14 +234,19 @@ pub fn run_campaign(
         opts,
     };
     let result = run_session(&ctx, stop, on_event, t0);
-    let status = match &result {
-        Ok(s) if s.complete() => "finished",
-        Ok(s) if s.interrupted => "interrupted",
-        Ok(_) => "incomplete",
-        Err(_) => "failed",
+    let (status, reason) = match &result {
+        Ok(s) if s.complete() => ("finished", None),
+        Ok(s) if s.interrupted => ("interrupted", Some("stopped by a signal".to_string())),
+        Ok(s) => (
+            "incomplete",
+            Some(format!("{} injections could not run", s.planned - s.done)),
+        ),
+        Err(e) => ("failed", Some(e.to_string())),
     };
-    store.end_session(session, status)?;
+    drop(reserve); // frees room on a full disk to record the end
+    let ended = store.end_session(session, status, reason.as_deref());
     let summary = result?;
+    ended?;
     on_event(&CampaignEvent::Finished(&summary));
     Ok(summary)
 }
@@ -447,6 +455,10 @@ struct Prepared {
     /// Consecutive injections that failed outside the workload.
     failures_in_a_row: u32,
 }
+
+/// Bytes set aside beside the store during a session (see `CampaignStore::reserve`):
+/// enough for SQLite to record the session's end after the disk filled up.
+const RESERVE_BYTES: usize = 1 << 20;
 
 /// After this many consecutive injection errors (not outcomes: device errors outside
 /// the workload's run) a worker gives the cell up; its rows stay pending.

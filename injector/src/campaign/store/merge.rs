@@ -171,7 +171,7 @@ fn merge_into(
             conn.execute(
                 "INSERT INTO main.sessions SELECT id + ?1, started, finished, status, command, host,
                     pid, shard, jobs, isolation, device, device_name, device_uuid, tool_version,
-                    completed FROM src.sessions",
+                    completed, reason FROM src.sessions",
                 [offset],
             )
             .map_err(e_in)?;

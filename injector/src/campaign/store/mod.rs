@@ -83,6 +83,8 @@ pub struct Session {
     pub tool_version: String,
     /// Results it committed.
     pub completed: u64,
+    /// Why it ended as it did, when not `finished` (the store write that failed, …).
+    pub reason: Option<String>,
 }
 
 /// One stored result with its plan position.
@@ -126,6 +128,19 @@ pub struct CampaignStore {
     meta: StoreMeta,
     /// A read-only open of an older schema reads an upgraded copy (removed on drop).
     copy: Option<UpgradedCopy>,
+}
+
+/// Space set aside beside a store during a session; removed when dropped.
+pub(crate) struct Reserve {
+    path: Option<PathBuf>,
+}
+
+impl Drop for Reserve {
+    fn drop(&mut self) {
+        if let Some(p) = self.path.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 /// A temporary upgraded copy of a store opened read-only; removed when dropped.
@@ -675,7 +690,7 @@ impl CampaignStore {
             .conn
             .prepare(
                 "SELECT id, started, finished, status, command, host, pid, shard, jobs, isolation,
-                        device, device_name, device_uuid, tool_version, completed
+                        device, device_name, device_uuid, tool_version, completed, reason
                  FROM sessions ORDER BY id",
             )
             .map_err(|e| self.err(e))?;
@@ -697,6 +712,7 @@ impl CampaignStore {
                     device_uuid: r.get(12)?,
                     tool_version: r.get(13)?,
                     completed: r.get::<_, i64>(14)? as u64,
+                    reason: r.get(15)?,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -802,17 +818,45 @@ impl CampaignStore {
         Ok(id)
     }
 
-    /// Ends a session with `status`.
-    pub(crate) fn end_session(&self, id: i64, status: &str) -> Result<(), CampaignError> {
+    /// Ends a session with `status` (and why, when it did not finish normally).
+    pub(crate) fn end_session(
+        &self,
+        id: i64,
+        status: &str,
+        reason: Option<&str>,
+    ) -> Result<(), CampaignError> {
         self.conn
             .execute(
-                "UPDATE sessions SET status = ?2, finished = ?3,
+                "UPDATE sessions SET status = ?2, finished = ?3, reason = ?4,
                    completed = (SELECT COUNT(*) FROM results WHERE session = ?1)
                  WHERE id = ?1",
-                params![id, status, now()],
+                params![id, status, now(), reason],
             )
             .map(|_| ())
             .map_err(|e| self.err(e))
+    }
+
+    /// Sets space aside beside the store (a file of `bytes`), so that when the disk
+    /// fills during a session, freeing it ([`Reserve`]'s drop) leaves room to record
+    /// why the session stopped.
+    pub(crate) fn reserve(&self, bytes: usize) -> Reserve {
+        let path = self.path.with_file_name(format!(
+            ".{}.reserve-{}",
+            self.path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            std::process::id()
+        ));
+        let ok = std::fs::write(&path, vec![0u8; bytes])
+            .and_then(|()| std::fs::File::open(&path)?.sync_all())
+            .is_ok();
+        if !ok {
+            let _ = std::fs::remove_file(&path);
+        }
+        Reserve {
+            path: ok.then_some(path),
+        }
     }
 
     /// Commits one result in its own transaction. `false` when the row already had a

@@ -66,7 +66,8 @@ CREATE TABLE sessions (
     device_name  TEXT NOT NULL,
     device_uuid  TEXT,
     tool_version TEXT NOT NULL,
-    completed    INTEGER NOT NULL DEFAULT 0
+    completed    INTEGER NOT NULL DEFAULT 0,
+    reason       TEXT
 );
 CREATE TABLE targets (
     session             INTEGER NOT NULL REFERENCES sessions (id),
@@ -213,7 +214,8 @@ pub(super) fn upgrade_v1(conn: &mut Connection) -> Result<CampaignConfig, String
              ALTER TABLE cells_v2 RENAME TO cells;
              ALTER TABLE plan_v2 RENAME TO plan;
              ALTER TABLE targets_v2 RENAME TO targets;
-             ALTER TABLE results_v2 RENAME TO results;",
+             ALTER TABLE results_v2 RENAME TO results;
+             ALTER TABLE sessions ADD COLUMN reason TEXT;",
         )?;
         for (ord, s) in subjects.iter().enumerate() {
             tx.execute(

@@ -25,6 +25,7 @@ use injector::{
     CampaignConfig, CampaignError, CampaignEvent, CampaignStore, Durability, Injections, Isolation,
     RunOptions, RunSummary, Sampling,
 };
+use reports::output::{CampaignStatus, SessionStatus};
 use reports::{OutcomeKind, Shard};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -542,18 +543,28 @@ fn status(s: StatusCommand) -> anyhow::Result<ExitCode> {
     let (planned, done) = store.progress(meta.shard)?;
     let sessions = store.sessions()?;
     if s.json {
-        let v = serde_json::json!({
-            "store": s.store.display().to_string(),
-            "plan_hash": meta.plan_hash,
-            "shard": meta.shard.map(injector::shard_name),
-            "planned": planned,
-            "done": done,
-            "sessions": sessions.iter().map(|x| serde_json::json!({
-                "id": x.id, "started": x.started, "finished": x.finished, "status": x.status,
-                "host": x.host, "pid": x.pid, "jobs": x.jobs, "device": x.device,
-                "device_name": x.device_name, "completed": x.completed,
-            })).collect::<Vec<_>>(),
-        });
+        let v = CampaignStatus {
+            done,
+            plan_hash: meta.plan_hash.clone(),
+            planned,
+            sessions: sessions
+                .iter()
+                .map(|x| SessionStatus {
+                    completed: x.completed,
+                    device: x.device.clone(),
+                    device_name: x.device_name.clone(),
+                    finished: x.finished.clone(),
+                    host: x.host.clone(),
+                    id: x.id,
+                    jobs: x.jobs,
+                    pid: x.pid,
+                    started: x.started.clone(),
+                    status: x.status.clone(),
+                })
+                .collect(),
+            shard: meta.shard.map(injector::shard_name),
+            store: s.store.display().to_string(),
+        };
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }

@@ -7,22 +7,14 @@
 //! outcome), 1 when the fault-free runs failed; 2 on usage errors (unknown workload,
 //! bad spec, bad device).
 //!
-//! JSON output (`--json`) of a plain run: `{ "workload", "device", "size", "seed",
-//! "launches", "instructions" (virtual GPU, else null), "elapsed_ms", "verdict"
-//! ("identical" | "within_tolerance" | "different" | "error"), "magnitude" (the SDC
-//! magnitude against the reference, or null), "error", "against" (with `--against`:
-//! `{ "device", "verdict", "magnitude" (bit differences, or null), "error" }`, else
-//! null) }`. With `--fault`: `{ "workload",
-//! "device", "size", "seed", "fault" (compact spec), "outcome" (`reports::Outcome`),
-//! "comparator" ("identical" | "different" | "no_output": the faulty outputs against
-//! the golden run's),
-//! "activations", "golden_instructions", "instructions", "elapsed_ms", "error" }`.
+//! JSON output (`--json`): [`PlainReport`], or with `--fault` [`FaultReport`], both
+//! documented field by field in `reports::output`.
 
 use anyhow::{anyhow, Context};
 use clap::Args;
 use gpu::{DeviceSpec, Platform};
 use injector::{instrument, FaultSpec, Target};
-use serde::Serialize;
+use reports::output::{Against, FaultReport, PlainReport};
 use std::process::ExitCode;
 use std::time::Instant;
 use workloads::{Verdict, Workload};
@@ -52,49 +44,6 @@ pub struct RunArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
-}
-
-#[derive(Serialize)]
-struct PlainReport<'a> {
-    workload: &'a str,
-    device: String,
-    size: usize,
-    seed: u64,
-    launches: u32,
-    instructions: Option<u64>,
-    elapsed_ms: f64,
-    verdict: &'static str,
-    magnitude: Option<reports::SdcMagnitude>,
-    error: Option<String>,
-    against: Option<Against>,
-}
-
-/// The comparison with a second device (`--against`).
-#[derive(Serialize)]
-struct Against {
-    device: String,
-    /// "identical" | "within_tolerance" | "different" | "error"
-    verdict: &'static str,
-    magnitude: Option<reports::SdcMagnitude>,
-    error: Option<String>,
-}
-
-#[derive(Serialize)]
-struct FaultReport<'a> {
-    workload: &'a str,
-    device: String,
-    size: usize,
-    seed: u64,
-    fault: String,
-    outcome: reports::Outcome,
-    /// The comparator's verdict on the faulty run's outputs against the golden run's:
-    /// "identical", "different", or "no_output" (the run crashed or hung).
-    comparator: &'static str,
-    activations: Option<u64>,
-    golden_instructions: Option<u64>,
-    instructions: Option<u64>,
-    elapsed_ms: f64,
-    error: Option<String>,
 }
 
 trait WithAgainst: Sized {

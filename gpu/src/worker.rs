@@ -21,6 +21,7 @@ use crate::device::{
 };
 use crate::node::{run_transform, ModuleTransform};
 use crate::spec::DeviceSpec;
+use reports::exit::WorkerExit;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -284,10 +285,12 @@ fn protocol_stdout() -> io::Result<std::fs::File> {
     }
 }
 
-/// Exit status of a worker whose device could not be opened.
-pub const WORKER_EXIT_UNAVAILABLE: u8 = 3;
-/// Exit status of a worker whose protocol stream broke.
-pub const WORKER_EXIT_PROTOCOL: u8 = 4;
+/// Exit status of a worker whose device could not be opened
+/// (`reports::exit::WorkerExit::Unavailable`).
+pub const WORKER_EXIT_UNAVAILABLE: u8 = WorkerExit::Unavailable.code();
+/// Exit status of a worker whose protocol stream broke
+/// (`reports::exit::WorkerExit::Protocol`).
+pub const WORKER_EXIT_PROTOCOL: u8 = WorkerExit::Protocol.code();
 
 /// The child side of a worker, on stdin/stdout: opens `spec` (a single device; `auto`
 /// is resolved) and serves requests until the parent closes stdin. Returns the process
@@ -317,7 +320,7 @@ pub fn serve_worker(spec: &DeviceSpec) -> u8 {
         }
     };
     match serve(&mut device, io::stdin().lock(), out) {
-        Ok(()) => 0,
+        Ok(()) => WorkerExit::Done.code(),
         Err(e) => {
             eprintln!("gpufault worker: protocol stream to the parent broke: {e}");
             WORKER_EXIT_PROTOCOL

@@ -25,6 +25,7 @@ use injector::{
     CampaignConfig, CampaignError, CampaignEvent, CampaignStore, Durability, Injections, Isolation,
     RunOptions, RunSummary, Sampling,
 };
+use reports::exit::Exit;
 use reports::output::{CampaignStatus, SessionStatus};
 use reports::{OutcomeKind, Shard};
 use std::collections::BTreeMap;
@@ -34,9 +35,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-
-/// Exit code of a campaign stopped by Ctrl-C (128 + SIGINT, as shells report it).
-pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Arguments of `gpufault campaign`: a subcommand, or the one-shot form (plan + run).
 #[derive(Args)]
@@ -504,7 +502,7 @@ fn run_store(path: &Path, r: &RunFlags, resumed: Option<i64>) -> anyhow::Result<
             "interrupted: every finished injection is stored; continue with `gpufault campaign resume {}`",
             path.display()
         );
-        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+        return Ok(Exit::Interrupted.into());
     }
     if !summary.complete() {
         eprintln!(
@@ -512,7 +510,7 @@ fn run_store(path: &Path, r: &RunFlags, resumed: Option<i64>) -> anyhow::Result<
             summary.planned - summary.done,
             path.display()
         );
-        return Ok(ExitCode::from(1));
+        return Ok(Exit::FoundProblem.into());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -766,7 +764,7 @@ mod interrupt {
         STOP.store(true, Ordering::SeqCst);
         if hits >= 2 {
             // SAFETY: _exit is async-signal-safe.
-            unsafe { _exit(super::EXIT_INTERRUPTED as i32) }
+            unsafe { _exit(i32::from(super::Exit::Interrupted.code())) }
         }
         let msg =
             b"\ngpufault: stopping after the injections in flight; Ctrl-C again to quit now\n";

@@ -11,10 +11,6 @@ pub mod sim;
 pub mod worker;
 pub mod workloads;
 
-/// Exit code for a usage or environment error that prevented the command from running
-/// (bad flag, unreadable file). Documented in `docs/exit-codes.md`.
-pub const EXIT_ERROR: u8 = 2;
-
 /// Restore the default SIGPIPE action so that `gpufault … | head` exits quietly instead
 /// of panicking on a broken pipe.
 pub fn reset_sigpipe() {

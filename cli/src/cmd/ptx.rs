@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use ptx::ptxas::{gpu_name_for, Ptxas, PtxasOptions};
 use ptx::{Cfg, Class, Function, FunctionKind, Module};
+use reports::exit::Exit;
 use reports::output::{FunctionStats, ParamStats, StatsReport};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -71,8 +72,6 @@ pub struct InstrumentArgs {
     #[arg(long)]
     sites: bool,
 }
-
-const EXIT_FAILED: u8 = 1;
 
 /// Runs a `ptx` subcommand.
 pub fn run(cmd: PtxCommand) -> anyhow::Result<ExitCode> {
@@ -194,9 +193,9 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(if io_error {
-        ExitCode::from(super::EXIT_ERROR)
+        ExitCode::from(Exit::Usage)
     } else if failed {
-        ExitCode::from(EXIT_FAILED)
+        ExitCode::from(Exit::FoundProblem)
     } else {
         ExitCode::SUCCESS
     })
@@ -205,7 +204,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
 fn fmt(file: &Path) -> anyhow::Result<ExitCode> {
     let src = read(file)?;
     let Some(module) = parse_reporting(file, &src) else {
-        return Ok(ExitCode::from(EXIT_FAILED));
+        return Ok(ExitCode::from(Exit::FoundProblem));
     };
     std::io::stdout()
         .lock()
@@ -224,7 +223,7 @@ fn instrument(args: &InstrumentArgs) -> anyhow::Result<ExitCode> {
     })?;
     let src = read(&args.file)?;
     let Some(module) = parse_reporting(&args.file, &src) else {
-        return Ok(ExitCode::from(EXIT_FAILED));
+        return Ok(ExitCode::from(Exit::FoundProblem));
     };
     let inst = injector::instrument(&module, model)
         .with_context(|| format!("instrumenting {}", args.file.display()))?;
@@ -288,7 +287,7 @@ fn function_stats(f: &Function) -> FunctionStats<'static> {
 fn stats(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let src = read(file)?;
     let Some(module) = parse_reporting(file, &src) else {
-        return Ok(ExitCode::from(EXIT_FAILED));
+        return Ok(ExitCode::from(Exit::FoundProblem));
     };
     let report = StatsReport {
         file: file.display().to_string(),

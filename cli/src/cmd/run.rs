@@ -14,6 +14,7 @@ use anyhow::{anyhow, Context};
 use clap::Args;
 use gpu::{DeviceSpec, Platform};
 use injector::{instrument, FaultSpec, Target};
+use reports::exit::Exit;
 use reports::output::{Against, FaultReport, PlainReport};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -249,7 +250,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 .against
                 .as_ref()
                 .is_none_or(|a| a.verdict != "different" && a.verdict != "error");
-            Ok(ExitCode::from(if ok && against_ok { 0 } else { 1 }))
+            Ok(ExitCode::from(if ok && against_ok {
+                Exit::Success
+            } else {
+                Exit::FoundProblem
+            }))
         }
         Some(fault) => {
             let module = ptx::parse(w.ptx()).map_err(|e| anyhow!("{e}"))?;
@@ -259,7 +264,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 Ok(t) => t,
                 Err(e) => {
                     eprintln!("gpufault: the fault-free runs failed: {e}");
-                    return Ok(ExitCode::from(1));
+                    return Ok(Exit::FoundProblem.into());
                 }
             };
             let inj = target.inject(dev.as_mut(), &fault)?;

@@ -22,16 +22,13 @@
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
+use reports::exit::Exit;
 use reports::output::{SimDiagnostic, SimFault, SimRun};
 use serde_json::Value;
 use sim::{FaultKind, Gpu, GpuProfile, KernelArg, LaunchConfig, LaunchReport, Outcome};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-
-/// Exit code of a launch that faulted (`docs/exit-codes.md`: the command ran and found a
-/// problem).
-const EXIT_FAULT: u8 = 1;
 
 /// Virtual GPU subcommands.
 #[derive(Subcommand)]
@@ -225,7 +222,7 @@ fn run_to(a: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Resu
         Outcome::Completed => Ok(ExitCode::SUCCESS),
         Outcome::Faulted(f) => {
             writeln!(err, "gpufault: kernel fault: {f}")?;
-            Ok(ExitCode::from(EXIT_FAULT))
+            Ok(Exit::FoundProblem.into())
         }
     }
 }
@@ -494,7 +491,7 @@ mod tests {
         let (mut o, mut e) = (Vec::new(), Vec::new());
         assert_eq!(
             run_to(&ra, &mut o, &mut e).unwrap(),
-            ExitCode::from(EXIT_FAULT)
+            Exit::FoundProblem.into()
         );
         let j: Value = serde_json::from_slice(&o).unwrap();
         assert_eq!(j["outcome"], "faulted");

@@ -269,20 +269,9 @@ fn serve(device: &mut dyn Device, input: impl Read, output: impl Write) -> io::R
 /// Moves the process's stdout to a new descriptor for the protocol and points
 /// descriptor 1 at stderr. (Workers are Unix-only: the request channel is a Unix socket.)
 fn protocol_stdout() -> io::Result<std::fs::File> {
-    use std::os::fd::FromRawFd;
-    extern "C" {
-        fn dup(fd: i32) -> i32;
-        fn dup2(old: i32, new: i32) -> i32;
-    }
-    // SAFETY: plain descriptor duplication on descriptors 1 and 2, which exist for the
-    // life of the process; the new descriptor is owned by the returned file alone.
-    unsafe {
-        let fd = dup(1);
-        if fd < 0 || dup2(2, 1) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(std::fs::File::from_raw_fd(fd))
-    }
+    let protocol = nix::unistd::dup(io::stdout())?;
+    nix::unistd::dup2_stdout(io::stderr())?;
+    Ok(std::fs::File::from(protocol))
 }
 
 /// Exit status of a worker whose device could not be opened

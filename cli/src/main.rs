@@ -4,6 +4,7 @@
 //! `docs/exit-codes.md`.
 
 use clap::{Parser, Subcommand};
+use reports::exit::Exit;
 use std::process::ExitCode;
 
 mod cmd;
@@ -59,7 +60,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("gpufault: error: {e:#}");
-            ExitCode::from(cmd::EXIT_ERROR)
+            Exit::Usage.into()
         }
     }
 }

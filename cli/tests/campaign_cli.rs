@@ -373,6 +373,13 @@ fn ctrl_c_stops_cleanly_and_resume_finishes() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(err.contains("gpufault campaign resume c.db"), "{err}");
+    // said once (the signal handler and the reporter both printed it)
+    assert_eq!(
+        err.matches("stopping after the injections in flight")
+            .count(),
+        1,
+        "{err}"
+    );
     let done = count(&store, "results");
     assert!(done < total, "{done}/{total}");
     let status: String = read_only(&store)

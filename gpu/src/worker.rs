@@ -21,6 +21,7 @@ use crate::device::{
 };
 use crate::node::{run_transform, ModuleTransform};
 use crate::spec::DeviceSpec;
+use reports::exit::WorkerExit;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -268,26 +269,17 @@ fn serve(device: &mut dyn Device, input: impl Read, output: impl Write) -> io::R
 /// Moves the process's stdout to a new descriptor for the protocol and points
 /// descriptor 1 at stderr. (Workers are Unix-only: the request channel is a Unix socket.)
 fn protocol_stdout() -> io::Result<std::fs::File> {
-    use std::os::fd::FromRawFd;
-    extern "C" {
-        fn dup(fd: i32) -> i32;
-        fn dup2(old: i32, new: i32) -> i32;
-    }
-    // SAFETY: plain descriptor duplication on descriptors 1 and 2, which exist for the
-    // life of the process; the new descriptor is owned by the returned file alone.
-    unsafe {
-        let fd = dup(1);
-        if fd < 0 || dup2(2, 1) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(std::fs::File::from_raw_fd(fd))
-    }
+    let protocol = nix::unistd::dup(io::stdout())?;
+    nix::unistd::dup2_stdout(io::stderr())?;
+    Ok(std::fs::File::from(protocol))
 }
 
-/// Exit status of a worker whose device could not be opened.
-pub const WORKER_EXIT_UNAVAILABLE: u8 = 3;
-/// Exit status of a worker whose protocol stream broke.
-pub const WORKER_EXIT_PROTOCOL: u8 = 4;
+/// Exit status of a worker whose device could not be opened
+/// (`reports::exit::WorkerExit::Unavailable`).
+pub const WORKER_EXIT_UNAVAILABLE: u8 = WorkerExit::Unavailable.code();
+/// Exit status of a worker whose protocol stream broke
+/// (`reports::exit::WorkerExit::Protocol`).
+pub const WORKER_EXIT_PROTOCOL: u8 = WorkerExit::Protocol.code();
 
 /// The child side of a worker, on stdin/stdout: opens `spec` (a single device; `auto`
 /// is resolved) and serves requests until the parent closes stdin. Returns the process
@@ -317,7 +309,7 @@ pub fn serve_worker(spec: &DeviceSpec) -> u8 {
         }
     };
     match serve(&mut device, io::stdin().lock(), out) {
-        Ok(()) => 0,
+        Ok(()) => WorkerExit::Done.code(),
         Err(e) => {
             eprintln!("gpufault worker: protocol stream to the parent broke: {e}");
             WORKER_EXIT_PROTOCOL

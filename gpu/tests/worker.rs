@@ -185,11 +185,8 @@ fn a_worker_that_dies_is_a_typed_error_and_is_replaced() {
     let m = w.load(KERNELS).unwrap();
     let pid = w.pid().unwrap();
     // Something outside kills the child between requests.
-    extern "C" {
-        fn kill(pid: i32, sig: i32) -> i32;
-    }
-    // SAFETY: sends SIGKILL to our own child process.
-    assert_eq!(unsafe { kill(pid as i32, 9) }, 0);
+    let child = nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap());
+    nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL).unwrap();
     std::thread::sleep(Duration::from_millis(100));
     let e = w
         .launch(m, "do_trap", &LaunchConfig::linear(1, 1), &[])

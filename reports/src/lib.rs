@@ -17,6 +17,8 @@
 //!   [`render_markdown`], [`render_html`] (one self-contained page with SVG charts); and
 //!   [`render_jsonl`] / [`write_jsonl`] / [`parse_jsonl`] for the raw records. [`Format`]
 //!   picks one by name.
+//! - [`output`]: the JSON documents the other commands print with `--json` (`run`,
+//!   `sim run`, `ptx stats`, `models`, `workloads`, `campaign status`).
 //! - [`exit`]: the documented exit codes of every `gpufault` command.
 //!
 //! The formats are documented field by field in `docs/report-format.md`.
@@ -46,6 +48,7 @@ pub mod exit;
 mod format;
 mod nonfinite;
 mod outcome;
+pub mod output;
 mod record;
 mod render;
 mod stats;

@@ -25,6 +25,8 @@ use injector::{
     CampaignConfig, CampaignEvent, CampaignStore, Durability, Injections, Isolation, RunOptions,
     RunSummary, Sampling, SubjectOptions,
 };
+use reports::exit::Exit;
+use reports::output::{CampaignStatus, SessionStatus};
 use reports::{OutcomeKind, Shard};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -33,9 +35,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-
-/// Exit code of a campaign stopped by Ctrl-C (128 + SIGINT, as shells report it).
-pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Arguments of `gpufault campaign`: a subcommand, or the one-shot form (plan + run).
 #[derive(Args)]
@@ -491,7 +490,7 @@ fn run_store(path: &Path, r: &RunFlags, resumed: Option<i64>) -> anyhow::Result<
         host: host_name(),
         command: Some(command_line()),
     };
-    let stop = interrupt::install();
+    let stop = interrupt::install()?;
     let mut reporter = Reporter::new(
         show_progress(
             std::io::stderr().is_terminal(),
@@ -520,7 +519,7 @@ fn run_store(path: &Path, r: &RunFlags, resumed: Option<i64>) -> anyhow::Result<
             "interrupted: every finished injection is stored; continue with `gpufault campaign resume {}`",
             path.display()
         );
-        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+        return Ok(Exit::Interrupted.into());
     }
     if !summary.complete() {
         eprintln!(
@@ -528,7 +527,7 @@ fn run_store(path: &Path, r: &RunFlags, resumed: Option<i64>) -> anyhow::Result<
             summary.planned - summary.done,
             path.display()
         );
-        return Ok(ExitCode::from(1));
+        return Ok(Exit::FoundProblem.into());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -559,18 +558,28 @@ fn status(s: StatusCommand) -> anyhow::Result<ExitCode> {
     let (planned, done) = store.progress(meta.shard)?;
     let sessions = store.sessions()?;
     if s.json {
-        let v = serde_json::json!({
-            "store": s.store.display().to_string(),
-            "plan_hash": meta.plan_hash,
-            "shard": meta.shard.map(injector::shard_name),
-            "planned": planned,
-            "done": done,
-            "sessions": sessions.iter().map(|x| serde_json::json!({
-                "id": x.id, "started": x.started, "finished": x.finished, "status": x.status,
-                "host": x.host, "pid": x.pid, "jobs": x.jobs, "device": x.device,
-                "device_name": x.device_name, "completed": x.completed,
-            })).collect::<Vec<_>>(),
-        });
+        let v = CampaignStatus {
+            done,
+            plan_hash: meta.plan_hash.clone(),
+            planned,
+            sessions: sessions
+                .iter()
+                .map(|x| SessionStatus {
+                    completed: x.completed,
+                    device: x.device.clone(),
+                    device_name: x.device_name.clone(),
+                    finished: x.finished.clone(),
+                    host: x.host.clone(),
+                    id: x.id,
+                    jobs: x.jobs,
+                    pid: x.pid,
+                    started: x.started.clone(),
+                    status: x.status.clone(),
+                })
+                .collect(),
+            shard: meta.shard.map(injector::shard_name),
+            store: s.store.display().to_string(),
+        };
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -643,6 +652,10 @@ fn summary_line(path: &Path, s: &RunSummary) -> String {
     )
 }
 
+/// What a first Ctrl-C makes the campaign do, shown once: in the progress bar, or as one
+/// line of stderr at the next result without one.
+const STOPPING: &str = "stopping after the injections in flight (Ctrl-C again to quit now)";
+
 /// Turns runner events into a progress bar (on a terminal only) and JSON Lines.
 struct Reporter {
     enabled: bool,
@@ -680,7 +693,7 @@ impl Reporter {
                     ProgressBar::with_draw_target(Some(*planned), ProgressDrawTarget::stderr());
                 bar.set_style(
                     ProgressStyle::with_template(
-                        "[{elapsed_precise}] {wide_bar} {pos}/{len} {rate} ETA {eta}\n{msg}",
+                        "[{elapsed_precise}] {wide_bar} {pos}/{len} {rate} ETA {eta}\n{msg}{stopping}",
                     )
                     .expect("valid template")
                     .with_key(
@@ -688,7 +701,16 @@ impl Reporter {
                         |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
                             let _ = write!(w, "{:.1}/s", s.per_sec());
                         },
-                    ),
+                    )
+                    .with_key("stopping", {
+                        // Read at every redraw (the steady tick): shown at once on Ctrl-C.
+                        let stop = self.stop;
+                        move |_: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                            if stop.load(Ordering::SeqCst) {
+                                let _ = write!(w, " — {STOPPING}");
+                            }
+                        }
+                    }),
                 );
                 bar.set_position(*done);
                 bar.reset_eta();
@@ -700,12 +722,7 @@ impl Reporter {
                 *self.counts.entry(record.outcome.kind()).or_default() += 1;
                 if let Some(b) = &self.bar {
                     b.set_position(*done);
-                    let stopping = if self.stop.load(Ordering::SeqCst) {
-                        " — stopping after the injections in flight (Ctrl-C again to quit now)"
-                    } else {
-                        ""
-                    };
-                    b.set_message(format!("{}{stopping}", counts_text(&self.counts)));
+                    b.set_message(counts_text(&self.counts));
                 }
                 if let Some(w) = &mut self.jsonl {
                     let r = serde_json::to_writer(&mut *w, record)
@@ -719,7 +736,7 @@ impl Reporter {
                 }
                 if !self.enabled && self.stop.load(Ordering::SeqCst) && !self.stopping_shown {
                     self.stopping_shown = true;
-                    eprintln!("stopping after the injections in flight (Ctrl-C again to quit now)");
+                    eprintln!("{STOPPING}");
                 }
             }
             CampaignEvent::Failed {
@@ -751,47 +768,39 @@ impl Reporter {
 
 /// Ctrl-C: the first SIGINT sets the stop flag (the runner finishes and commits the
 /// injections in flight), the second exits at once with 130 (the store stays
-/// consistent: every commit is a transaction).
+/// consistent: every commit is a transaction). The handlers are signal-hook's: they only
+/// touch the atomic flag and `_exit`. What is printed on the first Ctrl-C, the
+/// [`Reporter`] prints, once.
 mod interrupt {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use anyhow::anyhow;
+    use reports::exit::Exit;
+    use signal_hook::consts::SIGINT;
+    use signal_hook::flag;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::OnceLock;
 
     static STOP: AtomicBool = AtomicBool::new(false);
-    static HITS: AtomicUsize = AtomicUsize::new(0);
 
-    #[cfg(unix)]
-    extern "C" {
-        fn signal(signum: i32, handler: usize) -> usize;
-        fn write(fd: i32, buf: *const u8, count: usize) -> isize;
-        fn _exit(status: i32) -> !;
-    }
-
-    #[cfg(unix)]
-    extern "C" fn on_sigint(_: i32) {
-        // Only async-signal-safe calls here: atomics, write(2), _exit(2).
-        let hits = HITS.fetch_add(1, Ordering::SeqCst) + 1;
-        STOP.store(true, Ordering::SeqCst);
-        if hits >= 2 {
-            // SAFETY: _exit is async-signal-safe.
-            unsafe { _exit(super::EXIT_INTERRUPTED as i32) }
-        }
-        let msg =
-            b"\ngpufault: stopping after the injections in flight; Ctrl-C again to quit now\n";
-        // SAFETY: write(2) is async-signal-safe; the buffer is a static byte string.
-        unsafe {
-            write(2, msg.as_ptr(), msg.len());
-        }
-    }
-
-    /// Installs the SIGINT handler and returns the stop flag it sets.
-    pub fn install() -> &'static AtomicBool {
-        #[cfg(unix)]
-        // SAFETY: installs a handler that only touches atomics and async-signal-safe
-        // calls.
-        unsafe {
-            const SIGINT: i32 = 2;
-            signal(SIGINT, on_sigint as extern "C" fn(i32) as usize);
-        }
-        &STOP
+    /// Installs the SIGINT handlers (once per process) and returns the stop flag they
+    /// set.
+    pub fn install() -> anyhow::Result<&'static AtomicBool> {
+        static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+        INSTALLED
+            .get_or_init(|| {
+                // The order matters: on the first SIGINT the shutdown finds the flag
+                // still false, then the flag is set; the second finds it set and exits.
+                flag::register_conditional_shutdown(
+                    SIGINT,
+                    i32::from(Exit::Interrupted.code()),
+                    &STOP,
+                )
+                .and_then(|_| flag::register(SIGINT, &STOP))
+                .map(drop)
+                .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(|e| anyhow!("cannot install the Ctrl-C handler: {e}"))?;
+        Ok(&STOP)
     }
 }
 

@@ -12,27 +12,11 @@ pub mod subjects;
 pub mod worker;
 pub mod workloads;
 
-/// Exit code for a usage or environment error that prevented the command from running
-/// (bad flag, unreadable file). Documented in `docs/exit-codes.md`.
-pub const EXIT_ERROR: u8 = 2;
-
 /// Restore the default SIGPIPE action so that `gpufault … | head` exits quietly instead
-/// of panicking on a broken pipe.
+/// of panicking on a broken pipe (Rust starts programs with SIGPIPE ignored).
 pub fn reset_sigpipe() {
-    #[cfg(unix)]
-    // SAFETY: setting a signal disposition to its default is async-signal-safe and done
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: the default disposition runs no code of ours; this runs first in `main`,
     // before any other thread exists.
-    unsafe {
-        libc_sigpipe_default();
-    }
-}
-
-#[cfg(unix)]
-unsafe fn libc_sigpipe_default() {
-    extern "C" {
-        fn signal(signum: i32, handler: usize) -> usize;
-    }
-    const SIGPIPE: i32 = 13;
-    const SIG_DFL: usize = 0;
-    signal(SIGPIPE, SIG_DFL);
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }

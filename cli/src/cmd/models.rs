@@ -1,11 +1,11 @@
 //! `gpufault models`: the fault models, their definitions and parameters.
 //!
-//! Exit codes: 0. JSON output (`--json`): an array of objects `{ "id", "unit",
-//! "definition", "all_lanes", "parameters": [{ "name", "range" }] }`.
+//! Exit codes: 0. JSON output (`--json`): an array of `reports::output::ModelDoc`,
+//! documented field by field there.
 
 use clap::Args;
 use injector::Model;
-use serde::Serialize;
+use reports::output::{ModelDoc, ParamDoc};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -17,33 +17,21 @@ pub struct ModelsArgs {
     json: bool,
 }
 
-#[derive(Serialize)]
-struct ModelDoc {
-    id: &'static str,
-    unit: &'static str,
-    definition: &'static str,
-    all_lanes: bool,
-    parameters: Vec<ParamDoc>,
-}
-
-#[derive(Serialize)]
-struct ParamDoc {
-    name: &'static str,
-    range: &'static str,
-}
-
-fn docs() -> Vec<ModelDoc> {
+fn docs() -> Vec<ModelDoc<'static>> {
     Model::ALL
         .iter()
         .map(|m| ModelDoc {
             id: m.id(),
-            unit: m.unit(),
-            definition: m.definition(),
+            unit: m.unit().into(),
+            definition: m.definition().into(),
             all_lanes: m.all_lanes(),
             parameters: m
                 .parameters()
                 .iter()
-                .map(|(name, range)| ParamDoc { name, range })
+                .map(|&(name, range)| ParamDoc {
+                    name,
+                    range: range.into(),
+                })
                 .collect(),
         })
         .collect()
@@ -89,7 +77,7 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
     )?;
     for d in &docs {
         writeln!(out, "{}  {}", d.id, d.unit)?;
-        out.write_all(wrap(d.definition, 84, "    ").as_bytes())?;
+        out.write_all(wrap(&d.definition, 84, "    ").as_bytes())?;
         for p in &d.parameters {
             writeln!(out, "    {:<7} {}", p.name, p.range)?;
         }

@@ -8,7 +8,8 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use ptx::ptxas::{gpu_name_for, Ptxas, PtxasOptions};
 use ptx::{Cfg, Class, Function, FunctionKind, Module};
-use serde::Serialize;
+use reports::exit::Exit;
+use reports::output::{FunctionStats, ParamStats, StatsReport};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -36,7 +37,7 @@ pub enum PtxCommand {
     Stats {
         /// The PTX file.
         file: PathBuf,
-        /// Print JSON (fields documented in `StatsReport`) instead of text.
+        /// Print JSON (fields documented in `reports::output::StatsReport`) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -71,8 +72,6 @@ pub struct InstrumentArgs {
     #[arg(long)]
     sites: bool,
 }
-
-const EXIT_FAILED: u8 = 1;
 
 /// Runs a `ptx` subcommand.
 pub fn run(cmd: PtxCommand) -> anyhow::Result<ExitCode> {
@@ -194,9 +193,9 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(if io_error {
-        ExitCode::from(super::EXIT_ERROR)
+        ExitCode::from(Exit::Usage)
     } else if failed {
-        ExitCode::from(EXIT_FAILED)
+        ExitCode::from(Exit::FoundProblem)
     } else {
         ExitCode::SUCCESS
     })
@@ -205,7 +204,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
 fn fmt(file: &Path) -> anyhow::Result<ExitCode> {
     let src = read(file)?;
     let Some(module) = parse_reporting(file, &src) else {
-        return Ok(ExitCode::from(EXIT_FAILED));
+        return Ok(ExitCode::from(Exit::FoundProblem));
     };
     std::io::stdout()
         .lock()
@@ -224,7 +223,7 @@ fn instrument(args: &InstrumentArgs) -> anyhow::Result<ExitCode> {
     })?;
     let src = read(&args.file)?;
     let Some(module) = parse_reporting(&args.file, &src) else {
-        return Ok(ExitCode::from(EXIT_FAILED));
+        return Ok(ExitCode::from(Exit::FoundProblem));
     };
     let inst = injector::instrument(&module, model)
         .with_context(|| format!("instrumenting {}", args.file.display()))?;
@@ -246,55 +245,6 @@ fn instrument(args: &InstrumentArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The JSON document of `gpufault ptx stats --json`.
-#[derive(Serialize)]
-pub struct StatsReport {
-    /// The file as given on the command line.
-    pub file: String,
-    /// `.version` as `"major.minor"`, if present.
-    pub version: Option<String>,
-    /// The first `.target` word (e.g. `"sm_80"`), if present.
-    pub target: Option<String>,
-    /// One entry per function *definition* (kernels and device functions with a body),
-    /// in source order.
-    pub functions: Vec<FunctionStats>,
-}
-
-/// Statistics of one function in [`StatsReport`].
-#[derive(Serialize)]
-pub struct FunctionStats {
-    /// The function name as in the PTX (mangled for C++).
-    pub name: String,
-    /// `"entry"` for a kernel, `"func"` for a device function.
-    pub kind: &'static str,
-    /// Parameters in order.
-    pub params: Vec<ParamStats>,
-    /// Return parameters of a `.func`, in order (empty for kernels).
-    pub returns: Vec<ParamStats>,
-    /// Declared registers by type name (`"b32"`, `"pred"`, …), ranges expanded, nested
-    /// blocks and `.reg` parameters included; a `.v4` register counts 4.
-    pub registers: BTreeMap<String, u64>,
-    /// Number of instructions (all nested blocks, flattened).
-    pub instructions: usize,
-    /// Instructions by class name (`"int_alu"`, `"fp32"`, `"load"`, … — see
-    /// `ptx::Class::name`); classes with no instruction are left out.
-    pub by_class: BTreeMap<&'static str, usize>,
-    /// Number of basic blocks; `null` when the control-flow graph cannot be built (an
-    /// undefined label).
-    pub basic_blocks: Option<usize>,
-}
-
-/// One parameter in [`FunctionStats`].
-#[derive(Serialize)]
-pub struct ParamStats {
-    /// Its name.
-    pub name: String,
-    /// The declaration as PTX (`".param .u64 .ptr .global .align 16 a"`).
-    pub decl: String,
-    /// Its size in bytes: type size × vector width × array elements.
-    pub bytes: u64,
-}
-
 fn param_stats(v: &ptx::VarDecl) -> Vec<ParamStats> {
     v.names
         .iter()
@@ -309,7 +259,7 @@ fn param_stats(v: &ptx::VarDecl) -> Vec<ParamStats> {
         .collect()
 }
 
-fn function_stats(f: &Function) -> FunctionStats {
+fn function_stats(f: &Function) -> FunctionStats<'static> {
     let mut registers = BTreeMap::new();
     for r in ptx::declared_registers(f) {
         *registers.entry(r.ty.name().to_string()).or_insert(0) += u64::from(r.vector.unwrap_or(1));
@@ -337,7 +287,7 @@ fn function_stats(f: &Function) -> FunctionStats {
 fn stats(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let src = read(file)?;
     let Some(module) = parse_reporting(file, &src) else {
-        return Ok(ExitCode::from(EXIT_FAILED));
+        return Ok(ExitCode::from(Exit::FoundProblem));
     };
     let report = StatsReport {
         file: file.display().to_string(),

@@ -10,22 +10,15 @@
 //! (unknown workload, unreadable manifest, bad spec, an SM the device does not have,
 //! bad device).
 //!
-//! JSON output (`--json`) of a plain run: `{ "workload", "device", "size", "seed",
-//! "launches", "instructions" (virtual GPU, else null), "elapsed_ms", "verdict"
-//! ("identical" | "within_tolerance" | "different" | "error"), "magnitude" (the SDC
-//! magnitude against the reference, or null), "error", "against" (with `--against`:
-//! `{ "device", "verdict", "magnitude" (bit differences, or null), "error" }`, else
-//! null) }`. With `--fault`: `{ "workload",
-//! "device", "size", "seed", "fault" (compact spec), "outcome" (`reports::Outcome`),
-//! "comparator" ("identical" | "different" | "no_output": the faulty outputs against
-//! the golden run's),
-//! "activations", "golden_instructions", "instructions", "elapsed_ms", "error" }`.
+//! JSON output (`--json`): [`PlainReport`], or with `--fault` [`FaultReport`], both
+//! documented field by field in `reports::output`.
 
 use anyhow::{anyhow, bail, Context};
 use clap::Args;
 use gpu::{DeviceSpec, Platform};
 use injector::{instrument, FaultSpec, Subject, Target, WorkloadSubject};
-use serde::Serialize;
+use reports::exit::Exit;
+use reports::output::{Against, FaultReport, PlainReport};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -68,49 +61,6 @@ pub struct RunArgs {
     json: bool,
 }
 
-#[derive(Serialize)]
-struct PlainReport<'a> {
-    workload: &'a str,
-    device: String,
-    size: usize,
-    seed: u64,
-    launches: u32,
-    instructions: Option<u64>,
-    elapsed_ms: f64,
-    verdict: &'static str,
-    magnitude: Option<reports::SdcMagnitude>,
-    error: Option<String>,
-    against: Option<Against>,
-}
-
-/// The comparison with a second device (`--against`).
-#[derive(Serialize)]
-struct Against {
-    device: String,
-    /// "identical" | "within_tolerance" | "different" | "error"
-    verdict: &'static str,
-    magnitude: Option<reports::SdcMagnitude>,
-    error: Option<String>,
-}
-
-#[derive(Serialize)]
-struct FaultReport<'a> {
-    workload: &'a str,
-    device: String,
-    size: usize,
-    seed: u64,
-    fault: String,
-    outcome: reports::Outcome,
-    /// The comparator's verdict on the faulty run's outputs against the golden run's:
-    /// "identical", "different", or "no_output" (the run crashed or hung).
-    comparator: &'static str,
-    activations: Option<u64>,
-    golden_instructions: Option<u64>,
-    instructions: Option<u64>,
-    elapsed_ms: f64,
-    error: Option<String>,
-}
-
 /// Runs the subject on `--against` and compares: bit for bit first, then with the
 /// subject's tolerance.
 fn against(
@@ -118,7 +68,7 @@ fn against(
     other: &str,
     subject: &dyn Subject,
     out: &workloads::Outputs,
-) -> anyhow::Result<Against> {
+) -> anyhow::Result<Against<'static>> {
     let spec: DeviceSpec = other
         .parse()
         .with_context(|| format!("--against {other}"))?;
@@ -321,7 +271,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 .against
                 .as_ref()
                 .is_none_or(|a| a.verdict != "different" && a.verdict != "error");
-            Ok(ExitCode::from(if ok && against_ok { 0 } else { 1 }))
+            Ok(ExitCode::from(if ok && against_ok {
+                Exit::Success
+            } else {
+                Exit::FoundProblem
+            }))
         }
         Some(fault) => {
             let module = ptx::parse(subject.ptx()).map_err(|e| anyhow!("{e}"))?;
@@ -330,7 +284,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 Ok(t) => t,
                 Err(e) => {
                     eprintln!("gpufault: the fault-free runs failed: {e}");
-                    return Ok(ExitCode::from(1));
+                    return Ok(Exit::FoundProblem.into());
                 }
             };
             let inj = target.inject(dev.as_mut(), &fault)?;

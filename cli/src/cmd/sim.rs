@@ -17,36 +17,18 @@
 //! (bad flag or argument, unreadable file, PTX that does not load, arguments that do not
 //! match the kernel).
 //!
-//! # JSON output (`--json`)
-//!
-//! One object on stdout:
-//!
-//! - `kernel` (string), `profile` (the GPU profile name), `grid` and `block` (arrays of
-//!   3 integers), `dynamic_shared` (bytes), `budget` (thread-instructions);
-//! - `outcome`: `"completed"` or `"faulted"`;
-//! - `fault`: `null`, or an object with `kind` (`illegal_address`,
-//!   `misaligned_address`, `illegal_instruction`, `trap`, `call_stack_overflow`,
-//!   `barrier_deadlock`, `budget_exceeded`), `hang` (bool), `message` (the full
-//!   human-readable description), `function`, `line`, `pc`, `cta`, `thread` (arrays of
-//!   3), `lane`, `sm`, `warp_slot`, and for address faults `space`, `addr` (hex string)
-//!   and `size`;
-//! - `warp_instructions` and `thread_instructions` (integers; see
-//!   `sim::LaunchReport`), `ctas_per_sm` (co-resident CTAs per SM used for placement);
-//! - `diagnostics`: instructions of the module that could not be decoded
-//!   (`line`, `function`, `message`), which fault only if executed;
-//! - `dumped`: the files written by `--dump` (array of paths).
+//! JSON output (`--json`): one [`SimRun`] object on stdout, documented field by field in
+//! `reports::output`.
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
+use reports::exit::Exit;
+use reports::output::{SimDiagnostic, SimFault, SimRun};
+use serde_json::Value;
 use sim::{FaultKind, Gpu, GpuProfile, KernelArg, LaunchConfig, LaunchReport, Outcome};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-
-/// Exit code of a launch that faulted (`docs/exit-codes.md`: the command ran and found a
-/// problem).
-const EXIT_FAULT: u8 = 1;
 
 /// Virtual GPU subcommands.
 #[derive(Subcommand)]
@@ -240,7 +222,7 @@ fn run_to(a: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Resu
         Outcome::Completed => Ok(ExitCode::SUCCESS),
         Outcome::Faulted(f) => {
             writeln!(err, "gpufault: kernel fault: {f}")?;
-            Ok(ExitCode::from(EXIT_FAULT))
+            Ok(Exit::FoundProblem.into())
         }
     }
 }
@@ -310,56 +292,79 @@ fn report_json(
     dumped: &[PathBuf],
 ) -> Value {
     let fault = r.fault().map(|f| {
-        let mut v = json!({
-            "kind": f.kind.name(),
-            "hang": f.kind.is_hang(),
-            "message": f.to_string(),
-            "function": f.function,
-            "line": f.line,
-            "pc": f.pc,
-            "cta": f.cta,
-            "thread": f.thread,
-            "lane": f.lane,
-            "sm": f.sm,
-            "warp_slot": f.warp_slot,
-        });
-        if let FaultKind::IllegalAddress { space, addr, size }
-        | FaultKind::MisalignedAddress { space, addr, size } = f.kind
-        {
-            v["space"] = json!(space.name());
-            v["addr"] = json!(format!("{addr:#x}"));
-            v["size"] = json!(size);
+        let (space, addr, size) = match f.kind {
+            FaultKind::IllegalAddress { space, addr, size }
+            | FaultKind::MisalignedAddress { space, addr, size } => (
+                Some(space.name().to_string()),
+                Some(format!("{addr:#x}")),
+                Some(size),
+            ),
+            _ => (None, None, None),
+        };
+        SimFault {
+            addr,
+            cta: f.cta,
+            function: f.function.clone(),
+            hang: f.kind.is_hang(),
+            kind: f.kind.name().to_string(),
+            lane: f.lane,
+            line: f.line,
+            message: f.to_string(),
+            pc: f.pc,
+            size,
+            sm: f.sm,
+            space,
+            thread: f.thread,
+            warp_slot: f.warp_slot,
         }
-        v
     });
-    let diags: Vec<Value> = gpu
+    let diagnostics = gpu
         .diagnostics(m)
         .map(|d| {
             d.iter()
-                .map(|d| json!({"line": d.line, "function": d.function, "message": d.message}))
+                .map(|d| SimDiagnostic {
+                    function: Some(d.function.clone()),
+                    line: Some(d.line),
+                    message: d.message.clone(),
+                })
                 .collect()
         })
-        .unwrap_or_else(|_| diagnostics.iter().map(|d| json!({"message": d})).collect());
-    json!({
-        "kernel": r.kernel,
-        "profile": cfg.profile.name,
-        "grid": r.grid,
-        "block": r.block,
-        "dynamic_shared": r.dynamic_shared,
-        "budget": cfg.launch.budget,
-        "outcome": match r.outcome { Outcome::Completed => "completed", Outcome::Faulted(_) => "faulted" },
-        "fault": fault,
-        "warp_instructions": r.warp_instructions,
-        "thread_instructions": r.thread_instructions,
-        "ctas_per_sm": r.ctas_per_sm,
-        "diagnostics": diags,
-        "dumped": dumped.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-    })
+        .unwrap_or_else(|_| {
+            diagnostics
+                .iter()
+                .map(|d| SimDiagnostic {
+                    function: None,
+                    line: None,
+                    message: d.clone(),
+                })
+                .collect()
+        });
+    let run = SimRun {
+        block: r.block,
+        budget: cfg.launch.budget,
+        ctas_per_sm: r.ctas_per_sm,
+        diagnostics,
+        dumped: dumped.iter().map(|p| p.display().to_string()).collect(),
+        dynamic_shared: r.dynamic_shared,
+        fault,
+        grid: r.grid,
+        kernel: r.kernel.clone(),
+        outcome: match r.outcome {
+            Outcome::Completed => "completed",
+            Outcome::Faulted(_) => "faulted",
+        }
+        .to_string(),
+        profile: cfg.profile.name.clone(),
+        thread_instructions: r.thread_instructions,
+        warp_instructions: r.warp_instructions,
+    };
+    serde_json::to_value(run).expect("a SimRun is plain data")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const VECADD: &str = include_str!("../../examples/vecadd.ptx");
 
@@ -486,7 +491,7 @@ mod tests {
         let (mut o, mut e) = (Vec::new(), Vec::new());
         assert_eq!(
             run_to(&ra, &mut o, &mut e).unwrap(),
-            ExitCode::from(EXIT_FAULT)
+            Exit::FoundProblem.into()
         );
         let j: Value = serde_json::from_slice(&o).unwrap();
         assert_eq!(j["outcome"], "faulted");

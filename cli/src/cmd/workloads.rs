@@ -1,11 +1,10 @@
 //! `gpufault workloads`: the CUDA workloads with their kernels and sizes.
 //!
-//! Exit codes: 0. JSON output (`--json`): an array of objects `{ "name", "kind",
-//! "description", "kernels", "size": { "meaning", "default", "gpu" }, "stresses",
-//! "outputs": [{ "name", "tolerance" }] }`.
+//! Exit codes: 0. JSON output (`--json`): an array of `reports::output::WorkloadDoc`,
+//! documented field by field there.
 
 use clap::Args;
-use serde::Serialize;
+use reports::output::{OutputDoc, SizeDoc, WorkloadDoc};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -17,31 +16,7 @@ pub struct WorkloadsArgs {
     json: bool,
 }
 
-#[derive(Serialize)]
-struct SizeDoc {
-    meaning: &'static str,
-    default: usize,
-    gpu: usize,
-}
-
-#[derive(Serialize)]
-struct OutputDoc {
-    name: String,
-    tolerance: String,
-}
-
-#[derive(Serialize)]
-struct WorkloadDoc {
-    name: &'static str,
-    kind: String,
-    description: &'static str,
-    kernels: Vec<&'static str>,
-    size: SizeDoc,
-    stresses: Vec<&'static str>,
-    outputs: Vec<OutputDoc>,
-}
-
-fn docs() -> Vec<WorkloadDoc> {
+fn docs() -> Vec<WorkloadDoc<'static>> {
     workloads::all()
         .iter()
         .map(|w| {
@@ -49,10 +24,10 @@ fn docs() -> Vec<WorkloadDoc> {
             WorkloadDoc {
                 name: m.name,
                 kind: format!("{:?}", m.kind).to_lowercase(),
-                description: m.description,
+                description: m.description.into(),
                 kernels: m.kernels.to_vec(),
                 size: SizeDoc {
-                    meaning: m.size.meaning,
+                    meaning: m.size.meaning.into(),
                     default: m.size.default,
                     gpu: m.size.gpu,
                 },

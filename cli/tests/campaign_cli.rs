@@ -391,6 +391,40 @@ fn ctrl_c_stops_cleanly_and_resume_finishes() {
 }
 
 #[test]
+fn sigterm_stops_cleanly_like_ctrl_c_and_exits_143() {
+    // issue 15, item 8: SIGTERM (scancel, a pod's termination) used to kill the process
+    // with the session left `running`; it must commit what is in flight and say so
+    let dir = scratch("sigterm");
+    plan(&dir, "c.db", "vecadd,gemm_naive", "iat,brx", 40);
+    copy(&dir, "c.db", "whole.db");
+    ok(&dir, &["campaign", "run", "whole.db", "--jobs", "2"]);
+    let store = dir.join("c.db");
+    let total = count(&store, "plan");
+    let mut child = spawn(&dir, &["campaign", "run", "c.db", "--jobs", "2"]);
+    wait_for_results(&mut child, &store, 5, total);
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{err}");
+    assert!(err.contains("gpufault campaign resume c.db"), "{err}");
+    let done = count(&store, "results");
+    assert!(done < total, "{done}/{total}");
+    let (status, reason): (String, Option<String>) = read_only(&store)
+        .query_row("SELECT status, reason FROM sessions WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(status, "interrupted");
+    assert!(reason.is_some());
+    ok(&dir, &["campaign", "resume", "c.db"]);
+    assert_same_rows(&rows(&store), &rows(&dir.join("whole.db")));
+}
+
+#[test]
 fn ctrl_c_at_the_terminal_spares_worker_processes() {
     // A terminal's Ctrl-C signals the whole foreground process group. Worker processes
     // must not die of it: a worker killed mid-launch would have its injection committed

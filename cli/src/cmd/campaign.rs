@@ -519,7 +519,7 @@ fn run_store(path: &Path, r: &RunFlags, resumed: Option<i64>) -> anyhow::Result<
             "interrupted: every finished injection is stored; continue with `gpufault campaign resume {}`",
             path.display()
         );
-        return Ok(Exit::Interrupted.into());
+        return Ok(interrupt::exit().into());
     }
     if !summary.complete() {
         eprintln!(
@@ -766,41 +766,57 @@ impl Reporter {
     }
 }
 
-/// Ctrl-C: the first SIGINT sets the stop flag (the runner finishes and commits the
-/// injections in flight), the second exits at once with 130 (the store stays
-/// consistent: every commit is a transaction). The handlers are signal-hook's: they only
-/// touch the atomic flag and `_exit`. What is printed on the first Ctrl-C, the
-/// [`Reporter`] prints, once.
+/// Ctrl-C and SIGTERM: the first SIGINT or SIGTERM sets the stop flag (the runner
+/// finishes and commits the injections in flight, the session is marked `interrupted`,
+/// and the command exits 130 for SIGINT, 143 for SIGTERM — what a batch system's
+/// `scancel` or a pod's termination sends); a second one exits at once with its code
+/// (the store stays consistent: every commit is a transaction). The handlers are
+/// signal-hook's: they only touch atomic flags and `_exit`. What is printed on the first
+/// signal, the [`Reporter`] prints, once.
 mod interrupt {
     use anyhow::anyhow;
     use reports::exit::Exit;
-    use signal_hook::consts::SIGINT;
+    use signal_hook::consts::{SIGINT, SIGTERM};
     use signal_hook::flag;
-    use std::sync::atomic::AtomicBool;
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::OnceLock;
 
     static STOP: AtomicBool = AtomicBool::new(false);
+    static TERM: AtomicBool = AtomicBool::new(false);
 
-    /// Installs the SIGINT handlers (once per process) and returns the stop flag they
-    /// set.
+    /// Installs the SIGINT and SIGTERM handlers (once per process) and returns the stop
+    /// flag they set.
     pub fn install() -> anyhow::Result<&'static AtomicBool> {
         static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
         INSTALLED
             .get_or_init(|| {
-                // The order matters: on the first SIGINT the shutdown finds the flag
+                // The order matters: on the first signal the shutdown finds the flag
                 // still false, then the flag is set; the second finds it set and exits.
+                let term = i32::from(Exit::Terminated.code());
                 flag::register_conditional_shutdown(
                     SIGINT,
                     i32::from(Exit::Interrupted.code()),
                     &STOP,
                 )
+                .and_then(|_| flag::register_conditional_shutdown(SIGTERM, term, &STOP))
+                .and_then(|_| flag::register(SIGTERM, &TERM))
                 .and_then(|_| flag::register(SIGINT, &STOP))
+                .and_then(|_| flag::register(SIGTERM, &STOP))
                 .map(drop)
                 .map_err(|e| e.to_string())
             })
             .clone()
-            .map_err(|e| anyhow!("cannot install the Ctrl-C handler: {e}"))?;
+            .map_err(|e| anyhow!("cannot install the Ctrl-C/SIGTERM handlers: {e}"))?;
         Ok(&STOP)
+    }
+
+    /// The exit code of a stopped campaign: 143 after SIGTERM, else 130.
+    pub fn exit() -> Exit {
+        if TERM.load(Ordering::SeqCst) {
+            Exit::Terminated
+        } else {
+            Exit::Interrupted
+        }
     }
 }
 

@@ -71,7 +71,7 @@ pub use spec::{
     op_group_id, Descriptor, FaultSpec, Params, Policy, SpecError, DESCRIPTOR_BYTES, SUBSTITUTES,
 };
 pub use subject::{
-    digest_of, magnitude, workload_names, Subject, SubjectError, SubjectOpener, SubjectOptions,
-    SubjectRef, SubjectSource, WorkloadSubject, WORKLOAD_KIND,
+    digest_of, workload_names, Subject, SubjectError, SubjectOpener, SubjectOptions, SubjectRef,
+    SubjectSource, WorkloadSubject, WORKLOAD_KIND,
 };
 pub use types::{op_group, operand_types};

@@ -15,7 +15,7 @@
 //! every worker thread.
 
 use gpu::{Device, ModuleHandle};
-use reports::{Outcome, SdcMagnitude};
+use reports::Outcome;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use workloads::{Comparison, Inputs, Outputs, RunError, Tolerance, Verdict, Workload};
@@ -72,25 +72,13 @@ pub trait Subject: Send + Sync {
         let cmp = self.compare_golden(golden, got);
         if cmp.verdict == Verdict::Different {
             Outcome::Sdc {
-                magnitude: magnitude(&cmp.magnitude),
+                magnitude: cmp.magnitude,
             }
         } else if activations == Some(0) {
             Outcome::NotActivated
         } else {
             Outcome::Masked { slow }
         }
-    }
-}
-
-/// Converts the workloads crate's magnitude into the report record.
-pub fn magnitude(m: &workloads::SdcMagnitude) -> SdcMagnitude {
-    SdcMagnitude {
-        elements: m.elements,
-        total: m.total_elements,
-        max_abs: m.max_abs_error,
-        max_rel: m.max_rel_error,
-        flipped_bits: m.bits_flipped,
-        nan_inf: m.nan_inf,
     }
 }
 

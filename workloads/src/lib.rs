@@ -71,7 +71,8 @@ mod suite;
 mod workload;
 
 pub use compare::{
-    compare_arrays, ArrayComparison, Comparison, FirstDifference, SdcMagnitude, Tolerance, Verdict,
+    compare_arrays, ArrayComparison, Comparison, FirstDifference, NanMode, Rule, SdcMagnitude,
+    Tolerance, Verdict,
 };
 pub use data::{Arrays, DType, Data, Inputs, Outputs, RunStats};
 pub use error::{InputError, RunError};

@@ -64,6 +64,7 @@
 mod compare;
 mod data;
 mod error;
+mod manifest;
 mod meta;
 mod rng;
 mod session;
@@ -76,6 +77,10 @@ pub use compare::{
 };
 pub use data::{Arrays, DType, Data, Inputs, Outputs, RunStats};
 pub use error::{InputError, RunError};
+pub use manifest::{
+    write_npy, BufferSpec, Code, Manifest, ManifestError, OutputSpec as ManifestOutput,
+    MAX_BUFFER_BYTES,
+};
 pub use meta::{Kind, Meta, OutputSpec, SizeSpec};
 pub use suite::mlp_train::{
     mlp_average_gradients, mlp_initial_params, mlp_reference_gradients, mlp_reference_sgd,

@@ -2,7 +2,7 @@
 //!
 //! | argument | parameter |
 //! |---|---|
-//! | a bare number (or a string holding an integer beyond 2^63) | a scalar, typed by the parameter (`.u8`…`.u64`, `.s8`…`.s64`, `.b8`…`.b64`, `.f32`, `.f64`), range checked |
+//! | a bare number (or a string holding an integer beyond 2^63) | a scalar, typed by the parameter (`.u8`…`.u64`, `.s8`…`.s64`, `.b8`…`.b64`: any value of the width, signed or unsigned; `.f32`, `.f64`), range checked |
 //! | `{ buffer = "x" }` | a 64-bit integer parameter: the buffer's device address |
 //! | `{ len = "x" }` | an integer parameter: the buffer's length in elements |
 //! | `{ bytes = [1, 2, …] }` / `{ hex = "0102…" }` | any parameter of exactly that many bytes: a by-value aggregate (`.param .align 8 .b8 p[56]`), or raw bits of a scalar (`.f16`) |
@@ -51,20 +51,31 @@ impl Param {
         }
     }
 
-    /// The integer range of a scalar integer parameter: `.u` unsigned, `.s` signed,
-    /// `.b` either.
+    /// The integer range of a scalar integer parameter: any value its width holds,
+    /// signed or unsigned, because PTX parameter types do not keep C's signedness
+    /// (NVRTC declares an `int` parameter `.u32` and a `short` `.u16`).
     fn int_range(&self) -> Option<(i128, i128)> {
         let bits = self.size as u32 * 8;
-        if self.aggregate || !(1..=8).contains(&self.size) || self.ty.is_float() {
+        let integer = matches!(
+            self.ty,
+            Type::U8
+                | Type::U16
+                | Type::U32
+                | Type::U64
+                | Type::S8
+                | Type::S16
+                | Type::S32
+                | Type::S64
+                | Type::B8
+                | Type::B16
+                | Type::B32
+                | Type::B64
+        );
+        if self.aggregate || !integer {
             return None;
         }
         let half = 1i128 << (bits - 1);
-        match self.ty {
-            Type::U8 | Type::U16 | Type::U32 | Type::U64 => Some((0, 2 * half - 1)),
-            Type::S8 | Type::S16 | Type::S32 | Type::S64 => Some((-half, half - 1)),
-            Type::B8 | Type::B16 | Type::B32 | Type::B64 => Some((-half, 2 * half - 1)),
-            _ => None,
-        }
+        Some((-half, 2 * half - 1))
     }
 
     /// A checked integer as this parameter's argument.
@@ -78,7 +89,7 @@ impl Param {
                 self.describe()
             ));
         }
-        let signed = self.ty.is_signed();
+        let signed = n < 0;
         Ok(match self.size {
             1 => KernelArg::U8(n as u8),
             2 => KernelArg::U16(n as u16),

@@ -92,6 +92,16 @@ pub struct BufferSpec {
     init: Option<Vec<u8>>,
 }
 
+impl BufferSpec {
+    /// Its initial contents (zeros when the manifest gives no `init`).
+    pub fn initial(&self) -> Data {
+        match &self.init {
+            Some(bytes) => Data::from_le_bytes(self.dtype, bytes).expect("whole elements"),
+            None => Data::zeros(self.dtype, self.len),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 struct Launch {
     kernel: String,

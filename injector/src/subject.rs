@@ -7,6 +7,7 @@
 //! judgement of a run against the fault-free one. Implementations:
 //!
 //! - [`WorkloadSubject`]: a bundled workload with its seeded inputs of one size;
+//! - [`KernelSubject`](crate::KernelSubject): any kernel described by a TOML manifest;
 //! - higher crates add their own (the health check's signature suite) without touching
 //!   this crate or the workloads crate, and register them with a
 //!   [`SubjectSource`] so stored campaigns can be resumed.
@@ -270,13 +271,14 @@ impl Default for SubjectSource {
 }
 
 impl SubjectSource {
-    /// Bundled workloads.
+    /// Bundled workloads and kernel manifests.
     pub fn standard() -> SubjectSource {
         let mut s = SubjectSource { kinds: Vec::new() };
         s.register(WORKLOAD_KIND, |r, o| {
             let w = WorkloadSubject::new(&r.name, o.size, o.input_seed)?;
             Ok(Arc::new(w) as Arc<dyn Subject>)
         });
+        s.register(crate::kernel::KERNEL_KIND, crate::kernel::open);
         s
     }
 

@@ -10,6 +10,9 @@
 //! loads the PTX (or an instrumented version of it), and the injector turns a
 //! [`Comparison`] or a [`RunError`] into an outcome.
 //!
+//! Any other kernel can be a subject too: a [`Manifest`] describes its code, buffers,
+//! launches and outputs in TOML (`docs/kernels.md`).
+//!
 //! Main types: [`Workload`] (the trait every workload implements, found through
 //! [`all`] and [`by_name`]), [`Meta`] (kernels, sizes, outputs and tolerances),
 //! [`Inputs`]/[`Outputs`] (named typed [`Arrays`]), [`Comparison`] with its

@@ -658,8 +658,9 @@ impl Device for CudaDevice {
             }
             .map_err(|e| map_error(e.0, "setting the dynamic shared memory size"))?;
         }
-        // Each argument in its own 8-byte slot; the driver copies as many bytes as the
-        // parameter has from the slot's start (little-endian).
+        // Each scalar in its own 8-byte slot; the driver copies as many bytes as the
+        // parameter has from the slot's start (little-endian). An aggregate's bytes are
+        // passed where they are.
         let mut slots: Vec<u64> = args
             .iter()
             .map(|a| match *a {
@@ -671,17 +672,24 @@ impl Device for CudaDevice {
                 KernelArg::I64(v) => v as u64,
                 KernelArg::F32(v) => u64::from(v.to_bits()),
                 KernelArg::F64(v) => v.to_bits(),
-                KernelArg::Ptr(b) => b.ptr,
+                KernelArg::Ptr(p) => p,
+                KernelArg::Bytes(_) => 0,
             })
             .collect();
         let mut params: Vec<*mut c_void> = slots
             .iter_mut()
-            .map(|s| s as *mut u64 as *mut c_void)
+            .zip(args)
+            .map(|(s, a)| match a {
+                // The driver only reads through parameter pointers.
+                KernelArg::Bytes(b) => b.as_ptr() as *mut c_void,
+                _ => s as *mut u64 as *mut c_void,
+            })
             .collect();
         let start = Instant::now();
         let during = format!("launch of `{kernel}` on {}", self.name);
-        // SAFETY: `f` belongs to a loaded module; `params` points to one live slot per
-        // kernel parameter, read by the driver during this call.
+        // SAFETY: `f` belongs to a loaded module; `params` points to one live slot (or
+        // the aggregate's bytes, borrowed from `args`) per kernel parameter, read by the
+        // driver during this call.
         unsafe {
             result::launch_kernel(
                 f,

@@ -38,20 +38,16 @@ impl LaunchConfig {
     }
 }
 
-/// A typed kernel argument, in kernel parameter order.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[allow(missing_docs)]
-pub enum KernelArg {
-    U8(u8),
-    U16(u16),
-    U32(u32),
-    U64(u64),
-    I32(i32),
-    I64(i64),
-    F32(f32),
-    F64(f64),
-    /// A buffer: the parameter receives its device address.
-    Ptr(Buffer),
+/// A kernel argument, in kernel parameter order: the virtual GPU's type, the one
+/// definition every device takes (scalars, a device address, raw bytes of a by-value
+/// aggregate such as `.param .align 8 .b8 p[56]`). A [`Buffer`] converts to its address
+/// (`KernelArg::from(buf)`, or `KernelArg::Ptr(buf.ptr)`).
+pub use sim::KernelArg;
+
+impl From<Buffer> for KernelArg {
+    fn from(buf: Buffer) -> KernelArg {
+        KernelArg::Ptr(buf.ptr)
+    }
 }
 
 /// What a completed launch reports.

@@ -52,7 +52,7 @@
 //! let module = dev.load(ptx)?;
 //! dev.write_global(module, "g_add", &100u32.to_le_bytes())?;
 //! let out = dev.alloc_zeroed::<u32>(4)?;
-//! dev.launch(module, "add", &LaunchConfig::linear(1, 4), &[KernelArg::Ptr(out)])?;
+//! dev.launch(module, "add", &LaunchConfig::linear(1, 4), &[KernelArg::Ptr(out.ptr)])?;
 //! assert_eq!(dev.download::<u32>(out, 4)?, [100, 101, 102, 103]);
 //!
 //! // Every device `auto` could pick, and why there is no CUDA device if there is none.

@@ -348,20 +348,6 @@ impl Device for SimDevice {
         args: &[KernelArg],
     ) -> Result<LaunchStats, GpuError> {
         let id = self.module(m)?;
-        let args: Vec<sim::KernelArg> = args
-            .iter()
-            .map(|a| match *a {
-                KernelArg::U8(v) => sim::KernelArg::U8(v),
-                KernelArg::U16(v) => sim::KernelArg::U16(v),
-                KernelArg::U32(v) => sim::KernelArg::U32(v),
-                KernelArg::U64(v) => sim::KernelArg::U64(v),
-                KernelArg::I32(v) => sim::KernelArg::I32(v),
-                KernelArg::I64(v) => sim::KernelArg::I64(v),
-                KernelArg::F32(v) => sim::KernelArg::F32(v),
-                KernelArg::F64(v) => sim::KernelArg::F64(v),
-                KernelArg::Ptr(b) => sim::KernelArg::Ptr(b.ptr),
-            })
-            .collect();
         let config = sim::LaunchConfig::new(cfg.grid, cfg.block)
             .shared(cfg.shared_bytes)
             .budget(self.limits.instructions.unwrap_or(sim::DEFAULT_BUDGET))
@@ -369,7 +355,7 @@ impl Device for SimDevice {
         let start = std::time::Instant::now();
         let mut report = self
             .gpu
-            .launch(id, kernel, &config, &args)
+            .launch(id, kernel, &config, args)
             .map_err(|e| self.sim_error(e))?;
         if let (Some(list), Some(profile)) = (self.profiles.as_mut(), report.profile.take()) {
             list.push(LaunchProfile {

@@ -41,7 +41,7 @@ const STDERR_TAIL: usize = 4096;
 
 /// A kernel argument on the wire: floats as their bits, so NaN and infinities survive
 /// JSON.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum WireArg {
     U8(u8),
     U16(u16),
@@ -51,12 +51,13 @@ enum WireArg {
     I64(i64),
     F32Bits(u32),
     F64Bits(u64),
-    Ptr(Buffer),
+    Ptr(u64),
+    Bytes(Vec<u8>),
 }
 
-impl From<KernelArg> for WireArg {
-    fn from(a: KernelArg) -> Self {
-        match a {
+impl From<&KernelArg> for WireArg {
+    fn from(a: &KernelArg) -> Self {
+        match *a {
             KernelArg::U8(v) => WireArg::U8(v),
             KernelArg::U16(v) => WireArg::U16(v),
             KernelArg::U32(v) => WireArg::U32(v),
@@ -65,7 +66,8 @@ impl From<KernelArg> for WireArg {
             KernelArg::I64(v) => WireArg::I64(v),
             KernelArg::F32(v) => WireArg::F32Bits(v.to_bits()),
             KernelArg::F64(v) => WireArg::F64Bits(v.to_bits()),
-            KernelArg::Ptr(b) => WireArg::Ptr(b),
+            KernelArg::Ptr(p) => WireArg::Ptr(p),
+            KernelArg::Bytes(ref b) => WireArg::Bytes(b.clone()),
         }
     }
 }
@@ -81,7 +83,8 @@ impl From<WireArg> for KernelArg {
             WireArg::I64(v) => KernelArg::I64(v),
             WireArg::F32Bits(v) => KernelArg::F32(f32::from_bits(v)),
             WireArg::F64Bits(v) => KernelArg::F64(f64::from_bits(v)),
-            WireArg::Ptr(b) => KernelArg::Ptr(b),
+            WireArg::Ptr(p) => KernelArg::Ptr(p),
+            WireArg::Bytes(b) => KernelArg::Bytes(b),
         }
     }
 }
@@ -888,7 +891,7 @@ impl Device for WorkerDevice {
             module,
             kernel: kernel.to_string(),
             config: *cfg,
-            args: args.iter().copied().map(WireArg::from).collect(),
+            args: args.iter().map(WireArg::from).collect(),
         };
         match self.call(req, &[], &format!("launch of `{kernel}`"))? {
             (Response::Launched { stats }, _) => Ok(stats),
@@ -924,9 +927,11 @@ mod tests {
             kernel: "k".into(),
             config: LaunchConfig::linear(3, 64),
             args: vec![
-                KernelArg::F32(f32::NAN).into(),
-                KernelArg::F64(f64::NEG_INFINITY).into(),
-                KernelArg::I32(-5).into(),
+                (&KernelArg::F32(f32::NAN)).into(),
+                (&KernelArg::F64(f64::NEG_INFINITY)).into(),
+                (&KernelArg::I32(-5)).into(),
+                (&KernelArg::Bytes(vec![1, 2, 255])).into(),
+                (&KernelArg::Ptr(1 << 40)).into(),
             ],
         };
         write_frame(&mut wire, &req, b"payload").unwrap();
@@ -937,10 +942,12 @@ mod tests {
         let Request::Launch { args, .. } = &got else {
             panic!("{got:?}")
         };
-        let args: Vec<KernelArg> = args.iter().copied().map(KernelArg::from).collect();
+        let args: Vec<KernelArg> = args.iter().cloned().map(KernelArg::from).collect();
         assert!(matches!(args[0], KernelArg::F32(x) if x.is_nan()));
         assert_eq!(args[1], KernelArg::F64(f64::NEG_INFINITY));
         assert_eq!(args[2], KernelArg::I32(-5));
+        assert_eq!(args[3], KernelArg::Bytes(vec![1, 2, 255]));
+        assert_eq!(args[4], KernelArg::Ptr(1 << 40));
         assert_eq!(
             read_frame::<Request>(&mut r).unwrap().unwrap().0,
             Request::Exit

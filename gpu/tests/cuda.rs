@@ -66,7 +66,7 @@ fn from_global(dev: &mut dyn Device) -> (Vec<u32>, u32) {
         m,
         "from_global",
         &LaunchConfig::linear(3, 128),
-        &[KernelArg::Ptr(out), KernelArg::U32(n)],
+        &[KernelArg::Ptr(out.ptr), KernelArg::U32(n)],
     )
     .unwrap();
     let mut count = [0u8; 4];
@@ -165,6 +165,8 @@ fn cuda_and_the_virtual_gpu_agree_bit_for_bit() {
     let mut virt = gpu::open(&"sim:h100".parse().unwrap()).unwrap();
     assert_eq!(scale_add(&mut *real), scale_add(&mut *virt));
     assert_eq!(from_global(&mut *real), from_global(&mut *virt));
+    // Aggregates by value and narrow scalars reach the kernel the same way.
+    assert_eq!(support::by_value(&mut *real), support::by_value(&mut *virt));
 }
 
 #[test]
@@ -230,7 +232,7 @@ fn cuda_kernel_faults_map_to_outcomes_and_the_worker_recovers() {
         "load_at",
         |w| {
             let b = w.alloc(64).unwrap();
-            vec![KernelArg::Ptr(b), KernelArg::U64(b.ptr + 2)]
+            vec![KernelArg::Ptr(b.ptr), KernelArg::U64(b.ptr + 2)]
         },
         |e| matches!(e, GpuError::MisalignedAddress { .. }),
     );
@@ -262,7 +264,7 @@ fn cuda_hang_is_killed_at_the_deadline_and_the_worker_replaced() {
             m,
             "spin",
             &LaunchConfig::linear(1, 32),
-            &[KernelArg::Ptr(flag)],
+            &[KernelArg::Ptr(flag.ptr)],
         )
         .unwrap_err();
     assert!(matches!(e, GpuError::Hang { .. }), "{e:?}");

@@ -37,6 +37,9 @@ fn a_worker_serves_the_virtual_gpu_like_the_device_itself() {
     let mut w = spawn("sim:h100#2");
     assert_eq!(w.name(), "sim:h100#2");
     scale_add(&mut w, 1000);
+    // A by-value aggregate crosses the wire and reaches the kernel's parameter space.
+    support::by_value(&mut w);
+    support::by_value(&mut *Platform::new().open(&spec("sim")).unwrap());
     // Globals by name, through the child.
     let m = w.load(KERNELS).unwrap();
     let mut seed = [0u8; 4];
@@ -48,7 +51,7 @@ fn a_worker_serves_the_virtual_gpu_like_the_device_itself() {
         m,
         "from_global",
         &LaunchConfig::linear(2, 64),
-        &[KernelArg::Ptr(out), KernelArg::U32(70)],
+        &[KernelArg::Ptr(out.ptr), KernelArg::U32(70)],
     )
     .unwrap();
     assert_eq!(
@@ -81,7 +84,7 @@ fn kernel_faults_cross_the_process_boundary_as_typed_errors() {
             m,
             "load_at",
             &one,
-            &[KernelArg::Ptr(buf), KernelArg::U64(buf.ptr + 2)],
+            &[KernelArg::Ptr(buf.ptr), KernelArg::U64(buf.ptr + 2)],
         )
         .unwrap_err();
     assert!(matches!(e, GpuError::MisalignedAddress { .. }), "{e:?}");
@@ -109,7 +112,7 @@ fn the_virtual_gpus_own_budget_reports_a_hang_without_a_kill() {
             m,
             "spin",
             &LaunchConfig::linear(1, 32),
-            &[KernelArg::Ptr(flag)],
+            &[KernelArg::Ptr(flag.ptr)],
         )
         .unwrap_err();
     assert!(matches!(e, GpuError::Hang { .. }), "{e:?}");
@@ -134,7 +137,7 @@ fn a_launch_past_its_deadline_is_killed_and_the_worker_replaced() {
             m,
             "spin",
             &LaunchConfig::linear(1, 32),
-            &[KernelArg::Ptr(flag)],
+            &[KernelArg::Ptr(flag.ptr)],
         )
         .unwrap_err();
     let took = t.elapsed();
@@ -170,7 +173,7 @@ fn a_launch_past_its_deadline_is_killed_and_the_worker_replaced() {
             m,
             "spin",
             &LaunchConfig::linear(1, 32),
-            &[KernelArg::Ptr(flag)],
+            &[KernelArg::Ptr(flag.ptr)],
         )
         .unwrap_err();
     assert!(matches!(e, GpuError::Hang { .. }), "{e:?}");

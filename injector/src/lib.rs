@@ -14,8 +14,9 @@
 //!   at run time by the descriptor the host writes before each launch, and an
 //!   activation counter tells "not activated" from "masked". See the module docs of
 //!   [`instrument`] for the code it adds.
-//! - [`Subject`]: what an injection runs (a bundled workload, [`WorkloadSubject`], or
-//!   any program a higher crate describes); [`Target`]: a subject prepared for
+//! - [`Subject`]: what an injection runs (a bundled workload, [`WorkloadSubject`], any
+//!   user's kernel described by a TOML manifest, [`KernelSubject`], or any program a
+//!   higher crate describes); [`Target`]: a subject prepared for
 //!   injections (golden run, dry run, hang limits); [`Target::inject`] runs one fault
 //!   and classifies its [`reports::Outcome`].
 //!
@@ -46,6 +47,7 @@
 mod campaign;
 mod faulty;
 mod instrument;
+mod kernel;
 mod model;
 mod run;
 mod sample;
@@ -64,6 +66,7 @@ pub use faulty::{check_on_device, InjectorFaults, PermanentFault};
 pub use instrument::{
     instrument, sites, InstrumentError, Instrumented, Site, COUNT_SYMBOL, DESC_SYMBOL,
 };
+pub use kernel::{KernelSubject, KERNEL_KIND};
 pub use model::Model;
 pub use run::{
     activations, arm, outcome_of_error, HangPolicy, InjectError, Injection, Target, HANG_FACTOR,
@@ -76,7 +79,7 @@ pub use spec::{
     op_group_id, Descriptor, FaultSpec, Params, Policy, SpecError, DESCRIPTOR_BYTES, SUBSTITUTES,
 };
 pub use subject::{
-    digest_of, magnitude, workload_names, workload_refs, Subject, SubjectError, SubjectOpener,
+    digest_of, workload_names, workload_refs, Subject, SubjectError, SubjectOpener,
     SubjectOptions, SubjectRef, SubjectSource, WorkloadSubject, WORKLOAD_KIND,
 };
 pub use types::{op_group, operand_types};

@@ -7,6 +7,7 @@
 //! judgement of a run against the fault-free one. Implementations:
 //!
 //! - [`WorkloadSubject`]: a bundled workload with its seeded inputs of one size;
+//! - [`KernelSubject`](crate::KernelSubject): any kernel described by a TOML manifest;
 //! - higher crates add their own (the health check's signature suite) without touching
 //!   this crate or the workloads crate, and register them with a
 //!   [`SubjectSource`] so stored campaigns can be resumed.
@@ -15,7 +16,7 @@
 //! every worker thread.
 
 use gpu::{Device, ModuleHandle};
-use reports::{Outcome, SdcMagnitude};
+use reports::Outcome;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use workloads::{Comparison, Inputs, Outputs, RunError, Tolerance, Verdict, Workload};
@@ -85,25 +86,13 @@ pub trait Subject: Send + Sync {
         let cmp = self.compare_golden(golden, got);
         if cmp.verdict == Verdict::Different {
             Outcome::Sdc {
-                magnitude: magnitude(&cmp.magnitude),
+                magnitude: cmp.magnitude,
             }
         } else if activations == Some(0) {
             Outcome::NotActivated
         } else {
             Outcome::Masked { slow }
         }
-    }
-}
-
-/// Converts the workloads crate's magnitude into the report record.
-pub fn magnitude(m: &workloads::SdcMagnitude) -> SdcMagnitude {
-    SdcMagnitude {
-        elements: m.elements,
-        total: m.total_elements,
-        max_abs: m.max_abs_error,
-        max_rel: m.max_rel_error,
-        flipped_bits: m.bits_flipped,
-        nan_inf: m.nan_inf,
     }
 }
 
@@ -317,13 +306,14 @@ impl Default for SubjectSource {
 }
 
 impl SubjectSource {
-    /// Bundled workloads.
+    /// Bundled workloads and kernel manifests.
     pub fn standard() -> SubjectSource {
         let mut s = SubjectSource { kinds: Vec::new() };
         s.register(WORKLOAD_KIND, |r, o| {
             let w = WorkloadSubject::new(&r.name, o.size, o.input_seed)?;
             Ok(Arc::new(w) as Arc<dyn Subject>)
         });
+        s.register(crate::kernel::KERNEL_KIND, crate::kernel::open);
         s
     }
 

@@ -53,7 +53,7 @@ fn run_with(
         m,
         "k",
         &LaunchConfig::linear(grid, block),
-        &[KernelArg::Ptr(out), KernelArg::U32(5)],
+        &[KernelArg::Ptr(out.ptr), KernelArg::U32(5)],
     );
     let count = activations(dev.as_mut(), m).unwrap();
     Run {
@@ -624,7 +624,7 @@ fn ims_flips_kernel_parameters() {
         m,
         "k",
         &LaunchConfig::linear(1, 32),
-        &[KernelArg::Ptr(out), KernelArg::U32(5)],
+        &[KernelArg::Ptr(out.ptr), KernelArg::U32(5)],
     )
     .unwrap();
     let mut want = vec![5u32; 32];

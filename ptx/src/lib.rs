@@ -7,7 +7,8 @@
 //! [`Item`]s; every instruction is an [`Instruction`] with guard, [`Opcode`], modifiers
 //! and [`Operand`]s), prints it back as valid PTX, and gives passes what they need.
 //!
-//! It is not a PTX validator (that is `ptxas`, wrapped by the [`ptxas`] module) and it
+//! It is not a PTX validator (that is `ptxas`, wrapped by the [`ptxas`] module) nor a
+//! CUDA compiler (that is NVRTC, loaded at run time by the [`nvrtc`] module), and it
 //! gives no instruction semantics beyond the [opcode table](Opcode) (operand roles and
 //! unit [`Class`]).
 //!
@@ -39,6 +40,7 @@
 mod ast;
 mod cfg;
 mod lexer;
+pub mod nvrtc;
 mod opcodes;
 mod parser;
 mod printer;

@@ -85,25 +85,32 @@ impl HangCause {
     }
 }
 
-/// How far a silent data corruption is from the golden output.
+/// How far a silent data corruption is from the golden output: the one magnitude type
+/// of gpufault (the workloads' comparators compute it, outcome records store it).
+///
+/// It covers the elements judged different (outside tolerance). `max_abs` and
+/// `max_rel` cover the different elements whose expected and actual values are both
+/// finite; elements that became NaN or infinite are counted in `nan_inf` instead.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct SdcMagnitude {
-    /// Output elements that differ.
+    /// Output elements that differ (for exact comparisons: with any bit different),
+    /// including elements missing from or added to an array of the wrong length.
     pub elements: u64,
-    /// Output elements compared.
+    /// Output elements compared (the expected outputs' element count).
     pub total: u64,
-    /// Largest absolute error over differing elements (0 for integer outputs compared
-    /// as integers: then the absolute integer difference). May be infinite; JSON writes
-    /// non-finite values as `"inf"`, `"-inf"`, `"nan"`.
+    /// Largest absolute error over differing elements (for integer outputs the absolute
+    /// integer difference). May be infinite (the relative error of an element whose
+    /// expected value is zero is); JSON writes non-finite values as `"inf"`, `"-inf"`,
+    /// `"nan"`.
     #[serde(with = "crate::nonfinite")]
     pub max_abs: f64,
-    /// Largest relative error |got - expected| / |expected| (expected ≠ 0). Non-finite
-    /// values as for `max_abs`.
+    /// Largest relative error |got - expected| / |expected| (infinite where expected is
+    /// 0). Non-finite values as for `max_abs`.
     #[serde(with = "crate::nonfinite")]
     pub max_rel: f64,
-    /// Total number of bits that differ over all elements.
+    /// Total number of bits that differ over all differing elements.
     pub flipped_bits: u64,
-    /// Elements that are NaN or ±Inf in the faulty output but not in the golden one.
+    /// Differing elements whose actual value is NaN or ±Inf.
     pub nan_inf: u64,
 }
 

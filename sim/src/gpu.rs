@@ -18,7 +18,8 @@ const MAX_CTA_STATE: u64 = 1 << 30;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ModuleId(u32);
 
-/// A kernel argument, in kernel parameter order.
+/// A kernel argument, in kernel parameter order. The one definition in gpufault: the
+/// `gpu` crate re-exports it for every device (virtual, CUDA, worker process).
 #[derive(Debug, Clone, PartialEq)]
 pub enum KernelArg {
     /// `.u8`/`.s8`/`.b8`

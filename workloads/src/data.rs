@@ -5,67 +5,126 @@ use std::time::Duration;
 
 use crate::error::InputError;
 
-/// The element type of a [`Data`] array.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DType {
-    /// 32-bit unsigned integer.
-    U32,
-    /// 32-bit signed integer.
-    I32,
-    /// IEEE-754 single precision.
-    F32,
-    /// IEEE-754 double precision.
-    F64,
+/// Declares [`DType`] and [`Data`] from one list of (variant, Rust type, name, float?),
+/// with the per-type methods that only differ in the element type.
+macro_rules! element_types {
+    ($($v:ident($t:ty) $name:literal $float:literal, $doc:literal;)*) => {
+        /// The element type of a [`Data`] array.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum DType {
+            $(#[doc = $doc] $v,)*
+        }
+
+        impl DType {
+            /// Every element type, in declaration order.
+            pub const ALL: &'static [DType] = &[$(DType::$v),*];
+
+            /// The type's name (`u8` … `f64`), as manifests and messages write it.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(DType::$v => $name,)*
+                }
+            }
+
+            /// The type called `name` ([`DType::name`]).
+            pub fn from_name(name: &str) -> Option<DType> {
+                DType::ALL.iter().copied().find(|t| t.name() == name)
+            }
+
+            /// Size of one element in bytes.
+            pub fn size(self) -> usize {
+                match self {
+                    $(DType::$v => std::mem::size_of::<$t>(),)*
+                }
+            }
+
+            /// Whether it is a floating-point type.
+            pub fn is_float(self) -> bool {
+                match self {
+                    $(DType::$v => $float,)*
+                }
+            }
+        }
+
+        /// One typed array.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Data {
+            $(#[doc = $doc] $v(Vec<$t>),)*
+        }
+
+        impl Data {
+            /// Number of elements.
+            pub fn len(&self) -> usize {
+                match self {
+                    $(Data::$v(v) => v.len(),)*
+                }
+            }
+
+            /// The element type.
+            pub fn dtype(&self) -> DType {
+                match self {
+                    $(Data::$v(_) => DType::$v,)*
+                }
+            }
+
+            /// `n` zeros of type `dtype`.
+            pub fn zeros(dtype: DType, n: usize) -> Data {
+                match dtype {
+                    $(DType::$v => Data::$v(vec![<$t>::default(); n]),)*
+                }
+            }
+
+            /// The elements as little-endian bytes (what a device buffer holds).
+            pub fn to_le_bytes(&self) -> Vec<u8> {
+                let mut out = Vec::with_capacity(self.len() * self.dtype().size());
+                match self {
+                    $(Data::$v(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),)*
+                }
+                out
+            }
+
+            /// Elements of type `dtype` from little-endian `bytes`; `None` when the
+            /// length is not a multiple of the element size.
+            pub fn from_le_bytes(dtype: DType, bytes: &[u8]) -> Option<Data> {
+                if bytes.len() % dtype.size() != 0 {
+                    return None;
+                }
+                Some(match dtype {
+                    $(DType::$v => Data::$v(
+                        bytes
+                            .chunks_exact(std::mem::size_of::<$t>())
+                            .map(|c| <$t>::from_le_bytes(c.try_into().expect("chunk size")))
+                            .collect(),
+                    ),)*
+                })
+            }
+        }
+    };
+}
+
+element_types! {
+    U8(u8) "u8" false, "8-bit unsigned integers.";
+    I8(i8) "i8" false, "8-bit signed integers.";
+    U16(u16) "u16" false, "16-bit unsigned integers.";
+    I16(i16) "i16" false, "16-bit signed integers.";
+    U32(u32) "u32" false, "32-bit unsigned integers.";
+    I32(i32) "i32" false, "32-bit signed integers.";
+    U64(u64) "u64" false, "64-bit unsigned integers.";
+    I64(i64) "i64" false, "64-bit signed integers.";
+    F32(f32) "f32" true, "IEEE-754 single precision.";
+    F64(f64) "f64" true, "IEEE-754 double precision.";
 }
 
 impl fmt::Display for DType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            DType::U32 => "u32",
-            DType::I32 => "i32",
-            DType::F32 => "f32",
-            DType::F64 => "f64",
-        })
+        f.write_str(self.name())
     }
-}
-
-/// One typed array.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Data {
-    /// Unsigned 32-bit integers.
-    U32(Vec<u32>),
-    /// Signed 32-bit integers.
-    I32(Vec<i32>),
-    /// Single-precision floats.
-    F32(Vec<f32>),
-    /// Double-precision floats.
-    F64(Vec<f64>),
 }
 
 impl Data {
-    /// Number of elements.
-    pub fn len(&self) -> usize {
-        match self {
-            Data::U32(v) => v.len(),
-            Data::I32(v) => v.len(),
-            Data::F32(v) => v.len(),
-            Data::F64(v) => v.len(),
-        }
-    }
-
     /// Whether the array has no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// The element type.
-    pub fn dtype(&self) -> DType {
-        match self {
-            Data::U32(_) => DType::U32,
-            Data::I32(_) => DType::I32,
-            Data::F32(_) => DType::F32,
-            Data::F64(_) => DType::F64,
-        }
     }
 }
 
@@ -191,5 +250,38 @@ pub(crate) fn check_len<T>(name: &str, v: &[T], expected: usize) -> Result<(), I
             len: v.len(),
             expected,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_type_round_trips_through_little_endian_bytes() {
+        let arrays = [
+            Data::U8(vec![0, 255]),
+            Data::I8(vec![-128, 127]),
+            Data::U16(vec![0x1234]),
+            Data::I16(vec![-2]),
+            Data::U32(vec![0xdead_beef]),
+            Data::I32(vec![-7]),
+            Data::U64(vec![u64::MAX]),
+            Data::I64(vec![i64::MIN]),
+            Data::F32(vec![1.5, -0.0]),
+            Data::F64(vec![f64::INFINITY]),
+        ];
+        assert_eq!(arrays.len(), DType::ALL.len());
+        for d in arrays {
+            let t = d.dtype();
+            assert_eq!(DType::from_name(t.name()), Some(t));
+            let bytes = d.to_le_bytes();
+            assert_eq!(bytes.len(), d.len() * t.size());
+            assert_eq!(Data::from_le_bytes(t, &bytes), Some(d.clone()));
+            assert_eq!(Data::zeros(t, 3).len(), 3);
+        }
+        assert_eq!(Data::I16(vec![-2]).to_le_bytes(), [0xfe, 0xff]);
+        assert_eq!(Data::from_le_bytes(DType::U32, &[1, 2, 3]), None);
+        assert!(DType::F32.is_float() && !DType::I64.is_float());
     }
 }

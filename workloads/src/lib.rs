@@ -10,6 +10,9 @@
 //! loads the PTX (or an instrumented version of it), and the injector turns a
 //! [`Comparison`] or a [`RunError`] into an outcome.
 //!
+//! Any other kernel can be a subject too: a [`Manifest`] describes its code, buffers,
+//! launches and outputs in TOML (`docs/kernels.md`).
+//!
 //! Main types: [`Workload`] (the trait every workload implements, found through
 //! [`all`] and [`by_name`]), [`Meta`] (kernels, sizes, outputs and tolerances),
 //! [`Inputs`]/[`Outputs`] (named typed [`Arrays`]), [`Comparison`] with its
@@ -64,6 +67,7 @@
 mod compare;
 mod data;
 mod error;
+mod manifest;
 mod meta;
 mod rng;
 mod session;
@@ -71,10 +75,15 @@ mod suite;
 mod workload;
 
 pub use compare::{
-    compare_arrays, ArrayComparison, Comparison, FirstDifference, SdcMagnitude, Tolerance, Verdict,
+    compare_arrays, ArrayComparison, Comparison, FirstDifference, NanMode, Rule, SdcMagnitude,
+    Tolerance, Verdict,
 };
 pub use data::{Arrays, DType, Data, Inputs, Outputs, RunStats};
 pub use error::{InputError, RunError};
+pub use manifest::{
+    write_npy, BufferSpec, Code, Manifest, ManifestError, OutputSpec as ManifestOutput,
+    MAX_BUFFER_BYTES,
+};
 pub use meta::{Kind, Meta, OutputSpec, SizeSpec};
 pub use suite::mlp_train::{
     mlp_average_gradients, mlp_initial_params, mlp_reference_gradients, mlp_reference_sgd,

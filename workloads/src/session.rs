@@ -40,6 +40,24 @@ impl<'a> Session<'a> {
         Ok(b)
     }
 
+    /// Allocates a buffer of `len` bytes (at least 1) holding `bytes` at its start, the
+    /// rest zero.
+    pub(crate) fn alloc_bytes(&mut self, len: usize, bytes: &[u8]) -> Result<Buffer, GpuError> {
+        let b = self.dev.alloc(len.max(1))?;
+        self.buffers.push(b);
+        if !bytes.is_empty() {
+            self.dev.write(b, bytes)?;
+        }
+        Ok(b)
+    }
+
+    /// Reads the first `n` bytes of `buf`.
+    pub(crate) fn read_bytes(&mut self, buf: Buffer, n: usize) -> Result<Vec<u8>, GpuError> {
+        let mut out = vec![0u8; n];
+        self.dev.read(buf, &mut out)?;
+        Ok(out)
+    }
+
     /// Overwrites the start of `buf` with `data`.
     pub(crate) fn write<T: Pod>(&mut self, buf: Buffer, data: &[T]) -> Result<(), GpuError> {
         let mut bytes = Vec::with_capacity(data.len() * T::SIZE);

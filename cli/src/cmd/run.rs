@@ -94,7 +94,7 @@ fn against(
                 Against {
                     device,
                     verdict: verdict_name(tol.verdict),
-                    magnitude: Some(injector::magnitude(&exact.magnitude)),
+                    magnitude: Some(exact.magnitude),
                     error: None,
                 }
             }
@@ -189,8 +189,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                             instructions: out.stats.instructions,
                             elapsed_ms: elapsed.as_secs_f64() * 1e3,
                             verdict: verdict_name(cmp.verdict),
-                            magnitude: (cmp.verdict == Verdict::Different)
-                                .then(|| injector::magnitude(&cmp.magnitude)),
+                            magnitude: (cmp.verdict == Verdict::Different).then_some(cmp.magnitude),
                             error: None,
                             against,
                         },

@@ -29,9 +29,9 @@ pub fn scale_add(dev: &mut dyn Device, n: u32) -> (Vec<u32>, LaunchStats) {
     let (ba, bb) = (dev.upload(&a).unwrap(), dev.upload(&b).unwrap());
     let out = dev.alloc_zeroed::<u32>(n as usize).unwrap();
     let args = [
-        KernelArg::Ptr(out),
-        KernelArg::Ptr(ba),
-        KernelArg::Ptr(bb),
+        KernelArg::Ptr(out.ptr),
+        KernelArg::Ptr(ba.ptr),
+        KernelArg::Ptr(bb.ptr),
         KernelArg::U32(n),
     ];
     let stats = dev
@@ -48,4 +48,35 @@ pub fn scale_add(dev: &mut dyn Device, n: u32) -> (Vec<u32>, LaunchStats) {
         .collect();
     assert_eq!(got, want, "scale_add on {}", dev.name());
     (got, stats)
+}
+
+/// Runs `by_value` (a 24-byte struct passed by value, then a `u16`), checks it against
+/// the host and returns the output.
+pub fn by_value(dev: &mut dyn Device) -> Vec<u64> {
+    let (a, b, c, d, k) = (
+        0x0123_4567_89ab_cdefu64,
+        1000u32,
+        3000u32,
+        1u64 << 40,
+        77u16,
+    );
+    let mut s = Vec::new();
+    s.extend_from_slice(&a.to_le_bytes());
+    s.extend_from_slice(&b.to_le_bytes());
+    s.extend_from_slice(&c.to_le_bytes());
+    s.extend_from_slice(&d.to_le_bytes());
+    let m = dev.load(KERNELS).unwrap();
+    let out = dev.alloc_zeroed::<u64>(2).unwrap();
+    let args = [KernelArg::from(out), KernelArg::Bytes(s), KernelArg::U16(k)];
+    dev.launch(m, "by_value", &LaunchConfig::linear(1, 1), &args)
+        .unwrap();
+    let got = dev.download::<u64>(out, 2).unwrap();
+    assert_eq!(
+        got,
+        [a + d, u64::from(b * c + u32::from(k))],
+        "by_value on {}",
+        dev.name()
+    );
+    dev.free(out).unwrap();
+    got
 }

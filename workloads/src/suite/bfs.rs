@@ -101,7 +101,12 @@ impl Workload for Bfs {
         s.launch(
             "bfs_init",
             LaunchConfig::linear(blocks(n, BLOCK), BLOCK as u32),
-            &[A::Ptr(d_dist), A::Ptr(frontier), int(n), int(SOURCE)],
+            &[
+                A::Ptr(d_dist.ptr),
+                A::Ptr(frontier.ptr),
+                int(n),
+                int(SOURCE),
+            ],
         )?;
         let mut len = 1usize;
         let mut level = 0usize;
@@ -119,13 +124,13 @@ impl Workload for Bfs {
                 "bfs_expand",
                 LaunchConfig::linear(blocks(len, BLOCK), BLOCK as u32),
                 &[
-                    A::Ptr(d_row),
-                    A::Ptr(d_cols),
-                    A::Ptr(frontier),
+                    A::Ptr(d_row.ptr),
+                    A::Ptr(d_cols.ptr),
+                    A::Ptr(frontier.ptr),
                     int(len),
-                    A::Ptr(next),
-                    A::Ptr(d_len),
-                    A::Ptr(d_dist),
+                    A::Ptr(next.ptr),
+                    A::Ptr(d_len.ptr),
+                    A::Ptr(d_dist.ptr),
                     int(level),
                 ],
             )?;

@@ -82,7 +82,7 @@ impl Workload for BitonicSort {
         s.launch(
             "bitonic_sort_shared",
             LaunchConfig::linear((padded / chunk) as u32, (chunk / 2) as u32),
-            &[A::Ptr(dk), int(padded)],
+            &[A::Ptr(dk.ptr), int(padded)],
         )?;
         let mut k = 2 * CHUNK;
         while k <= padded {
@@ -91,14 +91,14 @@ impl Workload for BitonicSort {
                 s.launch(
                     "bitonic_merge_global",
                     LaunchConfig::linear(blocks(padded / 2, GLOBAL_BLOCK), GLOBAL_BLOCK as u32),
-                    &[A::Ptr(dk), int(padded), int(k), int(j)],
+                    &[A::Ptr(dk.ptr), int(padded), int(k), int(j)],
                 )?;
                 j /= 2;
             }
             s.launch(
                 "bitonic_merge_shared",
                 LaunchConfig::linear((padded / CHUNK) as u32, (CHUNK / 2) as u32),
-                &[A::Ptr(dk), int(k)],
+                &[A::Ptr(dk.ptr), int(k)],
             )?;
             k *= 2;
         }

@@ -92,7 +92,7 @@ impl Workload for Gaussian {
             s.launch(
                 "gauss_fan1",
                 LaunchConfig::linear(blocks(rows, FAN1_BLOCK), FAN1_BLOCK as u32),
-                &[A::Ptr(da), A::Ptr(dm), int(n), int(t)],
+                &[A::Ptr(da.ptr), A::Ptr(dm.ptr), int(n), int(t)],
             )?;
             let cfg = grid2(
                 blocks(n - t, FAN2_TILE),
@@ -103,7 +103,13 @@ impl Workload for Gaussian {
             s.launch(
                 "gauss_fan2",
                 cfg,
-                &[A::Ptr(da), A::Ptr(db), A::Ptr(dm), int(n), int(t)],
+                &[
+                    A::Ptr(da.ptr),
+                    A::Ptr(db.ptr),
+                    A::Ptr(dm.ptr),
+                    int(n),
+                    int(t),
+                ],
             )?;
         }
         let a = s.read::<f32>(da, n * n)?;

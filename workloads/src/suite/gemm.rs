@@ -108,9 +108,9 @@ fn run(
         kernel,
         grid2(g, g, TILE as u32, TILE as u32),
         &[
-            A::Ptr(da),
-            A::Ptr(db),
-            A::Ptr(dc),
+            A::Ptr(da.ptr),
+            A::Ptr(db.ptr),
+            A::Ptr(dc.ptr),
             int(n),
             int(n),
             int(n),

@@ -77,7 +77,7 @@ impl Workload for Histogram {
         s.launch(
             "histogram256",
             LaunchConfig::linear(grid, BLOCK as u32),
-            &[A::Ptr(dw), A::Ptr(dh), int(words.len())],
+            &[A::Ptr(dw.ptr), A::Ptr(dh.ptr), int(words.len())],
         )?;
         let hist = s.read::<u32>(dh, BINS)?;
         Ok(s.finish(Arrays::new().with("hist", Data::U32(hist))))

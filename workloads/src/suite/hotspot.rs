@@ -95,9 +95,9 @@ impl Workload for Hotspot {
                 "hotspot_step",
                 grid2(g, g, TB as u32, TB as u32),
                 &[
-                    A::Ptr(src),
-                    A::Ptr(dp),
-                    A::Ptr(dst),
+                    A::Ptr(src.ptr),
+                    A::Ptr(dp.ptr),
+                    A::Ptr(dst.ptr),
                     int(n),
                     int(n),
                     A::F32(STEP_DIV_CAP),

@@ -92,7 +92,13 @@ impl Workload for LavaMd {
         s.launch(
             "lavamd_forces",
             LaunchConfig::linear(boxes as u32, THREADS),
-            &[A::Ptr(dp), A::Ptr(dq), A::Ptr(df), int(dim), A::F64(A2)],
+            &[
+                A::Ptr(dp.ptr),
+                A::Ptr(dq.ptr),
+                A::Ptr(df.ptr),
+                int(dim),
+                A::F64(A2),
+            ],
         )?;
         let forces = s.read::<f64>(df, boxes * PAR * 4)?;
         Ok(s.finish(Arrays::new().with("forces", Data::F64(forces))))

@@ -1,6 +1,6 @@
 //! LeNet-5 style CNN inference.
 
-use gpu::{Device, KernelArg as A, LaunchConfig, ModuleHandle};
+use gpu::{Buffer, Device, KernelArg as A, LaunchConfig, ModuleHandle};
 use ptx::Class;
 
 use crate::compare::Tolerance;
@@ -113,7 +113,15 @@ impl Workload for LeNet {
         let f2 = s.zeroed::<f32>(imgs * 84)?;
         let logits = s.zeroed::<f32>(imgs * CLASSES)?;
         let probs = s.zeroed::<f32>(imgs * CLASSES)?;
-        let conv = |s: &mut Session<'_>, inp, w, b, out, in_c, side, out_c, block: usize| {
+        let conv = |s: &mut Session<'_>,
+                    inp: Buffer,
+                    w: Buffer,
+                    b: Buffer,
+                    out: Buffer,
+                    in_c,
+                    side,
+                    out_c,
+                    block: usize| {
             let px = (side - 4) * (side - 4);
             let cfg = LaunchConfig {
                 grid: [blocks(px, block), out_c as u32, imgs as u32],
@@ -121,10 +129,10 @@ impl Workload for LeNet {
                 shared_bytes: 0,
             };
             let args = [
-                A::Ptr(inp),
-                A::Ptr(w),
-                A::Ptr(b),
-                A::Ptr(out),
+                A::Ptr(inp.ptr),
+                A::Ptr(w.ptr),
+                A::Ptr(b.ptr),
+                A::Ptr(out.ptr),
                 int(in_c),
                 int(side),
                 int(side),
@@ -133,26 +141,40 @@ impl Workload for LeNet {
             ];
             s.launch("conv2d_relu", cfg, &args)
         };
-        let pool = |s: &mut Session<'_>, inp, out, planes: usize, side: usize| {
+        let pool = |s: &mut Session<'_>, inp: Buffer, out: Buffer, planes: usize, side: usize| {
             let total = planes * (side / 2) * (side / 2);
             let cfg = LaunchConfig::linear(blocks(total, 256), 256);
             s.launch(
                 "maxpool2x2",
                 cfg,
-                &[A::Ptr(inp), A::Ptr(out), int(planes), int(side), int(side)],
+                &[
+                    A::Ptr(inp.ptr),
+                    A::Ptr(out.ptr),
+                    int(planes),
+                    int(side),
+                    int(side),
+                ],
             )
         };
-        let dense = |s: &mut Session<'_>, inp, w, b, out, in_n, out_n, relu: bool, block: u32| {
+        let dense = |s: &mut Session<'_>,
+                     inp: Buffer,
+                     w: Buffer,
+                     b: Buffer,
+                     out: Buffer,
+                     in_n,
+                     out_n,
+                     relu: bool,
+                     block: u32| {
             let cfg = LaunchConfig {
                 grid: [1, imgs as u32, 1],
                 block: [block, 1, 1],
                 shared_bytes: 0,
             };
             let args = [
-                A::Ptr(inp),
-                A::Ptr(w),
-                A::Ptr(b),
-                A::Ptr(out),
+                A::Ptr(inp.ptr),
+                A::Ptr(w.ptr),
+                A::Ptr(b.ptr),
+                A::Ptr(out.ptr),
                 int(in_n),
                 int(out_n),
                 A::I32(relu as i32),
@@ -169,7 +191,7 @@ impl Workload for LeNet {
         s.launch(
             "softmax",
             LaunchConfig::linear(imgs as u32, 32),
-            &[A::Ptr(logits), A::Ptr(probs), int(CLASSES)],
+            &[A::Ptr(logits.ptr), A::Ptr(probs.ptr), int(CLASSES)],
         )?;
         let lg = s.read::<f32>(logits, imgs * CLASSES)?;
         let pr = s.read::<f32>(probs, imgs * CLASSES)?;

@@ -69,7 +69,7 @@ impl Workload for Lud {
         let mut s = Session::new(dev, module);
         let da = s.upload(a)?;
         for d in 0..tiles {
-            let args = [A::Ptr(da), int(n), int(d * BS)];
+            let args = [A::Ptr(da.ptr), int(n), int(d * BS)];
             s.launch("lud_diagonal", LaunchConfig::linear(1, BS as u32), &args)?;
             let rest = (tiles - d - 1) as u32;
             if rest > 0 {

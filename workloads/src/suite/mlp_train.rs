@@ -336,45 +336,53 @@ impl<'a> MlpTrainer<'a> {
         let s = &mut self.s;
         s.write(self.x, &batch.x)?;
         s.write(self.labels, &batch.labels)?;
-        let (x, p, h, dh, dl, g) = (
-            A::Ptr(self.x),
-            A::Ptr(self.params),
-            A::Ptr(self.h),
-            A::Ptr(self.dh),
-            A::Ptr(self.dlogits),
-            A::Ptr(self.grads),
-        );
+        let [x, p, h, dh, dl, g] = [
+            self.x,
+            self.params,
+            self.h,
+            self.dh,
+            self.dlogits,
+            self.grads,
+        ]
+        .map(|buf| buf.ptr);
         s.launch(
             "mlp_hidden_forward",
             LaunchConfig::linear(b as u32, MLP_HIDDEN as u32),
-            &[x, p, h],
+            &[A::Ptr(x), A::Ptr(p), A::Ptr(h)],
         )?;
         s.launch(
             "mlp_output_softmax",
             LaunchConfig::linear(blocks(b, 64), 64),
-            &[h, p, A::Ptr(self.labels), dl, A::Ptr(self.loss), int(b)],
+            &[
+                A::Ptr(h),
+                A::Ptr(p),
+                A::Ptr(self.labels.ptr),
+                A::Ptr(dl),
+                A::Ptr(self.loss.ptr),
+                int(b),
+            ],
         )?;
         s.launch(
             "mlp_loss_mean",
             LaunchConfig::linear(1, MEAN_THREADS),
-            &[A::Ptr(self.loss), A::Ptr(self.mean), int(b)],
+            &[A::Ptr(self.loss.ptr), A::Ptr(self.mean.ptr), int(b)],
         )?;
         let n2 = MLP_CLASSES * (MLP_HIDDEN + 1);
         s.launch(
             "mlp_output_grads",
             LaunchConfig::linear(blocks(n2, 128), 128),
-            &[h, dl, g, int(b)],
+            &[A::Ptr(h), A::Ptr(dl), A::Ptr(g), int(b)],
         )?;
         s.launch(
             "mlp_hidden_backprop",
             LaunchConfig::linear(blocks(b * MLP_HIDDEN, 256), 256),
-            &[dl, p, h, dh, int(b)],
+            &[A::Ptr(dl), A::Ptr(p), A::Ptr(h), A::Ptr(dh), int(b)],
         )?;
         let n1 = MLP_HIDDEN * (MLP_INPUTS + 1);
         s.launch(
             "mlp_hidden_grads",
             LaunchConfig::linear(blocks(n1, 256), 256),
-            &[x, dh, g, int(b)],
+            &[A::Ptr(x), A::Ptr(dh), A::Ptr(g), int(b)],
         )?;
         Ok(s.read::<f32>(self.mean, 1)?[0])
     }
@@ -396,8 +404,8 @@ impl<'a> MlpTrainer<'a> {
             "sgd_update",
             LaunchConfig::linear(blocks(MLP_PARAMS, 256), 256),
             &[
-                A::Ptr(self.params),
-                A::Ptr(self.grads),
+                A::Ptr(self.params.ptr),
+                A::Ptr(self.grads.ptr),
                 A::F32(lr),
                 int(MLP_PARAMS),
             ],

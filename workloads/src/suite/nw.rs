@@ -95,10 +95,10 @@ impl Workload for Nw {
         let d_sub = s.upload(sub)?;
         let args = |diag: usize| {
             [
-                A::Ptr(d_score),
-                A::Ptr(d_seq1),
-                A::Ptr(d_seq2),
-                A::Ptr(d_sub),
+                A::Ptr(d_score.ptr),
+                A::Ptr(d_seq1.ptr),
+                A::Ptr(d_seq2.ptr),
+                A::Ptr(d_sub.ptr),
                 int(n),
                 int(diag),
                 A::I32(PENALTY),

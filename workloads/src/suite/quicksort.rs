@@ -114,13 +114,18 @@ impl Workload for Quicksort {
             let d_blk_seg = s.upload(&blk_seg)?;
             let d_blk_first = s.upload(&blk_first)?;
             let cfg = LaunchConfig::linear(blk_seg.len() as u32, THREADS as u32);
-            let mut args = vec![A::Ptr(dk), A::Ptr(dtmp), A::Ptr(d_start), A::Ptr(d_len)];
+            let mut args = vec![
+                A::Ptr(dk.ptr),
+                A::Ptr(dtmp.ptr),
+                A::Ptr(d_start.ptr),
+                A::Ptr(d_len.ptr),
+            ];
             args.extend([
-                A::Ptr(d_lt),
-                A::Ptr(d_gt),
-                A::Ptr(d_pivot),
-                A::Ptr(d_blk_seg),
-                A::Ptr(d_blk_first),
+                A::Ptr(d_lt.ptr),
+                A::Ptr(d_gt.ptr),
+                A::Ptr(d_pivot.ptr),
+                A::Ptr(d_blk_seg.ptr),
+                A::Ptr(d_blk_first.ptr),
             ]);
             s.launch("qs_partition", cfg, &args)?;
             s.launch("qs_writeback", cfg, &args)?;
@@ -164,7 +169,12 @@ impl Workload for Quicksort {
             s.launch(
                 "qs_small_sort",
                 LaunchConfig::linear(blocks(small.len(), SMALL_BLOCK), SMALL_BLOCK as u32),
-                &[A::Ptr(dk), A::Ptr(d_start), A::Ptr(d_len), int(small.len())],
+                &[
+                    A::Ptr(dk.ptr),
+                    A::Ptr(d_start.ptr),
+                    A::Ptr(d_len.ptr),
+                    int(small.len()),
+                ],
             )?;
         }
         let sorted = s.read::<u32>(dk, n)?;

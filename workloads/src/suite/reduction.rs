@@ -83,9 +83,17 @@ impl Workload for Reduction {
         let dp = s.zeroed::<f32>(g)?;
         let dsum = s.zeroed::<f32>(1)?;
         let cfg = LaunchConfig::linear(g as u32, BLOCK as u32);
-        s.launch("reduce_sum", cfg, &[A::Ptr(dx), A::Ptr(dp), int(x.len())])?;
+        s.launch(
+            "reduce_sum",
+            cfg,
+            &[A::Ptr(dx.ptr), A::Ptr(dp.ptr), int(x.len())],
+        )?;
         let cfg = LaunchConfig::linear(1, BLOCK as u32);
-        s.launch("reduce_sum", cfg, &[A::Ptr(dp), A::Ptr(dsum), int(g)])?;
+        s.launch(
+            "reduce_sum",
+            cfg,
+            &[A::Ptr(dp.ptr), A::Ptr(dsum.ptr), int(g)],
+        )?;
         let partials = s.read::<f32>(dp, g)?;
         let sum = s.read::<f32>(dsum, 1)?;
         Ok(s.finish(

@@ -103,7 +103,12 @@ fn scan_level(
     s.launch(
         "scan_blocks",
         cfg,
-        &[A::Ptr(input), A::Ptr(output), A::Ptr(sums), int(n)],
+        &[
+            A::Ptr(input.ptr),
+            A::Ptr(output.ptr),
+            A::Ptr(sums.ptr),
+            int(n),
+        ],
     )?;
     if nb > 1 {
         let offsets = s.zeroed::<u32>(nb as usize)?;
@@ -111,7 +116,7 @@ fn scan_level(
         s.launch(
             "scan_add_offsets",
             cfg,
-            &[A::Ptr(output), A::Ptr(offsets), int(n)],
+            &[A::Ptr(output.ptr), A::Ptr(offsets.ptr), int(n)],
         )?;
     }
     Ok(())

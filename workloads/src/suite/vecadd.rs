@@ -72,7 +72,7 @@ impl Workload for VecAdd {
         s.launch(
             "vecadd",
             LaunchConfig::linear(grid, BLOCK as u32),
-            &[A::Ptr(da), A::Ptr(db), A::Ptr(dc), int(n)],
+            &[A::Ptr(da.ptr), A::Ptr(db.ptr), A::Ptr(dc.ptr), int(n)],
         )?;
         let c = s.read::<f32>(dc, n)?;
         Ok(s.finish(Arrays::new().with("c", Data::F32(c))))

@@ -223,12 +223,12 @@ impl Device for HostEmu {
         let mut sig = String::new();
         for a in args {
             let (code, bits) = match *a {
-                KernelArg::Ptr(b) => ('p', b.ptr),
+                KernelArg::Ptr(p) => ('p', p),
                 KernelArg::I32(x) => ('i', x as u32 as u64),
                 KernelArg::U32(x) => ('u', x as u64),
                 KernelArg::F32(x) => ('f', x.to_bits() as u64),
                 KernelArg::F64(x) => ('d', x.to_bits()),
-                other => {
+                ref other => {
                     return Err(GpuError::Invalid {
                         detail: format!("unsupported argument {other:?}"),
                     })

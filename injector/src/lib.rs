@@ -41,8 +41,11 @@
 #![deny(missing_docs)]
 
 mod campaign;
+mod descriptor;
 mod instrument;
 mod model;
+mod models;
+mod params;
 mod run;
 mod sample;
 mod spec;
@@ -56,10 +59,14 @@ pub use campaign::{
     MergeSummary, PlanProgress, PlanRow, RunOptions, RunSummary, Session, StoreMeta, StoredResult,
     STORE_SCHEMA_VERSION,
 };
+pub use descriptor::{op_group_id, DescField, Descriptor, DESCRIPTOR_BYTES};
 pub use instrument::{
-    instrument, sites, InstrumentError, Instrumented, Site, COUNT_SYMBOL, DESC_SYMBOL,
+    instrument, sites, InstrumentError, Instrumented, Site, SiteInfo, COUNT_SYMBOL, DESC_SYMBOL,
 };
-pub use model::Model;
+pub use model::{
+    FuParams, IalMode, IalParams, IdParams, IioParams, ImdMode, ImdParams, ImsParams, IocParams,
+    IrParams, IraParams, Model, NoParams, Params, WvParams,
+};
 pub use run::{
     activations, arm, outcome_of_error, HangPolicy, InjectError, Injection, Target, HANG_FACTOR,
     HANG_FLOOR_INSTRUCTIONS, HANG_FLOOR_WALL, SLOW_FACTOR,
@@ -67,9 +74,7 @@ pub use run::{
 pub use sample::{
     injection_rng, profile_sites, sample, ExercisedSite, Sampling, SiteProfile, SlotLanes,
 };
-pub use spec::{
-    op_group_id, Descriptor, FaultSpec, Params, Policy, SpecError, DESCRIPTOR_BYTES, SUBSTITUTES,
-};
+pub use spec::{FaultSpec, Policy, SpecError, SUBSTITUTES};
 pub use subject::{
     digest_of, magnitude, workload_names, Subject, SubjectError, SubjectOpener, SubjectOptions,
     SubjectRef, SubjectSource, WorkloadSubject, WORKLOAD_KIND,

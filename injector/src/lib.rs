@@ -8,12 +8,14 @@
 //! - [`Model`]: the fault models (`iat`, `iaw`, `iac`, `ial`, `wv`, `ira`, `ir`, `ims`,
 //!   `imd`, `ioc`, `iio`, `fu`, `wdrop`, `brx`), each with a precise definition.
 //! - [`FaultSpec`]: one reproducible fault (model, SM, sub-partition, warp slots, lanes,
-//!   parameters), written `iat:sm=3,sp=1,warps=0x5,lanes=0xff,dim=x,mask=0x4,pol=sa1`
-//!   or as JSON; [`Descriptor`]: its 64-byte encoding for the device.
+//!   parameters typed by the model, [`Params`]), written
+//!   `iat:sm=3,sp=1,warps=0x5,lanes=0xff,dim=x,mask=0x4,pol=sa1` or as JSON;
+//!   [`Descriptor`]: its 64-byte encoding for the device (layout: [`DescField`]).
 //! - [`instrument`]: instruments a module **once per model**; the fault site is chosen
 //!   at run time by the descriptor the host writes before each launch, and an
 //!   activation counter tells "not activated" from "masked". See the module docs of
-//!   [`instrument`] for the code it adds.
+//!   [`instrument`] for the code it adds. PTX older than the instrumentation needs is
+//!   raised ([`Instrumented::raised`]).
 //! - [`Subject`]: what an injection runs (a bundled workload, [`WorkloadSubject`], or
 //!   any program a higher crate describes); [`Target`]: a subject prepared for
 //!   injections (golden run, dry run, hang limits); [`Target::inject`] runs one fault

@@ -23,7 +23,9 @@
 //! | `subst` | ioc | substitute operation (`sub`, `mul`, `xor`, …) |
 //!
 //! Keys a model does not use are errors. The JSON form is the serde form of
-//! [`FaultSpec`].
+//! [`FaultSpec`]: `{"model":"iat","sm":3,"sp":1,"warps":5,"lanes":255,
+//! "params":{"dim":1,"mask":4,"pol":"sa1"}}` (`dim` as its number, `force` a boolean,
+//! `params` left out when empty); its errors name the field.
 
 use crate::model::{Model, Params};
 use crate::params::{describe, json_type, parse_u32};

@@ -2,7 +2,8 @@
 //! sm_90 (validation at `--opt-level 0`, which checks the same PTX several times faster
 //! than the default optimisation level), and the small workloads into PTX that ptxas
 //! also compiles at its default optimisation level (`-O3`, what the driver's JIT uses)
-//! for sm_90.
+//! for sm_90. Legacy PTX (ISA 3.2 for sm_30) is raised to what the instrumentation needs,
+//! and the raised, instrumented module passes ptxas too.
 use injector::{instrument, Model};
 use ptx::ptxas::PtxasOptions;
 use std::path::PathBuf;
@@ -113,4 +114,40 @@ fn small_instrumented_workloads_compile_at_the_default_optimisation_level() {
         .map(|(what, file)| (what, file, "sm_90"))
         .collect();
     check_all(jobs, None);
+}
+
+#[test]
+fn legacy_ptx_is_raised_and_the_instrumented_module_passes_ptxas() {
+    let src = include_str!("fixtures/legacy_ptx32.ptx");
+    let module = ptx::parse(src).unwrap();
+    assert_eq!(
+        (module.version(), module.target()),
+        (Some((3, 2)), Some("sm_30"))
+    );
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("instrumented-legacy");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut jobs = Vec::new();
+    for model in Model::ALL {
+        let inst = instrument(&module, model).unwrap_or_else(|e| panic!("{model}: {e}"));
+        assert_eq!(
+            inst.raised.as_deref(),
+            Some(
+                "raised .version 3.2 → 6.2 and .target sm_30 → sm_70: the instrumentation uses \
+                 activemask and vote.sync"
+            ),
+            "{model}"
+        );
+        assert!(
+            !inst.sites.is_empty(),
+            "{model}: the fixture has sites of every model"
+        );
+        let text = inst.ptx();
+        assert!(text.contains(".version 6.2") && text.contains(".target sm_70"));
+        let file = out.join(format!("legacy.{model}.ptx"));
+        std::fs::write(&file, text).unwrap();
+        for gpu in ["sm_70", "sm_90"] {
+            jobs.push((format!("legacy/{model}"), file.clone(), gpu));
+        }
+    }
+    check_all(jobs, Some(0));
 }

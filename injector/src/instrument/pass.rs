@@ -9,8 +9,8 @@ use crate::descriptor::{op_group_id, DescField};
 use crate::models::FaultModel;
 use crate::types::{op_group, width};
 use ptx::{
-    Declarator, Function, FunctionKind, Instruction, Opcode, Operand, StateSpace, Statement, Type,
-    VarDecl,
+    AddrBase, Address, Declarator, Function, FunctionKind, Instruction, Opcode, Operand,
+    StateSpace, Statement, Type, VarDecl,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -39,6 +39,8 @@ pub(crate) struct Pass<'a> {
     /// The function's scalar registers and their types.
     pub(crate) regs: HashMap<String, Type>,
     labels: HashMap<String, String>,
+    /// `.param` variables declared inside the body: the arguments of call sequences.
+    call_params: HashSet<String>,
     copied: &'a HashSet<String>,
     /// The sites found so far.
     pub(crate) sites: Vec<Site>,
@@ -62,6 +64,8 @@ impl<'a> Pass<'a> {
         }
         let mut labels = HashMap::new();
         collect_labels(f.body.as_deref().unwrap_or(&[]), &mut labels);
+        let mut call_params = HashSet::new();
+        collect_call_params(f.body.as_deref().unwrap_or(&[]), false, &mut call_params);
         if labels.contains_key(ORIG_LABEL) {
             return Err(InstrumentError::NameClash {
                 name: ORIG_LABEL.into(),
@@ -74,6 +78,7 @@ impl<'a> Pass<'a> {
             kernel: f.kind == FunctionKind::Entry,
             regs,
             labels,
+            call_params,
             copied,
             sites: Vec::new(),
             index: 0,
@@ -328,6 +333,18 @@ impl<'a> Pass<'a> {
         }
     }
 
+    /// Whether `i` passes an argument or a return value of a call sequence
+    /// (`st.param [param0], …`, `ld.param …, [retval0]`): PTX does not allow such an
+    /// instruction to be guarded, and it is no kernel parameter.
+    pub(crate) fn moves_call_param(&self, i: &Instruction) -> bool {
+        matches!(i.opcode, Opcode::St | Opcode::Ld)
+            && i.space() == Some(StateSpace::Param)
+            && i.operands.iter().any(|o| {
+                matches!(o, Operand::Addr(Address { base: AddrBase::Name(b), .. })
+                    if self.call_params.contains(b.as_str()))
+            })
+    }
+
     /// A register operand with its type and width in bits (1 for a predicate).
     pub(crate) fn reg_width(&self, op: &Operand) -> Option<(String, Type, u32)> {
         match op {
@@ -360,6 +377,19 @@ impl<'a> Pass<'a> {
             op = r("op"),
             id = op_group_id(&op_group(i)),
         )
+    }
+}
+
+/// The `.param` variables declared in the blocks of `body` (`nested`: `body` is one).
+fn collect_call_params(body: &[Statement], nested: bool, out: &mut HashSet<String>) {
+    for s in body {
+        match s {
+            Statement::Var(v) if nested && v.space == StateSpace::Param => {
+                out.extend(v.names.iter().map(|d| d.name.to_string()));
+            }
+            Statement::Block(b) => collect_call_params(b, true, out),
+            _ => {}
+        }
     }
 }
 

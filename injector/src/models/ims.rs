@@ -52,7 +52,7 @@ impl FaultModel for Ims {
         let space = i.space();
         let is_site = matches!(i.opcode, Opcode::Ld | Opcode::Ldu)
             && (space == Some(StateSpace::Const)
-                || (space == Some(StateSpace::Param) && cx.kernel));
+                || (space == Some(StateSpace::Param) && cx.kernel && !cx.moves_call_param(i)));
         if !is_site {
             return Ok(None);
         }

@@ -65,10 +65,12 @@ impl FaultModel for Ira {
         cx: &mut Pass<'_>,
         i: &Instruction,
     ) -> Result<Option<Vec<Statement>>, InstrumentError> {
+        // Variants are guarded instructions, which a call argument cannot be.
         if matches!(
             i.class(),
             Class::Control | Class::Barrier | Class::Other | Class::Tensor
         ) || matches!(i.opcode, Opcode::Other(_))
+            || cx.moves_call_param(i)
         {
             return Ok(None);
         }

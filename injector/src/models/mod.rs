@@ -151,6 +151,40 @@ mod tests {
     }
 
     #[test]
+    fn every_model_draws_valid_parameters_of_its_own() {
+        use crate::instrument::{Site, SiteInfo};
+        use crate::spec::FaultSpec;
+        use rand_core::SeedableRng;
+        let site = Site {
+            function: "k".into(),
+            index: 0,
+            line: 1,
+            op_group: "add.s32".into(),
+            info: SiteInfo {
+                dims: 2,
+                width: 32,
+                guarded: true,
+                lane_off: true,
+                space: Some('g'),
+                variants: vec![1],
+            },
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        for m in Model::ALL {
+            for lane_on in [false, true] {
+                let spec = FaultSpec {
+                    params: m.kind().draw(&mut rng, &site, lane_on),
+                    ..FaultSpec::new(m, 0, 0, 1, 1)
+                };
+                assert_eq!(spec.params.model(), m);
+                spec.validate().unwrap_or_else(|e| panic!("{spec}: {e}"));
+                assert_eq!(FaultSpec::parse(&spec.to_string()).unwrap(), spec);
+                assert_eq!(FaultSpec::parse(&spec.to_json()).unwrap(), spec);
+            }
+        }
+    }
+
+    #[test]
     fn ids_are_the_serde_names() {
         for m in Model::ALL {
             assert_eq!(

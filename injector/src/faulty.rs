@@ -33,37 +33,9 @@ impl FaultFactory for InjectorFaults {
         target: &FaultTarget<'_>,
     ) -> Result<Arc<dyn ModuleTransform>, BoxError> {
         let spec = FaultSpec::parse(fault)?;
-        check_on_device(&spec, target.sms, target.warp_slots)?;
+        spec.check_device(target.sms, target.warp_slots)?;
         Ok(Arc::new(PermanentFault::new(spec)))
     }
-}
-
-/// Checks that `spec` names an SM and at least one warp slot the device has.
-pub fn check_on_device(spec: &FaultSpec, sms: u32, warp_slots: u32) -> Result<(), String> {
-    if spec.sm >= sms {
-        return Err(format!(
-            "`sm={}` is out of range: the device has {sms} SMs (0..{})",
-            spec.sm,
-            sms.saturating_sub(1)
-        ));
-    }
-    // A mask names warp slots of one sub-partition; bits beyond the device's slots name
-    // nothing (all ones, as `fu` faults use, means every slot). A mask that names no slot
-    // the device has is an error.
-    let per_sp = (warp_slots / 4).clamp(1, 32);
-    let have = if per_sp == 32 {
-        u32::MAX
-    } else {
-        (1u32 << per_sp) - 1
-    };
-    if spec.warps & have == 0 {
-        return Err(format!(
-            "`warps={:#x}` is out of range: a sub-partition of the device has {per_sp} warp slots (mask bits 0..{})",
-            spec.warps,
-            per_sp - 1
-        ));
-    }
-    Ok(())
 }
 
 /// The module transform of one permanent fault.
@@ -101,7 +73,7 @@ impl PermanentFault {
             );
         }
         let inst = instrument(&module, self.spec.model).map_err(|e| e.to_string())?;
-        let touched = match &self.spec.params.op {
+        let touched = match self.spec.params.op() {
             Some(op) => inst.sites.iter().any(|s| &s.op_group == op),
             None => !inst.sites.is_empty(),
         };

@@ -8,12 +8,14 @@
 //! - [`Model`]: the fault models (`iat`, `iaw`, `iac`, `ial`, `wv`, `ira`, `ir`, `ims`,
 //!   `imd`, `ioc`, `iio`, `fu`, `wdrop`, `brx`), each with a precise definition.
 //! - [`FaultSpec`]: one reproducible fault (model, SM, sub-partition, warp slots, lanes,
-//!   parameters), written `iat:sm=3,sp=1,warps=0x5,lanes=0xff,dim=x,mask=0x4,pol=sa1`
-//!   or as JSON; [`Descriptor`]: its 64-byte encoding for the device.
+//!   parameters typed by the model, [`Params`]), written
+//!   `iat:sm=3,sp=1,warps=0x5,lanes=0xff,dim=x,mask=0x4,pol=sa1` or as JSON;
+//!   [`Descriptor`]: its 64-byte encoding for the device (layout: [`DescField`]).
 //! - [`instrument`]: instruments a module **once per model**; the fault site is chosen
 //!   at run time by the descriptor the host writes before each launch, and an
 //!   activation counter tells "not activated" from "masked". See the module docs of
-//!   [`instrument`] for the code it adds.
+//!   [`instrument`] for the code it adds. PTX older than the instrumentation needs is
+//!   raised ([`Instrumented::raised`]).
 //! - [`Subject`]: what an injection runs (a bundled workload, [`WorkloadSubject`], any
 //!   user's kernel described by a TOML manifest, [`KernelSubject`], or any program a
 //!   higher crate describes); [`Target`]: a subject prepared for
@@ -45,10 +47,13 @@
 #![deny(missing_docs)]
 
 mod campaign;
+mod descriptor;
 mod faulty;
 mod instrument;
 mod kernel;
 mod model;
+mod models;
+mod params;
 mod run;
 mod sample;
 mod spec;
@@ -62,12 +67,16 @@ pub use campaign::{
     MergeSummary, PlanProgress, PlanRow, RunOptions, RunSummary, Session, StoreMeta, StoredResult,
     STORE_SCHEMA_VERSION,
 };
-pub use faulty::{check_on_device, InjectorFaults, PermanentFault};
+pub use descriptor::{op_group_id, DescField, Descriptor, DESCRIPTOR_BYTES};
+pub use faulty::{InjectorFaults, PermanentFault};
 pub use instrument::{
-    instrument, sites, InstrumentError, Instrumented, Site, COUNT_SYMBOL, DESC_SYMBOL,
+    instrument, sites, InstrumentError, Instrumented, Site, SiteInfo, COUNT_SYMBOL, DESC_SYMBOL,
+};
+pub use model::{
+    FuParams, IalMode, IalParams, IdParams, IioParams, ImdMode, ImdParams, ImsParams, IocParams,
+    IrParams, IraParams, Model, NoParams, Params, WvParams,
 };
 pub use kernel::{KernelSubject, KERNEL_KIND};
-pub use model::Model;
 pub use run::{
     activations, arm, outcome_of_error, HangPolicy, InjectError, Injection, Target, HANG_FACTOR,
     HANG_FLOOR_INSTRUCTIONS, HANG_FLOOR_WALL, SLOW_FACTOR,
@@ -75,9 +84,7 @@ pub use run::{
 pub use sample::{
     injection_rng, profile_sites, sample, ExercisedSite, Sampling, SiteProfile, SlotLanes,
 };
-pub use spec::{
-    op_group_id, Descriptor, FaultSpec, Params, Policy, SpecError, DESCRIPTOR_BYTES, SUBSTITUTES,
-};
+pub use spec::{FaultSpec, Policy, SpecError, SUBSTITUTES};
 pub use subject::{
     digest_of, workload_names, workload_refs, Subject, SubjectError, SubjectOpener,
     SubjectOptions, SubjectRef, SubjectSource, WorkloadSubject, WORKLOAD_KIND,

@@ -287,7 +287,7 @@ impl Target {
                 fault: spec.model.to_string(),
             });
         }
-        if let Some(op) = &spec.params.op {
+        if let Some(op) = spec.params.op() {
             if !self.instrumented.sites.iter().any(|s| &s.op_group == op) {
                 let mut known: Vec<&str> = self
                     .instrumented

@@ -15,7 +15,7 @@
 
 use crate::instrument::{Instrumented, Site};
 use crate::model::Model;
-use crate::spec::{FaultSpec, Params, Policy, SUBSTITUTES};
+use crate::spec::{FaultSpec, Policy};
 use crate::subject::Subject;
 use gpu::{Device, SimDevice};
 use rand_chacha::ChaCha8Rng;
@@ -163,11 +163,13 @@ pub fn injection_rng(seed: u64, workload: &str, model: Model, index: u64) -> Cha
     ChaCha8Rng::seed_from_u64(h)
 }
 
-fn below(rng: &mut ChaCha8Rng, n: u32) -> u32 {
+/// A number in `0..n` (0 when `n` is 0).
+pub(crate) fn below(rng: &mut ChaCha8Rng, n: u32) -> u32 {
     ((u64::from(rng.next_u32()) * u64::from(n.max(1))) >> 32) as u32
 }
 
-fn pick<T: Copy>(rng: &mut ChaCha8Rng, v: &[T]) -> Option<T> {
+/// One element of `v`, `None` when it is empty.
+pub(crate) fn pick<T: Copy>(rng: &mut ChaCha8Rng, v: &[T]) -> Option<T> {
     (!v.is_empty()).then(|| v[below(rng, v.len() as u32) as usize])
 }
 
@@ -176,7 +178,7 @@ fn bits_of(mask: u32) -> Vec<u32> {
 }
 
 /// A random subset of `0..n` of random size in `lo..=hi`, always containing `must`.
-fn subset(rng: &mut ChaCha8Rng, n: u32, lo: u32, hi: u32, must: u32) -> u32 {
+pub(crate) fn subset(rng: &mut ChaCha8Rng, n: u32, lo: u32, hi: u32, must: u32) -> u32 {
     let n = n.clamp(1, 32);
     let hi = hi.min(n).max(1);
     let lo = lo.clamp(1, hi);
@@ -188,79 +190,18 @@ fn subset(rng: &mut ChaCha8Rng, n: u32, lo: u32, hi: u32, must: u32) -> u32 {
     set
 }
 
-/// Lanes of the model's lane rule, containing `must`.
-fn lanes_for(model: Model, rng: &mut ChaCha8Rng, must: u32) -> u32 {
-    match model {
-        m if m.all_lanes() => u32::MAX,
-        Model::Ira | Model::Ioc | Model::Iio => u32::MAX,
-        Model::Ial => subset(rng, 32, 1, 2, must),
-        Model::Fu => 1 << must,
-        _ => subset(rng, 32, 1, 31, must),
-    }
-}
-
-fn single_bit(rng: &mut ChaCha8Rng, width: u32) -> u64 {
+/// A mask of one bit in `0..width`.
+pub(crate) fn single_bit(rng: &mut ChaCha8Rng, width: u32) -> u64 {
     1u64 << below(rng, width.clamp(1, 64))
 }
 
-fn stuck(rng: &mut ChaCha8Rng) -> Policy {
+/// Stuck-at 0 or 1, evenly.
+pub(crate) fn stuck(rng: &mut ChaCha8Rng) -> Policy {
     if rng.next_u32() & 1 == 0 {
         Policy::Sa0
     } else {
         Policy::Sa1
     }
-}
-
-/// The model parameters for a fault at `site` (and the lanes it must favour).
-fn params_for(model: Model, rng: &mut ChaCha8Rng, site: &Site, lane_on: bool) -> Params {
-    let info = &site.info;
-    let mut p = Params::default();
-    match model {
-        Model::Iat | Model::Iaw | Model::Iac => {
-            p.dim = Some(if info.dims == 0 { 1 } else { info.dims });
-            // block and grid indices below 1024: one of the low ten bits
-            p.mask = Some(single_bit(rng, 10));
-            p.pol = Some(stuck(rng));
-            p.force = Some(true);
-        }
-        Model::Ial => p.mode = Some(if lane_on { "on" } else { "off" }.into()),
-        Model::Wv => p.pol = Some(stuck(rng)),
-        Model::Ira => {
-            let v = pick(rng, &info.variants).unwrap_or(0);
-            p.field = Some((v / 4) as u8);
-            p.bit = Some((v % 4) as u8);
-        }
-        Model::Ir => p.op = Some(site.op_group.clone()),
-        Model::Ims => {
-            p.mask = Some(single_bit(
-                rng,
-                if info.width == 0 { 32 } else { info.width },
-            ))
-        }
-        Model::Imd => {
-            p.mask = Some(single_bit(
-                rng,
-                if info.width == 0 { 32 } else { info.width },
-            ));
-            p.mode = Some("data".into());
-            p.spaces = Some("slg".into());
-        }
-        Model::Ioc => {
-            p.op = Some(site.op_group.clone());
-            let k = pick(rng, &info.variants).unwrap_or(0) as usize;
-            p.subst = Some(SUBSTITUTES[k.min(SUBSTITUTES.len() - 1)].to_string());
-        }
-        Model::Iio => p.mask = Some(single_bit(rng, 32)),
-        Model::Fu => {
-            p.op = Some(site.op_group.clone());
-            p.mask = Some(single_bit(
-                rng,
-                if info.width == 0 { 32 } else { info.width },
-            ));
-        }
-        Model::Wdrop | Model::Brx => {}
-    }
-    p
 }
 
 /// Draws one fault for `profile`'s model. `None` when the model has no candidate site
@@ -271,25 +212,13 @@ pub fn sample(
     rng: &mut ChaCha8Rng,
 ) -> Option<FaultSpec> {
     let model = profile.model;
+    let kind = model.kind();
     let per_sp = (profile.warp_slots / 4).max(1);
     match sampling {
         Sampling::Exercised => {
             let exercised: Vec<&ExercisedSite> = profile.exercised().collect();
             let es = *exercised.get(below(rng, exercised.len() as u32) as usize)?;
-            // ial: lane-on needs a lane whose guard was false, lane-off an ALU site
-            let info = &es.site.info;
-            let lane_on = match model {
-                Model::Ial => {
-                    let can_on =
-                        info.guarded && es.slots.iter().any(|s| s.active & !s.executed != 0);
-                    if can_on && info.lane_off {
-                        rng.next_u32() & 1 == 0
-                    } else {
-                        can_on
-                    }
-                }
-                _ => false,
-            };
+            let lane_on = kind.lane_on_exercised(es, rng);
             let candidates: Vec<&SlotLanes> = es
                 .slots
                 .iter()
@@ -305,13 +234,9 @@ pub fn sample(
             };
             let must = pick(rng, &bits_of(lane_pool)).unwrap_or(0);
             let sp = sl.slot % 4;
-            let warps = if model == Model::Fu {
-                u32::MAX
-            } else {
-                subset(rng, per_sp, 1, per_sp, sl.slot / 4)
-            };
-            let lanes = lanes_for(model, rng, must);
-            let params = params_for(model, rng, &es.site, lane_on);
+            let warps = kind.warps(rng, per_sp, sl.slot);
+            let lanes = kind.lane_rule().draw(rng, must);
+            let params = kind.draw(rng, &es.site, lane_on);
             Some(FaultSpec {
                 model,
                 sm: sl.sm,
@@ -329,16 +254,10 @@ pub fn sample(
             let sm = below(rng, profile.sms);
             let slot = below(rng, profile.warp_slots);
             let must = below(rng, 32);
-            let warps = if model == Model::Fu {
-                u32::MAX
-            } else {
-                subset(rng, per_sp, 1, per_sp, slot / 4)
-            };
-            let lanes = lanes_for(model, rng, must);
-            let lane_on = model == Model::Ial
-                && site.info.guarded
-                && (!site.info.lane_off || rng.next_u32() & 1 == 0);
-            let params = params_for(model, rng, site, lane_on);
+            let warps = kind.warps(rng, per_sp, slot);
+            let lanes = kind.lane_rule().draw(rng, must);
+            let lane_on = kind.lane_on_physical(site, rng);
+            let params = kind.draw(rng, site, lane_on);
             Some(FaultSpec {
                 model,
                 sm,

@@ -763,3 +763,76 @@ fn wdrop_before_a_barrier() {
     );
     assert!(matches!(r.out, Err(GpuError::Hang { .. })), "{:?}", r.out);
 }
+
+/// Runs the legacy fixture (`saxpy`: out[i] = 2a·x[i] + y[i], then lane 0 of each warp
+/// writes a shuffle sum of its lanes' indices) on `sim`, grid 2 × 32 threads, n = 64,
+/// a = 3, x[i] = i, y[i] = 1: (out, sums, activations).
+fn run_legacy(ptx_text: &str, fault: Option<&str>) -> (Vec<f32>, Vec<u32>, u64) {
+    let mut dev = Platform::new().open(&"sim".parse().unwrap()).unwrap();
+    let m = dev.load(ptx_text).unwrap();
+    let instrumented = ptx_text.contains(injector::DESC_SYMBOL);
+    if instrumented {
+        let spec = fault.map(|f| FaultSpec::parse(f).unwrap());
+        arm(dev.as_mut(), m, spec.as_ref()).unwrap();
+    }
+    let x: Vec<f32> = (0..64).map(|i| i as f32).collect();
+    let x = dev.upload(&x).unwrap();
+    let y = dev.upload(&[1.0f32; 64]).unwrap();
+    let out = dev.alloc_zeroed::<f32>(64).unwrap();
+    let sums = dev.alloc_zeroed::<u32>(2).unwrap();
+    dev.launch(
+        m,
+        "saxpy",
+        &LaunchConfig::linear(2, 32),
+        &[
+            KernelArg::F32(3.0),
+            KernelArg::Ptr(x.ptr),
+            KernelArg::Ptr(y.ptr),
+            KernelArg::Ptr(out.ptr),
+            KernelArg::Ptr(sums.ptr),
+            KernelArg::U32(64),
+        ],
+    )
+    .unwrap();
+    let count = if instrumented {
+        activations(dev.as_mut(), m).unwrap()
+    } else {
+        0
+    };
+    (
+        dev.download::<f32>(out, 64).unwrap(),
+        dev.download::<u32>(sums, 2).unwrap(),
+        count,
+    )
+}
+
+#[test]
+fn legacy_ptx_is_raised_instrumented_and_runs() {
+    let src = include_str!("fixtures/legacy_ptx32.ptx");
+    let (out, sums, _) = run_legacy(src, None);
+    assert_eq!(
+        out,
+        (0..64).map(|i| 6.0 * i as f32 + 1.0).collect::<Vec<_>>()
+    );
+    // lane 0 of warp 0: 0 + 16 (lane 16) + (8 + 24) (lane 8's partial sum)
+    assert_eq!(sums[0], 48);
+    let inst = instrument(&ptx::parse(src).unwrap(), Model::Iat).unwrap();
+    assert!(inst.raised.is_some());
+    let text = inst.ptx();
+    // disabled: what the original computes
+    assert_eq!(run_legacy(&text, None), (out.clone(), sums.clone(), 0));
+    // bit 0 of %tid.x flipped in lane 0 of warp 0 of CTA 0 (SM 0): it computes element
+    // 1 instead of 0 (out[0] stays 0) and, taking itself for lane 1, writes no sum
+    let (f_out, f_sums, count) = run_legacy(
+        &text,
+        Some("iat:sm=0,sp=0,warps=0x1,lanes=0x1,dim=x,mask=0x1,pol=xor"),
+    );
+    let mut want = out;
+    want[0] = 0.0;
+    assert_eq!(f_out, want);
+    assert_eq!(f_sums, vec![0, sums[1]]);
+    assert_eq!(
+        count, 1,
+        "one warp-instruction (the read of %tid.x) was corrupted"
+    );
+}

@@ -2,7 +2,8 @@
 //! sm_90 (validation at `--opt-level 0`, which checks the same PTX several times faster
 //! than the default optimisation level), and the small workloads into PTX that ptxas
 //! also compiles at its default optimisation level (`-O3`, what the driver's JIT uses)
-//! for sm_90.
+//! for sm_90. Legacy PTX (ISA 3.2 for sm_30) is raised to what the instrumentation needs,
+//! and the raised, instrumented module passes ptxas too.
 use injector::{instrument, Model};
 use ptx::ptxas::PtxasOptions;
 use std::path::PathBuf;
@@ -113,4 +114,85 @@ fn small_instrumented_workloads_compile_at_the_default_optimisation_level() {
         .map(|(what, file)| (what, file, "sm_90"))
         .collect();
     check_all(jobs, None);
+}
+
+#[test]
+fn legacy_ptx_is_raised_and_the_instrumented_module_passes_ptxas() {
+    let src = include_str!("fixtures/legacy_ptx32.ptx");
+    let module = ptx::parse(src).unwrap();
+    assert_eq!(
+        (module.version(), module.target()),
+        (Some((3, 2)), Some("sm_30"))
+    );
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("instrumented-legacy");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut jobs = Vec::new();
+    for model in Model::ALL {
+        let inst = instrument(&module, model).unwrap_or_else(|e| panic!("{model}: {e}"));
+        assert_eq!(
+            inst.raised.as_deref(),
+            Some(
+                "raised .version 3.2 → 6.2 and .target sm_30 → sm_70: the instrumentation uses \
+                 activemask and vote.sync"
+            ),
+            "{model}"
+        );
+        assert!(
+            !inst.sites.is_empty(),
+            "{model}: the fixture has sites of every model"
+        );
+        let text = inst.ptx();
+        assert!(text.contains(".version 6.2") && text.contains(".target sm_70"));
+        let file = out.join(format!("legacy.{model}.ptx"));
+        std::fs::write(&file, text).unwrap();
+        for gpu in ["sm_70", "sm_90"] {
+            jobs.push((format!("legacy/{model}"), file.clone(), gpu));
+        }
+    }
+    check_all(jobs, Some(0));
+}
+
+/// The real-world PTX of `tests/corpus/zluda` (mostly ISA 6.5 for sm_30): every file
+/// instruments for every model; those older than sm_70 are raised, and each raised file,
+/// instrumented for one model (in turn), passes ptxas for sm_70.
+#[test]
+fn the_corpus_instruments_and_its_raised_files_pass_ptxas() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/corpus/zluda");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("corpus {} missing: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ptx"))
+        .collect();
+    files.sort();
+    assert!(files.len() > 100, "corpus has {} files", files.len());
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("instrumented-corpus");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut jobs = Vec::new();
+    for (n, path) in files.iter().enumerate() {
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let module = ptx::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let old = module
+            .target()
+            .and_then(|t| {
+                let digits = t.strip_prefix("sm_")?.trim_end_matches(char::is_alphabetic);
+                digits.parse::<u32>().ok()
+            })
+            .is_some_and(|sm| sm < 70);
+        for model in Model::ALL {
+            let inst = instrument(&module, model).unwrap_or_else(|e| panic!("{name}/{model}: {e}"));
+            assert_eq!(
+                inst.raised.is_some(),
+                old,
+                "{name}/{model}: {:?}",
+                inst.raised
+            );
+            if old && Model::ALL[n % Model::ALL.len()] == model {
+                let file = out.join(format!("{name}.{model}.ptx"));
+                std::fs::write(&file, inst.ptx()).unwrap();
+                jobs.push((format!("{name}/{model}"), file, "sm_70"));
+            }
+        }
+    }
+    assert!(jobs.len() > 100, "only {} raised files", jobs.len());
+    check_all(jobs, Some(0));
 }

@@ -76,6 +76,6 @@ pub fn kernel(path: &Path) -> anyhow::Result<Arc<dyn Subject>> {
 
 /// Checks that `spec` names an SM and warp slots `device` has.
 pub fn check_fault_on(spec: &FaultSpec, device: &DeviceInfo) -> anyhow::Result<()> {
-    injector::check_on_device(spec, device.sm_count, device.warp_slots())
+    spec.check_device(device.sm_count, device.warp_slots())
         .map_err(|e| anyhow::anyhow!("--fault: {e} ({} {})", device.device, device.name))
 }

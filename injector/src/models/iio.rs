@@ -1,0 +1,164 @@
+//! `iio`: flipped bits in immediate operands and address offsets.
+
+use super::{FaultModel, LaneRule};
+use crate::descriptor::Descriptor;
+use crate::instrument::{
+    bits_of_imm, code, count, name_op, r, slot_reg, with_inst, InstrumentError, Pass, Site,
+};
+use crate::model::Params;
+use crate::params::{param_set, Mask, Policy};
+use crate::sample::single_bit;
+use crate::types::{operand_types, width};
+use ptx::{AddrBase, Address, Class, Instruction, Opcode, Operand, StateSpace, Statement, Type};
+use rand_chacha::ChaCha8Rng;
+
+param_set! {
+    /// The parameters of `iio`.
+    pub struct IioParams {
+        /// Bits flipped.
+        mask: u64 as Mask,
+    }
+}
+
+pub(crate) struct Iio;
+
+impl FaultModel for Iio {
+    fn id(&self) -> &'static str {
+        "iio"
+    }
+    fn unit(&self) -> &'static str {
+        "decoder: immediate operand (operation management)"
+    }
+    fn definition(&self) -> &'static str {
+        "Immediate-operand decode fault: every immediate operand of an arithmetic, \
+         logic, comparison, move or conversion instruction, and every address offset \
+         of a load or store outside the param space, is xor-ed with `mask` (truncated \
+         to the operand's width) in the selected lanes."
+    }
+    fn parameters(&self) -> &'static [(&'static str, &'static str)] {
+        &[(
+            "mask",
+            "1..2^64-1, bits flipped (default 1; campaigns: one bit in 0..31)",
+        )]
+    }
+
+    fn encode(&self, params: &Params, d: &mut Descriptor) {
+        if let Params::Iio(p) = params {
+            d.set_masks(p.mask.unwrap_or(1), Policy::Xor);
+        }
+    }
+
+    fn site(
+        &self,
+        cx: &mut Pass<'_>,
+        i: &Instruction,
+    ) -> Result<Option<Vec<Statement>>, InstrumentError> {
+        let eligible = matches!(
+            i.class(),
+            Class::IntAlu
+                | Class::Fp32
+                | Class::Fp64
+                | Class::Compare
+                | Class::Conversion
+                | Class::Load
+                | Class::Store
+        ) && i.opcode != Opcode::Lop3
+            && !matches!(
+                i.opcode,
+                Opcode::Other(_) | Opcode::Prefetch | Opcode::Prefetchu | Opcode::Cp
+            );
+        if !eligible {
+            return Ok(None);
+        }
+        let types = operand_types(i);
+        let (qcode, q) = cx.q(i, &r("sel"));
+        let p1 = r("p1");
+        let p3 = r("p3");
+        let mut pre = format!(
+            "{qcode}setp.ne.and.u32 {p3}, {u0}, {u0}, {q};\n",
+            u0 = r("u0")
+        );
+        let mut inst = i.clone();
+        let mut any = false;
+        let d = i.dest_count();
+        let mut slot = 0;
+        for (k, op) in i.operands.iter().enumerate() {
+            match op {
+                Operand::Imm(imm) if k >= d => {
+                    let Some(t) = types[k] else { continue };
+                    if t == Type::Pred {
+                        continue;
+                    }
+                    let Some(bits) = bits_of_imm(imm, t) else {
+                        continue;
+                    };
+                    let Some(w) = width(t) else { continue };
+                    if slot > 3 {
+                        continue;
+                    }
+                    let tmp = slot_reg(w, slot);
+                    slot += 1;
+                    pre += &format!(
+                        "mov.b{w} {tmp}, {bits:#x};\n\
+                         @{q} xor.b{w} {tmp}, {tmp}, {x};\n\
+                         and.pred {p1}, {q}, {nz};\n\
+                         or.pred {p3}, {p3}, {p1};\n",
+                        x = r(&format!("xor{w}")),
+                        nz = r(&format!("nz{w}")),
+                    );
+                    inst.operands[k] = name_op(&tmp);
+                    any = true;
+                }
+                Operand::Addr(a)
+                    if matches!(i.class(), Class::Load | Class::Store)
+                        && !matches!(i.space(), Some(StateSpace::Param)) =>
+                {
+                    let base = match &a.base {
+                        AddrBase::Name(b) => match cx.regs.get(b.as_str()) {
+                            Some(t) if t.size() == 8 => b.to_string(),
+                            Some(_) => continue,
+                            None => {
+                                pre += &format!("mov.u64 {a64}, {b};\n", a64 = r("a64"));
+                                r("a64")
+                            }
+                        },
+                        AddrBase::Imm(_) => continue,
+                    };
+                    let (o64, a64) = (r("o64"), r("a64"));
+                    pre += &format!(
+                        "mov.b64 {o64}, {off};\n\
+                         @{q} xor.b64 {o64}, {o64}, {x};\n\
+                         add.s64 {a64}, {base}, {o64};\n\
+                         and.pred {p1}, {q}, {nz};\n\
+                         or.pred {p3}, {p3}, {p1};\n",
+                        off = a.offset,
+                        x = r("xor64"),
+                        nz = r("nz64"),
+                    );
+                    inst.operands[k] = Operand::Addr(Address {
+                        base: AddrBase::Name(a64.into()),
+                        offset: 0,
+                    });
+                    any = true;
+                }
+                _ => {}
+            }
+        }
+        if !any {
+            return Ok(None);
+        }
+        pre += &count(&p3);
+        Ok(Some(with_inst(code(&pre)?, inst, vec![])))
+    }
+
+    /// All lanes (NVBitPERfi).
+    fn lane_rule(&self) -> LaneRule {
+        LaneRule::All
+    }
+
+    fn draw(&self, rng: &mut ChaCha8Rng, _site: &Site, _lane_on: bool) -> Params {
+        Params::Iio(IioParams {
+            mask: Some(single_bit(rng, 32)),
+        })
+    }
+}

@@ -1,68 +1,15 @@
 //! End-to-end tests of `gpufault campaign` and `gpufault report` (issue #7): the real
 //! binary, real stores, real signals.
 
-use rusqlite::{Connection, OpenFlags};
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use support::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_gpufault");
-
-/// A fresh directory for one test under cargo's per-target temporary directory.
+/// A fresh directory for one test.
 fn scratch(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("campaign-{name}"));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn gpufault(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env("CI", "true")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> Output {
-    let out = gpufault(dir, args);
-    assert!(
-        out.status.success(),
-        "gpufault {args:?} failed ({:?}):\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// The binary with `args` in `dir`, as CI runs it, stderr captured.
-fn command(dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .current_dir(dir)
-        .env("CI", "true")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    c
-}
-
-fn spawn(dir: &Path, args: &[&str]) -> Child {
-    command(dir, args).spawn().unwrap()
-}
-
-fn read_only(store: &Path) -> Connection {
-    let c = Connection::open_with_flags(store, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    c.busy_timeout(Duration::from_secs(10)).unwrap();
-    c
-}
-
-fn count(store: &Path, table: &str) -> i64 {
-    read_only(store)
-        .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
-        .unwrap()
+    support::scratch(&format!("campaign-{name}"))
 }
 
 /// What must not depend on how a campaign was run: the fault and what it did.
@@ -185,34 +132,6 @@ fn plan(dir: &Path, out: &str, workloads: &str, models: &str, n: u32) {
 
 fn copy(dir: &Path, from: &str, to: &str) {
     std::fs::copy(dir.join(from), dir.join(to)).unwrap();
-}
-
-/// Waits until the store has at least `min` results; panics if the process ends first
-/// or the campaign completes (then it was too short to be interrupted).
-fn wait_for_results(child: &mut Child, store: &Path, min: i64, total: i64) -> i64 {
-    let t = Instant::now();
-    loop {
-        let n = if store.exists() {
-            count(store, "results")
-        } else {
-            0
-        };
-        assert!(
-            n < total,
-            "the campaign finished ({n}/{total}) before it could be interrupted; make it longer"
-        );
-        if n >= min {
-            return n;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("the campaign exited early with {status}");
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(120),
-            "no results after 120 s"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 #[test]
@@ -414,9 +333,11 @@ fn sigterm_stops_cleanly_like_ctrl_c_and_exits_143() {
     let done = count(&store, "results");
     assert!(done < total, "{done}/{total}");
     let (status, reason): (String, Option<String>) = read_only(&store)
-        .query_row("SELECT status, reason FROM sessions WHERE id = 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT status, reason FROM sessions WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap();
     assert_eq!(status, "interrupted");
     assert!(reason.is_some());
@@ -450,6 +371,8 @@ fn ctrl_c_at_the_terminal_spares_worker_processes() {
             "process",
         ],
     )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
     .process_group(0)
     .spawn()
     .unwrap();

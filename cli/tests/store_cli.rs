@@ -1,26 +1,14 @@
 //! Campaign stores through the CLI: what is not a store, where a store cannot be made,
 //! and a damaged store, each said once and plainly (issue 15, items 6 and 9).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use support::{gpufault, stderr};
 
 fn scratch(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("store-cli-{name}"));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn gpufault(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gpufault"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("gpufault runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    support::scratch(&format!("store-cli-{name}"))
 }
 
 const PLAN: [&str; 10] = [

@@ -62,6 +62,12 @@ impl Subject for KernelSubject {
     fn compare_golden(&self, golden: &Outputs, got: &Outputs) -> Comparison {
         self.manifest.compare(golden, got)
     }
+    fn compare_reference(&self, reference: &Outputs, got: &Outputs) -> Comparison {
+        self.manifest.compare(reference, got)
+    }
+    fn check_reference(&self, got: &Outputs) -> Option<Result<Comparison, String>> {
+        self.manifest.check_reference(got).map(Ok)
+    }
 }
 
 /// The [`SubjectSource`](crate::SubjectSource) opener of kind `kernel`: loads the

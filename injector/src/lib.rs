@@ -72,11 +72,11 @@ pub use faulty::{InjectorFaults, PermanentFault};
 pub use instrument::{
     instrument, sites, InstrumentError, Instrumented, Site, SiteInfo, COUNT_SYMBOL, DESC_SYMBOL,
 };
+pub use kernel::{KernelSubject, KERNEL_KIND};
 pub use model::{
     FuParams, IalMode, IalParams, IdParams, IioParams, ImdMode, ImdParams, ImsParams, IocParams,
     IrParams, IraParams, Model, NoParams, Params, WvParams,
 };
-pub use kernel::{KernelSubject, KERNEL_KIND};
 pub use run::{
     activations, arm, outcome_of_error, HangPolicy, InjectError, Injection, Target, HANG_FACTOR,
     HANG_FLOOR_INSTRUCTIONS, HANG_FLOOR_WALL, SLOW_FACTOR,
@@ -86,7 +86,7 @@ pub use sample::{
 };
 pub use spec::{FaultSpec, Policy, SpecError, SUBSTITUTES};
 pub use subject::{
-    digest_of, workload_names, workload_refs, Subject, SubjectError, SubjectOpener,
-    SubjectOptions, SubjectRef, SubjectSource, WorkloadSubject, WORKLOAD_KIND,
+    digest_of, workload_names, workload_refs, Subject, SubjectError, SubjectOpener, SubjectOptions,
+    SubjectRef, SubjectSource, WorkloadSubject, WORKLOAD_KIND,
 };
 pub use types::{op_group, operand_types};

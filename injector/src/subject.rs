@@ -55,15 +55,17 @@ pub trait Subject: Send + Sync {
     /// order and reads the outputs back. Frees what it allocated, also on error.
     fn run(&self, dev: &mut dyn Device, module: ModuleHandle) -> Result<Outputs, RunError>;
 
-    /// The subject's own reference outputs for a fault-free run to be checked against
-    /// (a bundled workload's CPU reference, a manifest's reference files); `None` when it
-    /// has none, `Some(Err)` when it cannot be computed.
-    fn reference(&self) -> Option<Result<Outputs, String>> {
+    /// Checks a fault-free run against the subject's own reference (a bundled
+    /// workload's CPU reference, a manifest's reference files) within its documented
+    /// tolerance; `None` when it has none, `Some(Err)` when the reference cannot be
+    /// computed.
+    fn check_reference(&self, got: &Outputs) -> Option<Result<Comparison, String>> {
+        let _ = got;
         None
     }
 
-    /// Compares outputs with the reference, within the subject's documented tolerance
-    /// (bit for bit unless it has one).
+    /// Compares two outputs within the subject's documented tolerance (bit for bit
+    /// unless it has one): a run on one device with a run on another.
     fn compare_reference(&self, reference: &Outputs, got: &Outputs) -> Comparison {
         self.compare_golden(reference, got)
     }
@@ -206,10 +208,11 @@ impl Subject for WorkloadSubject {
     fn run(&self, dev: &mut dyn Device, module: ModuleHandle) -> Result<Outputs, RunError> {
         self.workload.run(dev, module, &self.inputs)
     }
-    fn reference(&self) -> Option<Result<Outputs, String>> {
+    fn check_reference(&self, got: &Outputs) -> Option<Result<Comparison, String>> {
         Some(
             self.workload
                 .reference(&self.inputs)
+                .map(|r| self.workload.compare(&r, got))
                 .map_err(|e| e.to_string()),
         )
     }

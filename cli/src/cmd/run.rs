@@ -108,6 +108,17 @@ fn against(
     })
 }
 
+/// The first line of the human output: the workload with its size and input seed, or
+/// the kernel with its manifest.
+fn subject_line(subject: &dyn Subject, seed: u64) -> String {
+    let id = subject.id();
+    match (subject.size(), &id.source) {
+        (Some(size), _) => format!("workload      {} (size {size}, seed {seed})", id.name),
+        (None, Some(src)) => format!("kernel        {} ({src})", id.name),
+        (None, None) => format!("{:<14}{}", id.kind, id.name),
+    }
+}
+
 fn verdict_name(v: Verdict) -> &'static str {
     match v {
         Verdict::Identical => "identical",
@@ -166,12 +177,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             let t = Instant::now();
             let result = subject.run(dev.as_mut(), module);
             let elapsed = t.elapsed();
-            let reference = subject.reference().transpose().map_err(|e| anyhow!(e))?;
+            let mut has_reference = true;
             let (report, ok) = match result {
                 Ok(out) => {
-                    let cmp = match &reference {
-                        Some(r) => subject.compare_reference(r, &out),
-                        None => subject.compare_golden(&out, &out),
+                    let cmp = match subject.check_reference(&out) {
+                        Some(c) => c.map_err(|e| anyhow!(e))?,
+                        None => {
+                            has_reference = false;
+                            subject.compare_golden(&out, &out)
+                        }
                     };
                     let ok = cmp.verdict != Verdict::Different;
                     let against = args
@@ -216,10 +230,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                println!(
-                    "workload      {} (size {}, seed {})",
-                    report.workload, size, args.seed
-                );
+                println!("{}", subject_line(subject.as_ref(), args.seed));
                 println!("device        {}", report.device);
                 println!("launches      {}", report.launches);
                 if let Some(n) = report.instructions {
@@ -228,7 +239,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 println!("time          {:.1} ms", report.elapsed_ms);
                 match &report.error {
                     Some(e) => println!("verdict       FAILED: {e}"),
-                    None if reference.is_none() => println!(
+                    None if !has_reference => println!(
                         "verdict       PASS: the run completed (no reference outputs to compare with; \
                          give the manifest a [reference] to check them)"
                     ),
@@ -308,7 +319,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                println!("workload      {} (size {}, seed {})", name, size, args.seed);
+                println!("{}", subject_line(subject.as_ref(), args.seed));
                 println!("device        {}", report.device);
                 println!("fault         {}", report.fault);
                 println!("outcome       {}", inj.outcome.describe());

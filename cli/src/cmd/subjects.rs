@@ -4,12 +4,11 @@
 
 use anyhow::{bail, Context};
 use gpu::{DeviceInfo, NodeConfig, Platform};
-use injector::{FaultSpec, InjectorFaults, Subject, SubjectOptions, SubjectSource, WORKLOAD_KIND};
+use injector::{
+    FaultSpec, InjectorFaults, Subject, SubjectOptions, SubjectSource, KERNEL_KIND, WORKLOAD_KIND,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// The kind of kernel-manifest subjects.
-pub const KERNEL_KIND: &str = "kernel";
 
 /// The platform of this process: CUDA devices and virtual GPUs, with the node config of
 /// `--node-config` (its faults armed by the injector's fault factory).
@@ -66,11 +65,19 @@ pub fn subjects(
     Ok(out)
 }
 
-/// The kernel manifest at `path` as a subject.
+/// The kernel manifest at `path` as a subject. The manifest is named by its absolute
+/// path, so a campaign planned here resumes from any working directory (and on the
+/// machines of a cluster that share the file system).
 pub fn kernel(path: &Path) -> anyhow::Result<Arc<dyn Subject>> {
-    let text = path.to_string_lossy();
+    let absolute = std::fs::canonicalize(path)
+        .with_context(|| format!("--kernel {}: cannot read the manifest", path.display()))?;
     source()
-        .build(KERNEL_KIND, "", Some(&text), &SubjectOptions::default())
+        .build(
+            KERNEL_KIND,
+            "",
+            Some(&absolute.to_string_lossy()),
+            &SubjectOptions::default(),
+        )
         .with_context(|| format!("--kernel {}", path.display()))
 }
 

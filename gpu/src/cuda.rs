@@ -901,6 +901,9 @@ pub(crate) mod tests {
         );
         let complete = fake_library("libcuda-complete.so", &c_functions(CUDA_SYMBOLS));
         check_libcuda(&[complete.display().to_string()]).unwrap();
+        for lib in [empty, partial, complete] {
+            let _ = std::fs::remove_dir_all(lib.parent().unwrap());
+        }
     }
 
     /// The symbol behind each cudarc `result::` function this file calls (cudarc 0.19

@@ -353,6 +353,7 @@ mod tests {
             )),
             "{detail}"
         );
+        let _ = std::fs::remove_dir_all(lib.parent().unwrap());
     }
 
     #[test]

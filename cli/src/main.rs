@@ -43,7 +43,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    cmd::reset_sigpipe();
+    cmd::set_signal_dispositions();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Ptx(c) => cmd::ptx::run(c),

@@ -2,28 +2,23 @@
 //! document reads back into its type and prints again byte for byte, so no field is
 //! missing from the type, none is extra, and the order is the type's.
 
+mod support;
+
 use reports::output::{
     CampaignStatus, FaultReport, ModelDoc, PlainReport, SimRun, StatsReport, WorkloadDoc,
 };
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-const BIN: &str = env!("CARGO_BIN_EXE_gpufault");
+use support::{gpufault, scratch, small_campaign, stderr};
 
 /// Runs the binary in `dir` and returns its stdout, asserting the exit code.
 fn stdout_of(dir: &Path, args: &[&str], code: i32) -> String {
-    let o = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env("CI", "true")
-        .output()
-        .expect("gpufault runs");
+    let o = gpufault(dir, args);
     assert_eq!(
         o.status.code(),
         Some(code),
         "gpufault {args:?}:\n{}",
-        String::from_utf8_lossy(&o.stderr)
+        stderr(&o)
     );
     String::from_utf8(o.stdout).expect("UTF-8 output")
 }
@@ -35,13 +30,6 @@ fn same<'a, T: Deserialize<'a> + Serialize>(text: &'a str) -> T {
     let again = serde_json::to_string_pretty(&t).unwrap() + "\n";
     assert_eq!(again, text);
     t
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("output-{name}"));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 fn examples() -> PathBuf {
@@ -95,7 +83,7 @@ fn listings_and_stats_are_their_types() {
 
 #[test]
 fn sim_run_and_campaign_status_are_their_types() {
-    let dir = scratch("sim-status");
+    let dir = scratch("output-sim-status");
     std::fs::copy(examples().join("vecadd.ptx"), dir.join("vecadd.ptx")).unwrap();
     // n = 64 over 16-float buffers: an illegal address, with address fields.
     let text = stdout_of(
@@ -128,23 +116,7 @@ fn sim_run_and_campaign_status_are_their_types() {
     let fault = run.fault.expect("faulted");
     assert_eq!(fault.space.as_deref(), Some("global"));
     assert_eq!(run.dumped.len(), 3);
-    stdout_of(
-        &dir,
-        &[
-            "campaign",
-            "plan",
-            "--workloads",
-            "vecadd",
-            "--models",
-            "wdrop",
-            "--injections",
-            "2",
-            "--out",
-            "c.db",
-        ],
-        0,
-    );
-    stdout_of(&dir, &["campaign", "run", "c.db"], 0);
+    small_campaign(&dir, 2);
     let text = stdout_of(&dir, &["campaign", "status", "c.db", "--json"], 0);
     let status: CampaignStatus = same(&text);
     assert_eq!((status.done, status.planned), (2, 2));

@@ -1,9 +1,10 @@
 //! Real GPUs through the CUDA driver API (cudarc's `result`/`sys` layers, with libcuda
 //! opened at run time).
 //!
-//! Nothing here calls into libcuda before [`probe`] has checked that it can be loaded:
-//! cudarc panics on a missing library, we return [`GpuError::Unavailable`] naming what
-//! was searched.
+//! Nothing here calls into libcuda before [`probe`] has checked that it can be loaded
+//! and has every symbol we call ([`CUDA_SYMBOLS`]): cudarc panics on a missing library or
+//! symbol, we return [`GpuError::Unavailable`] naming what was searched or which symbol
+//! the library lacks.
 
 use crate::device::{
     Buffer, Device, GpuError, HangKind, KernelArg, LaunchConfig, LaunchStats, Limits, ModuleHandle,
@@ -41,13 +42,88 @@ pub(crate) fn libcuda_candidates() -> Vec<String> {
     names
 }
 
-/// Whether any of `candidates` can be opened as a shared library (what cudarc's
-/// `is_culib_present` does, over a list we choose).
-fn any_loadable(candidates: &[String]) -> bool {
-    candidates.iter().any(|name| {
+/// Every libcuda entry point this module reaches through cudarc. cudarc resolves each
+/// one on its first call and panics when the library lacks it (a stub or a broken
+/// install), so [`probe`] checks them all before the first call. A test keeps this list
+/// in step with the calls in this file.
+pub(crate) const CUDA_SYMBOLS: &[&str] = &[
+    "cuInit",
+    "cuDriverGetVersion",
+    "cuGetErrorString",
+    "cuDeviceGetCount",
+    "cuDeviceGet",
+    "cuDeviceGetAttribute",
+    "cuDeviceGetName",
+    "cuDeviceGetUuid",
+    "cuDeviceGetPCIBusId",
+    "cuDeviceTotalMem_v2",
+    "cuDevicePrimaryCtxRetain",
+    "cuDevicePrimaryCtxRelease_v2",
+    "cuCtxSetCurrent",
+    "cuEventCreate",
+    "cuEventRecord",
+    "cuEventQuery",
+    "cuEventDestroy_v2",
+    "cuModuleLoadDataEx",
+    "cuModuleGetFunction",
+    "cuModuleGetGlobal_v2",
+    "cuModuleUnload",
+    "cuFuncSetAttribute",
+    "cuLaunchKernel",
+    "cuMemAlloc_v2",
+    "cuMemFree_v2",
+    "cuMemsetD8_v2",
+    "cuMemcpyHtoD_v2",
+    "cuMemcpyDtoH_v2",
+];
+
+/// Opens the first of `candidates` that loads (the one cudarc opens too: it tries the
+/// same names in the same order) and checks that it has every symbol of
+/// [`CUDA_SYMBOLS`].
+fn check_libcuda(candidates: &[String]) -> Result<(), GpuError> {
+    let found = candidates.iter().find_map(|name| {
         // SAFETY: loading a library runs its initialisers; libcuda's are what every CUDA
         // program runs. The handle is dropped (unloaded) right away.
-        unsafe { libloading::Library::new(name) }.is_ok()
+        unsafe { libloading::Library::new(name) }
+            .ok()
+            .map(|lib| (name, lib))
+    });
+    let Some((name, lib)) = found else {
+        return Err(GpuError::Unavailable {
+            detail: format!(
+                "libcuda not found (searched {}); no NVIDIA driver is installed or it is not on the library path",
+                candidates.join(", ")
+            ),
+        });
+    };
+    check_symbols(&lib, name, "CUDA driver", CUDA_SYMBOLS)
+}
+
+/// `Unavailable`, naming the library and the first missing symbol, unless `lib` (opened
+/// as `name`) has every one of `symbols` (those of `api`: "CUDA driver", "NVML").
+pub(crate) fn check_symbols(
+    lib: &libloading::Library,
+    name: &str,
+    api: &str,
+    symbols: &[&str],
+) -> Result<(), GpuError> {
+    let missing: Vec<&str> = symbols
+        .iter()
+        .copied()
+        // SAFETY: only looks the symbol up; the pointer is never called or read.
+        .filter(|s| unsafe { lib.get::<*const std::ffi::c_void>(s.as_bytes()) }.is_err())
+        .collect();
+    let Some(first) = missing.first() else {
+        return Ok(());
+    };
+    let more = match missing.len() - 1 {
+        0 => String::new(),
+        n => format!(" (and {n} more of the {} gpufault calls)", symbols.len()),
+    };
+    Err(GpuError::Unavailable {
+        detail: format!(
+            "{name} lacks the {api} symbol `{first}`{more}: not a usable NVIDIA driver library (a stub, or an incomplete or mismatched install on the library path)"
+        ),
     })
 }
 
@@ -57,18 +133,11 @@ pub(crate) fn probe() -> Result<(), GpuError> {
 }
 
 fn probe_with(candidates: &[String]) -> Result<(), GpuError> {
-    let loadable = any_loadable(candidates);
+    let usable = check_libcuda(candidates);
     if candidates == libcuda_candidates().as_slice() {
-        let _ = LIBCUDA_LOADABLE.set(loadable);
+        let _ = LIBCUDA_LOADABLE.set(usable.is_ok());
     }
-    if !loadable {
-        return Err(GpuError::Unavailable {
-            detail: format!(
-                "libcuda not found (searched {}); no NVIDIA driver is installed or it is not on the library path",
-                candidates.join(", ")
-            ),
-        });
-    }
+    usable?;
     guarded("initialisation", || {
         result::init().map_err(|e| GpuError::Unavailable {
             detail: format!("cuInit failed: {}", describe(e)),
@@ -85,7 +154,8 @@ fn probe_with(candidates: &[String]) -> Result<(), GpuError> {
     })
 }
 
-/// Whether libcuda was found by [`probe`] (only then may the driver be asked anything).
+/// Whether libcuda was found, with every symbol we call, by [`probe`] (only then may the
+/// driver be asked anything).
 static LIBCUDA_LOADABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
 
 /// `CUDA_ERROR_NAME (code): the driver's description` (the name alone when libcuda
@@ -774,8 +844,146 @@ impl Drop for CudaDevice {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use std::path::PathBuf;
+
+    /// Compiles `c_source` with `cc` into the shared library `name` in a fresh
+    /// directory: a stand-in for a broken driver library.
+    pub(crate) fn fake_library(name: &str, c_source: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "gpufault-fake-{}-{}",
+            std::process::id(),
+            name.replace('.', "_")
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (src, lib) = (dir.join("lib.c"), dir.join(name));
+        std::fs::write(&src, c_source).unwrap();
+        let status = std::process::Command::new("cc")
+            .args(["-shared", "-fPIC", "-o"])
+            .arg(&lib)
+            .arg(&src)
+            .status()
+            .expect("cc (gcc or clang) builds the fake driver library");
+        assert!(status.success(), "cc failed on {}", src.display());
+        lib
+    }
+
+    /// C functions named `symbols`, each returning 999 (the signatures do not matter:
+    /// they are looked up, never called).
+    fn c_functions(symbols: &[&str]) -> String {
+        symbols
+            .iter()
+            .map(|s| format!("int {s}(void) {{ return 999; }}\n"))
+            .collect()
+    }
+
+    #[test]
+    fn a_libcuda_without_our_symbols_is_unavailable_naming_the_first_missing() {
+        let empty = fake_library("libcuda.so.1", "");
+        let path = empty.display().to_string();
+        let Err(GpuError::Unavailable { detail }) = probe_with(std::slice::from_ref(&path)) else {
+            panic!("an empty library is no driver")
+        };
+        assert!(
+            detail.starts_with(&format!(
+                "{path} lacks the CUDA driver symbol `cuInit` (and {} more",
+                CUDA_SYMBOLS.len() - 1
+            )),
+            "{detail}"
+        );
+        // one missing: named, and nothing else
+        let all_but_launch: Vec<&str> = CUDA_SYMBOLS
+            .iter()
+            .copied()
+            .filter(|s| *s != "cuLaunchKernel")
+            .collect();
+        let partial = fake_library("libcuda-partial.so", &c_functions(&all_but_launch));
+        let Err(GpuError::Unavailable { detail }) = check_libcuda(&[partial.display().to_string()])
+        else {
+            panic!("cuLaunchKernel is missing")
+        };
+        assert!(
+            detail.contains("lacks the CUDA driver symbol `cuLaunchKernel`: not a usable"),
+            "{detail}"
+        );
+        let complete = fake_library("libcuda-complete.so", &c_functions(CUDA_SYMBOLS));
+        check_libcuda(&[complete.display().to_string()]).unwrap();
+        for lib in [empty, partial, complete] {
+            let _ = std::fs::remove_dir_all(lib.parent().unwrap());
+        }
+    }
+
+    /// The symbol behind each cudarc `result::` function this file calls (cudarc 0.19
+    /// with `cuda-12080`); `None`: no driver call.
+    const RESULT_SYMBOLS: &[(&str, Option<&str>)] = &[
+        ("init", Some("cuInit")),
+        ("device::get", Some("cuDeviceGet")),
+        ("device::get_count", Some("cuDeviceGetCount")),
+        ("device::get_attribute", Some("cuDeviceGetAttribute")),
+        ("device::get_name", Some("cuDeviceGetName")),
+        ("device::get_uuid", Some("cuDeviceGetUuid")),
+        ("device::total_mem", Some("cuDeviceTotalMem_v2")),
+        ("primary_ctx::retain", Some("cuDevicePrimaryCtxRetain")),
+        ("primary_ctx::release", Some("cuDevicePrimaryCtxRelease_v2")),
+        ("ctx::set_current", Some("cuCtxSetCurrent")),
+        ("event::create", Some("cuEventCreate")),
+        ("event::record", Some("cuEventRecord")),
+        ("event::query", Some("cuEventQuery")),
+        ("event::destroy", Some("cuEventDestroy_v2")),
+        ("module::get_function", Some("cuModuleGetFunction")),
+        ("module::get_global", Some("cuModuleGetGlobal_v2")),
+        ("module::unload", Some("cuModuleUnload")),
+        (
+            "function::set_function_attribute",
+            Some("cuFuncSetAttribute"),
+        ),
+        ("launch_kernel", Some("cuLaunchKernel")),
+        ("malloc_sync", Some("cuMemAlloc_v2")),
+        ("free_sync", Some("cuMemFree_v2")),
+        ("memset_d8_sync", Some("cuMemsetD8_v2")),
+        ("memcpy_htod_sync", Some("cuMemcpyHtoD_v2")),
+        ("memcpy_dtoh_sync", Some("cuMemcpyDtoH_v2")),
+        ("stream::null", None),
+    ];
+
+    #[test]
+    fn the_probed_symbols_are_the_ones_this_file_calls() {
+        let src = include_str!("cuda.rs");
+        let code = &src[..src.find("#[cfg(test)]").unwrap()];
+        let ident = |rest: &str| -> String {
+            rest.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
+                .collect::<String>()
+                .trim_end_matches(':')
+                .to_string()
+        };
+        let mut called = std::collections::BTreeSet::new();
+        for (i, _) in code.match_indices("result::") {
+            let path = ident(&code[i + "result::".len()..]);
+            if path.is_empty() || !path.starts_with(|c: char| c.is_ascii_lowercase()) {
+                continue; // `result::{…}` in a `use`, a type
+            }
+            let Some((_, symbol)) = RESULT_SYMBOLS.iter().find(|(p, _)| *p == path) else {
+                panic!(
+                    "`result::{path}` is called: add its symbol to CUDA_SYMBOLS and RESULT_SYMBOLS"
+                )
+            };
+            called.extend(symbol.map(String::from));
+        }
+        for (i, _) in code.match_indices("sys::cu") {
+            let name = ident(&code[i + "sys::".len()..]);
+            if name[2..].starts_with(|c: char| c.is_ascii_uppercase()) {
+                called.insert(name);
+            }
+        }
+        if code.contains(".error_string()") {
+            called.insert("cuGetErrorString".to_string());
+        }
+        let listed: std::collections::BTreeSet<String> =
+            CUDA_SYMBOLS.iter().map(|s| s.to_string()).collect();
+        assert_eq!(listed, called, "CUDA_SYMBOLS against the calls in cuda.rs");
+    }
 
     #[test]
     fn a_library_that_cannot_exist_gives_unavailable_naming_what_was_searched() {

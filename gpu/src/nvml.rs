@@ -32,8 +32,20 @@ pub(crate) fn nvml() -> Result<&'static Nvml, GpuError> {
         })
 }
 
-/// Initialises NVML from a given library file or name.
+/// The NVML entry points nvml-wrapper calls without checking that it has them: it
+/// panics when one is missing (`Nvml`'s drop calls `nvmlShutdown`, an `EventSet`'s drop
+/// `nvmlEventSetFree`; `nvmlInit_v2` first of all). Every other call returns an error,
+/// which telemetry records as an unavailable field.
+const NVML_SYMBOLS: &[&str] = &["nvmlInit_v2", "nvmlShutdown", "nvmlEventSetFree"];
+
+/// Initialises NVML from a given library file or name, after checking that the library
+/// has [`NVML_SYMBOLS`].
 fn init_at(library: &OsStr) -> Result<Nvml, GpuError> {
+    // SAFETY: loading the library runs its initialisers, as nvml-wrapper's loading does
+    // right after; the handle is dropped (unloaded) at the end of this block.
+    if let Ok(lib) = unsafe { libloading::Library::new(library) } {
+        crate::cuda::check_symbols(&lib, &library.to_string_lossy(), "NVML", NVML_SYMBOLS)?;
+    }
     Nvml::builder()
         .lib_path(library)
         .init()
@@ -321,6 +333,27 @@ mod tests {
             detail.starts_with("NVML not found (searched libnvidia-ml-gpufault-test-missing.so.1)"),
             "{detail}"
         );
+    }
+
+    #[test]
+    fn an_nvml_without_the_symbols_wrapper_needs_is_unavailable_naming_one() {
+        // `nvmlInit_v2` succeeds, but dropping the handle would call the missing
+        // `nvmlShutdown` (a panic inside nvml-wrapper).
+        let lib = crate::cuda::tests::fake_library(
+            "libnvidia-ml.so.1",
+            "int nvmlInit_v2(void) { return 0; }\n",
+        );
+        let Err(GpuError::Unavailable { detail }) = init_at(lib.as_os_str()) else {
+            panic!("nvmlShutdown is missing")
+        };
+        assert!(
+            detail.starts_with(&format!(
+                "{} lacks the NVML symbol `nvmlShutdown` (and 1 more",
+                lib.display()
+            )),
+            "{detail}"
+        );
+        let _ = std::fs::remove_dir_all(lib.parent().unwrap());
     }
 
     #[test]

@@ -12,11 +12,19 @@ pub mod subjects;
 pub mod worker;
 pub mod workloads;
 
-/// Restore the default SIGPIPE action so that `gpufault … | head` exits quietly instead
-/// of panicking on a broken pipe (Rust starts programs with SIGPIPE ignored).
-pub fn reset_sigpipe() {
+/// Sets the signal dispositions of a command-line tool; called first in `main`, before
+/// any other thread exists:
+///
+/// - SIGPIPE back to its default action (Rust starts programs with it ignored), so
+///   `gpufault … | head` ends quietly when the reader goes away;
+/// - SIGXFSZ ignored, so a write past the file-size limit (`ulimit -f`) fails with an
+///   error that the command reports and cleans up after (a report's temporary file is
+///   removed) instead of killing the process in the middle of the write.
+pub fn set_signal_dispositions() {
     use nix::sys::signal::{signal, SigHandler, Signal};
-    // SAFETY: the default disposition runs no code of ours; this runs first in `main`,
-    // before any other thread exists.
-    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+    // SAFETY: neither disposition runs code of ours, and no other thread exists yet.
+    unsafe {
+        let _ = signal(Signal::SIGPIPE, SigHandler::SigDfl);
+        let _ = signal(Signal::SIGXFSZ, SigHandler::SigIgn);
+    }
 }

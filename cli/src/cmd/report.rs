@@ -5,12 +5,21 @@
 //! Exit codes: 0 the report was written (whatever the outcomes, also for a campaign
 //! still in progress: its header says how many injections are done); 2 when the store
 //! cannot be read, the format is unknown or the output file cannot be written.
+//!
+//! `-o FILE` never destroys data: it refuses the campaign store itself (also through
+//! another path, a symlink or a hard link: the same device and inode) and its journal
+//! files, and any SQLite database; and the report goes to a temporary file beside FILE
+//! that is renamed over it only once completely written, so a full disk leaves FILE as
+//! it was.
 
-use anyhow::Context;
+use anyhow::{anyhow, bail, Context};
 use clap::Args;
 use injector::CampaignStore;
-use reports::Format;
-use std::path::PathBuf;
+use reports::{Format, ReportError};
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Arguments of `gpufault report`.
@@ -18,10 +27,12 @@ use std::process::ExitCode;
 pub struct ReportArgs {
     /// The campaign store (`gpufault campaign plan/run`).
     store: PathBuf,
-    /// table, wide, json, csv, md (markdown), html; or jsonl for the raw run records.
+    /// The output: table, wide, json, csv, markdown (or md) or html for the statistics;
+    /// jsonl for the raw run records.
     #[arg(long, short = 'f', default_value = "table")]
     format: String,
-    /// Write to FILE instead of standard output.
+    /// Write to FILE instead of standard output (all or nothing; never over the campaign
+    /// store or any other SQLite database).
     #[arg(long, short = 'o', value_name = "FILE")]
     out: Option<PathBuf>,
 }
@@ -30,10 +41,12 @@ pub struct ReportArgs {
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let format = match args.format.as_str() {
         "jsonl" => None,
-        f => Some(
-            f.parse::<Format>()
-                .map_err(|e| anyhow::anyhow!("--format: {e}, jsonl"))?,
-        ),
+        f => Some(f.parse::<Format>().map_err(|e| match e {
+            ReportError::UnknownFormat { name, known } => {
+                anyhow!("--format: unknown report format `{name}` (known: {known}, jsonl)")
+            }
+            e => anyhow!("--format: {e}"),
+        })?),
     };
     let store = CampaignStore::open_read_only(&args.store)?;
     let results = store.results()?;
@@ -55,16 +68,111 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     }
     match &args.out {
         Some(path) => {
-            std::fs::write(path, &text).with_context(|| format!("-o {}", path.display()))?
+            refuse_to_destroy(&args.store, path)?;
+            write_whole(path, text.as_bytes()).with_context(|| format!("-o {}", path.display()))?
         }
         None => {
-            use std::io::Write;
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes())?;
             out.flush()?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The first 16 bytes of every SQLite database file.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// Fails when writing a report to `out` would destroy data: `out` is the campaign
+/// `store` itself or one of its journal files (compared by device and inode, so another
+/// path, a symlink or a hard link to it is caught), or any SQLite database.
+fn refuse_to_destroy(store: &Path, out: &Path) -> anyhow::Result<()> {
+    let Ok(target) = fs::metadata(out) else {
+        return Ok(()); // nothing there (or unreadable: the write will say why)
+    };
+    let same = |p: &Path| {
+        fs::metadata(p).is_ok_and(|m| (m.dev(), m.ino()) == (target.dev(), target.ino()))
+    };
+    let journals = ["-wal", "-shm", "-journal"].map(|suffix| {
+        let mut p = store.as_os_str().to_owned();
+        p.push(suffix);
+        PathBuf::from(p)
+    });
+    if same(store) {
+        bail!(
+            "-o {}: that is the campaign store {} itself; refusing to overwrite it with a report",
+            out.display(),
+            store.display()
+        );
+    }
+    if let Some(j) = journals.iter().find(|j| same(j)) {
+        bail!(
+            "-o {}: that is {}, a journal of the campaign store; refusing to overwrite it",
+            out.display(),
+            j.display()
+        );
+    }
+    if !target.is_file() {
+        return Ok(()); // a device or a FIFO: opening it to look could block or consume
+    }
+    let mut head = [0u8; 16];
+    let is_sqlite = fs::File::open(out)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| &head == SQLITE_HEADER);
+    if is_sqlite {
+        bail!(
+            "-o {}: that is an SQLite database (a campaign store?); refusing to overwrite it with a report",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` all or nothing: into a new temporary file in the same
+/// directory (with the permissions of the file it replaces), synced to disk, then
+/// renamed over `path`. On any error the temporary file is removed and `path` is left
+/// as it was. A symlink at `path` is followed: its target is replaced. What is not a
+/// regular file (`/dev/null`, a FIFO, a terminal) is written to, never replaced.
+fn write_whole(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    if fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return fs::write(path, bytes);
+    }
+    let path = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
+    let old = fs::metadata(&path).ok();
+    for attempt in 0..100 {
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".{}-{attempt}.tmp", std::process::id()));
+        let tmp = dir.join(tmp_name);
+        let mut file = match OpenOptions::new().write(true).create_new(true).open(&tmp) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        };
+        let written = (|| {
+            if let Some(m) = &old {
+                file.set_permissions(m.permissions())?;
+            }
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            fs::rename(&tmp, &path)
+        })();
+        if written.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        return written;
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "no free temporary file name beside it",
+    ))
 }
 
 /// Prints the compact terminal table of `store` on stdout (the one-shot campaign's

@@ -144,3 +144,29 @@ pub fn result_rows(store: &Path) -> Vec<ResultRow> {
         .unwrap();
     rows
 }
+
+/// Plans and runs a campaign of `injections` wdrop faults into vecadd on `sim`, stored
+/// in `dir/c.db`.
+pub fn small_campaign(dir: &Path, injections: u32) {
+    let n = injections.to_string();
+    for args in [
+        &[
+            "campaign",
+            "plan",
+            "--workloads",
+            "vecadd",
+            "--models",
+            "wdrop",
+            "--injections",
+            &n,
+            "--device",
+            "sim",
+            "--out",
+            "c.db",
+        ][..],
+        &["campaign", "run", "c.db"],
+    ] {
+        let o = gpufault(dir, args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    }
+}

@@ -20,6 +20,7 @@
 //! - [`output`]: the JSON documents the other commands print with `--json` (`run`,
 //!   `sim run`, `ptx stats`, `models`, `workloads`, `campaign status`).
 //! - [`exit`]: the documented exit codes of every `gpufault` command.
+//! - [`check`]: the health check's records (verdicts, findings, coverage per GPU).
 //!
 //! The formats are documented field by field in `docs/report-format.md`.
 //!
@@ -43,6 +44,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod check;
 mod error;
 pub mod exit;
 mod format;

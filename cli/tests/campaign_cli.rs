@@ -676,3 +676,39 @@ fn injections_that_cannot_run_exit_1_and_stay_pending() {
     assert!(err.contains("gpufault campaign resume c.db"), "{err}");
     assert_eq!(count(&store, "results"), 0);
 }
+
+#[test]
+fn a_plan_with_faults_on_sms_the_device_lacks_is_refused() {
+    // issue 15, item 4: sites profiled on a larger virtual GPU than the device would
+    // give faults on SMs it does not have, reported as "not activated"
+    let dir = scratch("sm-range");
+    let out = gpufault(
+        &dir,
+        &[
+            "campaign",
+            "plan",
+            "--workloads",
+            "vecadd",
+            "--models",
+            "iat",
+            "--injections",
+            "50",
+            "--device",
+            "sim",
+            "--profile",
+            "sim:h100",
+            "--sampling",
+            "physical",
+            "--out",
+            "c.db",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot run on sim"), "{err}");
+    assert!(
+        err.contains("is out of range: the device has 8 SMs"),
+        "{err}"
+    );
+    assert!(!dir.join("c.db").exists());
+}

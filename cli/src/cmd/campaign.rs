@@ -375,6 +375,7 @@ fn plan_cmd(p: &PlanArgs, jobs: Option<usize>) -> anyhow::Result<CampaignConfig>
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    check_plan_fits_device(&config, &plan, p.node_config.as_deref())?;
     CampaignStore::create(&p.out, &plan, Some(&command_line()))?;
     eprintln!(
         "{}: planned {} injections in {} cells ({} per cell, seed {}, {} sampling, device {}, sites profiled on {})",
@@ -397,6 +398,42 @@ fn plan_cmd(p: &PlanArgs, jobs: Option<usize>) -> anyhow::Result<CampaignConfig>
         );
     }
     Ok(config)
+}
+
+/// Refuses a plan whose faults name SMs or warp slots the campaign's device does not
+/// have (sites profiled on a virtual GPU larger than the real one): such faults would
+/// never run there and would be reported as "not activated".
+fn check_plan_fits_device(
+    config: &CampaignConfig,
+    plan: &injector::CampaignPlan,
+    node_config: Option<&Path>,
+) -> anyhow::Result<()> {
+    let platform = super::subjects::platform(node_config)?;
+    let device: DeviceSpec = config.device.parse()?;
+    let Ok(info) = platform.info(&device) else {
+        return Ok(()); // could not be inspected here (noted when profiling)
+    };
+    let slots = info.warp_slots();
+    if let Some(bad) = plan
+        .rows
+        .iter()
+        .find(|r| r.spec.check_device(info.sm_count, slots).is_err())
+    {
+        let why = bad
+            .spec
+            .check_device(info.sm_count, slots)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        bail!(
+            "--profile {}: fault {} of the plan cannot run on {} ({}): {why}; profile the sites on a virtual GPU no larger than the device (--profile)",
+            config.profile,
+            bad.spec,
+            config.device,
+            info.name
+        );
+    }
+    Ok(())
 }
 
 fn one_shot(p: PlanArgs, r: RunFlags) -> anyhow::Result<ExitCode> {

@@ -7,7 +7,10 @@
 //! instruction still runs every kernel that does not reach it (reaching it is an
 //! illegal-instruction fault, as on hardware).
 
+mod arith;
+mod func;
 mod inst;
+mod mem;
 
 use crate::error::{Diagnostic, LoadError};
 use crate::ir::*;
@@ -370,7 +373,7 @@ pub(crate) fn decode(
     for f in module.functions() {
         let Some(body) = &f.body else { continue };
         let idx = func_index[f.name.as_str()];
-        inst::FnDecoder::run(&mut prog, idx, f, body, &scope, &mut in_fn)?;
+        func::FnDecoder::run(&mut prog, idx, f, body, &scope, &mut in_fn)?;
     }
     prog.frame_regs = prog.funcs.iter().map(|f| f.nregs).max().unwrap_or(0);
     prog.frame_preds = prog.funcs.iter().map(|f| f.npreds).max().unwrap_or(0);

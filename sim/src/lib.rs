@@ -131,7 +131,7 @@ mod report;
 mod tests;
 
 pub use decode::KernelParam;
-pub use error::{Diagnostic, LoadError, SimError};
+pub use error::{DecodeError, Diagnostic, LoadError, SimError};
 pub use gpu::{Gpu, KernelArg, LaunchConfig, ModuleId, DEFAULT_BUDGET};
 pub use profile::GpuProfile;
 pub use report::{AddressSpace, ExecProfile, Fault, FaultKind, InstSite, LaunchReport, Outcome};

@@ -336,7 +336,7 @@ fn report_json(
         .diagnostics(m)
         .map(|d| {
             d.iter()
-                .map(|d| json!({"line": d.line, "function": d.function, "message": d.message}))
+                .map(|d| json!({"line": d.line, "function": d.function, "message": d.error.to_string()}))
                 .collect()
         })
         .unwrap_or_else(|_| diagnostics.iter().map(|d| json!({"message": d})).collect());

@@ -3,6 +3,7 @@
 
 use super::func::*;
 use super::*;
+use crate::error::DecodeError;
 use crate::float::Rnd;
 use ptx::{Instruction, Opcode, Operand};
 
@@ -40,7 +41,9 @@ impl FnDecoder<'_> {
                     (true, true) => IBin::SubSat,
                 };
                 if has("sat") && it != IT::S32 {
-                    return Err("saturating integer add/sub is only defined for .s32".into());
+                    return Err(invalid(
+                        "saturating integer add/sub is only defined for .s32",
+                    ));
                 }
                 Ok(Op::IBin { op, t: it, d, a, b })
             }
@@ -74,7 +77,7 @@ impl FnDecoder<'_> {
                     IBin::MulHi
                 } else if has("wide") {
                     if it.bits() == 64 {
-                        return Err("mul.wide is not defined for 64-bit types".into());
+                        return Err(invalid("mul.wide is not defined for 64-bit types"));
                     }
                     IBin::MulWide
                 } else {
@@ -87,7 +90,7 @@ impl FnDecoder<'_> {
                 let o = self.ops(i, if mad { 4 } else { 3 })?;
                 let it = self.ity(i)?;
                 if it.bits() != 32 {
-                    return Err("mul24/mad24 are defined for 32-bit types".into());
+                    return Err(invalid("mul24/mad24 are defined for 32-bit types"));
                 }
                 let t = self.ty(i)?;
                 let d = self.dst(&o[0])?;
@@ -139,7 +142,9 @@ impl FnDecoder<'_> {
                 let madc = i.opcode == Opcode::Madc;
                 if madc || has("cc") {
                     if it.bits() < 32 {
-                        return Err("mad with carry is defined for 32- and 64-bit types".into());
+                        return Err(invalid(
+                            "mad with carry is defined for 32- and 64-bit types",
+                        ));
                     }
                     return Ok(Op::MadCarry {
                         hi: has("hi"),
@@ -158,7 +163,7 @@ impl FnDecoder<'_> {
                     ITer::MadHi
                 } else if has("wide") {
                     if it.bits() == 64 {
-                        return Err("mad.wide is not defined for 64-bit types".into());
+                        return Err(invalid("mad.wide is not defined for 64-bit types"));
                     }
                     ITer::MadWide
                 } else {
@@ -200,10 +205,10 @@ impl FnDecoder<'_> {
                         Opcode::Min => FBin::Min,
                         Opcode::Max => FBin::Max,
                         Opcode::Copysign => FBin::Copysign,
-                        _ => return Err("rem is not defined for floating-point types".into()),
+                        _ => return Err(invalid("rem is not defined for floating-point types")),
                     };
                     if has("xorsign") || has("abs") {
-                        return Err("min/max .xorsign.abs is not supported".into());
+                        return Err(unsupported("min/max .xorsign.abs is not supported"));
                     }
                     return Ok(Op::FBin {
                         op,
@@ -222,10 +227,10 @@ impl FnDecoder<'_> {
                     Opcode::Rem => IBin::Rem,
                     Opcode::Min => IBin::Min,
                     Opcode::Max => IBin::Max,
-                    _ => return Err("copysign is defined for floating-point types".into()),
+                    _ => return Err(invalid("copysign is defined for floating-point types")),
                 };
                 if has("relu") {
-                    return Err("min/max .relu is not supported".into());
+                    return Err(unsupported("min/max .relu is not supported"));
                 }
                 Ok(Op::IBin { op, t: it, d, a, b })
             }
@@ -379,7 +384,7 @@ impl FnDecoder<'_> {
                 let o = self.ops(i, 4)?;
                 let ts: Vec<Type> = i.types().collect();
                 if ts.len() != 2 {
-                    return Err("dp4a/dp2a need two types".into());
+                    return Err(invalid("dp4a/dp2a need two types"));
                 }
                 let four = i.opcode == Opcode::Dp4a;
                 let (sa, sb) = (ts[0].is_signed(), ts[1].is_signed());
@@ -398,11 +403,11 @@ impl FnDecoder<'_> {
             Opcode::Lop3 => {
                 let o = self.ops(i, 5)?;
                 if i.operands.len() != 5 {
-                    return Err("lop3 with a predicate output is not supported".into());
+                    return Err(unsupported("lop3 with a predicate output is not supported"));
                 }
                 let lut = match &o[4] {
                     Operand::Imm(imm) => imm.bits() as u8,
-                    _ => return Err("lop3 needs an immediate lookup table".into()),
+                    _ => return Err(invalid("lop3 needs an immediate lookup table")),
                 };
                 Ok(Op::Lop3 {
                     d: self.dst(&o[0])?,
@@ -465,7 +470,7 @@ impl FnDecoder<'_> {
             | Opcode::Tanh => {
                 let o = self.ops(i, 2)?;
                 let t = self.ty(i)?;
-                let ft = float_ty(t).ok_or("floating-point type expected")?;
+                let ft = float_ty(t).ok_or_else(|| invalid("floating-point type expected"))?;
                 let approx = has("approx");
                 let op = match &i.opcode {
                     Opcode::Rcp if approx => FUn::RcpApprox,
@@ -489,7 +494,9 @@ impl FnDecoder<'_> {
                     a: self.src(&o[1], t)?,
                 })
             }
-            op => Err(format!("unsupported instruction `{}`", op.name())),
+            op => Err(DecodeError::UnsupportedInstruction {
+                name: op.name().to_string(),
+            }),
         }
     }
 
@@ -505,7 +512,9 @@ impl FnDecoder<'_> {
         b: Src,
     ) -> DResult<Op> {
         if it.bits() < 32 {
-            return Err("carry arithmetic is defined for 32- and 64-bit types".into());
+            return Err(invalid(
+                "carry arithmetic is defined for 32- and 64-bit types",
+            ));
         }
         Ok(Op::Carry {
             sub,

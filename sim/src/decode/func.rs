@@ -4,10 +4,41 @@
 //! arithmetic) and `mem` (memory, tensor, barrier, call and video instructions).
 
 use super::*;
+use crate::error::DecodeError;
 use crate::float::Rnd;
 use ptx::{AddrBase, Component, Function, Imm, Instruction, Operand};
 
-pub(super) type DResult<T> = Result<T, String>;
+pub(super) type DResult<T> = Result<T, DecodeError>;
+
+/// A [`DecodeError::Invalid`].
+pub(super) fn invalid(message: impl Into<String>) -> DecodeError {
+    DecodeError::Invalid {
+        message: message.into(),
+    }
+}
+
+/// A [`DecodeError::Unsupported`].
+pub(super) fn unsupported(message: impl Into<String>) -> DecodeError {
+    DecodeError::Unsupported {
+        message: message.into(),
+    }
+}
+
+/// A [`DecodeError::Undeclared`].
+fn undeclared(kind: &'static str, name: &str) -> DecodeError {
+    DecodeError::Undeclared {
+        kind,
+        name: name.to_string(),
+    }
+}
+
+/// A [`DecodeError::WrongKind`].
+fn not_a(name: &str, expected: &'static str) -> DecodeError {
+    DecodeError::WrongKind {
+        name: name.to_string(),
+        expected,
+    }
+}
 
 /// Largest per-thread `.param` space of a function (its parameters and call-site
 /// `.param` variables).
@@ -150,9 +181,9 @@ pub(super) fn sreg_of(name: &str, comp: Option<Component>) -> DResult<Sreg> {
     let need = |s: fn(u8) -> Sreg| -> DResult<Sreg> {
         match comp {
             Some(_) if c < 3 => Ok(s(c)),
-            _ => Err(format!(
+            _ => Err(invalid(format!(
                 "special register `{name}` needs a .x, .y or .z component"
-            )),
+            ))),
         }
     };
     Ok(match name {
@@ -180,7 +211,11 @@ pub(super) fn sreg_of(name: &str, comp: Option<Component>) -> DResult<Sreg> {
         "%dynamic_smem_size" => Sreg::DynamicSmemSize,
         "%total_smem_size" => Sreg::TotalSmemSize,
         n if n.starts_with("%envreg") => Sreg::Zero,
-        _ => return Err(format!("special register `{name}` is not supported")),
+        _ => {
+            return Err(DecodeError::UnsupportedSpecialRegister {
+                name: name.to_string(),
+            })
+        }
     })
 }
 
@@ -421,12 +456,12 @@ impl<'a> FnDecoder<'a> {
                     let op = guard.and_then(|g| self.inst(i).map(|op| (op, g)));
                     let (op, guard) = match op {
                         Ok(x) => x,
-                        Err(message) => {
+                        Err(error) => {
                             let idx = self.prog.diags.len() as u32;
                             self.prog.diags.push(Diagnostic {
                                 line: i.line,
                                 function: self.prog.funcs[self.fidx as usize].name.clone(),
-                                message,
+                                error,
                             });
                             (Op::Illegal(idx), None)
                         }
@@ -509,20 +544,22 @@ impl<'a> FnDecoder<'a> {
             Some(Sym::Reg { r, ty, len }) => {
                 let c = comp.map(comp_index).unwrap_or(0);
                 if comp.is_some() && c >= len {
-                    return Err(format!("`{name}` has no component {c}"));
+                    return Err(invalid(format!("`{name}` has no component {c}")));
                 }
                 Ok((r + c as u32, ty))
             }
-            Some(Sym::Pred(_)) => Err(format!("predicate `{name}` used as a value register")),
-            Some(_) => Err(format!("`{name}` is not a register")),
-            None => Err(format!("undeclared register `{name}`")),
+            Some(Sym::Pred(_)) => Err(invalid(format!(
+                "predicate `{name}` used as a value register"
+            ))),
+            Some(_) => Err(not_a(name, "a register")),
+            None => Err(undeclared("register", name)),
         }
     }
 
     pub(super) fn dst(&self, op: &Operand) -> DResult<R> {
         match op {
             Operand::Name { name, comp } => self.reg_of(name, *comp).map(|x| x.0),
-            _ => Err("destination must be a register".into()),
+            _ => Err(invalid("destination must be a register")),
         }
     }
 
@@ -536,15 +573,15 @@ impl<'a> FnDecoder<'a> {
     pub(super) fn pred(&self, name: &str) -> DResult<P> {
         match self.lookup(name) {
             Some(Sym::Pred(p)) => Ok(p),
-            Some(_) => Err(format!("`{name}` is not a predicate register")),
-            None => Err(format!("undeclared predicate `{name}`")),
+            Some(_) => Err(not_a(name, "a predicate register")),
+            None => Err(undeclared("predicate", name)),
         }
     }
 
     pub(super) fn pdst(&self, op: &Operand) -> DResult<P> {
         match op {
             Operand::Name { name, comp: None } => self.pred(name),
-            _ => Err("destination must be a predicate register".into()),
+            _ => Err(invalid("destination must be a predicate register")),
         }
     }
 
@@ -559,7 +596,7 @@ impl<'a> FnDecoder<'a> {
                 neg: true,
             }),
             Operand::Imm(Imm::Int { value, .. }) => Ok(PSrc::Imm(*value != 0)),
-            _ => Err("expected a predicate operand".into()),
+            _ => Err(invalid("expected a predicate operand")),
         }
     }
 
@@ -569,7 +606,9 @@ impl<'a> FnDecoder<'a> {
             VarLoc::Global(a) => a,
             VarLoc::Const(o) | VarLoc::Shared(o) | VarLoc::KParam(o) => o,
             VarLoc::Local(_) | VarLoc::TParam(_) => {
-                return Err("address of a local or parameter variable used as an operand".into())
+                return Err(invalid(
+                    "address of a local or parameter variable used as an operand",
+                ))
             }
         })
     }
@@ -584,11 +623,13 @@ impl<'a> FnDecoder<'a> {
                     Some(Sym::Reg { .. }) => Ok(Src::Reg(self.reg_of(name, *comp)?.0)),
                     Some(Sym::Var(loc)) => Ok(Src::Imm(self.var_value(loc)?)),
                     Some(Sym::Func(i)) => Ok(Src::Imm(FUNC_BASE + 16 * i as u64)),
-                    Some(Sym::Pred(_)) => Err(format!("predicate `{name}` used as a value")),
-                    None if ptx::is_special_register(name) => Err(format!(
+                    Some(Sym::Pred(_)) => {
+                        Err(invalid(format!("predicate `{name}` used as a value")))
+                    }
+                    None if ptx::is_special_register(name) => Err(invalid(format!(
                         "special register `{name}` as an operand is only supported in mov"
-                    )),
-                    None => Err(format!("undeclared name `{name}`")),
+                    ))),
+                    None => Err(undeclared("name", name)),
                 }
             }
             Operand::Imm(imm) => Ok(Src::Imm(imm_bits(imm, ty))),
@@ -597,15 +638,15 @@ impl<'a> FnDecoder<'a> {
                     Ok(Src::Imm(self.var_value(loc)?.wrapping_add(*offset as u64)))
                 }
                 Some(Sym::Reg { .. }) => Ok(Src::RegOff(self.reg_of(name, None)?.0, *offset)),
-                _ => Err(format!("`{name}` is not a variable")),
+                _ => Err(not_a(name, "a variable")),
             },
-            _ => Err("unexpected operand form".into()),
+            _ => Err(invalid("unexpected operand form")),
         }
     }
 
     pub(super) fn addr(&self, op: &Operand, space: Space) -> DResult<Addr> {
         let Operand::Addr(a) = op else {
-            return Err("expected an address operand `[...]`".into());
+            return Err(invalid("expected an address operand `[...]`"));
         };
         let off = a.offset;
         let base = match &a.base {
@@ -636,13 +677,13 @@ impl<'a> FnDecoder<'a> {
                         })
                     }
                     (loc, space) => {
-                        return Err(format!(
+                        return Err(invalid(format!(
                             "variable `{name}` ({loc:?}) accessed in the {space:?} space"
-                        ))
+                        )))
                     }
                 },
-                Some(_) => return Err(format!("`{name}` cannot be used as an address")),
-                None => return Err(format!("undeclared name `{name}` in an address")),
+                Some(_) => return Err(not_a(name, "a register or variable (in an address)")),
+                None => return Err(undeclared("name (in an address)", name)),
             },
         };
         Ok(Addr { base, off })
@@ -654,35 +695,32 @@ impl<'a> FnDecoder<'a> {
                 .labels
                 .get(name.as_str())
                 .copied()
-                .ok_or_else(|| format!("unknown label `{name}`")),
-            _ => Err("expected a label".into()),
+                .ok_or_else(|| undeclared("label", name)),
+            _ => Err(invalid("expected a label")),
         }
     }
 
     pub(super) fn ops<'i>(&self, i: &'i Instruction, n: usize) -> DResult<&'i [Operand]> {
         if i.operands.len() < n {
-            return Err(format!(
-                "`{}` needs {n} operands, has {}",
-                i.opcode.name(),
-                i.operands.len()
-            ));
+            return Err(DecodeError::OperandCount {
+                opcode: i.opcode.name().to_string(),
+                needed: n,
+                got: i.operands.len(),
+            });
         }
         Ok(&i.operands)
     }
 
     pub(super) fn ty(&self, i: &Instruction) -> DResult<Type> {
         i.ty()
-            .ok_or_else(|| format!("`{}` has no type modifier", i.opcode.name()))
+            .ok_or_else(|| invalid(format!("`{}` has no type modifier", i.opcode.name())))
     }
 
     pub(super) fn ity(&self, i: &Instruction) -> DResult<IT> {
         let t = self.ty(i)?;
-        int_ty(t).ok_or_else(|| {
-            format!(
-                "`{}` with type .{} is not supported",
-                i.opcode.name(),
-                t.name()
-            )
+        int_ty(t).ok_or_else(|| DecodeError::UnsupportedType {
+            opcode: i.opcode.name().to_string(),
+            ty: t.name(),
         })
     }
 }

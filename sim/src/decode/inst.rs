@@ -4,6 +4,7 @@
 
 use super::func::*;
 use super::*;
+use crate::error::DecodeError;
 use crate::float::Rnd;
 use ptx::{Instruction, Opcode, Operand};
 
@@ -70,9 +71,9 @@ impl FnDecoder<'_> {
                 ]
                 .iter()
                 .position(|m| has(m))
-                .ok_or("testp needs an operation")? as u8;
+                .ok_or_else(|| invalid("testp needs an operation"))? as u8;
                 if !matches!(t, Type::F32 | Type::F64) {
-                    return Err("testp is defined for .f32 and .f64".into());
+                    return Err(invalid("testp is defined for .f32 and .f64"));
                 }
                 Ok(Op::Testp {
                     op,
@@ -84,8 +85,9 @@ impl FnDecoder<'_> {
             Opcode::Setp => {
                 let o = self.ops(i, 3)?;
                 let t = self.ty(i)?;
-                let vt = value_ty(t).ok_or("setp needs an integer or float type")?;
-                let cmp = cmp_of(i).ok_or("setp needs a comparison")?;
+                let vt =
+                    value_ty(t).ok_or_else(|| invalid("setp needs an integer or float type"))?;
+                let cmp = cmp_of(i).ok_or_else(|| invalid("setp needs a comparison"))?;
                 let (d, dn) = match &o[0] {
                     Operand::Pair(p, q) => (self.pred(p)?, Some(self.pred(q)?)),
                     x => (self.pdst(x)?, None),
@@ -93,10 +95,9 @@ impl FnDecoder<'_> {
                 let comb = match boolop_of(i) {
                     Some(b) => Some((
                         b,
-                        self.psrc(
-                            o.get(3)
-                                .ok_or("setp with a combine op needs a predicate c")?,
-                        )?,
+                        self.psrc(o.get(3).ok_or_else(|| {
+                            invalid("setp with a combine op needs a predicate c")
+                        })?)?,
                     )),
                     None => None,
                 };
@@ -115,11 +116,12 @@ impl FnDecoder<'_> {
                 let o = self.ops(i, 3)?;
                 let ts: Vec<Type> = i.types().collect();
                 if ts.len() != 2 {
-                    return Err("set needs a destination and a source type".into());
+                    return Err(invalid("set needs a destination and a source type"));
                 }
                 let st = ts[1];
-                let vt = value_ty(st).ok_or("set needs an integer or float source type")?;
-                let cmp = cmp_of(i).ok_or("set needs a comparison")?;
+                let vt = value_ty(st)
+                    .ok_or_else(|| invalid("set needs an integer or float source type"))?;
+                let cmp = cmp_of(i).ok_or_else(|| invalid("set needs a comparison"))?;
                 let packed = matches!(st, Type::F16x2 | Type::Bf16x2);
                 let dt = match (ts[0], packed) {
                     (Type::U32 | Type::S32 | Type::B32, false) => SetDst::Mask32,
@@ -129,15 +131,16 @@ impl FnDecoder<'_> {
                     (Type::U32 | Type::S32 | Type::B32, true) => SetDst::Mask16x2,
                     (Type::F16x2, true) => SetDst::F16x2,
                     (Type::Bf16x2, true) => SetDst::Bf16x2,
-                    (t, _) => return Err(format!("set with destination type .{}", t.name())),
+                    (t, _) => {
+                        return Err(invalid(format!("set with destination type .{}", t.name())))
+                    }
                 };
                 let comb = match boolop_of(i) {
                     Some(b) => Some((
                         b,
-                        self.psrc(
-                            o.get(3)
-                                .ok_or("set with a combine op needs a predicate c")?,
-                        )?,
+                        self.psrc(o.get(3).ok_or_else(|| {
+                            invalid("set with a combine op needs a predicate c")
+                        })?)?,
                     )),
                     None => None,
                 };
@@ -166,7 +169,7 @@ impl FnDecoder<'_> {
                 let o = self.ops(i, 4)?;
                 let ts: Vec<Type> = i.types().collect();
                 if ts.len() != 2 {
-                    return Err("slct needs two types".into());
+                    return Err(invalid("slct needs two types"));
                 }
                 Ok(Op::Slct {
                     float_c: ts[1] == Type::F32,
@@ -183,7 +186,7 @@ impl FnDecoder<'_> {
                 let o = self.ops(i, 2)?;
                 let to = has("to");
                 let space = match space_of(i) {
-                    Space::Generic => return Err("cvta needs a state space".into()),
+                    Space::Generic => return Err(invalid("cvta needs a state space")),
                     s => s,
                 };
                 let t = self.ty(i).unwrap_or(Type::U64);
@@ -220,7 +223,7 @@ impl FnDecoder<'_> {
                 } else if has("idx") {
                     ShflMode::Idx
                 } else {
-                    return Err("shfl needs a mode".into());
+                    return Err(invalid("shfl needs a mode"));
                 };
                 let (d, dp) = match &o[0] {
                     Operand::Pair(r, p) => (self.reg_of(r, None)?.0, Some(self.pred(p)?)),
@@ -252,7 +255,7 @@ impl FnDecoder<'_> {
                 } else if has("ballot") {
                     VoteMode::Ballot
                 } else {
-                    return Err("vote needs a mode".into());
+                    return Err(invalid("vote needs a mode"));
                 };
                 let d = if mode == VoteMode::Ballot {
                     VoteDst::Reg(self.dst(&o[0])?)
@@ -302,13 +305,13 @@ impl FnDecoder<'_> {
                 } else if has("xor") {
                     ReduxOp::Xor
                 } else {
-                    return Err("redux needs an operation".into());
+                    return Err(invalid("redux needs an operation"));
                 };
                 if t.size() != 4 || t.is_float() {
-                    return Err(format!(
-                        "redux.sync with type .{} is not supported",
-                        t.name()
-                    ));
+                    return Err(DecodeError::UnsupportedType {
+                        opcode: "redux.sync".into(),
+                        ty: t.name(),
+                    });
                 }
                 Ok(Op::Redux {
                     op,
@@ -351,22 +354,25 @@ impl FnDecoder<'_> {
             Opcode::Brx => {
                 let o = self.ops(i, 2)?;
                 if !has("idx") {
-                    return Err("brx without .idx".into());
+                    return Err(invalid("brx without .idx"));
                 }
                 let Operand::Name { name, .. } = &o[1] else {
-                    return Err("brx.idx needs a .branchtargets label".into());
+                    return Err(invalid("brx.idx needs a .branchtargets label"));
                 };
                 let table = self
                     .branch_tables
                     .get(name.as_str())
-                    .ok_or_else(|| format!("no .branchtargets list at `{name}`"))?;
+                    .ok_or_else(|| invalid(format!("no .branchtargets list at `{name}`")))?;
                 let targets = table
                     .iter()
                     .map(|l| {
                         self.labels
                             .get(l)
                             .copied()
-                            .ok_or_else(|| format!("unknown label `{l}`"))
+                            .ok_or_else(|| DecodeError::Undeclared {
+                                kind: "label",
+                                name: l.clone(),
+                            })
                     })
                     .collect::<DResult<Vec<u32>>>()?;
                 Ok(Op::Brx {
@@ -382,9 +388,13 @@ impl FnDecoder<'_> {
                 "vadd" | "vsub" | "vabsdiff" | "vmin" | "vmax" | "vshl" | "vshr" => {
                     self.video(i, name)
                 }
-                _ => Err(format!("unsupported instruction `{name}`")),
+                _ => Err(DecodeError::UnsupportedInstruction {
+                    name: name.to_string(),
+                }),
             },
-            op => Err(format!("unsupported instruction `{}`", op.name())),
+            op => Err(DecodeError::UnsupportedInstruction {
+                name: op.name().to_string(),
+            }),
         }
     }
 
@@ -406,7 +416,7 @@ impl FnDecoder<'_> {
                 // Unpack: mov.b64 {lo, hi}, %rd.
                 let bits = (t.size() * 8) as usize / parts.len().max(1);
                 if !matches!(bits, 8 | 16 | 32) || bits * parts.len() != t.size() as usize * 8 {
-                    return Err("vector unpack does not split the type evenly".into());
+                    return Err(invalid("vector unpack does not split the type evenly"));
                 }
                 let ds = parts
                     .iter()
@@ -421,7 +431,7 @@ impl FnDecoder<'_> {
             (dst, Operand::Vector(parts)) => {
                 let bits = (t.size() * 8) as usize / parts.len().max(1);
                 if !matches!(bits, 8 | 16 | 32) || bits * parts.len() != t.size() as usize * 8 {
-                    return Err("vector pack does not fill the type evenly".into());
+                    return Err(invalid("vector pack does not fill the type evenly"));
                 }
                 let pt = match bits {
                     8 => Type::B8,
@@ -455,7 +465,7 @@ impl FnDecoder<'_> {
                 };
                 let bits = ty.size() * 8;
                 if bits * len as u32 != t.size() * 8 || !matches!(bits, 8 | 16 | 32) {
-                    return Err("mov into a vector register needs a .vN type".into());
+                    return Err(invalid("mov into a vector register needs a .vN type"));
                 }
                 Ok(Op::Unpack {
                     ds: (r..r + len as u32).map(Some).collect(),
@@ -472,7 +482,7 @@ impl FnDecoder<'_> {
                         // mov.b64 d, v (a .v2 .u32 register): pack the components.
                         let bits = ty.size() * 8;
                         if bits * len as u32 != t.size() * 8 || !matches!(bits, 8 | 16 | 32) {
-                            return Err("mov of a vector register needs a .vN type".into());
+                            return Err(invalid("mov of a vector register needs a .vN type"));
                         }
                         Ok(Op::Pack {
                             d,
@@ -501,9 +511,9 @@ impl FnDecoder<'_> {
             }
             Operand::Name { name, comp: None } => match self.lookup(name) {
                 Some(Sym::Reg { r, len, .. }) if len == n => Ok((r..r + n as u32).collect()),
-                _ => Err(format!("`{name}` is not a .v{n} register")),
+                _ => Err(invalid(format!("`{name}` is not a .v{n} register"))),
             },
-            _ => Err(format!("expected a vector of {n} registers")),
+            _ => Err(invalid(format!("expected a vector of {n} registers"))),
         }
     }
 
@@ -531,7 +541,8 @@ impl FnDecoder<'_> {
         if has("pack") {
             // cvt.pack.sat.convertType.abType{.cType} d, a, b{, c}
             let o = self.ops(i, 3)?;
-            let it = int_ty(ts[0]).ok_or("cvt.pack needs an integer destination")?;
+            let it =
+                int_ty(ts[0]).ok_or_else(|| invalid("cvt.pack needs an integer destination"))?;
             return Ok(Op::CvtPack {
                 dt: it,
                 d: self.dst(&o[0])?,
@@ -544,7 +555,7 @@ impl FnDecoder<'_> {
             });
         }
         if ts.len() != 2 {
-            return Err("cvt needs a destination and a source type".into());
+            return Err(invalid("cvt needs a destination and a source type"));
         }
         let o = self.ops(i, 2)?;
         let (dt, st) = (ts[0], ts[1]);
@@ -587,14 +598,19 @@ impl FnDecoder<'_> {
                 Type::Tf32 => CT::Tf32,
                 Type::F32 => CT::F32,
                 Type::F64 => CT::F64,
-                t => CT::I(int_ty(t).ok_or_else(|| format!("cvt with type .{}", t.name()))?),
+                t => CT::I(int_ty(t).ok_or_else(|| DecodeError::UnsupportedType {
+                    opcode: "cvt".into(),
+                    ty: t.name(),
+                })?),
             })
         };
         let (cd, cs) = (ct(dt)?, ct(st)?);
         let irnd = irnd_of(i);
         let is_f = |c: CT| !matches!(c, CT::I(_));
         if irnd.is_some() && !is_f(cs) {
-            return Err("integer rounding modifier on a conversion from an integer".into());
+            return Err(invalid(
+                "integer rounding modifier on a conversion from an integer",
+            ));
         }
         let src_ty = if st == Type::Tf32 { Type::B32 } else { st };
         Ok(Op::Cvt {
@@ -609,10 +625,10 @@ impl FnDecoder<'_> {
             d: self.dst(&o[0])?,
             a: match &o[1] {
                 Operand::Name { name, comp } if ptx::is_special_register(name) => {
-                    return Err(format!(
+                    return Err(unsupported(format!(
                         "special register `{name}{}` in cvt is not supported",
                         comp.map(|_| ".c").unwrap_or("")
-                    ))
+                    )))
                 }
                 x => self.src(x, src_ty)?,
             },

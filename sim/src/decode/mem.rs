@@ -9,11 +9,11 @@ impl FnDecoder<'_> {
     pub(super) fn mem_ty(&self, i: &Instruction) -> DResult<MemTy> {
         let t = self.ty(i)?;
         if t.size() > 8 {
-            return Err(format!(
+            return Err(unsupported(format!(
                 "{}-byte accesses (.{}) are not supported",
                 t.size(),
                 t.name()
-            ));
+            )));
         }
         Ok(MemTy {
             size: t.size() as u8,
@@ -81,11 +81,13 @@ impl FnDecoder<'_> {
         let red = i.opcode == Opcode::Red;
         let space = space_of(i);
         if !matches!(space, Space::Global | Space::Shared | Space::Generic) {
-            return Err("atomics are defined on global, shared and generic addresses".into());
+            return Err(invalid(
+                "atomics are defined on global, shared and generic addresses",
+            ));
         }
         let t = self.ty(i)?;
         if i.vector().is_some() {
-            return Err("vector atomics are not supported".into());
+            return Err(unsupported("vector atomics are not supported"));
         }
         let cas = has("cas");
         let n = if red { 2 } else { 3 } + cas as usize;
@@ -98,7 +100,12 @@ impl FnDecoder<'_> {
         let fop = |f32op: AtomOp| -> DResult<AtomOp> {
             Ok(match t {
                 Type::F32 => f32op,
-                _ => return Err(format!("atomic min/max of .{} is not supported", t.name())),
+                _ => {
+                    return Err(unsupported(format!(
+                        "atomic min/max of .{} is not supported",
+                        t.name()
+                    )))
+                }
             })
         };
         let op = if has("add") {
@@ -138,13 +145,18 @@ impl FnDecoder<'_> {
         } else if has("dec") {
             AtomOp::Dec
         } else {
-            return Err("atom needs an operation".into());
+            return Err(invalid("atom needs an operation"));
         };
         if t.size() > 8 || t.size() < 2 {
-            return Err(format!("{}-byte atomics are not supported", t.size()));
+            return Err(unsupported(format!(
+                "{}-byte atomics are not supported",
+                t.size()
+            )));
         }
         if t.size() == 2 && !matches!(op, AtomOp::AddF16 | AtomOp::AddBf16 | AtomOp::Cas) {
-            return Err("16-bit atomics other than f16/bf16 add and cas are not supported".into());
+            return Err(unsupported(
+                "16-bit atomics other than f16/bf16 add and cas are not supported",
+            ));
         }
         Ok(Op::Atom {
             space,
@@ -165,21 +177,23 @@ impl FnDecoder<'_> {
     pub(super) fn cp(&self, i: &Instruction) -> DResult<Op> {
         let has = |m: &str| i.has_modifier(m);
         if !has("async") {
-            return Err("unsupported cp variant".into());
+            return Err(unsupported("unsupported cp variant"));
         }
         if has("commit_group") || has("wait_group") || has("wait_all") {
             return Ok(Op::Nop);
         }
         if has("bulk") || has("mbarrier") {
-            return Err("cp.async.bulk / mbarrier forms are not supported".into());
+            return Err(unsupported(
+                "cp.async.bulk / mbarrier forms are not supported",
+            ));
         }
         let o = self.ops(i, 3)?;
         let size = match &o[2] {
             Operand::Imm(x) => x.bits(),
-            _ => return Err("cp.async size must be an immediate".into()),
+            _ => return Err(invalid("cp.async size must be an immediate")),
         };
         if !matches!(size, 4 | 8 | 16) {
-            return Err("cp.async size must be 4, 8 or 16".into());
+            return Err(invalid("cp.async size must be 4, 8 or 16"));
         }
         let src_size = match o.get(3) {
             Some(x @ (Operand::Imm(_) | Operand::Name { .. })) => Some(self.src(x, Type::U32)?),
@@ -197,7 +211,7 @@ impl FnDecoder<'_> {
         let has = |m: &str| i.has_modifier(m);
         let o = self.ops(i, 2)?;
         if !has("m8n8") || i.ty() != Some(Type::B16) {
-            return Err("only ldmatrix .m8n8 .b16 is supported".into());
+            return Err(invalid("only ldmatrix .m8n8 .b16 is supported"));
         }
         let n = if has("x4") {
             4
@@ -211,7 +225,11 @@ impl FnDecoder<'_> {
                 parts.iter().map(|p| self.dst(p)).collect::<DResult<_>>()?
             }
             x if n == 1 => vec![self.dst(x)?],
-            _ => return Err(format!("ldmatrix .x{n} needs {n} destination registers")),
+            _ => {
+                return Err(invalid(format!(
+                    "ldmatrix .x{n} needs {n} destination registers"
+                )))
+            }
         };
         let space = match space_of(i) {
             Space::Generic => Space::Generic,
@@ -233,19 +251,19 @@ impl FnDecoder<'_> {
             .modifiers
             .iter()
             .find(|m| m.starts_with('m') && m.contains('n') && m.contains('k'))
-            .ok_or("mma needs a shape")?;
+            .ok_or_else(|| invalid("mma needs a shape"))?;
         let k: u8 = match shape {
             "m16n8k16" => 16,
             "m16n8k8" => 8,
             "m16n8k32" => 32,
-            s => return Err(format!("mma shape {s} is not supported")),
+            s => return Err(unsupported(format!("mma shape {s} is not supported"))),
         };
         if !(has("row") && has("col")) {
-            return Err("mma needs .row.col layouts".into());
+            return Err(invalid("mma needs .row.col layouts"));
         }
         let ts: Vec<Type> = i.types().collect();
         if ts.len() != 4 {
-            return Err("mma needs .dtype.atype.btype.ctype".into());
+            return Err(invalid("mma needs .dtype.atype.btype.ctype"));
         }
         let mt = |t: Type| -> DResult<MmaTy> {
             Ok(match t {
@@ -257,17 +275,26 @@ impl FnDecoder<'_> {
                 Type::S8 => MmaTy::S8,
                 Type::U8 => MmaTy::U8,
                 Type::S32 => MmaTy::S32,
-                t => return Err(format!("mma element type .{} is not supported", t.name())),
+                t => {
+                    return Err(unsupported(format!(
+                        "mma element type .{} is not supported",
+                        t.name()
+                    )))
+                }
             })
         };
         let (dty, aty, bty, cty) = (mt(ts[0])?, mt(ts[1])?, mt(ts[2])?, mt(ts[3])?);
         if aty != bty
             && !(matches!(aty, MmaTy::S8 | MmaTy::U8) && matches!(bty, MmaTy::S8 | MmaTy::U8))
         {
-            return Err("mma with different A and B types is not supported".into());
+            return Err(unsupported(
+                "mma with different A and B types is not supported",
+            ));
         }
         if dty != cty {
-            return Err("mma with different C and D types is not supported".into());
+            return Err(unsupported(
+                "mma with different C and D types is not supported",
+            ));
         }
         let supported = matches!(
             (k, aty, cty),
@@ -276,17 +303,19 @@ impl FnDecoder<'_> {
                 | (32, MmaTy::S8 | MmaTy::U8, MmaTy::S32)
         );
         if !supported || aty != bty {
-            return Err(format!("mma {shape} with these types is not supported"));
+            return Err(unsupported(format!(
+                "mma {shape} with these types is not supported"
+            )));
         }
         let regs = |op: &Operand| -> DResult<Vec<Src>> {
             match op {
                 Operand::Vector(p) => p.iter().map(|x| self.src(x, Type::B32)).collect(),
-                _ => Err("mma operands must be register vectors".into()),
+                _ => Err(invalid("mma operands must be register vectors")),
             }
         };
         let d: Vec<R> = match &o[0] {
             Operand::Vector(p) => p.iter().map(|x| self.dst(x)).collect::<DResult<_>>()?,
-            _ => return Err("mma destination must be a register vector".into()),
+            _ => return Err(invalid("mma destination must be a register vector")),
         };
         let (a, b, c) = (regs(&o[1])?, regs(&o[2])?, regs(&o[3])?);
         let (na, nb) = match (k, aty) {
@@ -296,7 +325,9 @@ impl FnDecoder<'_> {
             _ => (0, 0),
         };
         if a.len() != na || b.len() != nb || c.len() != 4 || d.len() != 4 {
-            return Err("mma operand vectors have the wrong number of registers".into());
+            return Err(invalid(
+                "mma operand vectors have the wrong number of registers",
+            ));
         }
         Ok(Op::Mma(Box::new(Mma {
             k,
@@ -327,7 +358,7 @@ impl FnDecoder<'_> {
             } else if has("or") {
                 BarKind::RedOr
             } else {
-                return Err("bar.red needs popc, and or or".into());
+                return Err(invalid("bar.red needs popc, and or or"));
             };
             let d = if kind == BarKind::RedPopc {
                 BarDst::Reg(self.dst(&o[0])?)
@@ -353,11 +384,13 @@ impl FnDecoder<'_> {
             BarKind::Sync
         };
         if o.is_empty() {
-            return Err("bar needs a barrier number".into());
+            return Err(invalid("bar needs a barrier number"));
         }
         let count = match o.get(1) {
             Some(x) => Some(self.src(x, Type::U32)?),
-            None if kind == BarKind::Arrive => return Err("bar.arrive needs a thread count".into()),
+            None if kind == BarKind::Arrive => {
+                return Err(invalid("bar.arrive needs a thread count"))
+            }
             None => None,
         };
         Ok(Op::Bar {
@@ -380,7 +413,7 @@ impl FnDecoder<'_> {
             }
             _ => Vec::new(),
         };
-        let target = o.get(k).ok_or("call needs a target")?;
+        let target = o.get(k).ok_or_else(|| invalid("call needs a target"))?;
         let args = match o.get(k + 1) {
             Some(Operand::List(l)) => l.clone(),
             _ => Vec::new(),
@@ -398,10 +431,14 @@ impl FnDecoder<'_> {
                         off: off as u32,
                         size: 0,
                     }),
-                    _ => return Err(format!("call operand `{name}` is not a register or .param")),
+                    _ => {
+                        return Err(invalid(format!(
+                            "call operand `{name}` is not a register or .param"
+                        )))
+                    }
                 },
                 Operand::Imm(x) if !is_ret => out.push(Slot::Imm(x.bits())),
-                _ => return Err("unsupported call operand".into()),
+                _ => return Err(unsupported("unsupported call operand")),
             }
             Ok(())
         };
@@ -419,7 +456,7 @@ impl FnDecoder<'_> {
                 Some(Sym::Func(f)) => {
                     let fi = &self.prog.funcs[f as usize];
                     if fi.is_kernel {
-                        return Err(format!("call to kernel `{name}`"));
+                        return Err(invalid(format!("call to kernel `{name}`")));
                     }
                     self.callees.push(f);
                     Ok(Op::Call {
@@ -436,9 +473,9 @@ impl FnDecoder<'_> {
                         rets: rets.into(),
                     })
                 }
-                _ => Err(format!("call target `{name}` is not a function")),
+                _ => Err(invalid(format!("call target `{name}` is not a function"))),
             },
-            _ => Err("call target must be a function name or register".into()),
+            _ => Err(invalid("call target must be a function name or register")),
         }
     }
 
@@ -446,7 +483,9 @@ impl FnDecoder<'_> {
         let has = |m: &str| i.has_modifier(m);
         let ts: Vec<Type> = i.types().collect();
         if ts.len() != 3 || ts.iter().any(|t| t.size() != 4) {
-            return Err(format!("{name} is supported with three 32-bit types only"));
+            return Err(invalid(format!(
+                "{name} is supported with three 32-bit types only"
+            )));
         }
         let o = &i.operands;
         let op2 = if has("add") {
@@ -460,9 +499,9 @@ impl FnDecoder<'_> {
         };
         let need = if op2.is_some() { 4 } else { 3 };
         if o.len() != need {
-            return Err(format!(
+            return Err(unsupported(format!(
                 "{name} needs {need} operands (byte selectors are not supported)"
-            ));
+            )));
         }
         let op = match name {
             "vadd" => VideoOp::Add,

@@ -750,7 +750,7 @@ impl<'a> Machine<'a> {
                 }
                 Op::Illegal(i) => {
                     if mask != 0 {
-                        let msg = self.prog.diags[*i as usize].message.clone();
+                        let msg = self.prog.diags[*i as usize].error.to_string();
                         fault!(illegal(msg, mask.trailing_zeros()));
                     }
                 }

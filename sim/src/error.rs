@@ -8,13 +8,18 @@ pub enum LoadError {
     /// The PTX text does not parse.
     #[error("ptx does not parse:\n{0}")]
     Parse(#[from] ptx::ParseErrors),
-    /// A function is defined twice.
-    #[error("line {line}: function `{name}` is defined twice")]
+    /// A kernel, device function or module variable is defined twice (see
+    /// [`ptx::validate`]).
+    #[error("line {line}: {what} `{name}` is defined twice (first at line {first_line})")]
     Duplicate {
-        /// The function.
+        /// `kernel`, `function` or `variable`.
+        what: &'static str,
+        /// The name.
         name: String,
         /// Line of the second definition.
         line: u32,
+        /// Line of the first definition.
+        first_line: u32,
     },
     /// A declaration or initialiser is malformed.
     #[error("line {line}: {message}")]

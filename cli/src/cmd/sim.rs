@@ -192,8 +192,7 @@ fn validate(a: &RunArgs) -> anyhow::Result<RunConfig> {
         .enumerate()
         .map(|(i, s)| parse_arg(s).with_context(|| format!("--arg {i} (`{s}`)")))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let src = std::fs::read_to_string(&a.file)
-        .with_context(|| format!("reading `{}`", a.file.display()))?;
+    let src = ptx::read_source(&a.file)?;
     Ok(RunConfig {
         src,
         kernel: a.kernel.clone(),

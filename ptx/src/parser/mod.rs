@@ -87,7 +87,7 @@ type PResult<T> = Result<T, ParseError>;
 
 /// Turns byte offsets into 1-based (line, column) with a forward-moving cursor, so that
 /// reporting many errors on one long line stays linear.
-struct Locator {
+pub(crate) struct Locator {
     /// A byte offset at or before the next error.
     pos: usize,
     /// The 1-based column of `pos`.
@@ -101,7 +101,7 @@ impl Default for Locator {
 }
 
 impl Locator {
-    fn col(&mut self, src: &str, pos: usize) -> u32 {
+    pub(crate) fn col(&mut self, src: &str, pos: usize) -> u32 {
         if pos < self.pos {
             // Rare (errors are mostly in order): start over from the line start.
             let start = src[..pos].rfind('\n').map_or(0, |i| i + 1);

@@ -384,14 +384,13 @@ impl FnDecoder<'_> {
             Opcode::Ret => Ok(Op::Ret),
             Opcode::Exit => Ok(Op::Exit),
             Opcode::Trap | Opcode::Brkpt => Ok(Op::Trap),
-            Opcode::Other(name) => match name.as_str() {
-                "vadd" | "vsub" | "vabsdiff" | "vmin" | "vmax" | "vshl" | "vshr" => {
-                    self.video(i, name)
-                }
-                _ => Err(DecodeError::UnsupportedInstruction {
-                    name: name.to_string(),
-                }),
-            },
+            Opcode::Vadd
+            | Opcode::Vsub
+            | Opcode::Vabsdiff
+            | Opcode::Vmin
+            | Opcode::Vmax
+            | Opcode::Vshl
+            | Opcode::Vshr => self.video(i, i.opcode.name()),
             op => Err(DecodeError::UnsupportedInstruction {
                 name: op.name().to_string(),
             }),

@@ -231,6 +231,23 @@ pub(crate) fn decode(
     module: &Module,
     alloc: &mut dyn FnMut(u64, u64) -> Result<u64, LoadError>,
 ) -> Result<Program, LoadError> {
+    // Names defined twice (functions or module variables) make the module ambiguous.
+    for e in ptx::validate(module, "") {
+        if let ptx::Invalid::Duplicate {
+            what,
+            name,
+            first_line,
+            ..
+        } = e.kind
+        {
+            return Err(LoadError::Duplicate {
+                what,
+                name,
+                line: e.line,
+                first_line,
+            });
+        }
+    }
     let mut prog = Program::default();
     let mut scope: HashMap<String, Sym> = HashMap::new();
 
@@ -264,12 +281,6 @@ pub(crate) fn decode(
             }
         };
         if f.body.is_some() {
-            if prog.funcs[idx as usize].defined {
-                return Err(LoadError::Duplicate {
-                    name: f.name.to_string(),
-                    line: f.line,
-                });
-            }
             prog.funcs[idx as usize].defined = true;
         }
         scope.insert(f.name.to_string(), Sym::Func(idx));

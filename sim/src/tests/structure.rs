@@ -225,3 +225,25 @@ fn special_registers_of_a_3d_launch() {
         );
     }
 }
+
+#[test]
+fn names_defined_twice_do_not_load_and_name_both_lines() {
+    let mut gpu = Gpu::new(GpuProfile::sim());
+    // HEADER is three lines: the variables are on lines 4 and 5.
+    let globals = format!("{HEADER}.global .u32 g;\n.global .u32 h, g;\n");
+    assert_eq!(
+        gpu.load(&globals).unwrap_err(),
+        crate::LoadError::Duplicate {
+            what: "variable",
+            name: "g".into(),
+            line: 5,
+            first_line: 4,
+        }
+    );
+    let kernels = format!("{HEADER}.entry k() {{ ret; }}\n.func f();\n.entry k() {{ ret; }}\n");
+    let e = gpu.load(&kernels).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "line 6: kernel `k` is defined twice (first at line 4)"
+    );
+}

@@ -1,0 +1,178 @@
+//! End-to-end regressions of the lower layers seen through the CLI: `ptx check` must
+//! not call invalid PTX ok (and `stats`/`instrument` must refuse it), a PTX file that
+//! is not UTF-8 is reported with its line and byte offset, and a campaign gives the
+//! same records whichever isolation ran it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gpufault");
+
+fn scratch(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("hardening-{name}"));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Runs the binary in `dir` (so relative file names appear in its messages as given).
+fn gpufault_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("gpufault runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const HEADER: &str = ".version 8.0\n.target sm_80\n.address_size 64\n";
+
+/// A kernel whose fourth line holds an opcode that no PTX ISA has (issue: it passed
+/// `check`, `stats` and `instrument`, then failed in `sim run`).
+fn unknown_opcode() -> String {
+    format!(
+        "{HEADER}.visible .entry k(.param .u64 p)\n{{\n\t.reg .f32 %f<3>;\n\tfrobnicate.f32 %f1, %f2;\n\tret;\n}}\n"
+    )
+}
+
+#[test]
+fn check_stats_and_instrument_refuse_an_unknown_opcode() {
+    let d = scratch("opcode");
+    std::fs::write(d.join("frob.ptx"), unknown_opcode()).unwrap();
+    let want = "frob.ptx:7:2: error: unknown opcode `frobnicate`\nfrob.ptx: 1 error\n";
+    for args in [
+        &["ptx", "check", "frob.ptx"][..],
+        &["ptx", "stats", "frob.ptx"],
+        &["ptx", "stats", "--json", "frob.ptx"],
+        &["ptx", "instrument", "--model", "iat", "frob.ptx"],
+    ] {
+        let o = gpufault_in(&d, args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o), want, "{args:?}");
+        assert!(stdout(&o).is_empty(), "{args:?}: {}", stdout(&o));
+    }
+    // `sim run` still loads it (the virtual GPU faults only if the opcode is reached)
+    // and warns about it.
+    let o = gpufault_in(
+        &d,
+        &[
+            "sim", "run", "frob.ptx", "--kernel", "k", "--grid", "1", "--block", "1", "--arg",
+            "u64:0",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not decoded: line 7 in `k`: unsupported instruction `frobnicate`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn check_reports_every_duplicate_kernel_against_the_first() {
+    // The issue's file: 17,000 kernels of one name.
+    let d = scratch("dups");
+    let mut src = HEADER.to_string();
+    for _ in 0..17_000 {
+        src.push_str(".visible .entry k() { ret; }\n");
+    }
+    std::fs::write(d.join("dups.ptx"), &src).unwrap();
+    let o = gpufault_in(&d, &["ptx", "check", "dups.ptx"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 17_000, "16,999 errors and the count");
+    assert_eq!(
+        lines[0],
+        "dups.ptx:5:17: error: kernel `k` is defined twice (first at 4:17)"
+    );
+    assert_eq!(
+        lines[16_998],
+        "dups.ptx:17003:17: error: kernel `k` is defined twice (first at 4:17)"
+    );
+    assert_eq!(lines[16_999], "dups.ptx: 16999 errors");
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+}
+
+#[test]
+fn check_rejects_unknown_versions_and_targets_and_keeps_good_files_ok() {
+    let d = scratch("version");
+    let body = ".visible .entry k()\n{\n\tret;\n}\n";
+    std::fs::write(
+        d.join("v99.ptx"),
+        format!(".version 99.9\n.target sm_80\n{body}"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("sm999.ptx"),
+        format!(".version 8.0\n.target sm_999\n{body}"),
+    )
+    .unwrap();
+    std::fs::write(d.join("good.ptx"), format!("{HEADER}{body}")).unwrap();
+    let o = gpufault_in(&d, &["ptx", "check", "v99.ptx", "sm999.ptx", "good.ptx"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("v99.ptx:1:1: error: unsupported PTX ISA version 99.9 (known: 1.0 to 9.4)\n"),
+        "{err}"
+    );
+    assert!(
+        err.contains("sm999.ptx:2:9: error: unknown target `sm_999`"),
+        "{err}"
+    );
+    assert_eq!(
+        stdout(&o),
+        "good.ptx: ok (1 kernel, 0 device functions)\n",
+        "only the good file is ok"
+    );
+}
+
+#[test]
+fn non_utf8_ptx_names_the_line_and_byte_offset() {
+    let d = scratch("utf8");
+    // Line 3, after "// caf": byte offset 13 + 14 + 6 = 33.
+    let mut bytes = HEADER.as_bytes()[..27].to_vec();
+    bytes.extend_from_slice(b"// caf\xe9\n");
+    std::fs::write(d.join("latin1.ptx"), &bytes).unwrap();
+    let want = "latin1.ptx:3:7: error: not UTF-8 text: invalid byte 0xe9 (byte offset 33)\n\
+                latin1.ptx: 1 error\n";
+    for args in [
+        &["ptx", "check", "latin1.ptx"][..],
+        &["ptx", "fmt", "latin1.ptx"],
+        &["ptx", "stats", "latin1.ptx"],
+        &["ptx", "instrument", "--model", "iat", "latin1.ptx"],
+    ] {
+        let o = gpufault_in(&d, args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o), want, "{args:?}");
+    }
+    let o = gpufault_in(
+        &d,
+        &[
+            "sim",
+            "run",
+            "latin1.ptx",
+            "--kernel",
+            "k",
+            "--grid",
+            "1",
+            "--block",
+            "1",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "latin1.ptx: not UTF-8 text: invalid byte 0xe9 at line 3, column 7 (byte offset 33)"
+        ),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -235,8 +235,12 @@ impl Gpu {
         Ok(&self.module(m)?.prog.funcs[k as usize].kparams)
     }
 
-    /// Allocates `len` zeroed bytes of global memory; returns the device address
-    /// (256-byte aligned, never reused, with unmapped gaps between allocations).
+    /// Allocates `len` zeroed bytes of global memory; returns the device address:
+    /// 256-byte aligned, with at least 4 KiB unmapped to the neighbouring allocations, at
+    /// the lowest such address (freed space is reused). So addresses depend only on the
+    /// live allocations: the same allocations in the same order after the same loads
+    /// give the same addresses on a fresh GPU and on one that ran and freed anything
+    /// before.
     pub fn alloc(&mut self, len: u64) -> Result<u64, SimError> {
         self.mem.alloc(len, 0)
     }

@@ -314,3 +314,95 @@ fn a_plan_gives_the_same_records_with_thread_and_process_isolation() {
         differ.join("\n")
     );
 }
+
+/// A kernel that does nothing: a launch of many one-thread CTAs of it is bound by the
+/// per-CTA cost (the 2^31-1-CTA launch ran for minutes without a sign of life).
+const NOP: &str =
+    ".version 8.0\n.target sm_80\n.address_size 64\n.visible .entry nop()\n{\n\tret;\n}\n";
+
+/// `sim run` of the launch: 2^31-1 one-thread CTAs of [`NOP`] (minutes of work).
+const LONG_LAUNCH: [&str; 9] = [
+    "sim",
+    "run",
+    "nop.ptx",
+    "--kernel",
+    "nop",
+    "--grid",
+    "2147483647",
+    "--block",
+    "1",
+];
+
+/// Starts `cmd` with stdout and stderr piped, collects both until `done` holds for
+/// what was collected or `limit` passes, then kills it; returns (stdout, stderr).
+fn run_until(
+    mut cmd: Command,
+    limit: std::time::Duration,
+    done: impl Fn(&str, &str) -> bool,
+) -> (String, String) {
+    use std::io::Read;
+    use std::sync::{Arc, Mutex};
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the command starts");
+    let collect = |mut r: Box<dyn Read + Send>| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let b = buf.clone();
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = r.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                b.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        });
+        buf
+    };
+    let out = collect(Box::new(child.stdout.take().unwrap()));
+    let err = collect(Box::new(child.stderr.take().unwrap()));
+    let text = |b: &Arc<Mutex<Vec<u8>>>| String::from_utf8_lossy(&b.lock().unwrap()).into_owned();
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit && !done(&text(&out), &text(&err)) {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    (text(&out), text(&err))
+}
+
+#[test]
+fn a_long_launch_shows_progress_on_a_terminal_only() {
+    let d = scratch("progress");
+    std::fs::write(d.join("nop.ptx"), NOP).unwrap();
+    let secs = std::time::Duration::from_secs;
+    // stderr not a terminal: after 4 s (the bar would appear after 2), nothing on it.
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(&d).env_remove("CI").args(LONG_LAUNCH);
+    let (out, err) = run_until(cmd, secs(4), |_, _| false);
+    assert!(out.is_empty() && err.is_empty(), "no bar: {out:?} {err:?}");
+    // On a terminal (a pseudo-terminal from util-linux `script`), the bar appears.
+    let line = std::iter::once(BIN)
+        .chain(LONG_LAUNCH)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = Command::new("script");
+    cmd.current_dir(&d)
+        .env_remove("CI")
+        .args(["-qefc", &line, "/dev/null"]);
+    let bar = |tty: &str| {
+        tty.contains("launch 00:00:0")
+            && tty.contains("/2147483647 CTAs · ")
+            && tty.contains(" of 10G budget · ETA ")
+    };
+    let t = std::time::Instant::now();
+    let (tty, _) = run_until(cmd, secs(60), |o, _| bar(o));
+    assert!(bar(&tty), "a progress bar on the terminal: {tty:?}");
+    assert!(t.elapsed() >= secs(2), "not before 2 s");
+}

@@ -136,6 +136,6 @@ mod tests;
 
 pub use decode::KernelParam;
 pub use error::{DecodeError, Diagnostic, LoadError, SimError};
-pub use gpu::{Gpu, KernelArg, LaunchConfig, ModuleId, DEFAULT_BUDGET};
+pub use gpu::{Gpu, KernelArg, LaunchConfig, LaunchProgress, ModuleId, DEFAULT_BUDGET};
 pub use profile::GpuProfile;
 pub use report::{AddressSpace, ExecProfile, Fault, FaultKind, InstSite, LaunchReport, Outcome};

@@ -35,6 +35,7 @@ mod mem;
 mod warp_ops;
 
 use crate::decode::{Builtin, Program, FUNC_BASE, MAX_CALL_DEPTH};
+use crate::gpu::LaunchProgress;
 use crate::ir::*;
 use crate::memory::GlobalMemory;
 use crate::profile::GpuProfile;
@@ -56,6 +57,7 @@ pub(crate) struct LaunchParams<'a> {
     pub consts: &'a mut Vec<u8>,
     pub profiling: bool,
     pub occupancy: u32,
+    pub progress: Option<&'a LaunchProgress>,
 }
 
 /// Receives every executed warp-instruction (profiling). The default methods do
@@ -215,6 +217,7 @@ pub(crate) struct Machine<'a> {
     f_preds: usize,
     f_local: usize,
     f_tparam: usize,
+    progress: Option<&'a LaunchProgress>,
 }
 
 /// A fault kind with the lane that caused it (the machine adds the location).
@@ -270,6 +273,7 @@ pub(crate) fn launch(p: LaunchParams<'_>, mem: &mut GlobalMemory) -> LaunchRepor
         f_preds: prog.frame_preds as usize,
         f_local: prog.frame_local as usize,
         f_tparam: prog.frame_tparam as usize,
+        progress: p.progress,
     };
     let (outcome, profile) = if p.profiling {
         let n = prog.insts.len();
@@ -330,6 +334,9 @@ impl<'a> Machine<'a> {
         let shared_len = self.prog.dyn_shared_base as usize + self.dyn_shared as usize;
         let shared_len = shared_len.max(self.prog.shared_static as usize);
         let mut warps: Vec<Warp> = Vec::new();
+        if let Some(p) = self.progress {
+            p.start(total);
+        }
         for linear in 0..total {
             let x = (linear % gx as u64) as u32;
             let y = ((linear / gx as u64) % gy as u64) as u32;
@@ -343,6 +350,9 @@ impl<'a> Machine<'a> {
             self.setup_warps(&mut warps, nwarps, first_slot);
             if let Err((wi, f)) = self.run_cta(&mut warps, obs) {
                 return Outcome::Faulted(self.locate(&warps[wi], f));
+            }
+            if let Some(p) = self.progress {
+                p.update(linear + 1, self.thread_insts);
             }
         }
         Outcome::Completed

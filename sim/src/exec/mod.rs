@@ -217,7 +217,6 @@ pub(crate) struct Machine<'a> {
     f_preds: usize,
     f_local: usize,
     f_tparam: usize,
-    progress: Option<&'a LaunchProgress>,
 }
 
 /// A fault kind with the lane that caused it (the machine adds the location).
@@ -273,7 +272,6 @@ pub(crate) fn launch(p: LaunchParams<'_>, mem: &mut GlobalMemory) -> LaunchRepor
         f_preds: prog.frame_preds as usize,
         f_local: prog.frame_local as usize,
         f_tparam: prog.frame_tparam as usize,
-        progress: p.progress,
     };
     let (outcome, profile) = if p.profiling {
         let n = prog.insts.len();
@@ -287,7 +285,7 @@ pub(crate) fn launch(p: LaunchParams<'_>, mem: &mut GlobalMemory) -> LaunchRepor
             warp_slots: p.gpu.warp_slots,
             n,
         };
-        let o = m.run_grid(p.occupancy, &mut obs);
+        let o = m.run_grid(p.occupancy, p.progress, &mut obs);
         let mut index_in_fn = vec![0u32; n];
         for (pc, slot) in index_in_fn.iter_mut().enumerate() {
             let f = &prog.funcs[prog.func_of[pc] as usize];
@@ -311,7 +309,7 @@ pub(crate) fn launch(p: LaunchParams<'_>, mem: &mut GlobalMemory) -> LaunchRepor
         };
         (o, Some(prof))
     } else {
-        (m.run_grid(p.occupancy, &mut NoObserver), None)
+        (m.run_grid(p.occupancy, p.progress, &mut NoObserver), None)
     };
     LaunchReport {
         kernel: prog.funcs[p.kernel as usize].name.clone(),
@@ -327,14 +325,19 @@ pub(crate) fn launch(p: LaunchParams<'_>, mem: &mut GlobalMemory) -> LaunchRepor
 }
 
 impl<'a> Machine<'a> {
-    fn run_grid<O: Observer>(&mut self, occupancy: u32, obs: &mut O) -> Outcome {
+    fn run_grid<O: Observer>(
+        &mut self,
+        occupancy: u32,
+        progress: Option<&LaunchProgress>,
+        obs: &mut O,
+    ) -> Outcome {
         let [gx, gy, gz] = self.grid;
         let total = gx as u64 * gy as u64 * gz as u64;
         let nwarps = self.nthreads.div_ceil(32);
         let shared_len = self.prog.dyn_shared_base as usize + self.dyn_shared as usize;
         let shared_len = shared_len.max(self.prog.shared_static as usize);
         let mut warps: Vec<Warp> = Vec::new();
-        if let Some(p) = self.progress {
+        if let Some(p) = progress {
             p.start(total);
         }
         for linear in 0..total {
@@ -351,7 +354,7 @@ impl<'a> Machine<'a> {
             if let Err((wi, f)) = self.run_cta(&mut warps, obs) {
                 return Outcome::Faulted(self.locate(&warps[wi], f));
             }
-            if let Some(p) = self.progress {
+            if let Some(p) = progress {
                 p.update(linear + 1, self.thread_insts);
             }
         }

@@ -270,7 +270,9 @@ impl SimDevice {
 /// The device error of a kernel fault: the outcome cause it stands for, with where it
 /// happened.
 fn fault_error(fault: &sim::Fault) -> GpuError {
-    let detail = fault.to_string();
+    // The error's message names the kind (`illegal address: …`): the detail does not
+    // say it again.
+    let detail = fault.detail();
     match fault.kind {
         sim::FaultKind::IllegalAddress { .. } => GpuError::IllegalAddress { detail },
         sim::FaultKind::MisalignedAddress { .. } => GpuError::MisalignedAddress { detail },
@@ -441,5 +443,48 @@ mod tests {
         assert_eq!(c.name, "gpufault virtual H100 (sim:h100)");
         assert_eq!(c.compute_capability, "9.0");
         assert_eq!(c.sm_count, 132);
+    }
+
+    #[test]
+    fn fault_errors_name_their_kind_once() {
+        // An out-of-bounds load, or a trap when the second argument is not 0.
+        let ptx = ".version 8.0\n.target sm_80\n.address_size 64\n\
+            .visible .entry k(.param .u64 p, .param .u32 t)\n{\n\
+            .reg .b64 %rd<2>;\n.reg .b32 %r<2>;\n.reg .pred %q;\n\
+            ld.param.u64 %rd1, [p];\nld.param.u32 %r1, [t];\n\
+            setp.ne.u32 %q, %r1, 0;\n@%q trap;\n\
+            ld.global.u32 %r1, [%rd1+4096];\nret;\n}\n";
+        let mut dev = SimDevice::open(&SimSpec {
+            profile: None,
+            count: None,
+            index: None,
+        })
+        .unwrap();
+        let m = dev.load(ptx).unwrap();
+        let buf = dev.alloc(16).unwrap();
+        let mut run = |t: u32| {
+            dev.launch(
+                m,
+                "k",
+                &LaunchConfig::linear(1, 1),
+                &[KernelArg::Ptr(buf.ptr), KernelArg::U32(t)],
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        let e = run(0);
+        assert!(
+            e.starts_with(&format!(
+                "illegal address: 4-byte global access at {:#x} in kernel `k` (function `k`, line 13)",
+                buf.ptr + 4096
+            )),
+            "{e}"
+        );
+        assert_eq!(e.matches("illegal address").count(), 1, "{e}");
+        let e = run(1);
+        assert!(
+            e.starts_with("trap: in kernel `k` (function `k`, line 12)"),
+            "{e}"
+        );
     }
 }

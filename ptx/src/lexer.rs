@@ -428,7 +428,6 @@ fn string(s: &[u8], start: usize) -> (Tok, usize) {
 }
 
 /// All tokens of `src`, ending with one [`Tok::Eof`] token.
-#[cfg(test)]
 pub(crate) fn lex(src: &str) -> Vec<Token> {
     let mut lx = Lexer::new(src);
     let mut out = Vec::new();

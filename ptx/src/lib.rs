@@ -7,16 +7,20 @@
 //! [`Item`]s; every instruction is an [`Instruction`] with guard, [`Opcode`], modifiers
 //! and [`Operand`]s), prints it back as valid PTX, and gives passes what they need.
 //!
-//! It is not a PTX validator (that is `ptxas`, wrapped by the [`ptxas`] module) nor a
-//! CUDA compiler (that is NVRTC, loaded at run time by the [`nvrtc`] module), and it
-//! gives no instruction semantics beyond the [opcode table](Opcode) (operand roles and
-//! unit [`Class`]).
+//! It is not a full PTX validator (that is `ptxas`, wrapped by the [`ptxas`] module):
+//! [`validate`] reports only what the syntax tree can tell (unknown opcodes, names
+//! defined twice, unknown `.version`/`.target`). Nor is it a CUDA compiler (that is
+//! NVRTC, loaded at run time by the [`nvrtc`] module). It gives no instruction semantics
+//! beyond the [opcode table](Opcode) (operand roles and unit [`Class`]).
 //!
 //! The main pieces:
 //! - [`parse`] / [`parse_recovering`]: text to [`Module`]; every error is a
 //!   [`ParseError`] with line, column and the offending token, and parsing recovers per
 //!   statement so one run reports them all. No input makes it panic, hang or overflow
 //!   the stack (nesting is limited to [`MAX_DEPTH`]).
+//! - [`validate`]: what ptxas would reject that the tree shows, as
+//!   [`ValidationError`]s with line and column; [`read_source`] reads a PTX file and
+//!   locates the first byte that is not UTF-8.
 //! - [`print()`]: [`Module`] to PTX in one canonical layout that ptxas accepts;
 //!   `print(parse(print(parse(x)))) == print(parse(x))`.
 //! - [`flatten`] and [`Cfg`]: the stable instruction order of a function body that the
@@ -46,6 +50,8 @@ mod parser;
 mod printer;
 pub mod ptxas;
 mod rewrite;
+mod source;
+mod validate;
 
 pub use ast::*;
 pub use cfg::{flatten, BasicBlock, Cfg, CfgError, FlatBody, Node};
@@ -57,3 +63,5 @@ pub use rewrite::{
     insert_after, insert_before, instruction_mut, map_instructions, rename_registers,
     replace_operand, RegDecl, RewriteError,
 };
+pub use source::{read_source, SourceError};
+pub use validate::{is_known_target, is_known_version, validate, Invalid, ValidationError};

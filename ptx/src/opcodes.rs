@@ -205,6 +205,30 @@ opcodes! {
     Shl "shl" F(IntAlu), D1;
     Shr "shr" F(IntAlu), D1;
     Prmt "prmt" F(IntAlu), D1;
+    // video instructions: scalar (with optional secondary operation) and SIMD
+    Vadd "vadd" F(IntAlu), D1;
+    Vsub "vsub" F(IntAlu), D1;
+    Vabsdiff "vabsdiff" F(IntAlu), D1;
+    Vmin "vmin" F(IntAlu), D1;
+    Vmax "vmax" F(IntAlu), D1;
+    Vshl "vshl" F(IntAlu), D1;
+    Vshr "vshr" F(IntAlu), D1;
+    Vmad "vmad" F(IntAlu), D1;
+    Vset "vset" F(IntAlu), D1;
+    Vadd2 "vadd2" F(IntAlu), D1;
+    Vsub2 "vsub2" F(IntAlu), D1;
+    Vavrg2 "vavrg2" F(IntAlu), D1;
+    Vabsdiff2 "vabsdiff2" F(IntAlu), D1;
+    Vmin2 "vmin2" F(IntAlu), D1;
+    Vmax2 "vmax2" F(IntAlu), D1;
+    Vset2 "vset2" F(IntAlu), D1;
+    Vadd4 "vadd4" F(IntAlu), D1;
+    Vsub4 "vsub4" F(IntAlu), D1;
+    Vavrg4 "vavrg4" F(IntAlu), D1;
+    Vabsdiff4 "vabsdiff4" F(IntAlu), D1;
+    Vmin4 "vmin4" F(IntAlu), D1;
+    Vmax4 "vmax4" F(IntAlu), D1;
+    Vset4 "vset4" F(IntAlu), D1;
     // special functions
     Rcp "rcp" AT, D1;
     Sqrt "sqrt" AT, D1;
@@ -240,6 +264,9 @@ opcodes! {
     Sust "sust" F(Store), D0;
     Sured "sured" F(Atomic), D0;
     Suq "suq" F(Load), D1;
+    Istypep "istypep" F(Compare), D1;
+    Tensormap "tensormap" F(Other), D0;
+    Multimem "multimem" F(Atomic), DM;
     Createpolicy "createpolicy" F(Other), D1;
     Discard "discard" F(Store), D0;
     Applypriority "applypriority" F(Other), D0;
@@ -267,6 +294,7 @@ opcodes! {
     Nanosleep "nanosleep" F(Other), D0;
     Pmevent "pmevent" F(Other), D0;
     Setmaxnreg "setmaxnreg" F(Other), D0;
+    Clusterlaunchcontrol "clusterlaunchcontrol" F(Other), DM;
     // warp-level
     Shfl "shfl" F(Warp), D1;
     Vote "vote" F(Warp), D1;
@@ -281,6 +309,7 @@ opcodes! {
     Stmatrix "stmatrix" F(Tensor), D0;
     Movmatrix "movmatrix" F(Tensor), D1;
     Wgmma "wgmma" F(Tensor), DM;
+    Tcgen05 "tcgen05" F(Tensor), DM;
 }
 
 /// Whether `name` (with its leading `%`) is a PTX special register.
@@ -392,6 +421,14 @@ impl Instruction {
                         "arrive" | "arrive_drop" | "test_wait" | "try_wait" | "pending_count"
                     )
                 })),
+                // multimem.ld_reduce returns a value; multimem.st/red write memory.
+                Opcode::Multimem => usize::from(self.has_modifier("ld_reduce")),
+                // clusterlaunchcontrol.query_cancel returns a value; try_cancel writes
+                // memory.
+                Opcode::Clusterlaunchcontrol => usize::from(self.has_modifier("query_cancel")),
+                // tcgen05.ld loads registers; the other tcgen05 forms write tensor or
+                // shared memory, or nothing.
+                Opcode::Tcgen05 => usize::from(self.modifiers.first() == Some("ld")),
                 _ => 1,
             },
         };

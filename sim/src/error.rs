@@ -8,13 +8,18 @@ pub enum LoadError {
     /// The PTX text does not parse.
     #[error("ptx does not parse:\n{0}")]
     Parse(#[from] ptx::ParseErrors),
-    /// A function is defined twice.
-    #[error("line {line}: function `{name}` is defined twice")]
+    /// A kernel, device function or module variable is defined twice (see
+    /// [`ptx::validate`]).
+    #[error("line {line}: {what} `{name}` is defined twice (first at line {first_line})")]
     Duplicate {
-        /// The function.
+        /// `kernel`, `function` or `variable`.
+        what: &'static str,
+        /// The name.
         name: String,
         /// Line of the second definition.
         line: u32,
+        /// Line of the first definition.
+        first_line: u32,
     },
     /// A declaration or initialiser is malformed.
     #[error("line {line}: {message}")]
@@ -39,25 +44,85 @@ pub enum LoadError {
 }
 
 /// An instruction the decoder could not lower (it faults as an illegal instruction if
-/// executed).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// executed): where it is and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line} in `{function}`: {error}")]
 pub struct Diagnostic {
     /// 1-based source line (0 for instructions created by a pass).
     pub line: u32,
     /// The function it is in.
     pub function: String,
-    /// What is unsupported or invalid, lower-case.
-    pub message: String,
+    /// What is unsupported or invalid.
+    pub error: DecodeError,
 }
 
-impl std::fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "line {} in `{}`: {}",
-            self.line, self.function, self.message
-        )
-    }
+/// Why the decoder could not lower one instruction. The messages are lower-case and
+/// name the instruction's opcode, register, type or modifier; [`Diagnostic`] adds the
+/// line and function.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// An opcode the virtual GPU does not execute (not in the opcode table, or not
+    /// implemented).
+    #[error("unsupported instruction `{name}`")]
+    UnsupportedInstruction {
+        /// The opcode as written.
+        name: String,
+    },
+    /// An instruction with a type the virtual GPU does not implement for it.
+    #[error("`{opcode}` with type .{ty} is not supported")]
+    UnsupportedType {
+        /// The opcode.
+        opcode: String,
+        /// The type's PTX name.
+        ty: &'static str,
+    },
+    /// A special register the virtual GPU does not provide.
+    #[error("special register `{name}` is not supported")]
+    UnsupportedSpecialRegister {
+        /// The register as written.
+        name: String,
+    },
+    /// Another form, modifier, type or operand combination the virtual GPU does not
+    /// implement (PTX that ptxas may accept, but this emulator cannot run).
+    #[error("{message}")]
+    Unsupported {
+        /// What is not supported.
+        message: String,
+    },
+    /// A register, predicate, variable or label that is not declared in scope.
+    #[error("undeclared {kind} `{name}`")]
+    Undeclared {
+        /// `register`, `predicate`, `name` or `label`.
+        kind: &'static str,
+        /// The name as written.
+        name: String,
+    },
+    /// A declared name used as something it is not.
+    #[error("`{name}` is not {expected}")]
+    WrongKind {
+        /// The name as written.
+        name: String,
+        /// What was needed (`a register`, `a predicate register`, `a variable`, …).
+        expected: &'static str,
+    },
+    /// Fewer operands than the instruction needs.
+    #[error("`{opcode}` needs {needed} operands, has {got}")]
+    OperandCount {
+        /// The opcode.
+        opcode: String,
+        /// Operands needed.
+        needed: usize,
+        /// Operands given.
+        got: usize,
+    },
+    /// A missing modifier, an operand of the wrong form or another combination that is
+    /// not valid PTX.
+    #[error("{message}")]
+    Invalid {
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// A misuse of the library API: unknown names, bad pointers, bad launch parameters.

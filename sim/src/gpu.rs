@@ -6,6 +6,8 @@ use crate::exec::{self, LaunchParams};
 use crate::memory::GlobalMemory;
 use crate::profile::GpuProfile;
 use crate::report::LaunchReport;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// The default instruction budget of a launch: 10^10 thread-instructions (tens of
 /// seconds of work; a launch that needs more is treated as hung).
@@ -61,6 +63,69 @@ impl KernelArg {
     }
 }
 
+/// How far a running launch is, readable from another thread while it runs (for a
+/// progress display): the CTAs of the grid, how many have finished, and the
+/// thread-instructions executed so far. The launch updates it after each CTA, never per
+/// instruction, so a launch with it costs two relaxed atomic stores per CTA and one
+/// without it nothing.
+///
+/// ```
+/// use sim::{LaunchConfig, LaunchProgress};
+/// use std::sync::Arc;
+///
+/// let progress = Arc::new(LaunchProgress::default());
+/// let cfg = LaunchConfig::new([1 << 20, 1, 1], [32, 1, 1]).progress(progress.clone());
+/// // Another thread may poll `progress.ctas_done()` while `gpu.launch(…, &cfg, …)` runs.
+/// assert_eq!((progress.ctas_done(), progress.ctas_total()), (0, 0));
+/// ```
+#[derive(Debug, Default)]
+pub struct LaunchProgress {
+    ctas_total: AtomicU64,
+    ctas_done: AtomicU64,
+    thread_instructions: AtomicU64,
+}
+
+impl LaunchProgress {
+    /// The CTAs of the running (or last) launch's grid; 0 before a launch starts.
+    pub fn ctas_total(&self) -> u64 {
+        self.ctas_total.load(Ordering::Relaxed)
+    }
+
+    /// The CTAs that have finished.
+    pub fn ctas_done(&self) -> u64 {
+        self.ctas_done.load(Ordering::Relaxed)
+    }
+
+    /// Thread-instructions executed by the finished CTAs (counted against the budget).
+    pub fn thread_instructions(&self) -> u64 {
+        self.thread_instructions.load(Ordering::Relaxed)
+    }
+
+    /// A launch of `total` CTAs starts.
+    pub(crate) fn start(&self, total: u64) {
+        self.ctas_done.store(0, Ordering::Relaxed);
+        self.thread_instructions.store(0, Ordering::Relaxed);
+        self.ctas_total.store(total, Ordering::Relaxed);
+    }
+
+    /// `done` CTAs have finished, having executed `thread_instructions`.
+    #[inline]
+    pub(crate) fn update(&self, done: u64, thread_instructions: u64) {
+        self.ctas_done.store(done, Ordering::Relaxed);
+        self.thread_instructions
+            .store(thread_instructions, Ordering::Relaxed);
+    }
+}
+
+/// Two progress handles are equal when they are the same object.
+impl PartialEq for LaunchProgress {
+    fn eq(&self, other: &LaunchProgress) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+impl Eq for LaunchProgress {}
+
 /// Launch dimensions and options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LaunchConfig {
@@ -75,6 +140,8 @@ pub struct LaunchConfig {
     pub budget: u64,
     /// Whether to collect an [`crate::ExecProfile`].
     pub profile: bool,
+    /// Where to report progress while the launch runs, if anywhere.
+    pub progress: Option<Arc<LaunchProgress>>,
 }
 
 impl LaunchConfig {
@@ -87,6 +154,7 @@ impl LaunchConfig {
             shared_bytes: 0,
             budget: DEFAULT_BUDGET,
             profile: false,
+            progress: None,
         }
     }
 
@@ -99,6 +167,12 @@ impl LaunchConfig {
     /// Sets the instruction budget.
     pub fn budget(mut self, thread_instructions: u64) -> LaunchConfig {
         self.budget = thread_instructions;
+        self
+    }
+
+    /// Reports the launch's progress to `progress` (see [`LaunchProgress`]).
+    pub fn progress(mut self, progress: Arc<LaunchProgress>) -> LaunchConfig {
+        self.progress = Some(progress);
         self
     }
 
@@ -236,8 +310,12 @@ impl Gpu {
         Ok(&self.module(m)?.prog.funcs[k as usize].kparams)
     }
 
-    /// Allocates `len` zeroed bytes of global memory; returns the device address
-    /// (256-byte aligned, never reused, with unmapped gaps between allocations).
+    /// Allocates `len` zeroed bytes of global memory; returns the device address:
+    /// 256-byte aligned, with at least 4 KiB unmapped to the neighbouring allocations, at
+    /// the lowest such address (freed space is reused). So addresses depend only on the
+    /// live allocations: the same allocations in the same order after the same loads
+    /// give the same addresses on a fresh GPU and on one that ran and freed anything
+    /// before.
     pub fn alloc(&mut self, len: u64) -> Result<u64, SimError> {
         self.mem.alloc(len, 0)
     }
@@ -428,6 +506,7 @@ impl Gpu {
                 consts: &mut loaded.consts,
                 profiling: cfg.profile,
                 occupancy,
+                progress: cfg.progress.as_deref(),
             },
             &mut self.mem,
         ))

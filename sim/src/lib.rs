@@ -92,7 +92,11 @@
 //!   are the canonical NaN.
 //! - **Memory.** Global allocations sit at distinct 256-byte-aligned addresses from
 //!   `0x1_0000_0000` with at least 4 KiB unmapped between them, so small overflows fault;
-//!   a module's `.global` variables share one data segment padded to 4 KiB. Generic
+//!   a module's `.global` variables share one data segment padded to 4 KiB. Each
+//!   allocation (data segments included) takes the lowest address that keeps those gaps,
+//!   reusing freed space, so addresses are a function of the live allocations: a run
+//!   that starts from the same loaded modules gets the same addresses whatever the GPU
+//!   ran and freed before. Generic
 //!   addresses map windows onto the constant bank, kernel parameters, the CTA's shared
 //!   memory and the thread's local memory. Registers, shared and local memory start
 //!   zeroed in every CTA (deterministic stand-ins for the hardware's garbage).
@@ -131,7 +135,7 @@ mod report;
 mod tests;
 
 pub use decode::KernelParam;
-pub use error::{Diagnostic, LoadError, SimError};
-pub use gpu::{Gpu, KernelArg, LaunchConfig, ModuleId, DEFAULT_BUDGET};
+pub use error::{DecodeError, Diagnostic, LoadError, SimError};
+pub use gpu::{Gpu, KernelArg, LaunchConfig, LaunchProgress, ModuleId, DEFAULT_BUDGET};
 pub use profile::GpuProfile;
 pub use report::{AddressSpace, ExecProfile, Fault, FaultKind, InstSite, LaunchReport, Outcome};

@@ -1,5 +1,11 @@
 //! Global device memory: allocations at distinct, aligned, non-zero addresses in one flat
 //! 64-bit space, with unmapped gaps between them so that small overflows fault.
+//!
+//! Addresses are a function of the live allocations alone: each allocation takes the
+//! lowest address that keeps the gaps (first fit, from [`HEAP_BASE`]). So a run that
+//! allocates the same sizes in the same order after everything of earlier runs was freed
+//! gets the same addresses, whatever the device did before; a fresh device and one that
+//! served many runs lay a run out alike.
 
 use crate::error::SimError;
 
@@ -19,44 +25,65 @@ pub(crate) struct Alloc {
 }
 
 /// The global memory of one virtual GPU.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct GlobalMemory {
     /// Live allocations sorted by base address.
     pub allocs: Vec<Alloc>,
-    next: u64,
     total: u64,
 }
 
-impl Default for GlobalMemory {
-    fn default() -> Self {
-        GlobalMemory {
-            allocs: Vec::new(),
-            next: HEAP_BASE,
-            total: 0,
-        }
-    }
+/// The first address at or after `from` aligned to `align` (a power of two).
+fn align_to(from: u64, align: u64) -> Option<u64> {
+    from.checked_next_multiple_of(align)
+}
+
+/// Where the next allocation after one ending (exclusively) at `end` may start, before
+/// its own alignment: past the guard gap, on an [`ALLOC_ALIGN`] boundary.
+fn after(end: u64) -> Option<u64> {
+    end.checked_add(GUARD)?
+        .checked_next_multiple_of(ALLOC_ALIGN)
 }
 
 impl GlobalMemory {
-    /// Allocates `len` zeroed bytes aligned to `align` (at least [`ALLOC_ALIGN`]).
-    /// Addresses are never reused, so a dangling pointer faults.
+    /// Allocates `len` zeroed bytes aligned to `align` (at least [`ALLOC_ALIGN`]) at the
+    /// lowest address that leaves at least [`GUARD`] unmapped bytes to each neighbour.
+    /// Freed space is reused, so the addresses depend only on the live allocations.
     pub(crate) fn alloc(&mut self, len: u64, align: u64) -> Result<u64, SimError> {
         let align = align.max(ALLOC_ALIGN).next_power_of_two();
         let oom = SimError::OutOfMemory { requested: len };
         if self.total.saturating_add(len) > MAX_TOTAL || align > 1 << 20 {
             return Err(oom);
         }
-        let base = self.next.div_ceil(align) * align;
-        let end = base.checked_add(len.max(1)).ok_or(oom.clone())?;
-        self.next = end
-            .checked_add(GUARD)
-            .and_then(|x| x.checked_next_multiple_of(ALLOC_ALIGN))
-            .ok_or(oom)?;
+        let size = len.max(1);
+        // First fit: the gap before each live allocation in address order, then the end.
+        let mut from = HEAP_BASE;
+        let mut at = self.allocs.len();
+        let mut base = None;
+        for (i, a) in self.allocs.iter().enumerate() {
+            let b = align_to(from, align).ok_or(oom.clone())?;
+            let fits = b
+                .checked_add(size)
+                .and_then(after)
+                .is_some_and(|next| next <= a.base);
+            if fits {
+                (at, base) = (i, Some(b));
+                break;
+            }
+            from = after(a.base + a.data.len().max(1) as u64).ok_or(oom.clone())?;
+        }
+        let base = match base {
+            Some(b) => b,
+            None => align_to(from, align).ok_or(oom.clone())?,
+        };
+        base.checked_add(size).and_then(after).ok_or(oom)?;
         self.total += len;
-        self.allocs.push(Alloc {
-            base,
-            data: vec![0; len as usize],
-        });
+        self.allocs.insert(
+            at,
+            Alloc {
+                base,
+                data: vec![0; len as usize],
+            },
+        );
         Ok(base)
     }
 
@@ -159,8 +186,59 @@ mod tests {
         m.free(a).unwrap();
         assert!(m.free(a).is_err());
         assert_eq!(m.find(a, 1), None);
-        let c = m.alloc(1, 0).unwrap();
-        assert!(c > b, "addresses are not reused");
         assert!(m.alloc(MAX_TOTAL + 1, 0).is_err());
+    }
+
+    #[test]
+    fn freed_space_is_reused_first_fit_so_a_run_gets_the_same_addresses() {
+        // A "module" allocation that stays, then two runs of the same three buffers.
+        let mut m = GlobalMemory::default();
+        let module = m.alloc(4096, 4096).unwrap();
+        let run = |m: &mut GlobalMemory| {
+            let a = m.alloc(1000, 0).unwrap();
+            let b = m.alloc(64, 1024).unwrap();
+            m.free(a).unwrap();
+            let c = m.alloc(10, 0).unwrap();
+            let addrs = [a, b, c];
+            m.free(b).unwrap();
+            m.free(c).unwrap();
+            addrs
+        };
+        let first = run(&mut m);
+        // `c` reuses the space `a` left, with the guard gap before `b` intact.
+        assert_eq!(first[2], first[0]);
+        assert!(first[1] >= first[0] + 1000 + GUARD);
+        assert!(first[0] >= module + 4096 + GUARD);
+        // Whatever ran before, the same run on the same live allocations is laid out
+        // alike, on this device and on a fresh one.
+        for _ in 0..3 {
+            let x = m.alloc(123_456, 0).unwrap();
+            m.free(x).unwrap();
+            assert_eq!(run(&mut m), first);
+        }
+        let mut fresh = GlobalMemory::default();
+        assert_eq!(fresh.alloc(4096, 4096).unwrap(), module);
+        assert_eq!(run(&mut fresh), first);
+        // A gap too small for a request is skipped; a request that fits fills it.
+        let a = m.alloc(100, 0).unwrap();
+        let b = m.alloc(100, 0).unwrap();
+        m.free(a).unwrap();
+        let big = m.alloc(1 << 20, 0).unwrap();
+        assert!(big > b, "the gap `a` left is too small");
+        assert_eq!(m.alloc(16, 0).unwrap(), a, "a small one fills it");
+    }
+
+    #[test]
+    fn a_fresh_device_lays_out_as_before_when_nothing_is_freed() {
+        // The addresses of a device that never frees are those of the bump allocator
+        // this one replaced: each after the previous end plus the guard, aligned.
+        let mut m = GlobalMemory::default();
+        let mut next = HEAP_BASE;
+        for (len, align) in [(100, 0), (4096, 1024), (1, 0), (70_000, 4096), (0, 0)] {
+            let a = m.alloc(len, align).unwrap();
+            let al = align.max(ALLOC_ALIGN).next_power_of_two();
+            assert_eq!(a, next.div_ceil(al) * al);
+            next = (a + len.max(1) + GUARD).next_multiple_of(ALLOC_ALIGN);
+        }
     }
 }

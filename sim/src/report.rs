@@ -108,19 +108,37 @@ impl FaultKind {
     }
 }
 
+impl FaultKind {
+    /// What [`Display`](fmt::Display) says after the leading kind name (`illegal
+    /// address: `, `misaligned address: `, `illegal instruction: `, `trap`), for a caller
+    /// whose own message names the kind: `None` for the other kinds, whose text does not
+    /// start with a name to repeat.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            FaultKind::IllegalAddress { space, addr, size }
+            | FaultKind::MisalignedAddress { space, addr, size } => {
+                Some(format!("{size}-byte {} access at {addr:#x}", space.name()))
+            }
+            FaultKind::IllegalInstruction { reason } => Some(reason.clone()),
+            FaultKind::Trap => Some(String::new()),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for FaultKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FaultKind::IllegalAddress { space, addr, size } => write!(
-                f,
-                "illegal address: {size}-byte {} access at {addr:#x}",
-                space.name()
-            ),
-            FaultKind::MisalignedAddress { space, addr, size } => write!(
-                f,
-                "misaligned address: {size}-byte {} access at {addr:#x}",
-                space.name()
-            ),
+            FaultKind::IllegalAddress { .. } => {
+                write!(f, "illegal address: {}", self.detail().unwrap_or_default())
+            }
+            FaultKind::MisalignedAddress { .. } => {
+                write!(
+                    f,
+                    "misaligned address: {}",
+                    self.detail().unwrap_or_default()
+                )
+            }
             FaultKind::IllegalInstruction { reason } => write!(f, "illegal instruction: {reason}"),
             FaultKind::Trap => write!(f, "trap"),
             FaultKind::CallStackOverflow { depth } => {
@@ -164,12 +182,23 @@ pub struct Fault {
     pub warp_slot: u32,
 }
 
-impl fmt::Display for Fault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} in kernel `{}` (function `{}`, line {}), thread ({},{},{}) of CTA ({},{},{}), SM {} warp slot {} lane {}",
-            self.kind,
+impl Fault {
+    /// The description without the fault kind's leading name (see
+    /// [`FaultKind::detail`]): `4-byte global access at 0x… in kernel …` for an illegal
+    /// address, `in kernel …` for a trap; the full text for the kinds without one. For
+    /// an error type whose own message names the kind, so it is not said twice.
+    pub fn detail(&self) -> String {
+        match self.kind.detail() {
+            Some(d) if d.is_empty() => self.place(),
+            Some(d) => format!("{d} {}", self.place()),
+            None => self.to_string(),
+        }
+    }
+
+    /// Where: `in kernel … lane N`.
+    fn place(&self) -> String {
+        format!(
+            "in kernel `{}` (function `{}`, line {}), thread ({},{},{}) of CTA ({},{},{}), SM {} warp slot {} lane {}",
             self.kernel,
             self.function,
             self.line,
@@ -183,6 +212,12 @@ impl fmt::Display for Fault {
             self.warp_slot,
             self.lane
         )
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.kind, self.place())
     }
 }
 

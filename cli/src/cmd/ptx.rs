@@ -1,8 +1,11 @@
 //! `gpufault ptx check|fmt|stats|instrument`.
 //!
-//! Exit codes: 0 when every file is fine, 1 when any file has errors (parse, control
-//! flow, or a ptxas rejection with `--ptxas`), 2 on usage or I/O errors (unreadable
-//! file, ptxas not found).
+//! Exit codes: 0 when every file is fine, 1 when any file has errors (parse, validation
+//! — unknown opcodes, names defined twice, unknown `.version`/`.target`, see
+//! [`ptx::validate`] —, control flow, or a ptxas rejection with `--ptxas`), 2 on usage or
+//! I/O errors (unreadable file, ptxas not found). `stats` and `instrument` refuse files
+//! with parse or validation errors the same way (exit 1, the same diagnostics); `fmt`
+//! refuses only files that do not parse.
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -18,7 +21,9 @@ use std::process::ExitCode;
 /// PTX subcommands.
 #[derive(Subcommand)]
 pub enum PtxCommand {
-    /// Parse PTX files and report every error like a compiler (file:line:col: error: ...).
+    /// Parse and validate PTX files and report every error like a compiler
+    /// (file:line:col: error: ...): syntax, unknown opcodes, names defined twice, unknown
+    /// .version or .target, undefined labels; with --ptxas also what ptxas rejects.
     Check(CheckArgs),
     /// Print a PTX file in gpufault's canonical layout on stdout.
     Fmt {
@@ -83,8 +88,44 @@ pub fn run(cmd: PtxCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn read(file: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))
+/// Reads a PTX file: `Ok(None)` when it is not UTF-8 (reported like a parse error, at
+/// the first invalid byte), an error when it cannot be read.
+fn read(file: &Path) -> anyhow::Result<Option<String>> {
+    match ptx::read_source(file) {
+        Ok(src) => Ok(Some(src)),
+        Err(ptx::SourceError::NotUtf8 {
+            line,
+            col,
+            offset,
+            byte,
+            ..
+        }) => {
+            report_errors(
+                file,
+                [(
+                    line,
+                    col,
+                    format!("not UTF-8 text: invalid byte {byte:#04x} (byte offset {offset})"),
+                )],
+            );
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Prints `file:line:col: error: message` for each error and a count line.
+fn report_errors(file: &Path, errors: impl IntoIterator<Item = (u32, u32, String)>) {
+    let mut n = 0;
+    for (line, col, message) in errors {
+        eprintln!("{}:{line}:{col}: error: {message}", file.display());
+        n += 1;
+    }
+    eprintln!(
+        "{}: {n} error{}",
+        file.display(),
+        if n == 1 { "" } else { "s" }
+    );
 }
 
 /// Parses `file`, printing every error as `file:line:col: error: message`; `None` when
@@ -93,24 +134,35 @@ fn parse_reporting(file: &Path, src: &str) -> Option<Module> {
     match ptx::parse(src) {
         Ok(m) => Some(m),
         Err(errs) => {
-            for e in &errs.errors {
-                eprintln!(
-                    "{}:{}:{}: error: {}",
-                    file.display(),
-                    e.line,
-                    e.col,
-                    e.message
-                );
-            }
-            let n = errs.errors.len();
-            eprintln!(
-                "{}: {n} error{}",
-                file.display(),
-                if n == 1 { "" } else { "s" }
+            report_errors(
+                file,
+                errs.errors.into_iter().map(|e| (e.line, e.col, e.message)),
             );
             None
         }
     }
+}
+
+/// Prints what [`ptx::validate`] finds in `module` (parsed from `src`) like parse
+/// errors; whether it found nothing.
+fn validate_reporting(file: &Path, src: &str, module: &Module) -> bool {
+    let errs = ptx::validate(module, src);
+    if errs.is_empty() {
+        return true;
+    }
+    report_errors(
+        file,
+        errs.into_iter()
+            .map(|e| (e.line, e.col, e.kind.to_string())),
+    );
+    false
+}
+
+/// [`parse_reporting`] and [`validate_reporting`]: the module when it parses and is
+/// valid PTX as far as the parser can tell.
+fn load_reporting(file: &Path, src: &str) -> Option<Module> {
+    let module = parse_reporting(file, src)?;
+    validate_reporting(file, src, &module).then_some(module)
 }
 
 /// Where to look for `tools/ptxas`: the working directory and the folders above the
@@ -139,7 +191,11 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     for file in &args.files {
         let src = match read(file) {
-            Ok(s) => s,
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                failed = true;
+                continue;
+            }
             Err(e) => {
                 eprintln!("gpufault: error: {e:#}");
                 io_error = true;
@@ -150,7 +206,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             failed = true;
             continue;
         };
-        let mut ok = true;
+        let mut ok = validate_reporting(file, &src, &module);
         for f in module.functions() {
             if let Err(e) = Cfg::build(f) {
                 let line = match &e {
@@ -202,7 +258,9 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn fmt(file: &Path) -> anyhow::Result<ExitCode> {
-    let src = read(file)?;
+    let Some(src) = read(file)? else {
+        return Ok(ExitCode::from(Exit::FoundProblem));
+    };
     let Some(module) = parse_reporting(file, &src) else {
         return Ok(ExitCode::from(Exit::FoundProblem));
     };
@@ -221,8 +279,10 @@ fn instrument(args: &InstrumentArgs) -> anyhow::Result<ExitCode> {
             known.join(", ")
         )
     })?;
-    let src = read(&args.file)?;
-    let Some(module) = parse_reporting(&args.file, &src) else {
+    let Some(src) = read(&args.file)? else {
+        return Ok(ExitCode::from(Exit::FoundProblem));
+    };
+    let Some(module) = load_reporting(&args.file, &src) else {
         return Ok(ExitCode::from(Exit::FoundProblem));
     };
     let inst = injector::instrument(&module, model)
@@ -285,8 +345,10 @@ fn function_stats(f: &Function) -> FunctionStats<'static> {
 }
 
 fn stats(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
-    let src = read(file)?;
-    let Some(module) = parse_reporting(file, &src) else {
+    let Some(src) = read(file)? else {
+        return Ok(ExitCode::from(Exit::FoundProblem));
+    };
+    let Some(module) = load_reporting(file, &src) else {
         return Ok(ExitCode::from(Exit::FoundProblem));
     };
     let report = StatsReport {

@@ -12,6 +12,11 @@
 //! `zeros:N` (a device buffer of N zero bytes). With `--dump DIR`, every buffer argument
 //! is written to `DIR/arg<index>.bin` after the launch (also after a fault).
 //!
+//! A launch that runs longer than two seconds shows a progress bar on stderr (CTAs
+//! finished, thread-instructions against the budget, an estimate of the time left) when
+//! stderr is a terminal and `CI` is not set; `docs/virtual-gpu.md` says what wall time
+//! to expect.
+//!
 //! Exit codes (`docs/exit-codes.md`): 0 when the launch completed, 1 when the kernel
 //! faulted (the message names the fault, kernel, line and thread), 2 on a usage error
 //! (bad flag or argument, unreadable file, PTX that does not load, arguments that do not
@@ -22,13 +27,19 @@
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reports::exit::Exit;
 use reports::output::{SimDiagnostic, SimFault, SimRun};
 use serde_json::Value;
-use sim::{FaultKind, Gpu, GpuProfile, KernelArg, LaunchConfig, LaunchReport, Outcome};
-use std::io::Write;
+use sim::{
+    FaultKind, Gpu, GpuProfile, KernelArg, LaunchConfig, LaunchProgress, LaunchReport, Outcome,
+};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Virtual GPU subcommands.
 #[derive(Subcommand)]
@@ -157,6 +168,8 @@ struct RunConfig {
     args: Vec<ArgSpec>,
     dump: Option<PathBuf>,
     json: bool,
+    /// Draw a progress bar on stderr when the launch takes a while.
+    progress: bool,
 }
 
 fn validate(a: &RunArgs) -> anyhow::Result<RunConfig> {
@@ -174,8 +187,7 @@ fn validate(a: &RunArgs) -> anyhow::Result<RunConfig> {
         .enumerate()
         .map(|(i, s)| parse_arg(s).with_context(|| format!("--arg {i} (`{s}`)")))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let src = std::fs::read_to_string(&a.file)
-        .with_context(|| format!("reading `{}`", a.file.display()))?;
+    let src = ptx::read_source(&a.file)?;
     Ok(RunConfig {
         src,
         kernel: a.kernel.clone(),
@@ -186,15 +198,17 @@ fn validate(a: &RunArgs) -> anyhow::Result<RunConfig> {
         args,
         dump: a.dump.clone(),
         json: a.json,
+        progress: super::campaign::show_progress(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("CI").as_deref(),
+        ),
     })
 }
 
 fn run_kernel(a: &RunArgs) -> anyhow::Result<ExitCode> {
-    run_to(
-        a,
-        &mut std::io::stdout().lock(),
-        &mut std::io::stderr().lock(),
-    )
+    // Not locked for the whole run: the progress bar's thread writes to stderr during the
+    // launch.
+    run_to(a, &mut std::io::stdout(), &mut std::io::stderr())
 }
 
 /// [`run_kernel`] writing the report to `out` and warnings and the fault to `err`.
@@ -257,7 +271,16 @@ fn execute(cfg: &RunConfig) -> anyhow::Result<Executed> {
             }
         }
     }
-    let report = gpu.launch(m, &cfg.kernel, &cfg.launch, &kargs)?;
+    let report = if cfg.progress {
+        let progress = Arc::new(LaunchProgress::default());
+        let launch = cfg.launch.clone().progress(progress.clone());
+        let budget = cfg.launch.budget;
+        with_progress_bar(&progress, budget, PROGRESS_AFTER, || {
+            gpu.launch(m, &cfg.kernel, &launch, &kargs)
+        })?
+    } else {
+        gpu.launch(m, &cfg.kernel, &cfg.launch, &kargs)?
+    };
     let mut dumped = Vec::new();
     if let Some(dir) = &cfg.dump {
         std::fs::create_dir_all(dir)
@@ -276,6 +299,99 @@ fn execute(cfg: &RunConfig) -> anyhow::Result<Executed> {
         json,
         diagnostics,
         dumped,
+    })
+}
+
+/// `n` in three significant digits with an SI suffix: `20.9M`, `10G`.
+fn compact(n: u64) -> String {
+    let (v, unit) = match n {
+        0..=9_999 => return n.to_string(),
+        10_000..=999_999 => (n as f64 / 1e3, "k"),
+        1_000_000..=999_999_999 => (n as f64 / 1e6, "M"),
+        1_000_000_000..=999_999_999_999 => (n as f64 / 1e9, "G"),
+        _ => (n as f64 / 1e12, "T"),
+    };
+    let digits = if v < 10.0 {
+        2
+    } else if v < 100.0 {
+        1
+    } else {
+        0
+    };
+    let text = format!("{v:.digits$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    format!("{text}{unit}")
+}
+
+/// How long a launch runs before its progress bar appears (shorter launches draw
+/// nothing).
+const PROGRESS_AFTER: Duration = Duration::from_secs(2);
+
+/// Runs `launch` on this thread while another thread polls `progress` and, once `after`
+/// has passed, draws a bar on stderr: CTAs finished of the grid, thread-instructions
+/// against `budget`, elapsed time and an estimate of the rest. The bar is cleared when
+/// the launch returns.
+fn with_progress_bar<T>(
+    progress: &LaunchProgress,
+    budget: u64,
+    after: Duration,
+    launch: impl FnOnce() -> T,
+) -> T {
+    let finished = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let poller = s.spawn(|| {
+            let start = Instant::now();
+            let mut bar: Option<ProgressBar> = None;
+            while !finished.load(Ordering::Acquire) {
+                std::thread::park_timeout(Duration::from_millis(100));
+                if start.elapsed() < after || finished.load(Ordering::Acquire) {
+                    continue;
+                }
+                let done = progress.ctas_done();
+                let msg = format!(
+                    "{} of {} budget",
+                    compact(progress.thread_instructions()),
+                    compact(budget)
+                );
+                match &bar {
+                    Some(b) => {
+                        b.set_message(msg);
+                        b.set_position(done);
+                    }
+                    None => {
+                        // Started at the launch's elapsed time and position, so that
+                        // the time and the estimate of the rest are the launch's.
+                        let b = ProgressBar::with_draw_target(
+                            Some(progress.ctas_total()),
+                            ProgressDrawTarget::stderr(),
+                        )
+                        .with_style(
+                            ProgressStyle::with_template(
+                                "launch {elapsed_precise} {wide_bar} {pos}/{len} CTAs · {msg} \
+                                 · ETA {eta}",
+                            )
+                            .expect("valid template"),
+                        )
+                        .with_elapsed(start.elapsed())
+                        .with_position(done)
+                        .with_message(msg);
+                        b.tick();
+                        bar = Some(b);
+                    }
+                }
+            }
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+        });
+        let result = launch();
+        finished.store(true, Ordering::Release);
+        poller.thread().unpark();
+        result
     })
 }
 
@@ -325,7 +441,7 @@ fn report_json(
                 .map(|d| SimDiagnostic {
                     function: Some(d.function.clone()),
                     line: Some(d.line),
-                    message: d.message.clone(),
+                    message: d.error.to_string(),
                 })
                 .collect()
         })
@@ -386,6 +502,36 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    #[test]
+    fn counts_in_the_progress_bar_are_compact() {
+        let got: Vec<String> = [
+            0,
+            9_999,
+            20_887_871,
+            10_000_000_000,
+            2_147_483_647,
+            999_999,
+            150_000,
+        ]
+        .map(compact)
+        .to_vec();
+        assert_eq!(got, ["0", "9999", "20.9M", "10G", "2.15G", "1000k", "150k"]);
+    }
+
+    #[test]
+    fn the_progress_poller_ends_with_the_launch() {
+        // The poller draws from the start (`after` 0) and must stop and give the
+        // launch's result back once the launch returns.
+        let progress = LaunchProgress::default();
+        let t = Instant::now();
+        let r = with_progress_bar(&progress, 10, Duration::ZERO, || {
+            std::thread::sleep(Duration::from_millis(300));
+            42
+        });
+        assert_eq!(r, 42);
+        assert!(t.elapsed() < Duration::from_secs(5));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use ptx::ptxas::{find_in_workspace, gpu_name_for, Ptxas, PtxasOptions, Verdict};
+use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 /// The workspace root (the parent of this crate).
@@ -46,11 +47,24 @@ pub fn check_file(p: &Ptxas, path: &Path) -> Option<String> {
         Ok(m) => m,
         Err(e) => return Some(format!("{name}: parse errors:\n{e}")),
     };
+    // Real PTX that ptxas accepts: validation must find nothing, in the original and
+    // in the printed form.
+    let invalid = ptx::validate(&module, &src);
+    if !invalid.is_empty() {
+        return Some(format!("{name}: validation errors:\n{}", render(&invalid)));
+    }
     let printed = ptx::print(&module);
     let again = match ptx::parse(&printed) {
         Ok(m) => m,
         Err(e) => return Some(format!("{name}: printed form does not parse:\n{e}")),
     };
+    let invalid = ptx::validate(&again, &printed);
+    if !invalid.is_empty() {
+        return Some(format!(
+            "{name}: validation errors in the printed form:\n{}",
+            render(&invalid)
+        ));
+    }
     let printed2 = ptx::print(&again);
     if printed2 != printed {
         return Some(format!(
@@ -83,6 +97,12 @@ pub fn check_file(p: &Ptxas, path: &Path) -> Option<String> {
         ));
     }
     None
+}
+
+/// Validation errors, one a line.
+fn render(errors: &[ptx::ValidationError]) -> String {
+    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    lines.join("\n")
 }
 
 /// Checks every file on two threads; panics listing every failure.
@@ -123,4 +143,62 @@ pub fn first_difference(a: &str, b: &str) -> String {
         a.lines().count(),
         b.lines().count()
     )
+}
+
+/// A line diff of two texts (`-` expected, `+` got), for golden-file failures.
+pub fn diff(expected: &str, got: &str) -> String {
+    let (e, g): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), got.lines().collect());
+    let mut out = String::new();
+    for i in 0..e.len().max(g.len()) {
+        match (e.get(i), g.get(i)) {
+            (Some(a), Some(b)) if a == b => writeln!(out, "   {a}").unwrap(),
+            (a, b) => {
+                if let Some(a) = a {
+                    writeln!(out, " - {a}").unwrap();
+                }
+                if let Some(b) = b {
+                    writeln!(out, " + {b}").unwrap();
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Golden-file check: for each `*.ptx` of `dir` (at least `min`), `render` of its text
+/// must equal the `.expected` file beside it; with `GPUFAULT_BLESS` set, the expected
+/// files are rewritten instead. `render` panics on inputs it must not get. Panics listing
+/// every difference.
+pub fn golden(dir: &Path, min: usize, render: impl Fn(&Path, &str) -> String) {
+    let files = ptx_files(dir);
+    assert!(
+        files.len() >= min,
+        "expected at least {min} inputs in {}",
+        dir.display()
+    );
+    let bless = std::env::var_os("GPUFAULT_BLESS").is_some();
+    let mut failures = Vec::new();
+    for f in &files {
+        let src = std::fs::read_to_string(f).unwrap();
+        let got = render(f, &src);
+        let exp_path = f.with_extension("expected");
+        if bless {
+            std::fs::write(&exp_path, &got).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&exp_path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (run with GPUFAULT_BLESS=1 once)",
+                exp_path.display()
+            )
+        });
+        if expected != got {
+            failures.push(format!(
+                "{} (- expected, + got):\n{}",
+                f.file_name().unwrap().to_string_lossy(),
+                diff(&expected, &got)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }

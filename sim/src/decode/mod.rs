@@ -7,7 +7,10 @@
 //! instruction still runs every kernel that does not reach it (reaching it is an
 //! illegal-instruction fault, as on hardware).
 
+mod arith;
+mod func;
 mod inst;
+mod mem;
 
 use crate::error::{Diagnostic, LoadError};
 use crate::ir::*;
@@ -228,6 +231,23 @@ pub(crate) fn decode(
     module: &Module,
     alloc: &mut dyn FnMut(u64, u64) -> Result<u64, LoadError>,
 ) -> Result<Program, LoadError> {
+    // Names defined twice (functions or module variables) make the module ambiguous.
+    for e in ptx::validate(module, "") {
+        if let ptx::Invalid::Duplicate {
+            what,
+            name,
+            first_line,
+            ..
+        } = e.kind
+        {
+            return Err(LoadError::Duplicate {
+                what,
+                name,
+                line: e.line,
+                first_line,
+            });
+        }
+    }
     let mut prog = Program::default();
     let mut scope: HashMap<String, Sym> = HashMap::new();
 
@@ -261,12 +281,6 @@ pub(crate) fn decode(
             }
         };
         if f.body.is_some() {
-            if prog.funcs[idx as usize].defined {
-                return Err(LoadError::Duplicate {
-                    name: f.name.to_string(),
-                    line: f.line,
-                });
-            }
             prog.funcs[idx as usize].defined = true;
         }
         scope.insert(f.name.to_string(), Sym::Func(idx));
@@ -370,7 +384,7 @@ pub(crate) fn decode(
     for f in module.functions() {
         let Some(body) = &f.body else { continue };
         let idx = func_index[f.name.as_str()];
-        inst::FnDecoder::run(&mut prog, idx, f, body, &scope, &mut in_fn)?;
+        func::FnDecoder::run(&mut prog, idx, f, body, &scope, &mut in_fn)?;
     }
     prog.frame_regs = prog.funcs.iter().map(|f| f.nregs).max().unwrap_or(0);
     prog.frame_preds = prog.funcs.iter().map(|f| f.npreds).max().unwrap_or(0);

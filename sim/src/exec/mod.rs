@@ -35,6 +35,7 @@ mod mem;
 mod warp_ops;
 
 use crate::decode::{Builtin, Program, FUNC_BASE, MAX_CALL_DEPTH};
+use crate::gpu::LaunchProgress;
 use crate::ir::*;
 use crate::memory::GlobalMemory;
 use crate::profile::GpuProfile;
@@ -56,6 +57,7 @@ pub(crate) struct LaunchParams<'a> {
     pub consts: &'a mut Vec<u8>,
     pub profiling: bool,
     pub occupancy: u32,
+    pub progress: Option<&'a LaunchProgress>,
 }
 
 /// Receives every executed warp-instruction (profiling). The default methods do
@@ -283,7 +285,7 @@ pub(crate) fn launch(p: LaunchParams<'_>, mem: &mut GlobalMemory) -> LaunchRepor
             warp_slots: p.gpu.warp_slots,
             n,
         };
-        let o = m.run_grid(p.occupancy, &mut obs);
+        let o = m.run_grid(p.occupancy, p.progress, &mut obs);
         let mut index_in_fn = vec![0u32; n];
         for (pc, slot) in index_in_fn.iter_mut().enumerate() {
             let f = &prog.funcs[prog.func_of[pc] as usize];
@@ -307,7 +309,7 @@ pub(crate) fn launch(p: LaunchParams<'_>, mem: &mut GlobalMemory) -> LaunchRepor
         };
         (o, Some(prof))
     } else {
-        (m.run_grid(p.occupancy, &mut NoObserver), None)
+        (m.run_grid(p.occupancy, p.progress, &mut NoObserver), None)
     };
     LaunchReport {
         kernel: prog.funcs[p.kernel as usize].name.clone(),
@@ -323,13 +325,21 @@ pub(crate) fn launch(p: LaunchParams<'_>, mem: &mut GlobalMemory) -> LaunchRepor
 }
 
 impl<'a> Machine<'a> {
-    fn run_grid<O: Observer>(&mut self, occupancy: u32, obs: &mut O) -> Outcome {
+    fn run_grid<O: Observer>(
+        &mut self,
+        occupancy: u32,
+        progress: Option<&LaunchProgress>,
+        obs: &mut O,
+    ) -> Outcome {
         let [gx, gy, gz] = self.grid;
         let total = gx as u64 * gy as u64 * gz as u64;
         let nwarps = self.nthreads.div_ceil(32);
         let shared_len = self.prog.dyn_shared_base as usize + self.dyn_shared as usize;
         let shared_len = shared_len.max(self.prog.shared_static as usize);
         let mut warps: Vec<Warp> = Vec::new();
+        if let Some(p) = progress {
+            p.start(total);
+        }
         for linear in 0..total {
             let x = (linear % gx as u64) as u32;
             let y = ((linear / gx as u64) % gy as u64) as u32;
@@ -343,6 +353,9 @@ impl<'a> Machine<'a> {
             self.setup_warps(&mut warps, nwarps, first_slot);
             if let Err((wi, f)) = self.run_cta(&mut warps, obs) {
                 return Outcome::Faulted(self.locate(&warps[wi], f));
+            }
+            if let Some(p) = progress {
+                p.update(linear + 1, self.thread_insts);
             }
         }
         Outcome::Completed
@@ -750,7 +763,7 @@ impl<'a> Machine<'a> {
                 }
                 Op::Illegal(i) => {
                     if mask != 0 {
-                        let msg = self.prog.diags[*i as usize].message.clone();
+                        let msg = self.prog.diags[*i as usize].error.to_string();
                         fault!(illegal(msg, mask.trailing_zeros()));
                     }
                 }

@@ -2,7 +2,7 @@
 //! illegal instructions, traps, call-stack overflow, barrier deadlocks, endless loops.
 
 use super::*;
-use crate::{AddressSpace, FaultKind};
+use crate::{AddressSpace, DecodeError, FaultKind};
 
 fn fault_of(body: &str, grid: u32, block: u32) -> (crate::Fault, Run) {
     let r = launch(body, "k", cfg(grid, block).budget(1_000_000), 64);
@@ -167,7 +167,16 @@ END:
     let diags = gpu.diagnostics(m).unwrap();
     assert_eq!(diags.len(), 1);
     assert_eq!(diags[0].line, line);
-    assert!(diags[0].message.contains("frobnicate"), "{}", diags[0]);
+    assert_eq!(
+        diags[0].error,
+        DecodeError::UnsupportedInstruction {
+            name: "frobnicate".into()
+        }
+    );
+    assert_eq!(
+        diags[0].to_string(),
+        format!("line {line} in `k`: unsupported instruction `frobnicate`")
+    );
     let out = gpu.alloc(4).unwrap();
     let ok = gpu
         .launch(
@@ -191,6 +200,86 @@ END:
         matches!(&f.kind, FaultKind::IllegalInstruction { reason } if reason.contains("frobnicate"))
     );
     assert_eq!(f.line, line);
+}
+
+#[test]
+fn decoder_errors_are_typed_with_their_line() {
+    // One instruction per kind of decoder error, each on its own line.
+    let body = "
+.visible .entry k(.param .u64 out)
+{
+    .reg .pred %p;
+    .reg .b32 %a;
+    .reg .f32 %f;
+    add.u32 %a, %a, %nope;
+    add.u32 %a, %p, 1;
+    add.u32 %a, %a;
+    popc.f32 %a, %f;
+    mov.u32 %a, %clusterid.x;
+    min.xorsign.abs.f32 %f, %f, %f;
+    bra NOWHERE;
+    ret;
+}";
+    let src = format!("{HEADER}{body}");
+    let mut gpu = Gpu::new(GpuProfile::sim());
+    let m = gpu.load(&src).unwrap();
+    let line_of = |needle: &str| src.lines().position(|l| l.contains(needle)).unwrap() as u32 + 1;
+    let got: Vec<(u32, DecodeError)> = gpu
+        .diagnostics(m)
+        .unwrap()
+        .iter()
+        .map(|d| (d.line, d.error.clone()))
+        .collect();
+    let want = vec![
+        (
+            line_of("%nope"),
+            DecodeError::Undeclared {
+                kind: "name",
+                name: "%nope".into(),
+            },
+        ),
+        (
+            line_of("%p, 1"),
+            DecodeError::Invalid {
+                message: "predicate `%p` used as a value".into(),
+            },
+        ),
+        (
+            line_of("add.u32 %a, %a;"),
+            DecodeError::OperandCount {
+                opcode: "add".into(),
+                needed: 3,
+                got: 2,
+            },
+        ),
+        (
+            line_of("popc.f32"),
+            DecodeError::UnsupportedType {
+                opcode: "popc".into(),
+                ty: "f32",
+            },
+        ),
+        (
+            line_of("%clusterid"),
+            DecodeError::UnsupportedSpecialRegister {
+                name: "%clusterid".into(),
+            },
+        ),
+        (
+            line_of("xorsign"),
+            DecodeError::Unsupported {
+                message: "min/max .xorsign.abs is not supported".into(),
+            },
+        ),
+        (
+            line_of("NOWHERE"),
+            DecodeError::Undeclared {
+                kind: "label",
+                name: "NOWHERE".into(),
+            },
+        ),
+    ];
+    assert_eq!(got, want);
 }
 
 #[test]

@@ -225,3 +225,60 @@ fn special_registers_of_a_3d_launch() {
         );
     }
 }
+
+#[test]
+fn names_defined_twice_do_not_load_and_name_both_lines() {
+    let mut gpu = Gpu::new(GpuProfile::sim());
+    // HEADER is three lines: the variables are on lines 4 and 5.
+    let globals = format!("{HEADER}.global .u32 g;\n.global .u32 h, g;\n");
+    assert_eq!(
+        gpu.load(&globals).unwrap_err(),
+        crate::LoadError::Duplicate {
+            what: "variable",
+            name: "g".into(),
+            line: 5,
+            first_line: 4,
+        }
+    );
+    let kernels = format!("{HEADER}.entry k() {{ ret; }}\n.func f();\n.entry k() {{ ret; }}\n");
+    let e = gpu.load(&kernels).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "line 6: kernel `k` is defined twice (first at line 4)"
+    );
+}
+
+#[test]
+fn launch_progress_counts_finished_ctas_and_their_instructions() {
+    // CTA 37 traps; the 37 CTAs before it finish.
+    let body = "
+.visible .entry k(.param .u64 out)
+{
+    .reg .pred %p;
+    .reg .b32 %c;
+    mov.u32 %c, %ctaid.x;
+    setp.eq.u32 %p, %c, 37;
+    @%p trap;
+    ret;
+}";
+    let mut gpu = Gpu::new(GpuProfile::sim());
+    let m = gpu.load(&format!("{HEADER}{body}")).unwrap();
+    let progress = std::sync::Arc::new(crate::LaunchProgress::default());
+    let run = |gpu: &mut Gpu, grid: u32| {
+        let cfg = cfg(grid, 64).progress(progress.clone());
+        gpu.launch(m, "k", &cfg, &[KernelArg::Ptr(0)]).unwrap()
+    };
+    let done = run(&mut gpu, 20);
+    assert_eq!(done.outcome, Outcome::Completed);
+    assert_eq!(
+        (progress.ctas_total(), progress.ctas_done()),
+        (20, 20),
+        "every CTA counted"
+    );
+    assert_eq!(progress.thread_instructions(), done.thread_instructions);
+    let faulted = run(&mut gpu, 100);
+    assert!(faulted.fault().is_some());
+    assert_eq!((progress.ctas_total(), progress.ctas_done()), (100, 37));
+    // 4 instructions (mov, setp, guarded trap, ret) for 64 threads in each finished CTA.
+    assert_eq!(progress.thread_instructions(), 37 * 64 * 4);
+}

@@ -143,3 +143,52 @@ fn devices_shows_the_faulty_gpu_and_refuses_a_fault_it_cannot_have() {
         stderr(&o)
     );
 }
+
+#[test]
+fn sim_run_arms_the_fault_of_a_faulty_virtual_gpu() {
+    // vecadd c = a + b on 256 threads; the faulty GPU's fault forces bit 2 of %tid.x to 1
+    // in lanes 0-7 of warp slot 0 of SM 0: threads 0-3 compute elements 4-7, so c[0..4]
+    // are never written (stay zero) and every other element is right
+    let node = node_config(
+        "sim-run",
+        "iat:sm=0,sp=0,warps=0x1,lanes=0xff,dim=x,mask=0x4,pol=sa1",
+    );
+    let dir = node.parent().unwrap().to_path_buf();
+    let floats = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let a: Vec<f32> = (0..256).map(|i| i as f32).collect();
+    std::fs::write(dir.join("a.bin"), floats(&a)).unwrap();
+    std::fs::write(dir.join("b.bin"), floats(&[1.0; 256])).unwrap();
+    let ptx = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/vecadd.ptx");
+    let run = |device: &str| -> Vec<f32> {
+        let out = dir.join(format!("out-{}", device.replace(['#', ':'], "-")));
+        let o = Command::new(env!("CARGO_BIN_EXE_gpufault"))
+            .current_dir(&dir)
+            .args(["sim", "run", ptx.to_str().unwrap(), "--kernel", "vecadd"])
+            .args(["--grid", "1", "--block", "256", "--device", device])
+            .args([
+                "--node-config",
+                "node.json",
+                "--arg",
+                "buf:a.bin",
+                "--arg",
+                "buf:b.bin",
+            ])
+            .args(["--arg", "zeros:1024", "--arg", "u32:256", "--dump"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        std::fs::read(out.join("arg2.bin"))
+            .unwrap()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect()
+    };
+    let healthy = run("sim:h100#0");
+    let want: Vec<f32> = (0..256).map(|i| i as f32 + 1.0).collect();
+    assert_eq!(healthy, want);
+    let faulty = run("sim:h100#2");
+    for (i, (&got, &right)) in faulty.iter().zip(&want).enumerate() {
+        assert_eq!(got, if i < 4 { 0.0 } else { right }, "element {i}");
+    }
+}

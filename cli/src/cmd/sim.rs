@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! gpufault sim run FILE.ptx --kernel NAME --grid X[,Y[,Z]] --block X[,Y[,Z]]
-//!     [--shared BYTES] [--profile sim|sim:a100|sim:h100] [--budget N]
-//!     [--arg SPEC]... [--dump DIR] [--json]
+//!     [--shared BYTES] [--profile sim|sim:a100|sim:h100 | --device sim:P#I
+//!     [--node-config FILE]] [--budget N] [--arg SPEC]... [--dump DIR] [--json]
 //! ```
 //!
 //! Each `--arg` is one kernel argument, in parameter order: `u8:V`, `u16:V`, `u32:V`,
@@ -66,8 +66,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 0)]
     shared: u32,
     /// GPU profile: sim (8 SMs), sim:a100 (108 SMs) or sim:h100 (132 SMs).
-    #[arg(long, default_value = "sim")]
+    #[arg(long, default_value = "sim", conflicts_with = "device")]
     profile: String,
+    /// A virtual GPU of a node instead of a profile (`sim:h100#3`); with
+    /// `--node-config`, the fault the node config gives it is armed (the module is
+    /// instrumented as the faulty GPU would run it).
+    #[arg(long, value_name = "sim[:P][#I]")]
+    device: Option<String>,
+    /// A virtual node config (JSON) whose GPUs may carry faults; see `gpu::NodeConfig`.
+    #[arg(long, value_name = "FILE", requires = "device")]
+    node_config: Option<PathBuf>,
     /// Instruction budget in thread-instructions (a launch that needs more is a hang).
     #[arg(long, value_name = "N", default_value_t = sim::DEFAULT_BUDGET)]
     budget: u64,
@@ -173,10 +181,14 @@ struct RunConfig {
 }
 
 fn validate(a: &RunArgs) -> anyhow::Result<RunConfig> {
-    let profile = GpuProfile::by_name(&a.profile).ok_or_else(|| {
+    let (profile_name, fault) = match &a.device {
+        None => (a.profile.clone(), None),
+        Some(d) => device_fault(d, a.node_config.as_deref())?,
+    };
+    let profile = GpuProfile::by_name(&profile_name).ok_or_else(|| {
         anyhow!(
             "--profile: unknown GPU profile `{}` (expected sim, sim:a100 or sim:h100)",
-            a.profile
+            profile_name
         )
     })?;
     let grid = parse_dims("--grid", &a.grid)?;
@@ -187,7 +199,16 @@ fn validate(a: &RunArgs) -> anyhow::Result<RunConfig> {
         .enumerate()
         .map(|(i, s)| parse_arg(s).with_context(|| format!("--arg {i} (`{s}`)")))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let src = ptx::read_source(&a.file)?;
+    let mut src = ptx::read_source(&a.file)?;
+    if let Some(fault) = &fault {
+        src = fault.apply(&src).map_err(|e| {
+            anyhow!(
+                "the fault of --device {} ({}): {e}",
+                a.device.as_deref().unwrap_or(""),
+                fault.spec()
+            )
+        })?;
+    }
     Ok(RunConfig {
         src,
         kernel: a.kernel.clone(),
@@ -203,6 +224,35 @@ fn validate(a: &RunArgs) -> anyhow::Result<RunConfig> {
             std::env::var_os("CI").as_deref(),
         ),
     })
+}
+
+/// The profile of a virtual GPU named by `--device`, and the fault `--node-config`
+/// gives it (checked against the GPU's geometry).
+fn device_fault(
+    device: &str,
+    node_config: Option<&Path>,
+) -> anyhow::Result<(String, Option<injector::PermanentFault>)> {
+    let spec: gpu::DeviceSpec = device
+        .parse()
+        .with_context(|| format!("--device {device}"))?;
+    let gpu::DeviceSpec::Sim(sim) = &spec else {
+        bail!("--device {device}: `sim run` runs on virtual GPUs only (sim[:PROFILE][#I])");
+    };
+    let profile = match &sim.profile {
+        Some(p) => format!("sim:{p}"),
+        None => "sim".to_string(),
+    };
+    let platform = super::subjects::platform(node_config)?;
+    let info = platform
+        .info(&spec)
+        .with_context(|| format!("--device {device}"))?;
+    let fault = info
+        .fault
+        .as_deref()
+        .map(|f| injector::FaultSpec::parse(f).map(injector::PermanentFault::new))
+        .transpose()
+        .with_context(|| format!("the fault of {device} in the node config"))?;
+    Ok((profile, fault))
 }
 
 fn run_kernel(a: &RunArgs) -> anyhow::Result<ExitCode> {

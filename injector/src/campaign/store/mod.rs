@@ -496,18 +496,9 @@ impl CampaignStore {
                  FROM cells ORDER BY ord",
             )
             .map_err(|e| self.err(e))?;
+        type CellRow = (String, String, Option<i64>, i64, i64, i64, Option<String>);
         let rows = st
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<i64>>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, i64>(5)?,
-                    r.get::<_, Option<String>>(6)?,
-                ))
-            })
+            .query_map([], |r| CellRow::try_from(r))
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in rows {
@@ -550,14 +541,7 @@ impl CampaignStore {
         };
         let mut st = self.conn.prepare(sql).map_err(|e| self.err(e))?;
         let rows = st
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            })
+            .query_map([], |r| <(String, String, i64, String)>::try_from(r))
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in rows {
@@ -629,34 +613,40 @@ impl CampaignStore {
                  ORDER BY c.ord, r.idx",
             )
             .map_err(|e| self.err(e))?;
+        type ResultRow = (
+            String,
+            String,
+            i64,
+            String,
+            String,
+            Option<i64>,
+            Option<i64>,
+            i64,
+            Option<String>,
+            i64,
+            i64,
+            i64,
+            String,
+        );
         let rows = st
-            .query_map([], |r| {
-                Ok((
-                    (
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, Option<i64>>(5)?,
-                        r.get::<_, Option<i64>>(6)?,
-                    ),
-                    (
-                        r.get::<_, i64>(7)?,
-                        r.get::<_, Option<String>>(8)?,
-                        r.get::<_, i64>(9)?,
-                        r.get::<_, i64>(10)?,
-                        r.get::<_, i64>(11)?,
-                        r.get::<_, String>(12)?,
-                    ),
-                ))
-            })
+            .query_map([], |r| ResultRow::try_from(r))
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in rows {
             let (
-                (subject, model, idx, spec, outcome_json, activations, instructions),
-                (elapsed_us, error, sm, session, worker, finished),
+                subject,
+                model,
+                idx,
+                spec,
+                outcome_json,
+                activations,
+                instructions,
+                elapsed_us,
+                error,
+                sm,
+                session,
+                worker,
+                finished,
             ) = row.map_err(|e| self.err(e))?;
             let outcome: Outcome = serde_json::from_str(&outcome_json).map_err(|e| {
                 self.bad(format!(

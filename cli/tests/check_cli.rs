@@ -424,6 +424,20 @@ fn json_of_every_kind_of_finding_validates_and_the_schema_rejects_what_is_wrong(
 }
 
 #[test]
+fn the_example_in_docs_health_check_validates() {
+    let doc = include_str!("../../docs/health-check.md");
+    let start = doc.find("```json\n").expect("a JSON example") + "```json\n".len();
+    let end = start + doc[start..].find("```").unwrap();
+    let example: Value = serde_json::from_str(&doc[start..end]).expect("the example is JSON");
+    assert!(
+        violations(&example).is_empty(),
+        "{:#?}",
+        violations(&example)
+    );
+    serde_json::from_value::<reports::check::CheckReport>(example).expect("a CheckReport");
+}
+
+#[test]
 fn the_prometheus_file_is_written_whole_with_one_sample_per_line() {
     let dir = scratch("check-prometheus");
     let config = node_config(&dir, r#"{"sim#1": {"telemetry": {"xid_events": [79]}}}"#);

@@ -737,6 +737,35 @@ mod tests {
     }
 
     #[test]
+    fn docs_health_check_lists_every_rule_and_xid_as_the_code_has_them() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/health-check.md");
+        let doc = std::fs::read_to_string(&path).unwrap();
+        for rule in RULES {
+            let severity = match rule.severity {
+                Severity::Faulty => "faulty",
+                Severity::Degraded => "degraded",
+            };
+            let row = format!("| `{}` | {severity} |", rule.name);
+            assert!(
+                doc.contains(&row),
+                "docs/health-check.md lacks the row `{row}`"
+            );
+        }
+        for (xid, name) in HARDWARE_XIDS {
+            let row = format!("| {xid} | {name} |");
+            assert!(
+                doc.contains(&row),
+                "docs/health-check.md lacks the XID row `{row}`"
+            );
+        }
+        for reason in HARDWARE_THROTTLE_REASONS {
+            assert!(doc.contains(&format!("`{reason}`")), "{reason}");
+        }
+        assert!(doc.contains(&format!("≥ **{RETIRED_PAGES_LIMIT}**")));
+        assert!(doc.contains(&format!("> **{RETIRED_PAGES_DBE_SOFT_LIMIT}**")));
+    }
+
+    #[test]
     fn the_not_supported_message_is_nvml_wrappers() {
         assert_eq!(
             nvml_wrapper::error::NvmlError::NotSupported.to_string(),

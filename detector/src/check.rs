@@ -33,6 +33,9 @@ use std::time::{Duration, Instant};
 /// How long a GPU's check may take by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Time for a worker killed at the deadline to be reaped and its thread to report.
+const WORKER_REAP: Duration = Duration::from_secs(1);
+
 /// How to check.
 #[derive(Debug, Clone)]
 pub struct CheckOptions {
@@ -83,9 +86,11 @@ pub fn check_device(platform: &Platform, spec: &DeviceSpec, options: &CheckOptio
 }
 
 /// Checks every GPU of `devices` at once, one thread (and worker process) each, and
-/// returns their checks in the same order. A GPU whose check does not end within
-/// `options.timeout` is `unknown` (with its identity when it was read); the others are
-/// reported as they are.
+/// returns their checks in the same order. Each GPU's work gets `options.timeout` (a
+/// launch still running then is a hang; with worker processes, their 2 s launch grace and
+/// 1 s to reap a killed worker are waited for too). A GPU whose check has not ended by
+/// then is `unknown` (with its identity when it was read); the others are reported as
+/// they are. A check that panics is `unknown` with the panic's message.
 pub fn check_node(
     platform: &Platform,
     devices: &[DeviceSpec],
@@ -98,6 +103,14 @@ pub fn check_node(
     }
     let start = Instant::now();
     let deadline = start + options.timeout;
+    // A worker whose launch is past the deadline reports the hang itself within its
+    // launch grace, or is killed then; results that come that late are still taken (a
+    // hung kernel is a finding), and the threads get to kill their workers before this
+    // process may exit.
+    let report_by = match options.worker {
+        Some(_) => deadline + gpu::WorkerOptions::default().launch_grace + WORKER_REAP,
+        None => deadline,
+    };
     let (tx, rx) = mpsc::channel::<Msg>();
     let mut results: Vec<Option<DeviceCheck>> = vec![None; devices.len()];
     let mut identities: Vec<Option<DeviceInfo>> = vec![None; devices.len()];
@@ -108,10 +121,27 @@ pub fn check_node(
         let spawned = std::thread::Builder::new()
             .name(format!("check {name}"))
             .spawn(move || {
+                let seen = std::cell::RefCell::new(None);
                 let identity = |info: &DeviceInfo| {
+                    *seen.borrow_mut() = Some(info.clone());
                     let _ = tx.send(Msg::Identity(i, Box::new(info.clone())));
                 };
-                let check = check_one(&platform, &spec, &options, deadline, &identity);
+                let check = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    check_one(&platform, &spec, &options, deadline, &identity)
+                }))
+                .unwrap_or_else(|panic| {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    unknown(
+                        &spec.to_string(),
+                        seen.borrow().as_ref(),
+                        format!("the check of {spec} failed: panic: {what}"),
+                        start,
+                    )
+                });
                 let _ = tx.send(Msg::Done(i, Box::new(check)));
             });
         if let Err(e) = spawned {
@@ -129,7 +159,7 @@ pub fn check_node(
     let mut done = results.iter().filter(|r| r.is_some()).count();
     let mut stopped = None;
     while done < total {
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        match rx.recv_timeout(report_by.saturating_duration_since(Instant::now())) {
             Ok(Msg::Identity(i, info)) => identities[i] = Some(*info),
             Ok(Msg::Done(i, check)) => {
                 let check = *check;
@@ -750,6 +780,49 @@ mod tests {
         );
         assert_eq!(slow.coverage.sms, 108);
         assert_ne!(checks[0].reason, slow.reason);
+    }
+
+    /// A fault factory whose transform panics (a bug in a module hook).
+    struct Panics;
+    impl ModuleTransform for Panics {
+        fn transform(
+            &self,
+            _ptx: &str,
+        ) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+            panic!("transform bug")
+        }
+    }
+    impl FaultFactory for Panics {
+        fn create(
+            &self,
+            _fault: &str,
+            _target: &FaultTarget<'_>,
+        ) -> Result<Arc<dyn ModuleTransform>, Box<dyn std::error::Error + Send + Sync>> {
+            Ok(Arc::new(Panics))
+        }
+    }
+
+    #[test]
+    fn a_check_that_panics_is_unknown_saying_so_and_the_others_are_reported() {
+        let platform =
+            node(r#"{"gpus": {"sim#0": {"fault": "bug"}}}"#).with_fault_factory(Arc::new(Panics));
+        let checks = check_node(
+            &platform,
+            &spec("sim*2").expand(),
+            &CheckOptions::default(),
+            &mut |_| {},
+        );
+        assert_eq!(checks[0].verdict, Verdict::Unknown);
+        assert_eq!(
+            checks[0].reason.as_deref(),
+            Some("the check of sim#0 failed: panic: transform bug")
+        );
+        assert!(
+            checks[0].uuid.starts_with("GPU-"),
+            "identity read before the panic"
+        );
+        assert_eq!(checks[1].device, "sim#1");
+        assert!(checks[1].uuid.starts_with("GPU-"));
     }
 
     #[test]

@@ -94,7 +94,7 @@ pub enum Eval {
     Fired {
         /// The value read.
         value: String,
-        /// The limit it crossed, in words.
+        /// What the reading should have been, in words.
         limit: String,
     },
     /// The reading is missing.

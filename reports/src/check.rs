@@ -184,7 +184,8 @@ pub enum Evidence {
         rule: String,
         /// The value read.
         value: String,
-        /// The limit it crossed, in words.
+        /// The limit, in words: what the reading should have been (`no hardware-class XID
+        /// (79: GPU has fallen off the bus)`, `gen5 x16 (the link's maximum)`).
         limit: String,
     },
 }

@@ -288,6 +288,44 @@ PY
 }
 export -f injections_vs_sim
 
+# The health check of $GPU_DEVICE (`gpufault check DEV --json`, GPUFAULT_REQUIRE_GPU=1
+# from run_steps), its report in $LOGDIR/check.json; prints one RESULT line: verdict,
+# duration, coverage, findings, rules not evaluated. Fails when the output is not the
+# report, the GPU could not be inspected, or the GPU is judged faulty (on a machine lent
+# as healthy: a false alarm to look into, or a real fault to report). `unknown` passes
+# with its reason in the log: it is what the check says until the signature suite covers
+# every SM, and where a reading is missing.
+health_check_gpu() {
+    local dev=${GPU_DEVICE:-cuda:0} rc
+    "$BUNDLE/bin/gpufault" check "$dev" --json --timeout 120 >"$LOGDIR/check.json"
+    rc=$?
+    cat "$LOGDIR/check.json"
+    python3 - "$LOGDIR/check.json" "$rc" <<'PY'
+import json, sys
+path, rc = sys.argv[1], int(sys.argv[2])
+try:
+    report = json.load(open(path))
+    d = report["devices"][0]
+except (ValueError, KeyError, IndexError) as e:
+    print(f"FAILED: gpufault check wrote no report ({e}), exit {rc}")
+    sys.exit(1)
+codes = {"healthy": 0, "faulty": 1, "degraded": 2, "unknown": 3}
+c = d["coverage"]
+print(f"verdict {d['verdict']} (exit {rc}); reason: {d.get('reason')}")
+for f in d["findings"]:
+    print(f"finding: {json.dumps(f)}")
+for r in d["rules_not_evaluated"]:
+    print(f"rule not evaluated: {r['rule']}: {r['reason']} (not supported: {r['not_supported']})")
+missing = [r["rule"] for r in d["rules_not_evaluated"] if not r["not_supported"]]
+print(f"RESULT: {d['device']} {d['verdict']} in {d['duration_ms'] / 1000:.2f} s; "
+      f"{c['sms_observed']}/{c['sms']} SMs; {len(d['findings'])} findings; "
+      f"rules not evaluated: {','.join(missing) or 'none'}")
+ok = d["uuid"] != "" and codes[report["verdict"]] == rc and d["verdict"] != "faulty"
+sys.exit(0 if ok else 1)
+PY
+}
+export -f health_check_gpu
+
 run_steps() {
     local B=$BUNDLE
     export BUNDLE
@@ -330,9 +368,10 @@ run_steps() {
     need_bin "$B/bin/workloads-bench"
     step "workload bench on gpu" "$B/bin/workloads-bench" --runs 3 --profile "${GPU_DEVICE:-cuda:0}" --json "$LOGDIR/bench-workloads-gpu.json"
 
-    # Health check of the GPU (detector issue).
-    need_cli check --device
-    step "health check gpu" "$B/bin/gpufault" check --device "${GPU_DEVICE:-cuda:0}"
+    # The health check of the GPU (`gpufault check cuda:0 --json`): its verdict and how
+    # long it took (the goal: 5 s per GPU), the JSON in $OUT/check.json.
+    need_cli check --json --timeout
+    step "health check gpu" bash -c health_check_gpu
 
     # Every workload at its GPU size (large grids, the host drivers at scale; the CPU
     # references are single-threaded, so this step comes last and takes what is left).

@@ -37,6 +37,8 @@ enum Command {
     Report(cmd::report::ReportArgs),
     /// List GPUs (CUDA devices, then virtual GPUs) with identity and telemetry.
     Devices(cmd::devices::DevicesArgs),
+    /// Health-check GPUs: signature kernels on every SM and NVML rules (exit 0 healthy, 1 faulty, 2 degraded, 3 unknown).
+    Check(cmd::check::CheckArgs),
     /// Serve one device to a parent process over stdin/stdout (internal).
     #[command(name = "__worker", hide = true)]
     Worker(cmd::worker::WorkerArgs),
@@ -44,11 +46,15 @@ enum Command {
 
 fn main() -> ExitCode {
     cmd::set_signal_dispositions();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return cmd::check::parse_error(e),
+    };
     let result = match cli.command {
         Command::Ptx(c) => cmd::ptx::run(c),
         Command::Sim(c) => cmd::sim::run(c),
         Command::Devices(a) => cmd::devices::run(a),
+        Command::Check(a) => cmd::check::run(a),
         Command::Workloads(a) => cmd::workloads::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Models(a) => cmd::models::run(a),

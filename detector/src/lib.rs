@@ -6,10 +6,22 @@
 //!
 //! It does not inject faults (the injector does, to measure this check's coverage) and
 //! does not quarantine GPUs (the training guard does).
+//!
+//! - [`check_node`] / [`check_device`]: the check of a node's GPUs in parallel (one
+//!   thread and worker process each, a timeout per GPU) → one
+//!   [`reports::check::DeviceCheck`] each; [`judge`] gives the verdict; [`select_devices`]
+//!   says which GPUs `auto` means.
+//! - [`rules`]: the NVML health rules, each a named function of the telemetry.
 #![deny(missing_docs)]
 
+mod check;
 mod geometry;
+pub mod rules;
 mod suite;
 
+pub use check::{
+    check_device, check_node, judge, nvidia_gpus_on_pci, select_devices, CheckOptions, Progress,
+    Selection, DEFAULT_TIMEOUT,
+};
 pub use geometry::{Geometry, Level};
 pub use suite::{Suite, SuiteRun};

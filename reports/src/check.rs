@@ -78,6 +78,65 @@ pub struct Finding {
     pub evidence: Evidence,
 }
 
+impl Finding {
+    /// The SM the finding names, if it names one (a signature word, or a kernel error
+    /// whose device error said where).
+    pub fn sm(&self) -> Option<u32> {
+        match &self.evidence {
+            Evidence::Signature { sm, .. } => Some(*sm),
+            Evidence::KernelError { sm, .. } => *sm,
+            Evidence::Rule { .. } => None,
+        }
+    }
+
+    /// A short description on one line, as the reason line and the table show it:
+    /// `SM17 sp2 ws6 warp-scheduler (ids) 3 lanes`, `SM4 control-flow (paths) hang: …`,
+    /// `xid=79`.
+    pub fn summary(&self) -> String {
+        match &self.evidence {
+            Evidence::Signature {
+                unit,
+                kernel,
+                sm,
+                sp,
+                warp_slot,
+                lanes,
+                ..
+            } => {
+                let n = lanes.count_ones();
+                format!(
+                    "SM{sm} sp{sp} ws{warp_slot} {unit} ({kernel}) {n} lane{}",
+                    if n == 1 { "" } else { "s" }
+                )
+            }
+            Evidence::KernelError {
+                unit,
+                kernel,
+                sm,
+                error,
+            } => {
+                let at = sm.map(|s| format!("SM{s} ")).unwrap_or_default();
+                format!("{at}{unit} ({kernel}) {}", one_line(error))
+            }
+            Evidence::Rule { rule, value, .. } => format!("{rule}={}", one_line(value)),
+        }
+    }
+}
+
+/// `text` on one line: control characters (newlines, tabs) become spaces, runs of
+/// spaces one.
+pub(crate) fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        let ch = if ch.is_control() { ' ' } else { ch };
+        if ch == ' ' && (out.is_empty() || out.ends_with(' ')) {
+            continue;
+        }
+        out.push(ch);
+    }
+    out.trim_end().to_string()
+}
+
 /// The evidence of a finding.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -125,9 +184,25 @@ pub enum Evidence {
         rule: String,
         /// The value read.
         value: String,
-        /// The limit it crossed, in words.
+        /// The limit, in words: what the reading should have been (`no hardware-class XID
+        /// (79: GPU has fallen off the bus)`, `gen5 x16 (the link's maximum)`).
         limit: String,
     },
+}
+
+/// A health rule that could not be judged: a telemetry field it reads could not be read
+/// (or, for the XID rule, XID events could not be watched). Not a pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleNotEvaluated {
+    /// The rule's name (as in [`Evidence::Rule`]).
+    pub rule: String,
+    /// Why: the telemetry field and NVML's error, or why XIDs could not be watched.
+    pub reason: String,
+    /// The device does not support the reading at all (NVML answered "not supported",
+    /// e.g. retired pages on GPUs that remap rows instead, ECC counts with ECC off): the
+    /// rule does not apply to this device and does not keep the verdict from being
+    /// healthy. When `false` the reading failed, and the verdict cannot be healthy.
+    pub not_supported: bool,
 }
 
 /// What the signature kernels observed of the device.
@@ -168,11 +243,17 @@ pub struct DeviceCheck {
     pub name: String,
     /// The verdict.
     pub verdict: Verdict,
-    /// Why the verdict is `unknown` (the check could not run or cover the device).
+    /// What kept the check from being complete: the device could not be inspected,
+    /// opened or checked in time, the signature suite could not run or did not cover
+    /// every SM and warp slot, a health rule could not be evaluated. Always set when the
+    /// verdict is `unknown`; also set for a faulty GPU whose check was incomplete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Every finding, most serious first.
     pub findings: Vec<Finding>,
+    /// Health rules that could not be evaluated, with why.
+    #[serde(default)]
+    pub rules_not_evaluated: Vec<RuleNotEvaluated>,
     /// What the signature kernels observed.
     pub coverage: Coverage,
     /// Thread-instructions the signature kernels executed (virtual GPU).
@@ -203,6 +284,25 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
+    /// The report of the checks `devices`, with the node verdict computed from them.
+    pub fn new(
+        tool_version: &str,
+        host: &str,
+        started: &str,
+        level: &str,
+        devices: Vec<DeviceCheck>,
+    ) -> CheckReport {
+        CheckReport {
+            schema_version: CHECK_SCHEMA_VERSION,
+            tool_version: tool_version.to_string(),
+            host: host.to_string(),
+            started: started.to_string(),
+            level: level.to_string(),
+            verdict: CheckReport::node_verdict(&devices),
+            devices,
+        }
+    }
+
     /// The worst verdict of `devices` (unknown when there are none).
     pub fn node_verdict(devices: &[DeviceCheck]) -> Verdict {
         devices
@@ -210,6 +310,103 @@ impl CheckReport {
             .map(|d| d.verdict)
             .max()
             .unwrap_or(Verdict::Unknown)
+    }
+}
+
+/// Reports for the renderers' tests: one GPU of each verdict, with every kind of
+/// evidence.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+
+    fn device(i: u32, verdict: Verdict) -> DeviceCheck {
+        DeviceCheck {
+            device: format!("sim:h100#{i}"),
+            uuid: format!("GPU-0000000{i}-1111-2222-3333-444444444444"),
+            pci_bus_id: format!("00000020:1{i}:00.0"),
+            name: "gpufault virtual H100 (sim:h100)".into(),
+            verdict,
+            reason: None,
+            findings: Vec::new(),
+            coverage: Coverage {
+                sms: 132,
+                warp_slots: 64,
+                sms_observed: 132,
+                slots_observed: 132 * 64,
+                sms_unobserved: Vec::new(),
+            },
+            rules_not_evaluated: Vec::new(),
+            instructions: Some(123_456_789),
+            duration_ms: 1234.5,
+        }
+    }
+
+    /// Four GPUs: faulty (two signature findings on SM 17, a kernel error, an XID), degraded
+    /// (a PCIe link), unknown (two SMs not observed, a rule not evaluated) and healthy.
+    pub(crate) fn sample() -> CheckReport {
+        let mut faulty = device(0, Verdict::Faulty);
+        faulty.findings = vec![
+            Finding {
+                severity: Severity::Faulty,
+                evidence: Evidence::Signature {
+                    unit: "warp-scheduler".into(),
+                    kernel: "ids".into(),
+                    sm: 17,
+                    sp: 2,
+                    warp_slot: 6,
+                    lanes: 0b1011,
+                    word: "tid.x".into(),
+                    expected: 0x11,
+                    actual: 0x15,
+                    words: 12,
+                },
+            },
+            Finding {
+                severity: Severity::Faulty,
+                evidence: Evidence::KernelError {
+                    unit: "control-flow".into(),
+                    kernel: "paths".into(),
+                    sm: Some(17),
+                    error: "hang: barrier deadlock\nin paths".into(),
+                },
+            },
+            Finding {
+                severity: Severity::Faulty,
+                evidence: Evidence::Rule {
+                    rule: "xid".into(),
+                    value: "79".into(),
+                    limit: "a hardware-class XID (79: GPU has fallen off the bus)".into(),
+                },
+            },
+        ];
+        let mut degraded = device(1, Verdict::Degraded);
+        degraded.findings = vec![Finding {
+            severity: Severity::Degraded,
+            evidence: Evidence::Rule {
+                rule: "pcie_link".into(),
+                value: "gen5 x8".into(),
+                limit: "gen5 x16 (the link's maximum)".into(),
+            },
+        }];
+        let mut unknown = device(2, Verdict::Unknown);
+        unknown.coverage.sms_observed = 130;
+        unknown.coverage.slots_observed = 130 * 64;
+        unknown.coverage.sms_unobserved = vec![3, 77];
+        unknown.reason = Some("2 of 132 SMs not observed (3, 77)".into());
+        unknown.rules_not_evaluated = vec![RuleNotEvaluated {
+            rule: "retired_pages".into(),
+            reason: "retired_pages: the requested operation is not available on the target device"
+                .into(),
+            not_supported: true,
+        }];
+        let healthy = device(3, Verdict::Healthy);
+        CheckReport::new(
+            "0.1.0",
+            "node-7",
+            "2026-12-05T10:20:30.456Z",
+            "quick",
+            vec![faulty, degraded, unknown, healthy],
+        )
     }
 }
 

@@ -20,7 +20,10 @@
 //! - [`output`]: the JSON documents the other commands print with `--json` (`run`,
 //!   `sim run`, `ptx stats`, `models`, `workloads`, `campaign status`).
 //! - [`exit`]: the documented exit codes of every `gpufault` command.
-//! - [`check`]: the health check's records (verdicts, findings, coverage per GPU).
+//! - [`check`]: the health check's records (verdicts, findings, coverage per GPU), and
+//!   their renderers: [`render_check_table`], [`render_check_json`],
+//!   [`render_check_prometheus`] (text exposition format, dcgm-exporter's labels) and
+//!   [`render_check_reason`] (one line of at most [`REASON_MAX_LEN`] characters).
 //!
 //! The formats are documented field by field in `docs/report-format.md`.
 //!
@@ -60,11 +63,14 @@ pub use error::ReportError;
 pub use format::Format;
 pub use outcome::*;
 pub use record::{CampaignMeta, RunRecord, Shard};
+pub use render::check::{render_check_json, render_check_table};
 pub use render::csv::render_csv;
 pub use render::html::render_html;
 pub use render::json::{parse_json, render_json};
 pub use render::jsonl::{parse_jsonl, render_jsonl, write_jsonl};
 pub use render::markdown::render_markdown;
+pub use render::prometheus::render_check_prometheus;
+pub use render::reason::{render_check_reason, REASON_MAX_LEN};
 pub use render::table::{render_table, TableStyle};
 pub use stats::*;
 pub use summary::{

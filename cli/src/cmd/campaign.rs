@@ -352,7 +352,7 @@ fn command_line() -> String {
         .join(" ")
 }
 
-fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     ["/proc/sys/kernel/hostname", "/etc/hostname"]
         .iter()
         .find_map(|p| std::fs::read_to_string(p).ok())
@@ -644,7 +644,7 @@ pub fn show_progress(stderr_is_terminal: bool, ci: Option<&std::ffi::OsStr>) -> 
     stderr_is_terminal && !under_ci
 }
 
-fn new_bar(len: u64, pos: u64, msg: &'static str) -> Option<ProgressBar> {
+pub(crate) fn new_bar(len: u64, pos: u64, msg: &'static str) -> Option<ProgressBar> {
     if !show_progress(
         std::io::stderr().is_terminal(),
         std::env::var_os("CI").as_deref(),

@@ -2,6 +2,7 @@
 //! returns the process exit code.
 
 pub mod campaign;
+pub mod check;
 pub mod devices;
 pub mod models;
 pub mod ptx;

@@ -133,7 +133,7 @@ fn refuse_to_destroy(store: &Path, out: &Path) -> anyhow::Result<()> {
 /// renamed over `path`. On any error the temporary file is removed and `path` is left
 /// as it was. A symlink at `path` is followed: its target is replaced. What is not a
 /// regular file (`/dev/null`, a FIFO, a terminal) is written to, never replaced.
-fn write_whole(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_whole(path: &Path, bytes: &[u8]) -> io::Result<()> {
     if fs::metadata(path).is_ok_and(|m| !m.is_file()) {
         return fs::write(path, bytes);
     }

@@ -1,11 +1,15 @@
 //! Renderers of a [`CampaignReport`](crate::CampaignReport), one module each, and the
-//! text helpers they share.
+//! text helpers they share; and the renderers of the health check's
+//! [`CheckReport`](crate::check::CheckReport) (`check`, `prometheus`, `reason`).
 
+pub(crate) mod check;
 pub(crate) mod csv;
 pub(crate) mod html;
 pub(crate) mod json;
 pub(crate) mod jsonl;
 pub(crate) mod markdown;
+pub(crate) mod prometheus;
+pub(crate) mod reason;
 mod svg;
 pub(crate) mod table;
 

@@ -205,14 +205,14 @@ fn header(out: &mut String, report: &CampaignReport, style: TableStyle) {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Align {
+pub(super) enum Align {
     Left,
     Right,
 }
 
 /// Rows of text cells, aligned per column; two spaces between columns, one between a
-/// share and its interval.
-struct Grid {
+/// share and its interval. (The health check's table uses it too.)
+pub(super) struct Grid {
     aligns: Vec<Align>,
     /// Spaces before each column (the first's is ignored).
     gaps: Vec<usize>,
@@ -220,7 +220,7 @@ struct Grid {
 }
 
 impl Grid {
-    fn new() -> Grid {
+    pub(super) fn new() -> Grid {
         Grid {
             aligns: Vec::new(),
             gaps: Vec::new(),
@@ -233,7 +233,7 @@ impl Grid {
     }
 
     /// Adds a column with its header.
-    fn col(&mut self, head: &str, align: Align) -> &mut Grid {
+    pub(super) fn col(&mut self, head: &str, align: Align) -> &mut Grid {
         self.head().push(head.to_string());
         self.aligns.push(align);
         self.gaps.push(2);
@@ -250,7 +250,7 @@ impl Grid {
         self
     }
 
-    fn row(&mut self, cells: Vec<String>) {
+    pub(super) fn row(&mut self, cells: Vec<String>) {
         debug_assert_eq!(cells.len(), self.aligns.len());
         self.rows.push(Some(cells));
     }
@@ -261,7 +261,7 @@ impl Grid {
 
     /// Aligned text. With `max`, the column `shrink` is narrowed (to its header's width
     /// or 6 characters at least, cutting names with `…`) until lines fit.
-    fn render(&self, max: Option<usize>, shrink: usize) -> String {
+    pub(super) fn render(&self, max: Option<usize>, shrink: usize) -> String {
         let ncols = self.aligns.len();
         let mut widths = vec![0usize; ncols];
         for cells in self.rows.iter().flatten() {

@@ -61,13 +61,15 @@ def fixtures(d, gf):
     write(d, "target.ptx", ".version 8.0\n.target sm_999\n.address_size 64\n.visible .entry k() { ret; }\n")
     write(d, "semicolon.ptx", HEADER + ".visible .entry k()\n{\n\tret\n}\n")
     write(d, "comment.ptx", HEADER + "/* never closed\n.visible .entry k() { ret; }\n")
+    write(d, "undeclared.ptx", HEADER + ".visible .entry k()\n{\n\tmov.u32 %r1, 1;\n\tret;\n}\n")
     write(d, "addr32.ptx", ".version 8.0\n.target sm_80\n.address_size 32\n.visible .entry k() { ret; }\n")
     write(d, "longline.ptx", HEADER + "// " + "x" * 2_000_000 + "\n.visible .entry k() { ret; }\n")
     write(d, "illegal.ptx", HEADER + ".visible .entry k()\n{\n\t.reg .b64 %rd<2>;\n\tmov.u64 %rd1, 0;\n"
           "\tst.global.u32 [%rd1], 1;\n\tret;\n}\n")
     write(d, "loop.ptx", HEADER + ".visible .entry k()\n{\n$L:\n\tbra $L;\n}\n")
     write(d, "deadlock.ptx", HEADER + ".visible .entry k()\n{\n\t.reg .pred %p;\n\t.reg .b32 %r;\n"
-          "\tmov.u32 %r, %tid.x;\n\tsetp.eq.u32 %p, %r, 0;\n\t@%p bra $E;\n\tbar.sync 0;\n$E:\n\tret;\n}\n")
+          "\tmov.u32 %r, %tid.x;\n\tsetp.lt.u32 %p, %r, 32;\n\t@%p bra $A;\n\tbar.sync 1;\n"
+          "\tbra $E;\n$A:\n\tbar.sync 0;\n$E:\n\tret;\n}\n")
     write(d, "a.bin", struct.pack("<256f", *range(256)), "wb")
     write(d, "notjson.json", "{ nope")
     write(d, "unknown-key.json", '{"gpus": {"sim#1": {"faults": "x"}}}')
@@ -119,7 +121,7 @@ probe("cli", "help of every command", ["campaign", "--help"], 0, ["plan"])
 probe("ptx", "missing file", ["ptx", "check", "nowhere.ptx"], U, ["nowhere.ptx"])
 probe("ptx", "a directory", ["ptx", "check", "dir.db"], U, ["dir.db"])
 probe("ptx", "empty file", ["ptx", "check", "empty.ptx"], P, ["empty.ptx"])
-probe("ptx", "binary garbage", ["ptx", "check", "garbage.ptx"], P, ["garbage.ptx:1"])
+probe("ptx", "binary garbage", ["ptx", "check", "garbage.ptx"], P, ["garbage.ptx:", "not UTF-8"])
 probe("ptx", "not UTF-8", ["ptx", "check", "latin1.ptx"], P, ["latin1.ptx:4", "byte"])
 probe("ptx", "unknown opcode", ["ptx", "check", "unknown-op.ptx"], P, ["unknown-op.ptx:6", "frobnicate"])
 probe("ptx", "17,000 kernels of one name", ["ptx", "check", "dup.ptx"], P, ["dup.ptx:8", "defined twice"])
@@ -135,8 +137,8 @@ probe("ptx", "instrument, unknown model", ["ptx", "instrument", "--model", "nope
 probe("ptx", "instrument 32-bit addresses", ["ptx", "instrument", "--model", "iat", "addr32.ptx"], U,
       ["address_size"])
 probe("ptx", "fmt of garbage", ["ptx", "fmt", "garbage.ptx"], P, ["garbage.ptx"])
-probe("ptx", "ptxas missing", ["ptx", "check", "--ptxas", "ok.ptx"], U, ["ptxas"],
-      env={"PTXAS": "/nonexistent/ptxas", "PATH": "/usr/bin:/bin"})
+probe("ptx", "ptxas rejects what parses", ["ptx", "check", "--ptxas", "undeclared.ptx"], P,
+      ["undeclared.ptx", "ptxas"])
 
 SIM = ["sim", "run", "ok.ptx", "--kernel", "vecadd", "--grid", "1", "--block", "256",
        "--arg", "buf:a.bin", "--arg", "buf:a.bin", "--arg", "zeros:1024", "--arg", "u32:256"]
@@ -145,7 +147,7 @@ probe("sim", "unknown kernel", ["sim", "run", "ok.ptx", "--kernel", "nope", "--g
       U, ["nope"])
 probe("sim", "zero grid", SIM[:5] + ["--grid", "0", "--block", "1"], U, ["--grid"])
 probe("sim", "grid not a number", SIM[:5] + ["--grid", "a,b", "--block", "1"], U, ["--grid"])
-probe("sim", "2048 threads per block", SIM[:5] + ["--grid", "1", "--block", "2048"], U, ["2048"])
+probe("sim", "2048 threads per block", SIM[:5] + ["--grid", "1", "--block", "2048"] + SIM[9:], U, ["2048"])
 probe("sim", "too few arguments", SIM[:9], U, ["argument"])
 probe("sim", "bad argument kind", SIM[:9] + ["--arg", "q32:1"], U, ["--arg 0", "q32"])
 probe("sim", "argument file missing", SIM[:9] + ["--arg", "buf:none.bin"], U, ["none.bin"])
@@ -168,7 +170,7 @@ probe("devices", "node config missing", ["devices", "--node-config", "none.json"
 probe("devices", "node config not JSON", ["devices", "--node-config", "notjson.json"], U, ["notjson.json"])
 probe("devices", "node config unknown key", ["devices", "--node-config", "unknown-key.json"], U, ["faults"])
 probe("devices", "telemetry of a wrong type", ["devices", "--node-config", "bad-telemetry.json"], U,
-      ["pcie", "sim#1"])
+      ["pcie.width", "sim#1"])
 probe("devices", "a fault on an SM it lacks", ["devices", "sim:h100#1", "--node-config", "bad-fault.json",
                                                "--json"], 0, ["sm=500"])
 probe("devices", "no CUDA here", ["devices", "cuda:3", "--json"], 0, ["cuda:3"])
@@ -203,7 +205,7 @@ probe("run", "on a faulty virtual GPU", ["run", "vecadd", "--device", "sim:h100#
 probe("list", "models as JSON", ["models", "--json"], 0, ["iat"])
 probe("list", "workloads, unknown flag", ["workloads", "--bogus"], U, ["--bogus"])
 
-PLAN = ["campaign", "plan", "--models", "iat", "--injections", "5", "--device", "sim"]
+PLAN = ["campaign", "plan", "--models", "iat", "--injections", "5"]
 probe("campaign", "plan without --models", ["campaign", "plan", "--workloads", "vecadd", "--injections", "5"],
       U, ["--models"])
 probe("campaign", "plan without subjects", ["campaign", "plan", "--models", "iat", "--injections", "5"], U,
@@ -215,7 +217,8 @@ probe("campaign", "11 million injections", PLAN[:4] + ["--injections", "11000000
       U, ["--injections"])
 probe("campaign", "margin 0.7", ["campaign", "plan", "--workloads", "vecadd", "--models", "iat", "--margin",
                                  "0.7"], U, ["--margin"])
-probe("campaign", "output exists", PLAN + ["--workloads", "vecadd", "--out", "c.db"], U, ["already exists"])
+probe("campaign", "output exists", PLAN + ["--workloads", "vecadd", "--device", "sim", "--out", "c.db"], U,
+      ["already exists"])
 probe("campaign", "output dir missing", PLAN + ["--workloads", "vecadd", "--out", "nodir/x.db"], U,
       ["directory nodir does not exist"])
 probe("campaign", "output is a directory", PLAN + ["--workloads", "vecadd", "--out", "dir.db"], U, ["dir.db"])
@@ -223,11 +226,13 @@ probe("campaign", "unknown profile", PLAN + ["--workloads", "vecadd", "--profile
       U, ["--profile", "sim:z80"])
 probe("campaign", "a node as device", PLAN + ["--workloads", "vecadd", "--device", "sim:h100*2", "--out",
                                               "n.db"], U, ["node"])
-probe("campaign", "faults on SMs the device lacks", PLAN + ["--workloads", "vecadd", "--profile", "sim:h100",
-                                                            "--sampling", "physical", "--injections", "50",
-                                                            "--out", "big.db"], U, ["8 SMs"])
-probe("campaign", "two kernels named alike", PLAN + ["--kernels", "wrong-arg.toml,wrong-arg.toml", "--out",
-                                                     "twice.db"], U, ["args"])
+probe("campaign", "faults on SMs the device lacks", ["campaign", "plan", "--models", "iat", "--workloads",
+                                                    "vecadd", "--device", "sim", "--profile", "sim:h100",
+                                                    "--sampling", "physical", "--injections", "50",
+                                                    "--out", "big.db"], U, ["8 SMs"])
+RED = str(ROOT / "examples/kernels/reduction/reduction.toml")
+probe("campaign", "two kernels named alike", PLAN + ["--kernels", f"{RED},{RED}", "--device", "sim", "--out",
+                                                     "twice.db"], U, ["two subjects are called `reduction`"])
 probe("campaign", "shard 3/3", ["campaign", "run", "c.db", "--shard", "3/3"], U, ["--shard"])
 probe("campaign", "jobs 0", ["campaign", "run", "c.db", "--jobs", "0"], U, ["--jobs"])
 probe("campaign", "run a missing store", ["campaign", "run", "none.db"], U, ["none.db", "no such"])

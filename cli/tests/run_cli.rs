@@ -93,6 +93,15 @@ fn bad_input_names_the_problem_and_exits_2() {
         "{}",
         stderr(&o)
     );
+    // a negative number is a bad value of its flag, not an unknown argument (issue 15,
+    // item 9: errors name the flag)
+    let o = gpufault(&["run", "vecadd", "--seed", "-1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("invalid value '-1' for '--seed <SEED>'"),
+        "{}",
+        stderr(&o)
+    );
     let o = gpufault(&["run", "vecadd", "--device", "tpu:0"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--device tpu:0"), "{}", stderr(&o));

@@ -207,7 +207,7 @@ impl NodeConfig {
 pub(crate) fn apply_overrides(
     healthy: &Telemetry,
     overrides: &serde_json::Map<String, serde_json::Value>,
-) -> Result<Telemetry, serde_json::Error> {
+) -> Result<Telemetry, String> {
     fn merge(base: &mut serde_json::Value, over: &serde_json::Value) {
         match (base, over) {
             (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
@@ -223,9 +223,16 @@ pub(crate) fn apply_overrides(
             (slot, v) => *slot = v.clone(),
         }
     }
-    let mut value = serde_json::to_value(healthy)?;
+    let mut value = serde_json::to_value(healthy).map_err(|e| e.to_string())?;
     merge(&mut value, &serde_json::Value::Object(overrides.clone()));
-    serde_json::from_value(value)
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        if path.is_empty() || path == "." {
+            e.inner().to_string()
+        } else {
+            format!("field `{path}`: {}", e.inner())
+        }
+    })
 }
 
 /// A device whose every loaded module goes through a [`ModuleTransform`] first: a
@@ -365,11 +372,11 @@ mod tests {
             (r#"{"gpus": {"sim#1": {"fault": " "}}}"#, "empty fault spec"),
             (
                 r#"{"gpus": {"sim#1": {"telemetry": {"remaped_rows": {}}}}}"#,
-                "`sim#1`: telemetry: unknown field `remaped_rows`",
+                "`sim#1`: telemetry: field `remaped_rows`: unknown field `remaped_rows`",
             ),
             (
                 r#"{"gpus": {"sim#1": {"telemetry": {"pcie": {"width": "x8"}}}}}"#,
-                "`sim#1`: telemetry: invalid type",
+                "`sim#1`: telemetry: field `pcie.width`: invalid type",
             ),
             (r#"{"gpu": {}}"#, "unknown field `gpu`"),
             (

@@ -69,7 +69,7 @@ pub struct PlanCommand {
     #[command(flatten)]
     plan: PlanArgs,
     /// Threads used to profile the cells (default: all cores).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     jobs: Option<usize>,
 }
 
@@ -87,17 +87,27 @@ pub struct PlanArgs {
     #[arg(long, value_name = "M,…")]
     models: Option<String>,
     /// Injections per (workload, model) cell.
-    #[arg(long, value_name = "N", conflicts_with = "margin")]
+    #[arg(
+        long,
+        value_name = "N",
+        conflicts_with = "margin",
+        allow_negative_numbers = true
+    )]
     injections: Option<u64>,
     /// Instead of --injections: as many per cell as a ±MARGIN confidence interval needs
     /// in the worst case (0.031 at 95% is 1,000).
-    #[arg(long, value_name = "MARGIN")]
+    #[arg(long, value_name = "MARGIN", allow_negative_numbers = true)]
     margin: Option<f64>,
     /// Confidence level of --margin.
-    #[arg(long, default_value_t = 0.95, requires = "margin")]
+    #[arg(
+        long,
+        default_value_t = 0.95,
+        requires = "margin",
+        allow_negative_numbers = true
+    )]
     confidence: f64,
     /// Seed of every fault drawn.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     seed: u64,
     /// Draw faults only over exercised sites, or over the whole physical space (many
     /// are then never activated; reported as such).
@@ -113,10 +123,10 @@ pub struct PlanArgs {
     #[arg(long, value_name = "sim[:PROFILE]")]
     profile: Option<String>,
     /// Problem size of every workload (default: each workload's default).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     size: Option<usize>,
     /// Seed of the workloads' generated inputs.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     input_seed: u64,
     /// A virtual node config (JSON) giving virtual GPUs faults or telemetry; it is
     /// stored with the campaign, so every session opens the device the same way.
@@ -124,13 +134,13 @@ pub struct PlanArgs {
     node_config: Option<PathBuf>,
     /// A run is a hang beyond this many times the dry run's instructions (virtual GPU)
     /// or wall time (CUDA).
-    #[arg(long, default_value_t = injector::HANG_FACTOR)]
+    #[arg(long, default_value_t = injector::HANG_FACTOR, allow_negative_numbers = true)]
     hang_factor: u64,
     /// … but never below this many thread-instructions per launch (virtual GPU).
-    #[arg(long, value_name = "INSTRUCTIONS", default_value_t = injector::HANG_FLOOR_INSTRUCTIONS)]
+    #[arg(long, value_name = "INSTRUCTIONS", default_value_t = injector::HANG_FLOOR_INSTRUCTIONS, allow_negative_numbers = true)]
     hang_floor: u64,
     /// … or below this many milliseconds per launch (CUDA).
-    #[arg(long, value_name = "MS", default_value_t = injector::HANG_FLOOR_WALL.as_millis() as u64)]
+    #[arg(long, value_name = "MS", default_value_t = injector::HANG_FLOOR_WALL.as_millis() as u64, allow_negative_numbers = true)]
     hang_floor_ms: u64,
     /// The store to create (never overwritten).
     #[arg(long, short = 'o', value_name = "FILE", default_value = "campaign.db")]
@@ -164,7 +174,7 @@ enum SyncArg {
 #[derive(Args)]
 pub struct RunFlags {
     /// Worker threads (default: all cores).
-    #[arg(long, short = 'j')]
+    #[arg(long, short = 'j', allow_negative_numbers = true)]
     jobs: Option<usize>,
     /// Run only shard I of N: the injections whose index in their cell is I modulo N.
     /// Run each shard in its own copy of the plan, then `campaign merge`.
@@ -196,7 +206,7 @@ pub struct ResumeCommand {
     /// The campaign store.
     store: PathBuf,
     /// Worker threads (default: the last session's).
-    #[arg(long, short = 'j')]
+    #[arg(long, short = 'j', allow_negative_numbers = true)]
     jobs: Option<usize>,
     /// Also append every result as a JSON line to FILE.
     #[arg(long, value_name = "FILE")]

@@ -43,10 +43,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     node_config: Option<PathBuf>,
     /// Problem size of a workload (default: its small default).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     size: Option<usize>,
     /// Seed of a workload's generated inputs.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     seed: u64,
     /// Inject this fault (compact spec such as
     /// `iat:sm=0,sp=1,warps=0x1,lanes=0xf,dim=x,mask=0x4,pol=sa1`, or JSON).

@@ -63,7 +63,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "X[,Y[,Z]]")]
     block: String,
     /// Dynamic shared memory per CTA in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
     shared: u32,
     /// GPU profile: sim (8 SMs), sim:a100 (108 SMs) or sim:h100 (132 SMs).
     #[arg(long, default_value = "sim", conflicts_with = "device")]
@@ -77,7 +82,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE", requires = "device")]
     node_config: Option<PathBuf>,
     /// Instruction budget in thread-instructions (a launch that needs more is a hang).
-    #[arg(long, value_name = "N", default_value_t = sim::DEFAULT_BUDGET)]
+    #[arg(long, value_name = "N", default_value_t = sim::DEFAULT_BUDGET, allow_negative_numbers = true)]
     budget: u64,
     /// A kernel argument, in parameter order: u8:V, u16:V, u32:V, u64:V, i32:V, i64:V,
     /// f32:V, f64:V, buf:FILE or zeros:N. Repeat for each parameter.

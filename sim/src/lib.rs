@@ -131,6 +131,7 @@ mod ir;
 mod memory;
 mod profile;
 mod report;
+mod schedule;
 #[cfg(test)]
 mod tests;
 
@@ -139,3 +140,4 @@ pub use error::{DecodeError, Diagnostic, LoadError, SimError};
 pub use gpu::{Gpu, KernelArg, LaunchConfig, LaunchProgress, ModuleId, DEFAULT_BUDGET};
 pub use profile::GpuProfile;
 pub use report::{AddressSpace, ExecProfile, Fault, FaultKind, InstSite, LaunchReport, Outcome};
+pub use schedule::Scheduling;

@@ -27,8 +27,10 @@
 //! waiting barriers. When no warp of a CTA can run and no barrier can complete, the
 //! launch ends in [`FaultKind::BarrierDeadlock`] — detected exactly, not by timeout.
 //!
-//! Warps of a CTA run round-robin, [`QUANTUM`] warp-instructions per turn (less when
-//! they block); CTAs run in linear order, each to completion.
+//! With the fixed scheduling, warps of a CTA run round-robin, [`QUANTUM`]
+//! warp-instructions per turn (less when they block), and CTAs run in linear order, each
+//! to completion. A seeded scheduling draws the CTA order, placement, warp order and
+//! turn lengths instead (`crate::schedule`).
 
 mod alu;
 mod mem;
@@ -40,6 +42,7 @@ use crate::ir::*;
 use crate::memory::GlobalMemory;
 use crate::profile::GpuProfile;
 use crate::report::{ExecProfile, Fault, FaultKind, InstSite, LaunchReport, Outcome};
+use crate::schedule::{self, Dispatcher, Scheduling, Turns};
 
 /// Warp-instructions a warp runs per scheduling turn at most.
 pub(crate) const QUANTUM: u32 = 2048;
@@ -58,6 +61,7 @@ pub(crate) struct LaunchParams<'a> {
     pub profiling: bool,
     pub occupancy: u32,
     pub progress: Option<&'a LaunchProgress>,
+    pub scheduling: Scheduling,
 }
 
 /// Receives every executed warp-instruction (profiling). The default methods do
@@ -213,6 +217,8 @@ pub(crate) struct Machine<'a> {
     budget: u64,
     /// Warp-instructions issued per SM (the `%clock` source).
     sm_clock: Vec<u64>,
+    /// The seeded warp turns of the running CTA (`None`: the fixed round-robin).
+    turns: Option<Turns>,
     f_regs: usize,
     f_preds: usize,
     f_local: usize,
@@ -268,6 +274,7 @@ pub(crate) fn launch(p: LaunchParams<'_>, mem: &mut GlobalMemory) -> LaunchRepor
         thread_insts: 0,
         budget: p.budget,
         sm_clock: vec![0; p.gpu.sms as usize],
+        turns: None,
         f_regs: prog.frame_regs as usize * 32,
         f_preds: prog.frame_preds as usize,
         f_local: prog.frame_local as usize,
@@ -285,7 +292,7 @@ pub(crate) fn launch(p: LaunchParams<'_>, mem: &mut GlobalMemory) -> LaunchRepor
             warp_slots: p.gpu.warp_slots,
             n,
         };
-        let o = m.run_grid(p.occupancy, p.progress, &mut obs);
+        let o = m.run_grid(p.occupancy, p.scheduling, p.progress, &mut obs);
         let mut index_in_fn = vec![0u32; n];
         for (pc, slot) in index_in_fn.iter_mut().enumerate() {
             let f = &prog.funcs[prog.func_of[pc] as usize];
@@ -309,7 +316,10 @@ pub(crate) fn launch(p: LaunchParams<'_>, mem: &mut GlobalMemory) -> LaunchRepor
         };
         (o, Some(prof))
     } else {
-        (m.run_grid(p.occupancy, p.progress, &mut NoObserver), None)
+        (
+            m.run_grid(p.occupancy, p.scheduling, p.progress, &mut NoObserver),
+            None,
+        )
     };
     LaunchReport {
         kernel: prog.funcs[p.kernel as usize].name.clone(),
@@ -328,40 +338,76 @@ impl<'a> Machine<'a> {
     fn run_grid<O: Observer>(
         &mut self,
         occupancy: u32,
+        scheduling: Scheduling,
         progress: Option<&LaunchProgress>,
         obs: &mut O,
     ) -> Outcome {
         let [gx, gy, gz] = self.grid;
         let total = gx as u64 * gy as u64 * gz as u64;
         let nwarps = self.nthreads.div_ceil(32);
-        let shared_len = self.prog.dyn_shared_base as usize + self.dyn_shared as usize;
-        let shared_len = shared_len.max(self.prog.shared_static as usize);
         let mut warps: Vec<Warp> = Vec::new();
         if let Some(p) = progress {
             p.start(total);
         }
-        for linear in 0..total {
-            let x = (linear % gx as u64) as u32;
-            let y = ((linear / gx as u64) % gy as u64) as u32;
-            let z = (linear / (gx as u64 * gy as u64)) as u32;
-            self.cta = [x, y, z];
-            let (sm, first_slot) = self.gpu.place(linear, occupancy, nwarps);
-            self.sm = sm;
-            self.shared.clear();
-            self.shared.resize(shared_len, 0);
-            self.bars = [Barrier::FRESH; 16];
-            self.setup_warps(&mut warps, nwarps, first_slot);
-            if let Err((wi, f)) = self.run_cta(&mut warps, obs) {
+        let seed = match scheduling {
+            Scheduling::Fixed => {
+                for linear in 0..total {
+                    let (sm, first_slot) = self.gpu.place(linear, occupancy, nwarps);
+                    self.start_cta(linear, sm);
+                    self.setup_warps(&mut warps, nwarps, |w| first_slot + w);
+                    if let Err((wi, f)) = self.run_cta(&mut warps, obs) {
+                        return Outcome::Faulted(self.locate(&warps[wi], f));
+                    }
+                    if let Some(p) = progress {
+                        p.update(linear + 1, self.thread_insts);
+                    }
+                }
+                return Outcome::Completed;
+            }
+            Scheduling::Seeded(seed) => seed,
+        };
+        let kernel = &self.prog.funcs[self.kernel as usize].name;
+        let key = schedule::launch_key(seed, kernel, self.grid, self.block, self.dyn_shared);
+        let mut dispatch = Dispatcher::new(self.gpu, key, total, occupancy, nwarps);
+        let mut turns = Turns::new(key);
+        let mut slots = Vec::with_capacity(nwarps as usize);
+        let mut done = 0;
+        while let Some(placed) = dispatch.next(&mut slots) {
+            self.start_cta(placed.linear, placed.sm);
+            self.setup_warps(&mut warps, nwarps, |w| slots[w as usize]);
+            turns.start(placed.linear, nwarps);
+            self.turns = Some(turns);
+            let result = self.run_cta(&mut warps, obs);
+            turns = self.turns.take().expect("the turns of the running CTA");
+            if let Err((wi, f)) = result {
                 return Outcome::Faulted(self.locate(&warps[wi], f));
             }
+            done += 1;
             if let Some(p) = progress {
-                p.update(linear + 1, self.thread_insts);
+                p.update(done, self.thread_insts);
             }
         }
         Outcome::Completed
     }
 
-    fn setup_warps(&self, warps: &mut Vec<Warp>, nwarps: u32, first_slot: u32) {
+    /// Makes CTA `linear` the current one, on SM `sm`, with fresh shared memory and
+    /// barriers.
+    fn start_cta(&mut self, linear: u64, sm: u32) {
+        let [gx, gy, _] = self.grid;
+        let x = (linear % gx as u64) as u32;
+        let y = ((linear / gx as u64) % gy as u64) as u32;
+        let z = (linear / (gx as u64 * gy as u64)) as u32;
+        self.cta = [x, y, z];
+        self.sm = sm;
+        let shared_len = self.prog.dyn_shared_base as usize + self.dyn_shared as usize;
+        let shared_len = shared_len.max(self.prog.shared_static as usize);
+        self.shared.clear();
+        self.shared.resize(shared_len, 0);
+        self.bars = [Barrier::FRESH; 16];
+    }
+
+    /// Sets up `nwarps` warps for a fresh CTA, warp `w` in slot `slot_of(w)`.
+    fn setup_warps(&self, warps: &mut Vec<Warp>, nwarps: u32, slot_of: impl Fn(u32) -> u32) {
         warps.truncate(nwarps as usize);
         while warps.len() < nwarps as usize {
             warps.push(Warp {
@@ -400,7 +446,7 @@ impl<'a> Machine<'a> {
                 forced: false,
             });
             w.live = live;
-            w.slot = first_slot + i as u32;
+            w.slot = slot_of(i as u32);
             w.index = i as u32;
             w.bar_lanes = [0; 16];
             w.arrived = 0;
@@ -453,7 +499,8 @@ impl<'a> Machine<'a> {
         loop {
             let mut progressed = false;
             let mut live = false;
-            for wi in 0..warps.len() {
+            for turn in 0..warps.len() {
+                let wi = self.warp_in_turn(turn);
                 if warps[wi].live == 0 {
                     continue;
                 }
@@ -473,7 +520,8 @@ impl<'a> Machine<'a> {
             // Nothing can run. A warp-synchronous wait can be forced; otherwise every
             // live thread waits at a barrier that cannot complete.
             let mut forced = false;
-            for wi in 0..warps.len() {
+            for turn in 0..warps.len() {
+                let wi = self.warp_in_turn(turn);
                 if warps[wi]
                     .groups
                     .iter()
@@ -488,6 +536,16 @@ impl<'a> Machine<'a> {
             if !forced {
                 return Err(self.deadlock(warps));
             }
+        }
+    }
+
+    /// The warp that takes the `turn`-th turn of a round: warp `turn` with the fixed
+    /// scheduling, the seeded order otherwise.
+    #[inline]
+    fn warp_in_turn(&self, turn: usize) -> usize {
+        match &self.turns {
+            None => turn,
+            Some(t) => t.order[turn] as usize,
         }
     }
 
@@ -606,7 +664,10 @@ impl<'a> Machine<'a> {
         obs: &mut O,
         force: bool,
     ) -> Result<bool, (u32, LaneFault)> {
-        let mut quantum = QUANTUM;
+        let mut quantum = match &mut self.turns {
+            None => QUANTUM,
+            Some(t) => t.turn(),
+        };
         let mut progressed = false;
         let mut force = force;
         loop {

@@ -34,6 +34,7 @@ pub enum DeviceKind {
 /// | `memory_bytes` | integer | device memory |
 /// | `driver` | object \| null | [`DriverInfo`]; `null` for virtual GPUs |
 /// | `fault` | string \| null | the fault a node config gives this virtual GPU (the fault spec, uninterpreted) |
+/// | `scheduling_seed` | integer \| null | the seed a virtual GPU schedules its launches from (from its name, `sim:h100#3@7`, or the node config); `null`: the fixed scheduling, and for real GPUs |
 /// | `telemetry` | object | [`Telemetry`] |
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeviceInfo {
@@ -57,6 +58,9 @@ pub struct DeviceInfo {
     pub driver: Option<DriverInfo>,
     /// The fault a node config marks this virtual GPU with, if any.
     pub fault: Option<String>,
+    /// The scheduling seed of a virtual GPU (`None`: the fixed scheduling).
+    #[serde(default)]
+    pub scheduling_seed: Option<u64>,
     /// Health and operating telemetry.
     pub telemetry: Telemetry,
 }
@@ -68,8 +72,8 @@ impl DeviceInfo {
     /// datacenter parts, 32 on 7.5, 48 on 8.6–8.9 and 12.x).
     pub fn warp_slots(&self) -> u32 {
         if self.kind == DeviceKind::Sim {
-            if let Some(p) = sim::GpuProfile::by_name(self.device.split('#').next().unwrap_or("")) {
-                return p.warp_slots;
+            if let Ok(crate::DeviceSpec::Sim(spec)) = self.device.parse() {
+                return crate::sim_device::sim_profile(&spec).warp_slots;
             }
         }
         match self.compute_capability.as_str() {

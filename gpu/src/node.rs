@@ -4,7 +4,8 @@
 //! rule should catch (a pending row remap, an XID, a volatile DBE, a degraded PCIe link)
 //! and a *fault*: a spec string this crate stores but does not interpret. A
 //! [`FaultFactory`] supplied by a higher crate (the injector) turns that string into a
-//! [`ModuleTransform`], and every module the faulty GPU loads goes through it first.
+//! [`ModuleTransform`], and every module the faulty GPU loads goes through it first. It
+//! can also give each virtual GPU its own scheduling seed.
 
 use crate::device::{
     Buffer, Device, GpuError, KernelArg, LaunchConfig, LaunchStats, Limits, ModuleHandle,
@@ -60,13 +61,16 @@ pub struct FaultTarget<'a> {
 ///     },
 ///     "sim:h100#5": {
 ///       "telemetry": { "ecc": { "volatile": { "uncorrected": 2 } },
-///                      "pcie": { "width": 8 } }
-///     }
+///                      "pcie": { "width": 8 } },
+///       "scheduling_seed": 7
+///     },
+///     "sim:h100#6": { "scheduling_seed": 8 }
 ///   }
 /// }
 /// ```
 ///
-/// - `gpus`: virtual GPU name (`sim:PROFILE#I`; `sim:PROFILE` is `#0`) → what is wrong.
+/// - `gpus`: virtual GPU name (`sim:PROFILE#I`; `sim:PROFILE` is `#0`; no `@SEED`) →
+///   what is wrong with it and how it schedules.
 /// - `fault` (optional): a fault spec in the injector's compact form
 ///   (`MODEL:key=value,…`, see `gpufault models`), handed to the registered
 ///   [`FaultFactory`]; every module the GPU loads is transformed by what it returns (the
@@ -74,6 +78,9 @@ pub struct FaultTarget<'a> {
 ///   permanent fault of that GPU).
 /// - `telemetry` (optional): a JSON object merged field by field over the GPU's healthy
 ///   [`Telemetry`] (same field names); unknown fields are errors.
+/// - `scheduling_seed` (optional): an integer in `0..2^64`; the GPU schedules its
+///   launches from it (CTA placement and order, warp interleaving: `sim::Scheduling`),
+///   as if opened as `sim:PROFILE#I@SEED`. A seed in the device name takes precedence.
 ///
 /// Unknown keys anywhere are errors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -86,7 +93,7 @@ pub struct NodeConfig {
     source: Option<PathBuf>,
 }
 
-/// What is wrong with one virtual GPU.
+/// What is wrong with one virtual GPU, and how it schedules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct GpuFaults {
@@ -96,6 +103,9 @@ pub struct GpuFaults {
     /// Telemetry fields that differ from the healthy values (merged over them).
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub telemetry: serde_json::Map<String, serde_json::Value>,
+    /// The seed the GPU schedules its launches from (`None`: the fixed scheduling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduling_seed: Option<u64>,
 }
 
 /// A node config that could not be read or is not valid.
@@ -138,6 +148,18 @@ pub(crate) fn sim_key(spec: &crate::spec::SimSpec) -> SimKey {
     )
 }
 
+/// `spec` with the scheduling seed it runs with: its own, else the node config's for
+/// that GPU, else none.
+pub(crate) fn seeded(
+    spec: &crate::spec::SimSpec,
+    node: Option<&NodeConfig>,
+) -> crate::spec::SimSpec {
+    let seed = spec
+        .scheduling_seed
+        .or_else(|| node.and_then(|n| n.lookup(spec)?.scheduling_seed));
+    spec.with_scheduling_seed(seed)
+}
+
 impl NodeConfig {
     /// Reads and validates a node config file.
     pub fn load(path: &Path) -> Result<NodeConfig, NodeConfigError> {
@@ -168,6 +190,11 @@ impl NodeConfig {
             if sim.is_node() {
                 return Err(invalid(format!(
                     "`{name}` names a whole node; name one GPU of it (`…#I`)"
+                )));
+            }
+            if let Some(seed) = sim.scheduling_seed {
+                return Err(invalid(format!(
+                    "`{name}`: give the scheduling seed as `\"scheduling_seed\": {seed}`, not in the GPU's name"
                 )));
             }
             if let Some(other) = seen.insert(sim_key(sim), name) {
@@ -318,8 +345,10 @@ mod tests {
           "telemetry": { "remapped_rows": { "pending": true }, "xid_events": [79] }
         },
         "sim:h100#5": {
-          "telemetry": { "ecc": { "volatile": { "uncorrected": 2 } }, "pcie": { "width": 8 } }
-        }
+          "telemetry": { "ecc": { "volatile": { "uncorrected": 2 } }, "pcie": { "width": 8 } },
+          "scheduling_seed": 7
+        },
+        "sim:h100#6": { "scheduling_seed": 8 }
       }
     }"#;
 
@@ -337,6 +366,36 @@ mod tests {
             unreachable!()
         };
         assert!(c.lookup(&other).is_none(), "another profile is another GPU");
+        assert_eq!(c.gpus["sim:h100#6"].scheduling_seed, Some(8));
+    }
+
+    #[test]
+    fn each_gpu_can_have_its_own_scheduling_seed() {
+        let c = NodeConfig::parse(
+            r#"{"gpus": {"sim:h100#1": {"scheduling_seed": 7},
+                         "sim:h100#2": {"scheduling_seed": 18446744073709551615}}}"#,
+            "<test>",
+        )
+        .unwrap();
+        let seed_of = |name: &str| {
+            let DeviceSpec::Sim(s) = name.parse().unwrap() else {
+                unreachable!()
+            };
+            seeded(&s, Some(&c)).scheduling_seed
+        };
+        assert_eq!(seed_of("sim:h100*4#1"), Some(7));
+        assert_eq!(seed_of("sim:h100#2"), Some(u64::MAX));
+        assert_eq!(seed_of("sim:h100#0"), None);
+        assert_eq!(
+            seed_of("sim:a100#1"),
+            None,
+            "another profile is another GPU"
+        );
+        assert_eq!(seed_of("sim:h100#1@3"), Some(3), "the name's seed wins");
+        // Written back only where set.
+        let text = serde_json::to_string(&c.gpus["sim:h100#1"]).unwrap();
+        assert_eq!(text, r#"{"scheduling_seed":7}"#);
+        assert_eq!(serde_json::to_string(&GpuFaults::default()).unwrap(), "{}");
     }
 
     #[test]
@@ -383,6 +442,18 @@ mod tests {
                 r#"{"gpus": {"sim#1": {"faults": "x"}}}"#,
                 "unknown field `faults`",
             ),
+            (
+                r#"{"gpus": {"sim#1@3": {}}}"#,
+                "`sim#1@3`: give the scheduling seed as `\"scheduling_seed\": 3`",
+            ),
+            (
+                r#"{"gpus": {"sim#1": {"scheduling_seed": -1}}}"#,
+                "invalid value: integer `-1`, expected u64",
+            ),
+            (
+                r#"{"gpus": {"sim#1": {"scheduling_seed": "7"}}}"#,
+                "invalid type: string \"7\", expected u64",
+            ),
         ] {
             let e = NodeConfig::parse(text, "t.json").unwrap_err();
             let msg = e.to_string();
@@ -399,7 +470,7 @@ mod tests {
         std::fs::write(&path, EXAMPLE).unwrap();
         let c = NodeConfig::load(&path).unwrap();
         assert_eq!(c.source(), Some(path.as_path()));
-        assert_eq!(c.gpus.len(), 2);
+        assert_eq!(c.gpus.len(), 3);
         let missing = dir.join("missing.json");
         let e = NodeConfig::load(&missing).unwrap_err();
         assert!(e.to_string().contains("missing.json"), "{e}");

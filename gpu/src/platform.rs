@@ -121,7 +121,8 @@ impl Platform {
             DeviceSpec::Sim(sim) => {
                 refuse_node(&spec)?;
                 let transform = self.transform_for(sim)?;
-                let device = crate::sim_device::SimDevice::open(sim)?;
+                let sim = crate::node::seeded(sim, self.node.as_deref());
+                let device = crate::sim_device::SimDevice::open(&sim)?;
                 Ok(match transform {
                     Some(t) => Box::new(Transformed::new(device, t)),
                     None => Box::new(device),
@@ -132,19 +133,23 @@ impl Platform {
 
     /// Opens one device in a worker process started with `command` (see
     /// [`WorkerDevice`]); a faulty virtual GPU's transform is applied here, in the
-    /// parent, so the child needs neither the node config nor the factory.
+    /// parent, and its node-config scheduling seed goes into the name the child opens,
+    /// so the child needs neither the node config nor the factory.
     pub fn open_worker(
         &self,
         spec: &DeviceSpec,
         command: WorkerCommand,
         options: WorkerOptions,
     ) -> Result<WorkerDevice, GpuError> {
-        let spec = self.resolve(spec);
+        let mut spec = self.resolve(spec);
         refuse_node(&spec)?;
         let transform = match &spec {
             DeviceSpec::Sim(sim) => self.transform_for(sim)?,
             _ => None,
         };
+        if let DeviceSpec::Sim(sim) = &spec {
+            spec = DeviceSpec::Sim(crate::node::seeded(sim, self.node.as_deref()));
+        }
         let worker = WorkerDevice::spawn(&spec, command, options)?;
         Ok(match transform {
             Some(t) => worker.with_transform(t),
@@ -305,6 +310,7 @@ fn cuda_info(id: &CudaIdentity) -> DeviceInfo {
         memory_bytes: id.memory_bytes,
         driver,
         fault: None,
+        scheduling_seed: None,
         telemetry,
     }
 }

@@ -90,6 +90,7 @@ pub(crate) fn profile_specs() -> Vec<SimSpec> {
             profile: (!f.profile.is_empty()).then(|| f.profile.to_string()),
             count: None,
             index: None,
+            scheduling_seed: None,
         })
         .collect()
 }
@@ -123,11 +124,13 @@ pub(crate) fn healthy_telemetry(profile: Option<&str>) -> Telemetry {
     }
 }
 
-/// Identity and telemetry of a virtual GPU, with the node config's overrides applied.
+/// Identity and telemetry of a virtual GPU, with the node config's overrides and
+/// scheduling seed applied (a seed in `spec` takes precedence).
 pub(crate) fn info(
     spec: &SimSpec,
     node: Option<&crate::node::NodeConfig>,
 ) -> Result<DeviceInfo, GpuError> {
+    let spec = &crate::node::seeded(spec, node);
     let (ordinal, f) = facts(spec.profile.as_deref());
     let (profile_key, position) = crate::node::sim_key(spec);
     let faults = node.and_then(|n| n.lookup(spec));
@@ -153,6 +156,7 @@ pub(crate) fn info(
         memory_bytes: VIRTUAL_MEMORY_BYTES,
         driver: None,
         fault: faults.and_then(|x| x.fault.clone()),
+        scheduling_seed: spec.scheduling_seed,
         telemetry,
     })
 }
@@ -176,7 +180,25 @@ pub(crate) fn sim_profile(spec: &SimSpec) -> sim::GpuProfile {
 /// run. [`Limits::instructions`] is the launch's thread-instruction budget (default
 /// [`sim::DEFAULT_BUDGET`]); [`Limits::wall`] is not enforced in-process (a
 /// [`WorkerDevice`](crate::WorkerDevice) enforces it). Kernel faults never poison it.
+///
+/// A name with a seed (`sim:h100@7`) opens a GPU that schedules its launches from that
+/// seed ([`sim::Scheduling::Seeded`]); [`SimDevice::set_scheduling_seed`] changes it on
+/// an open device, so a campaign can vary the schedule per run without reloading
+/// modules:
+///
+/// ```
+/// use gpu::{Device, SimDevice};
+/// let gpu::DeviceSpec::Sim(spec) = "sim:h100#2@7".parse()? else { unreachable!() };
+/// let mut dev = SimDevice::open(&spec)?;
+/// assert_eq!(dev.scheduling_seed(), Some(7));
+/// dev.set_scheduling_seed(Some(8));
+/// assert_eq!(dev.name(), "sim:h100#2@8");
+/// dev.set_scheduling_seed(None);
+/// assert_eq!(dev.name(), "sim:h100#2");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct SimDevice {
+    spec: SimSpec,
     name: String,
     gpu: sim::Gpu,
     modules: Vec<sim::ModuleId>,
@@ -205,13 +227,29 @@ impl SimDevice {
                 detail: format!("{} names a node; open one GPU of it", spec_name(spec)),
             });
         }
+        let mut gpu = sim::Gpu::new(sim_profile(spec));
+        gpu.set_scheduling(sim::Scheduling::from_seed(spec.scheduling_seed));
         Ok(SimDevice {
+            spec: spec.clone(),
             name: spec_name(spec),
-            gpu: sim::Gpu::new(sim_profile(spec)),
+            gpu,
             modules: Vec::new(),
             limits: Limits::default(),
             profiles: None,
         })
+    }
+
+    /// Schedules the following launches from `seed` (`None`: the fixed scheduling); the
+    /// device's name follows (`sim:h100#2@8`). Loaded modules and memory stay.
+    pub fn set_scheduling_seed(&mut self, seed: Option<u64>) {
+        self.spec.scheduling_seed = seed;
+        self.name = spec_name(&self.spec);
+        self.gpu.set_scheduling(sim::Scheduling::from_seed(seed));
+    }
+
+    /// The scheduling seed of the following launches (`None`: the fixed scheduling).
+    pub fn scheduling_seed(&self) -> Option<u64> {
+        self.spec.scheduling_seed
     }
 
     /// Records an execution profile of every following launch (slower) until
@@ -420,6 +458,7 @@ mod tests {
             profile: Some("h100".into()),
             count: None,
             index: None,
+            scheduling_seed: None,
         };
         let first = SimSpec {
             index: Some(0),
@@ -458,6 +497,7 @@ mod tests {
             profile: None,
             count: None,
             index: None,
+            scheduling_seed: None,
         })
         .unwrap();
         let m = dev.load(ptx).unwrap();

@@ -1,5 +1,5 @@
-//! Device names: parsing and printing of `sim`, `sim:h100*8`, `sim:h100#3`, `cuda:0`,
-//! `cuda:GPU-<uuid>` and `auto`.
+//! Device names: parsing and printing of `sim`, `sim:h100*8`, `sim:h100#3`,
+//! `sim:h100#3@7`, `cuda:0`, `cuda:GPU-<uuid>` and `auto`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -13,16 +13,23 @@ pub const MAX_NODE_GPUS: u32 = 1024;
 ///
 /// ```text
 /// spec    := "auto" | sim | cuda
-/// sim     := "sim" [ ":" profile ] [ "*" count ] [ "#" index ]
+/// sim     := "sim" [ ":" profile ] [ "*" count ] [ "#" index ] [ "@" seed ]
 /// cuda    := "cuda" [ ":" ( ordinal | uuid ) ]        "cuda" alone is "cuda:0"
 /// profile := a virtual GPU profile of the `sim` crate ("a100", "h100"; none = the small default)
 /// count   := 1..=1024     the size of a virtual node: `sim:h100*8` is eight virtual GPUs
 /// index   := 0..count     one GPU of a virtual node: `sim:h100#3` (or `sim:h100*8#3`)
+/// seed    := 0..2^64      decimal: the GPU schedules its launches from this seed
+///                         (`sim::Scheduling::Seeded`); none = the fixed scheduling
 /// uuid    := "GPU-" followed by the hex digits and dashes NVIDIA prints
 /// ```
 ///
 /// `sim:h100` and `sim:h100#0` are the same virtual GPU (same UUID); a lone virtual GPU
-/// is GPU 0 of a one-GPU node.
+/// is GPU 0 of a one-GPU node. The seed comes last and changes only how the GPU
+/// schedules (CTA placement and order, warp interleaving), not which GPU it is:
+/// `sim:h100#3@7` is GPU 3 (its UUID, telemetry and node-config entry) with scheduling
+/// seed 7, and every GPU of the node `sim:h100*8@7` has seed 7. A node config can give
+/// each GPU its own seed instead ([`NodeConfig`](crate::NodeConfig)); a seed in the
+/// name takes precedence.
 ///
 /// ```
 /// use gpu::DeviceSpec;
@@ -30,6 +37,8 @@ pub const MAX_NODE_GPUS: u32 = 1024;
 /// let names: Vec<String> = node.expand().iter().map(|s| s.to_string()).collect();
 /// assert_eq!(names, ["sim:h100#0", "sim:h100#1", "sim:h100#2", "sim:h100#3"]);
 /// assert_eq!("cuda".parse::<DeviceSpec>().unwrap().to_string(), "cuda:0");
+/// let seeded: DeviceSpec = "sim:h100*8#3@7".parse().unwrap();
+/// assert_eq!(seeded.to_string(), "sim:h100*8#3@7");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum DeviceSpec {
@@ -50,6 +59,9 @@ pub struct SimSpec {
     pub count: Option<u32>,
     /// `#I`: GPU `I` of a node.
     pub index: Option<u32>,
+    /// `@S`: the scheduling seed (`None`: the fixed scheduling, or the node config's
+    /// seed for this GPU).
+    pub scheduling_seed: Option<u64>,
 }
 
 impl SimSpec {
@@ -61,6 +73,14 @@ impl SimSpec {
     /// Whether this names a whole node (`*N` without `#I`).
     pub fn is_node(&self) -> bool {
         self.count.is_some() && self.index.is_none()
+    }
+
+    /// The same GPU (or node) with scheduling seed `seed` (`None`: none named).
+    pub fn with_scheduling_seed(&self, seed: Option<u64>) -> SimSpec {
+        SimSpec {
+            scheduling_seed: seed,
+            ..self.clone()
+        }
     }
 }
 
@@ -98,6 +118,7 @@ impl DeviceSpec {
             profile: None,
             count: None,
             index: None,
+            scheduling_seed: None,
         })
     }
 
@@ -116,6 +137,7 @@ impl DeviceSpec {
                         profile: s.profile.clone(),
                         count: None,
                         index: Some(i),
+                        scheduling_seed: s.scheduling_seed,
                     })
                 })
                 .collect(),
@@ -131,7 +153,7 @@ fn err(spec: &str, reason: impl Into<String>) -> SpecError {
     }
 }
 
-fn parse_number(spec: &str, what: &str, text: &str) -> Result<u32, SpecError> {
+fn parse_number<T: FromStr>(spec: &str, what: &str, text: &str) -> Result<T, SpecError> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(err(spec, format!("{what} `{text}` is not a number")));
     }
@@ -173,9 +195,14 @@ impl FromStr for DeviceSpec {
         let Some(mut rest) = spec.strip_prefix("sim") else {
             return Err(err(
                 spec,
-                "expected `auto`, `sim[:PROFILE][*N][#I]`, `cuda:N` or `cuda:GPU-<uuid>`",
+                "expected `auto`, `sim[:PROFILE][*N][#I][@SEED]`, `cuda:N` or `cuda:GPU-<uuid>`",
             ));
         };
+        let mut scheduling_seed = None;
+        if let Some(at) = rest.find('@') {
+            scheduling_seed = Some(parse_number(spec, "scheduling seed", &rest[at + 1..])?);
+            rest = &rest[..at];
+        }
         let mut index = None;
         if let Some(at) = rest.find('#') {
             index = Some(parse_number(spec, "GPU index", &rest[at + 1..])?);
@@ -228,6 +255,7 @@ impl FromStr for DeviceSpec {
             profile,
             count,
             index,
+            scheduling_seed,
         }))
     }
 }
@@ -248,6 +276,9 @@ impl fmt::Display for DeviceSpec {
                 }
                 if let Some(i) = s.index {
                     write!(f, "#{i}")?;
+                }
+                if let Some(seed) = s.scheduling_seed {
+                    write!(f, "@{seed}")?;
                 }
                 Ok(())
             }
@@ -275,6 +306,12 @@ mod tests {
             "sim:h100*8#7",
             "sim*2",
             "sim#1",
+            "sim@0",
+            "sim:h100@7",
+            "sim:h100#3@7",
+            "sim:h100*8@7",
+            "sim:h100*8#3@18446744073709551615",
+            "sim:a100*2#1@42",
             "cuda:0",
             "cuda:12",
             "cuda:GPU-0123abcd-4567-89ab-cdef-0123456789ab",
@@ -298,6 +335,29 @@ mod tests {
         assert!(!one.is_node());
         assert_eq!(one.expand(), vec![one.clone()]);
         assert_eq!(parse("cuda:1").expand(), vec![parse("cuda:1")]);
+        let seeded: Vec<String> = parse("sim:a100*2@9")
+            .expand()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(seeded, ["sim:a100#0@9", "sim:a100#1@9"]);
+    }
+
+    #[test]
+    fn the_seed_is_its_own_part_of_the_name() {
+        let DeviceSpec::Sim(s) = parse("sim:h100*8#3@7") else {
+            unreachable!()
+        };
+        assert_eq!(
+            (s.profile.as_deref(), s.count, s.index, s.scheduling_seed),
+            (Some("h100"), Some(8), Some(3), Some(7))
+        );
+        let DeviceSpec::Sim(plain) = parse("sim:h100*8#3") else {
+            unreachable!()
+        };
+        assert_eq!(plain.scheduling_seed, None);
+        assert_eq!(plain.with_scheduling_seed(Some(7)), s);
+        assert_eq!(s.with_scheduling_seed(None), plain);
     }
 
     #[test]
@@ -312,6 +372,17 @@ mod tests {
             ("sim:h100*8#8", "outside a node of 8"),
             ("sim:h100#x", "GPU index `x` is not a number"),
             ("sim:h100#99999999999", "too large"),
+            ("sim:h100@", "scheduling seed `` is not a number"),
+            ("sim:h100@x", "scheduling seed `x` is not a number"),
+            ("sim:h100@-1", "scheduling seed `-1` is not a number"),
+            ("sim:h100@0x7", "scheduling seed `0x7` is not a number"),
+            ("sim:h100@7@8", "scheduling seed `7@8` is not a number"),
+            (
+                "sim:h100@18446744073709551616",
+                "scheduling seed `18446744073709551616` is too large",
+            ),
+            ("sim:h100@7#3", "scheduling seed `7#3` is not a number"),
+            ("sim:h100@7*8", "scheduling seed `7*8` is not a number"),
             ("simh100", "expected `sim` or `sim:PROFILE`"),
             ("cuda:", "CUDA ordinal `` is not a number"),
             ("cuda:-1", "not a number"),

@@ -17,6 +17,7 @@ fn sim_profile(profile: Option<&str>) -> SimDevice {
         profile: profile.map(String::from),
         count: None,
         index: None,
+        scheduling_seed: None,
     })
     .unwrap()
 }

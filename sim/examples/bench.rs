@@ -3,16 +3,20 @@
 //! (`sim/benches/kernels/`). Prints a table and writes JSON.
 //!
 //! ```text
-//! cargo run --release -p gpufault-sim --example bench [-- --json PATH] [--reps N]
+//! cargo run --release -p gpufault-sim --example bench [-- --json PATH] [--reps N] [--seed S]
 //! ```
 //!
+//! `--seed S` runs both launches with the seeded scheduling of seed `S` instead of the
+//! fixed one (`sim::Scheduling`).
+//!
 //! The JSON (default `target/bench/sim.json`) is an array of objects with `workload`,
+//! `scheduling` (`fixed` or `seeded S`),
 //! `launch` (grid and block), `thread_instructions`, `warp_instructions`, `seconds`
 //! (best of the repetitions, on-CPU time of the launching thread where Linux reports it,
 //! else wall time), `thread_inst_per_sec` and `verified` (the result matched a CPU
 //! reference).
 
-use sim::{Gpu, GpuProfile, KernelArg, LaunchConfig, LaunchReport, Outcome};
+use sim::{Gpu, GpuProfile, KernelArg, LaunchConfig, LaunchReport, Outcome, Scheduling};
 use std::time::Instant;
 
 const GEMM_PTX: &str = include_str!("../benches/kernels/gemm.ptx");
@@ -67,7 +71,7 @@ fn best_of<F: FnMut() -> LaunchReport>(reps: usize, mut f: F) -> (LaunchReport, 
     (last.expect("at least one repetition"), best)
 }
 
-fn gemm(reps: usize) -> Row {
+fn gemm(reps: usize, scheduling: Scheduling) -> Row {
     const N: usize = 256;
     let mut seed = 1;
     let a: Vec<f32> = (0..N * N)
@@ -77,6 +81,7 @@ fn gemm(reps: usize) -> Row {
         .map(|_| (lcg(&mut seed) % 13) as f32 - 6.0)
         .collect();
     let mut gpu = Gpu::new(GpuProfile::sim());
+    gpu.set_scheduling(scheduling);
     let m = gpu.load(GEMM_PTX).expect("gemm.ptx loads");
     let bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
     let (da, db, dc) = (
@@ -116,13 +121,14 @@ fn gemm(reps: usize) -> Row {
     }
 }
 
-fn reduce(reps: usize) -> Row {
+fn reduce(reps: usize, scheduling: Scheduling) -> Row {
     const N: usize = 1 << 22;
     const BLOCKS: usize = 256;
     const THREADS: usize = 256;
     let mut seed = 7;
     let input: Vec<u32> = (0..N).map(|_| lcg(&mut seed) % 1000).collect();
     let mut gpu = Gpu::new(GpuProfile::sim());
+    gpu.set_scheduling(scheduling);
     let m = gpu.load(REDUCE_PTX).expect("reduce.ptx loads");
     let din = gpu.alloc((N * 4) as u64).unwrap();
     let dout = gpu.alloc((BLOCKS * 4) as u64).unwrap();
@@ -178,7 +184,19 @@ fn main() {
     if cfg!(debug_assertions) {
         eprintln!("note: a debug build; run with --release for meaningful numbers");
     }
-    let rows = [gemm(reps), reduce(reps)];
+    let seed = flag("--seed").map(|s| {
+        s.parse::<u64>().unwrap_or_else(|_| {
+            eprintln!("--seed: `{s}` is not an integer in 0..2^64");
+            std::process::exit(2)
+        })
+    });
+    let scheduling = Scheduling::from_seed(seed);
+    let sched_name = match scheduling.seed() {
+        Some(s) => format!("seeded {s}"),
+        None => "fixed".to_string(),
+    };
+    println!("scheduling: {sched_name}");
+    let rows = [gemm(reps, scheduling), reduce(reps, scheduling)];
     println!(
         "{:<36} {:>16} {:>14} {:>10} {:>14} {:>8}",
         "workload", "thread-insts", "warp-insts", "seconds", "M thread-i/s", "verified"
@@ -196,7 +214,7 @@ fn main() {
             r.verified
         );
         json.push(format!(
-            "{{\"workload\":\"{}\",\"launch\":\"{}\",\"thread_instructions\":{},\"warp_instructions\":{},\"seconds\":{:.6},\"thread_inst_per_sec\":{:.0},\"verified\":{}}}",
+            "{{\"workload\":\"{}\",\"scheduling\":\"{sched_name}\",\"launch\":\"{}\",\"thread_instructions\":{},\"warp_instructions\":{},\"seconds\":{:.6},\"thread_inst_per_sec\":{:.0},\"verified\":{}}}",
             r.workload,
             r.launch,
             r.report.thread_instructions,

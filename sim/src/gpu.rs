@@ -6,6 +6,7 @@ use crate::exec::{self, LaunchParams};
 use crate::memory::GlobalMemory;
 use crate::profile::GpuProfile;
 use crate::report::LaunchReport;
+use crate::schedule::Scheduling;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -189,21 +190,25 @@ struct Loaded {
     global_vars: Vec<u64>,
 }
 
-/// A virtual GPU: one [`GpuProfile`], a flat global memory, loaded modules.
+/// A virtual GPU: one [`GpuProfile`], a [`Scheduling`], a flat global memory, loaded
+/// modules.
 ///
 /// Every method runs on the calling thread; a `Gpu` is `Send`, so campaigns can keep
 /// one per worker thread.
 pub struct Gpu {
     profile: GpuProfile,
+    scheduling: Scheduling,
     mem: GlobalMemory,
     modules: Vec<Option<Loaded>>,
 }
 
 impl Gpu {
-    /// A virtual GPU of the given profile with empty memory.
+    /// A virtual GPU of the given profile with empty memory and the fixed
+    /// [`Scheduling`].
     pub fn new(profile: GpuProfile) -> Gpu {
         Gpu {
             profile,
+            scheduling: Scheduling::Fixed,
             mem: GlobalMemory::default(),
             modules: Vec::new(),
         }
@@ -212,6 +217,19 @@ impl Gpu {
     /// The GPU's profile.
     pub fn profile(&self) -> &GpuProfile {
         &self.profile
+    }
+
+    /// How the following launches are scheduled: the fixed rule or a seeded schedule.
+    /// A launch's seeded schedule depends on the seed and the launch (kernel name, grid,
+    /// block, dynamic shared memory), not on what ran before, so the same launch on a
+    /// fresh GPU and on a reused one with the same seed is scheduled the same.
+    pub fn set_scheduling(&mut self, scheduling: Scheduling) {
+        self.scheduling = scheduling;
+    }
+
+    /// How launches are scheduled.
+    pub fn scheduling(&self) -> Scheduling {
+        self.scheduling
     }
 
     /// Parses and loads PTX text.
@@ -507,6 +525,7 @@ impl Gpu {
                 profiling: cfg.profile,
                 occupancy,
                 progress: cfg.progress.as_deref(),
+                scheduling: self.scheduling,
             },
             &mut self.mem,
         ))

@@ -16,7 +16,8 @@
 //! cannot execute.
 //!
 //! Main types: [`Gpu`] (memory, modules, launches), [`GpuProfile`] (the parallel
-//! structure: SMs, warp slots, occupancy limits), [`LaunchConfig`] and [`KernelArg`]
+//! structure: SMs, warp slots, occupancy limits), [`Scheduling`] (the fixed placement
+//! rule, or one drawn from a seed), [`LaunchConfig`] and [`KernelArg`]
 //! (what to launch), [`LaunchReport`] with its [`Outcome`] and optional [`ExecProfile`]
 //! (which static instructions ran on which SM, warp slot and lanes).
 //!
@@ -55,15 +56,22 @@
 //!
 //! # Execution model
 //!
-//! - **Placement.** CTA `i` (linear, x fastest) runs on SM `i % sms` in resident
-//!   position `(i / sms) % k`, where `k` is the occupancy (co-resident CTAs per SM,
-//!   limited by the profile's CTA, warp-slot, thread and shared-memory limits); its warp
-//!   `w` takes warp slot `position * warps_per_cta + w`, so `%warpid % 4` is the
-//!   sub-partition. See [`GpuProfile`].
-//! - **Scheduling.** CTAs run one after another in linear order; within a CTA, warps
-//!   run round-robin for up to 2,048 warp-instructions per turn. Everything is
-//!   deterministic: the same launch on the same memory gives the same bits and the same
-//!   instruction counts on every run and machine.
+//! - **Placement.** With the fixed [`Scheduling`] (the default), CTA `i` (linear, x
+//!   fastest) runs on SM `i % sms` in resident position `(i / sms) % k`, where `k` is the
+//!   occupancy (co-resident CTAs per SM, limited by the profile's CTA, warp-slot, thread
+//!   and shared-memory limits); its warp `w` takes warp slot
+//!   `position * warps_per_cta + w`, so `%warpid % 4` is the sub-partition. See
+//!   [`GpuProfile`]. With [`Scheduling::Seeded`], the SM (among those with room, at most
+//!   `k` CTAs each) and the warp slots (among the SM's free ones) are drawn from the
+//!   seed; a CTA's warps stay on one SM and `%smid`/`%warpid` follow the placement.
+//! - **Scheduling.** CTAs run one at a time, each to completion: in linear order with
+//!   the fixed scheduling, in a drawn order with a seed. Within a CTA, warps take
+//!   turns: round-robin in index order for up to 2,048 warp-instructions per turn, or in
+//!   a drawn order with drawn turn lengths (1 to 2,048). Everything is deterministic: the
+//!   same launch on the same memory with the same scheduling gives the same bits and the
+//!   same instruction counts on every run and machine; a seeded launch's schedule
+//!   depends on the seed and the launch (kernel, grid, block, dynamic shared memory),
+//!   not on what ran before.
 //! - **Divergence.** Each warp runs its lane groups smallest-pc-first and merges groups
 //!   that reach the same pc (and call stack): correct for unstructured control flow,
 //!   reconverging at the first common instruction. Warp-synchronous instructions wait
@@ -131,6 +139,7 @@ mod ir;
 mod memory;
 mod profile;
 mod report;
+mod schedule;
 #[cfg(test)]
 mod tests;
 
@@ -139,3 +148,4 @@ pub use error::{DecodeError, Diagnostic, LoadError, SimError};
 pub use gpu::{Gpu, KernelArg, LaunchConfig, LaunchProgress, ModuleId, DEFAULT_BUDGET};
 pub use profile::GpuProfile;
 pub use report::{AddressSpace, ExecProfile, Fault, FaultKind, InstSite, LaunchReport, Outcome};
+pub use schedule::Scheduling;

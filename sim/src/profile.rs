@@ -1,11 +1,14 @@
-//! GPU profiles: the parallel structure a virtual GPU models, and the deterministic rule
-//! that places CTAs on SMs and warps on warp slots.
+//! GPU profiles: the parallel structure a virtual GPU models, and the fixed rule that
+//! places CTAs on SMs and warps on warp slots (the seeded alternative is in
+//! `crate::schedule`).
 
 /// The parallel structure of a virtual GPU.
 ///
 /// # Placement rule
 ///
-/// With `k` = [`GpuProfile::occupancy`] CTAs co-resident per SM and `W` warps per CTA,
+/// With the fixed [`Scheduling`](crate::Scheduling) (the default; a seeded one draws
+/// placements within the same occupancy instead), with `k` =
+/// [`GpuProfile::occupancy`] CTAs co-resident per SM and `W` warps per CTA,
 /// the CTA with linear index `i` (x fastest, then y, then z) runs on SM `i % sms`, in
 /// resident position `r = (i / sms) % k`, and its warp `w` occupies warp slot
 /// `r * W + w`. So `%smid = i % sms`, `%warpid = r * W + w`, the sub-partition of a
@@ -100,7 +103,8 @@ impl GpuProfile {
     }
 
     /// The SM and first warp slot of CTA `linear` given the occupancy `k` and `warps`
-    /// warps per CTA (see the placement rule in the type documentation).
+    /// warps per CTA, by the fixed rule (see the placement rule in the type
+    /// documentation).
     pub fn place(&self, linear: u64, k: u32, warps: u32) -> (u32, u32) {
         let sm = (linear % self.sms as u64) as u32;
         let r = ((linear / self.sms as u64) % k.max(1) as u64) as u32;

@@ -93,6 +93,7 @@ fn sim_profiles() -> Vec<(String, u32)> {
                 profile: p.map(String::from),
                 count: None,
                 index: None,
+                scheduling_seed: None,
             };
             let mut dev = SimDevice::open(&spec).ok()?;
             let sms = dev.gpu().profile().sms;
@@ -111,6 +112,7 @@ pub fn site_profile_for(device: &DeviceSpec, sm_count: Option<u32>) -> String {
             profile: s.profile.clone(),
             count: None,
             index: None,
+            scheduling_seed: None,
         })
         .to_string(),
         _ => {

@@ -27,10 +27,13 @@
 //! waiting barriers. When no warp of a CTA can run and no barrier can complete, the
 //! launch ends in [`FaultKind::BarrierDeadlock`] — detected exactly, not by timeout.
 //!
-//! Warps of a CTA run round-robin, [`QUANTUM`] warp-instructions per turn (less when
-//! they block); CTAs run in linear order, each to completion.
+//! With the fixed scheduling, warps of a CTA run round-robin, [`QUANTUM`]
+//! warp-instructions per turn (less when they block), and CTAs run in linear order, each
+//! to completion. A seeded scheduling draws the CTA order, placement, warp order and
+//! turn lengths instead (`crate::schedule`).
 
 mod alu;
+mod grid;
 mod mem;
 mod warp_ops;
 
@@ -39,7 +42,8 @@ use crate::gpu::LaunchProgress;
 use crate::ir::*;
 use crate::memory::GlobalMemory;
 use crate::profile::GpuProfile;
-use crate::report::{ExecProfile, Fault, FaultKind, InstSite, LaunchReport, Outcome};
+use crate::report::{ExecProfile, Fault, FaultKind, InstSite, LaunchReport};
+use crate::schedule::{Scheduling, Turns};
 
 /// Warp-instructions a warp runs per scheduling turn at most.
 pub(crate) const QUANTUM: u32 = 2048;
@@ -58,6 +62,7 @@ pub(crate) struct LaunchParams<'a> {
     pub profiling: bool,
     pub occupancy: u32,
     pub progress: Option<&'a LaunchProgress>,
+    pub scheduling: Scheduling,
 }
 
 /// Receives every executed warp-instruction (profiling). The default methods do
@@ -213,6 +218,8 @@ pub(crate) struct Machine<'a> {
     budget: u64,
     /// Warp-instructions issued per SM (the `%clock` source).
     sm_clock: Vec<u64>,
+    /// The seeded warp turns of the running CTA (`None`: the fixed round-robin).
+    turns: Option<Turns>,
     f_regs: usize,
     f_preds: usize,
     f_local: usize,
@@ -268,6 +275,7 @@ pub(crate) fn launch(p: LaunchParams<'_>, mem: &mut GlobalMemory) -> LaunchRepor
         thread_insts: 0,
         budget: p.budget,
         sm_clock: vec![0; p.gpu.sms as usize],
+        turns: None,
         f_regs: prog.frame_regs as usize * 32,
         f_preds: prog.frame_preds as usize,
         f_local: prog.frame_local as usize,
@@ -285,7 +293,7 @@ pub(crate) fn launch(p: LaunchParams<'_>, mem: &mut GlobalMemory) -> LaunchRepor
             warp_slots: p.gpu.warp_slots,
             n,
         };
-        let o = m.run_grid(p.occupancy, p.progress, &mut obs);
+        let o = m.run_grid(p.occupancy, p.scheduling, p.progress, &mut obs);
         let mut index_in_fn = vec![0u32; n];
         for (pc, slot) in index_in_fn.iter_mut().enumerate() {
             let f = &prog.funcs[prog.func_of[pc] as usize];
@@ -309,7 +317,10 @@ pub(crate) fn launch(p: LaunchParams<'_>, mem: &mut GlobalMemory) -> LaunchRepor
         };
         (o, Some(prof))
     } else {
-        (m.run_grid(p.occupancy, p.progress, &mut NoObserver), None)
+        (
+            m.run_grid(p.occupancy, p.scheduling, p.progress, &mut NoObserver),
+            None,
+        )
     };
     LaunchReport {
         kernel: prog.funcs[p.kernel as usize].name.clone(),
@@ -325,88 +336,6 @@ pub(crate) fn launch(p: LaunchParams<'_>, mem: &mut GlobalMemory) -> LaunchRepor
 }
 
 impl<'a> Machine<'a> {
-    fn run_grid<O: Observer>(
-        &mut self,
-        occupancy: u32,
-        progress: Option<&LaunchProgress>,
-        obs: &mut O,
-    ) -> Outcome {
-        let [gx, gy, gz] = self.grid;
-        let total = gx as u64 * gy as u64 * gz as u64;
-        let nwarps = self.nthreads.div_ceil(32);
-        let shared_len = self.prog.dyn_shared_base as usize + self.dyn_shared as usize;
-        let shared_len = shared_len.max(self.prog.shared_static as usize);
-        let mut warps: Vec<Warp> = Vec::new();
-        if let Some(p) = progress {
-            p.start(total);
-        }
-        for linear in 0..total {
-            let x = (linear % gx as u64) as u32;
-            let y = ((linear / gx as u64) % gy as u64) as u32;
-            let z = (linear / (gx as u64 * gy as u64)) as u32;
-            self.cta = [x, y, z];
-            let (sm, first_slot) = self.gpu.place(linear, occupancy, nwarps);
-            self.sm = sm;
-            self.shared.clear();
-            self.shared.resize(shared_len, 0);
-            self.bars = [Barrier::FRESH; 16];
-            self.setup_warps(&mut warps, nwarps, first_slot);
-            if let Err((wi, f)) = self.run_cta(&mut warps, obs) {
-                return Outcome::Faulted(self.locate(&warps[wi], f));
-            }
-            if let Some(p) = progress {
-                p.update(linear + 1, self.thread_insts);
-            }
-        }
-        Outcome::Completed
-    }
-
-    fn setup_warps(&self, warps: &mut Vec<Warp>, nwarps: u32, first_slot: u32) {
-        warps.truncate(nwarps as usize);
-        while warps.len() < nwarps as usize {
-            warps.push(Warp {
-                regs: Vec::new(),
-                preds: Vec::new(),
-                local: Vec::new(),
-                tparam: Vec::new(),
-                depths: 0,
-                groups: Vec::new(),
-                live: 0,
-                slot: 0,
-                index: 0,
-                bar_lanes: [0; 16],
-                arrived: 0,
-            });
-        }
-        let entry = self.prog.funcs[self.kernel as usize].entry;
-        for (i, w) in warps.iter_mut().enumerate() {
-            let first = i as u32 * 32;
-            let n = (self.nthreads - first).min(32);
-            let live = if n == 32 { u32::MAX } else { (1u32 << n) - 1 };
-            // Fresh registers and local memory per CTA (stale values would make results
-            // depend on CTA order); frame 0 only, deeper frames on demand.
-            w.depths = 0;
-            w.regs.clear();
-            w.preds.clear();
-            w.local.clear();
-            w.tparam.clear();
-            self.ensure_depth(w, 1);
-            w.groups.clear();
-            w.groups.push(Group {
-                mask: live,
-                pc: entry,
-                stack: Vec::new(),
-                wait: Wait::Ready,
-                forced: false,
-            });
-            w.live = live;
-            w.slot = first_slot + i as u32;
-            w.index = i as u32;
-            w.bar_lanes = [0; 16];
-            w.arrived = 0;
-        }
-    }
-
     fn ensure_depth(&self, w: &mut Warp, depths: u32) {
         if w.depths >= depths {
             return;
@@ -453,7 +382,8 @@ impl<'a> Machine<'a> {
         loop {
             let mut progressed = false;
             let mut live = false;
-            for wi in 0..warps.len() {
+            for turn in 0..warps.len() {
+                let wi = self.warp_in_turn(turn);
                 if warps[wi].live == 0 {
                     continue;
                 }
@@ -473,7 +403,8 @@ impl<'a> Machine<'a> {
             // Nothing can run. A warp-synchronous wait can be forced; otherwise every
             // live thread waits at a barrier that cannot complete.
             let mut forced = false;
-            for wi in 0..warps.len() {
+            for turn in 0..warps.len() {
+                let wi = self.warp_in_turn(turn);
                 if warps[wi]
                     .groups
                     .iter()
@@ -606,7 +537,10 @@ impl<'a> Machine<'a> {
         obs: &mut O,
         force: bool,
     ) -> Result<bool, (u32, LaneFault)> {
-        let mut quantum = QUANTUM;
+        let mut quantum = match &mut self.turns {
+            None => QUANTUM,
+            Some(t) => t.turn(),
+        };
         let mut progressed = false;
         let mut force = force;
         loop {

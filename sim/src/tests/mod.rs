@@ -9,10 +9,11 @@ mod faults;
 mod memory;
 mod numerics;
 mod random_programs;
+mod scheduling;
 mod structure;
 mod warp;
 
-use crate::{Gpu, GpuProfile, KernelArg, LaunchConfig, LaunchReport, Outcome};
+use crate::{Gpu, GpuProfile, KernelArg, LaunchConfig, LaunchReport, Outcome, Scheduling};
 
 /// The module header every test kernel uses.
 pub(crate) const HEADER: &str = ".version 8.0\n.target sm_80\n.address_size 64\n";
@@ -38,7 +39,20 @@ pub(crate) fn launch_on(
     cfg: LaunchConfig,
     words: usize,
 ) -> Run {
+    launch_scheduled(profile, Scheduling::Fixed, body, kernel, cfg, words)
+}
+
+/// [`launch`] on a given GPU profile and scheduling.
+pub(crate) fn launch_scheduled(
+    profile: GpuProfile,
+    scheduling: Scheduling,
+    body: &str,
+    kernel: &str,
+    cfg: LaunchConfig,
+    words: usize,
+) -> Run {
     let mut gpu = Gpu::new(profile);
+    gpu.set_scheduling(scheduling);
     let src = format!("{HEADER}{body}");
     let m = gpu
         .load(&src)

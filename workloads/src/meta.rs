@@ -83,6 +83,18 @@ pub struct OutputSpec {
     pub why: &'static str,
 }
 
+impl OutputSpec {
+    /// An output compared bit for bit with the CPU reference, exact for the reason `why`.
+    pub(crate) const fn exact(name: &'static str, dtype: DType, why: &'static str) -> Self {
+        OutputSpec {
+            name,
+            dtype,
+            tolerance: Tolerance::Exact,
+            why,
+        }
+    }
+}
+
 /// A workload's metadata.
 #[derive(Debug, Clone, Copy)]
 pub struct Meta {

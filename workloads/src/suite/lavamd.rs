@@ -1,15 +1,15 @@
 //! LavaMD-like particle interactions in double precision.
 
-use gpu::{Device, KernelArg as A, LaunchConfig, ModuleHandle};
+use gpu::{KernelArg as A, LaunchConfig};
 use ptx::Class;
 
 use crate::compare::Tolerance;
-use crate::data::{check_len, Arrays, DType, Data, Inputs, Outputs};
+use crate::data::{check_len, Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
 use crate::session::{int, Session};
-use crate::workload::Workload;
+use crate::suite::Bundled;
 
 /// Particles per box.
 const PAR: usize = 20;
@@ -19,45 +19,40 @@ const A2: f64 = 0.5;
 
 pub(crate) struct LavaMd;
 
-static META: Meta = Meta {
-    name: "lavamd",
-    kind: Kind::NBody,
-    description: "potential and force on each particle from the particles of its own and up to 26 \
-                  neighbouring boxes (dim^3 boxes of 20), double precision with exp(), neighbour \
-                  boxes staged in shared memory",
-    paper_analogue: "lava",
-    kernels: &["lavamd_forces"],
-    size: SizeSpec {
-        meaning: "boxes per dimension dim (dim^3 boxes of 20 particles)",
-        default: 2,
-        gpu: 24,
-        min: 1,
-        max: 64,
-        multiple_of: 1,
-    },
-    stresses: &[Class::Fp64, Class::Load, Class::Barrier, Class::Control],
-    outputs: &[OutputSpec {
-        name: "forces",
-        dtype: DType::F64,
-        tolerance: Tolerance::Close {
-            abs: 1e-10,
-            rel: 1e-9,
+impl Bundled for LavaMd {
+    const META: &'static Meta = &Meta {
+        name: "lavamd",
+        kind: Kind::NBody,
+        description: "potential and force on each particle from the particles of its own and \
+                      up to 26 neighbouring boxes (dim^3 boxes of 20), double precision with \
+                      exp(), neighbour boxes staged in shared memory",
+        paper_analogue: "lava",
+        kernels: &["lavamd_forces"],
+        size: SizeSpec {
+            meaning: "boxes per dimension dim (dim^3 boxes of 20 particles)",
+            default: 2,
+            gpu: 24,
+            min: 1,
+            max: 64,
+            multiple_of: 1,
         },
-        why: "CUDA's exp(double) is accurate to about 1 ulp, not correctly rounded, so it can \
-              differ from the host's exp; the summation order is mirrored, so only those ulps \
-              accumulate (<< 1e-12 here)",
-    }],
-    source: include_str!("../../kernels/lavamd.cu"),
-    ptx: include_str!("../../ptx/lavamd.ptx"),
-};
+        stresses: &[Class::Fp64, Class::Load, Class::Barrier, Class::Control],
+        outputs: &[OutputSpec {
+            name: "forces",
+            dtype: DType::F64,
+            tolerance: Tolerance::Close {
+                abs: 1e-10,
+                rel: 1e-9,
+            },
+            why: "CUDA's exp(double) is accurate to about 1 ulp, not correctly rounded, so it can \
+                  differ from the host's exp; the summation order is mirrored, so only those ulps \
+                  accumulate (<< 1e-12 here)",
+        }],
+        source: include_str!("../../kernels/lavamd.cu"),
+        ptx: include_str!("../../ptx/lavamd.ptx"),
+    };
 
-impl Workload for LavaMd {
-    fn meta(&self) -> &'static Meta {
-        &META
-    }
-
-    fn generate(&self, size: usize, seed: u64) -> Result<Inputs, InputError> {
-        META.size.check(META.name, size)?;
+    fn input_arrays(&self, size: usize, seed: u64) -> Arrays {
         let mut r = Rng::new(seed, 0);
         let boxes = size * size * size;
         let mut pos = Vec::with_capacity(boxes * PAR * 3);
@@ -70,22 +65,15 @@ impl Workload for LavaMd {
             }
         }
         let charge = (0..boxes * PAR).map(|_| 0.1 + 0.9 * r.unit_f64()).collect();
-        let arrays = Arrays::new()
+        Arrays::new()
             .with("pos", Data::F64(pos))
-            .with("charge", Data::F64(charge));
-        Ok(Inputs { size, seed, arrays })
+            .with("charge", Data::F64(charge))
     }
 
-    fn run(
-        &self,
-        dev: &mut dyn Device,
-        module: ModuleHandle,
-        inputs: &Inputs,
-    ) -> Result<Outputs, RunError> {
+    fn drive(&self, s: &mut Session<'_>, inputs: &Inputs) -> Result<Arrays, RunError> {
         let (pos, charge) = particles(inputs)?;
         let dim = inputs.size;
         let boxes = dim * dim * dim;
-        let mut s = Session::new(dev, module);
         let dp = s.upload(pos)?;
         let dq = s.upload(charge)?;
         let df = s.zeroed::<f64>(boxes * PAR * 4)?;
@@ -101,10 +89,10 @@ impl Workload for LavaMd {
             ],
         )?;
         let forces = s.read::<f64>(df, boxes * PAR * 4)?;
-        Ok(s.finish(Arrays::new().with("forces", Data::F64(forces))))
+        Ok(Arrays::new().with("forces", Data::F64(forces)))
     }
 
-    fn reference(&self, inputs: &Inputs) -> Result<Outputs, InputError> {
+    fn reference_arrays(&self, inputs: &Inputs) -> Result<Arrays, InputError> {
         let (pos, charge) = particles(inputs)?;
         let dim = inputs.size as i64;
         let boxes = (dim * dim * dim) as usize;
@@ -138,9 +126,7 @@ impl Workload for LavaMd {
                 forces[me * 4..me * 4 + 4].copy_from_slice(&[fpot, fx, fy, fz]);
             }
         }
-        Ok(Outputs::from_arrays(
-            Arrays::new().with("forces", Data::F64(forces)),
-        ))
+        Ok(Arrays::new().with("forces", Data::F64(forces)))
     }
 }
 
@@ -156,6 +142,7 @@ fn particles(inputs: &Inputs) -> Result<(&[f64], &[f64]), InputError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::Workload;
 
     #[test]
     fn forces_are_antisymmetric_for_equal_charges() {
@@ -163,8 +150,8 @@ mod tests {
         // law), and a particle's self-term contributes q to its potential and 0 force.
         let mut inputs = LavaMd.generate(1, 3).unwrap();
         inputs.arrays.insert("charge", Data::F64(vec![0.5; PAR]));
-        let out = LavaMd.reference(&inputs).unwrap();
-        let f = out.arrays.f64s("forces").unwrap();
+        let out = LavaMd.reference_arrays(&inputs).unwrap();
+        let f = out.f64s("forces").unwrap();
         for c in 1..4 {
             let total: f64 = (0..PAR).map(|p| f[p * 4 + c]).sum();
             assert!(total.abs() < 1e-12, "component {c}: {total}");

@@ -1,15 +1,14 @@
 //! Host-driven GPU quicksort: partition passes, then small-segment insertion sorts.
 
-use gpu::{Device, KernelArg as A, LaunchConfig, ModuleHandle};
+use gpu::{KernelArg as A, LaunchConfig};
 use ptx::Class;
 
-use crate::compare::Tolerance;
-use crate::data::{check_len, Arrays, DType, Data, Inputs, Outputs};
+use crate::data::{check_len, Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
 use crate::session::{blocks, int, Session};
-use crate::workload::Workload;
+use crate::suite::Bundled;
 
 const THREADS: usize = 128;
 const CHUNK: usize = 1024;
@@ -19,67 +18,52 @@ const SMALL_BLOCK: usize = 64;
 
 pub(crate) struct Quicksort;
 
-static META: Meta = Meta {
-    name: "quicksort",
-    kind: Kind::Sort,
-    description: "quicksort of n u32 keys: each pass partitions every open segment around a \
-                  median-of-three pivot (ballot/popc counts, one global atomicAdd per block and \
-                  side, warp-aggregated shared atomics for slots), the host splits segments from the counts it reads \
-                  back, segments of <= 96 keys get a one-thread insertion sort",
-    paper_analogue: "quicksort",
-    kernels: &["qs_partition", "qs_writeback", "qs_small_sort"],
-    size: SizeSpec {
-        meaning: "number of keys n",
-        default: 2048,
-        gpu: 1 << 24,
-        min: 1,
-        max: 1 << 26,
-        multiple_of: 1,
-    },
-    stresses: &[Class::Warp, Class::Atomic, Class::Control, Class::Compare],
-    outputs: &[OutputSpec {
-        name: "keys",
-        dtype: DType::U32,
-        tolerance: Tolerance::Exact,
-        why: "integer keys: the sorted sequence is unique, whatever order the atomics place \
-              keys within a partition",
-    }],
-    source: include_str!("../../kernels/quicksort.cu"),
-    ptx: include_str!("../../ptx/quicksort.ptx"),
-};
-
 #[derive(Clone, Copy)]
 struct Segment {
     start: usize,
     len: usize,
 }
 
-impl Workload for Quicksort {
-    fn meta(&self) -> &'static Meta {
-        &META
-    }
+impl Bundled for Quicksort {
+    const META: &'static Meta = &Meta {
+        name: "quicksort",
+        kind: Kind::Sort,
+        description: "quicksort of n u32 keys: each pass partitions every open segment around \
+                      a median-of-three pivot (ballot/popc counts, one global atomicAdd per \
+                      block and side, warp-aggregated shared atomics for slots), the host splits \
+                      segments from the counts it reads back, segments of <= 96 keys get a \
+                      one-thread insertion sort",
+        paper_analogue: "quicksort",
+        kernels: &["qs_partition", "qs_writeback", "qs_small_sort"],
+        size: SizeSpec {
+            meaning: "number of keys n",
+            default: 2048,
+            gpu: 1 << 24,
+            min: 1,
+            max: 1 << 26,
+            multiple_of: 1,
+        },
+        stresses: &[Class::Warp, Class::Atomic, Class::Control, Class::Compare],
+        outputs: &[OutputSpec::exact(
+            "keys",
+            DType::U32,
+            "integer keys: the sorted sequence is unique, whatever order the atomics place \
+             keys within a partition",
+        )],
+        source: include_str!("../../kernels/quicksort.cu"),
+        ptx: include_str!("../../ptx/quicksort.ptx"),
+    };
 
-    fn generate(&self, size: usize, seed: u64) -> Result<Inputs, InputError> {
-        META.size.check(META.name, size)?;
+    fn input_arrays(&self, size: usize, seed: u64) -> Arrays {
         let mut r = Rng::new(seed, 0);
         // Keys from a range of n values: duplicates exercise the "equal to pivot" path.
         let keys = (0..size).map(|_| r.below(size as u32)).collect();
-        Ok(Inputs {
-            size,
-            seed,
-            arrays: Arrays::new().with("keys", Data::U32(keys)),
-        })
+        Arrays::new().with("keys", Data::U32(keys))
     }
 
-    fn run(
-        &self,
-        dev: &mut dyn Device,
-        module: ModuleHandle,
-        inputs: &Inputs,
-    ) -> Result<Outputs, RunError> {
+    fn drive(&self, s: &mut Session<'_>, inputs: &Inputs) -> Result<Arrays, RunError> {
         let keys = input(inputs)?;
         let n = keys.len();
-        let mut s = Session::new(dev, module);
         let dk = s.upload(keys)?;
         let dtmp = s.zeroed::<u32>(n)?;
         let mut open = Vec::new();
@@ -91,7 +75,7 @@ impl Workload for Quicksort {
             passes += 1;
             if passes > n {
                 return Err(RunError::HostLoopLimit {
-                    workload: META.name,
+                    workload: Self::META.name,
                     what: "partition passes",
                     limit: n,
                 });
@@ -137,7 +121,7 @@ impl Workload for Quicksort {
                 // The pivot is one of the segment's keys, so at least one key equals it.
                 if l + h >= g.len {
                     return Err(RunError::BadControlValue {
-                        workload: META.name,
+                        workload: Self::META.name,
                         what: "keys below plus above the pivot",
                         value: (l + h) as u64,
                     });
@@ -178,15 +162,13 @@ impl Workload for Quicksort {
             )?;
         }
         let sorted = s.read::<u32>(dk, n)?;
-        Ok(s.finish(Arrays::new().with("keys", Data::U32(sorted))))
+        Ok(Arrays::new().with("keys", Data::U32(sorted)))
     }
 
-    fn reference(&self, inputs: &Inputs) -> Result<Outputs, InputError> {
+    fn reference_arrays(&self, inputs: &Inputs) -> Result<Arrays, InputError> {
         let mut keys = input(inputs)?.to_vec();
         keys.sort_unstable();
-        Ok(Outputs::from_arrays(
-            Arrays::new().with("keys", Data::U32(keys)),
-        ))
+        Ok(Arrays::new().with("keys", Data::U32(keys)))
     }
 }
 
@@ -208,6 +190,7 @@ fn input(inputs: &Inputs) -> Result<&[u32], InputError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::Workload;
 
     #[test]
     fn segments_are_filed_by_length() {
@@ -222,8 +205,8 @@ mod tests {
     #[test]
     fn reference_sorts_with_duplicates() {
         let inputs = Quicksort.generate(100, 1).unwrap();
-        let out = Quicksort.reference(&inputs).unwrap();
-        let k = out.arrays.u32s("keys").unwrap();
+        let out = Quicksort.reference_arrays(&inputs).unwrap();
+        let k = out.u32s("keys").unwrap();
         assert!(k.windows(2).all(|w| w[0] <= w[1]));
         assert!(k.windows(2).any(|w| w[0] == w[1]));
     }

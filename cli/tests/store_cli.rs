@@ -5,7 +5,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use support::{gpufault, stderr};
+use support::{gpufault, query, stderr};
 
 fn scratch(name: &str) -> PathBuf {
     support::scratch(&format!("store-cli-{name}"))
@@ -210,14 +210,10 @@ fn a_full_disk_fails_the_session_with_its_reason_and_resume_continues() {
     let o = gpufault(&dir, &["campaign", "run", "whole.db", "--jobs", "1"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let rows = |db: &str| -> Vec<(i64, String)> {
-        let c = rusqlite::Connection::open(dir.join(db)).unwrap();
-        let mut st = c
-            .prepare("SELECT idx, outcome_json FROM results ORDER BY idx")
-            .unwrap();
-        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
+        query(
+            &dir.join(db),
+            "SELECT idx, outcome_json FROM results ORDER BY idx",
+        )
     };
     assert_eq!(rows("c.db").len(), 600);
     assert_eq!(rows("c.db"), rows("whole.db"));

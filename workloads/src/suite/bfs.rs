@@ -1,13 +1,13 @@
 //! Frontier-based breadth-first search.
 
-use gpu::{KernelArg as A, LaunchConfig};
+use gpu::LaunchConfig;
 use ptx::Class;
 
-use crate::data::{check_len, Arrays, DType, Data, Inputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{blocks, int, Session};
+use crate::session::{blocks, int, ptr, Session};
 use crate::suite::Bundled;
 
 const BLOCK: usize = 256;
@@ -86,12 +86,7 @@ impl Bundled for Bfs {
         s.launch(
             "bfs_init",
             LaunchConfig::linear(blocks(n, BLOCK), BLOCK as u32),
-            &[
-                A::Ptr(d_dist.ptr),
-                A::Ptr(frontier.ptr),
-                int(n),
-                int(SOURCE),
-            ],
+            &[ptr(d_dist), ptr(frontier), int(n), int(SOURCE)],
         )?;
         let mut len = 1usize;
         let mut level = 0usize;
@@ -109,13 +104,13 @@ impl Bundled for Bfs {
                 "bfs_expand",
                 LaunchConfig::linear(blocks(len, BLOCK), BLOCK as u32),
                 &[
-                    A::Ptr(d_row.ptr),
-                    A::Ptr(d_cols.ptr),
-                    A::Ptr(frontier.ptr),
+                    ptr(d_row),
+                    ptr(d_cols),
+                    ptr(frontier),
                     int(len),
-                    A::Ptr(next.ptr),
-                    A::Ptr(d_len.ptr),
-                    A::Ptr(d_dist.ptr),
+                    ptr(next),
+                    ptr(d_len),
+                    ptr(d_dist),
                     int(level),
                 ],
             )?;
@@ -165,11 +160,9 @@ impl Bundled for Bfs {
 }
 
 fn graph(inputs: &Inputs) -> Result<(&[i32], &[i32]), InputError> {
-    let row_ptr = inputs.arrays.i32s("row_ptr")?;
-    let cols = inputs.arrays.i32s("cols")?;
     let n = inputs.size;
-    check_len("row_ptr", row_ptr, n + 1)?;
-    check_len("cols", cols, row_ptr[n].max(0) as usize)?;
+    let row_ptr = inputs.arrays.i32s_of("row_ptr", n + 1)?;
+    let cols = inputs.arrays.i32s_of("cols", row_ptr[n].max(0) as usize)?;
     if row_ptr[0] != 0 || row_ptr.windows(2).any(|w| w[0] > w[1]) {
         return Err(InputError::Invalid {
             name: "row_ptr".into(),

@@ -1,13 +1,13 @@
 //! Bitonic sort with shared-memory and global stages.
 
-use gpu::{KernelArg as A, LaunchConfig};
+use gpu::LaunchConfig;
 use ptx::Class;
 
-use crate::data::{check_len, Arrays, DType, Data, Inputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{blocks, int, Session};
+use crate::session::{blocks, int, ptr, Session};
 use crate::suite::Bundled;
 
 const CHUNK: usize = 1024;
@@ -65,7 +65,7 @@ impl Bundled for BitonicSort {
         s.launch(
             "bitonic_sort_shared",
             LaunchConfig::linear((padded / chunk) as u32, (chunk / 2) as u32),
-            &[A::Ptr(dk.ptr), int(padded)],
+            &[ptr(dk), int(padded)],
         )?;
         let mut k = 2 * CHUNK;
         while k <= padded {
@@ -74,14 +74,14 @@ impl Bundled for BitonicSort {
                 s.launch(
                     "bitonic_merge_global",
                     LaunchConfig::linear(blocks(padded / 2, GLOBAL_BLOCK), GLOBAL_BLOCK as u32),
-                    &[A::Ptr(dk.ptr), int(padded), int(k), int(j)],
+                    &[ptr(dk), int(padded), int(k), int(j)],
                 )?;
                 j /= 2;
             }
             s.launch(
                 "bitonic_merge_shared",
                 LaunchConfig::linear((padded / CHUNK) as u32, (CHUNK / 2) as u32),
-                &[A::Ptr(dk.ptr), int(k)],
+                &[ptr(dk), int(k)],
             )?;
             k *= 2;
         }
@@ -97,9 +97,7 @@ impl Bundled for BitonicSort {
 }
 
 fn input(inputs: &Inputs) -> Result<&[u32], InputError> {
-    let k = inputs.arrays.u32s("keys")?;
-    check_len("keys", k, inputs.size)?;
-    Ok(k)
+    inputs.arrays.u32s_of("keys", inputs.size)
 }
 
 #[cfg(test)]

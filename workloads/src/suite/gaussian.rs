@@ -1,13 +1,13 @@
 //! Gaussian elimination (Rodinia's Fan1/Fan2).
 
-use gpu::{KernelArg as A, LaunchConfig};
+use gpu::LaunchConfig;
 use ptx::Class;
 
-use crate::data::{check_len, Arrays, DType, Data, Inputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{blocks, grid2, int, Session};
+use crate::session::{blocks, grid2, int, ptr, Session};
 use crate::suite::Bundled;
 
 const FAN1_BLOCK: usize = 256;
@@ -61,7 +61,7 @@ impl Bundled for Gaussian {
             s.launch(
                 "gauss_fan1",
                 LaunchConfig::linear(blocks(rows, FAN1_BLOCK), FAN1_BLOCK as u32),
-                &[A::Ptr(da.ptr), A::Ptr(dm.ptr), int(n), int(t)],
+                &[ptr(da), ptr(dm), int(n), int(t)],
             )?;
             let cfg = grid2(
                 blocks(n - t, FAN2_TILE),
@@ -72,13 +72,7 @@ impl Bundled for Gaussian {
             s.launch(
                 "gauss_fan2",
                 cfg,
-                &[
-                    A::Ptr(da.ptr),
-                    A::Ptr(db.ptr),
-                    A::Ptr(dm.ptr),
-                    int(n),
-                    int(t),
-                ],
+                &[ptr(da), ptr(db), ptr(dm), int(n), int(t)],
             )?;
         }
         let a = s.read::<f32>(da, n * n)?;
@@ -127,10 +121,8 @@ pub(crate) fn dominant_system(n: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
 
 fn system(inputs: &Inputs) -> Result<(&[f32], &[f32]), InputError> {
     let n = inputs.size;
-    let a = inputs.arrays.f32s("a")?;
-    let b = inputs.arrays.f32s("b")?;
-    check_len("a", a, n * n)?;
-    check_len("b", b, n)?;
+    let a = inputs.arrays.f32s_of("a", n * n)?;
+    let b = inputs.arrays.f32s_of("b", n)?;
     Ok((a, b))
 }
 

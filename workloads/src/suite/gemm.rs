@@ -3,11 +3,11 @@
 use gpu::KernelArg as A;
 use ptx::Class;
 
-use crate::data::{check_len, Arrays, DType, Data, Inputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{blocks, grid2, int, Session};
+use crate::session::{blocks, grid2, int, ptr, Session};
 use crate::suite::Bundled;
 
 /// `alpha` of `C = alpha * A * B + beta * C` (exactly representable).
@@ -89,9 +89,9 @@ impl<const T: bool> Bundled for Gemm<T> {
             Self::META.kernels[0],
             grid2(g, g, TILE as u32, TILE as u32),
             &[
-                A::Ptr(da.ptr),
-                A::Ptr(db.ptr),
-                A::Ptr(dc.ptr),
+                ptr(da),
+                ptr(db),
+                ptr(dc),
                 int(n),
                 int(n),
                 int(n),
@@ -116,12 +116,9 @@ type Matrices<'a> = (&'a [f32], &'a [f32], &'a [f32]);
 
 fn matrices(inputs: &Inputs) -> Result<Matrices<'_>, InputError> {
     let nn = inputs.size * inputs.size;
-    let a = inputs.arrays.f32s("a")?;
-    let b = inputs.arrays.f32s("b")?;
-    let c = inputs.arrays.f32s("c")?;
-    check_len("a", a, nn)?;
-    check_len("b", b, nn)?;
-    check_len("c", c, nn)?;
+    let a = inputs.arrays.f32s_of("a", nn)?;
+    let b = inputs.arrays.f32s_of("b", nn)?;
+    let c = inputs.arrays.f32s_of("c", nn)?;
     Ok((a, b, c))
 }
 

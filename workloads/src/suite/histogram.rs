@@ -1,13 +1,13 @@
 //! 256-bin histogram with shared and global atomics.
 
-use gpu::{KernelArg as A, LaunchConfig};
+use gpu::LaunchConfig;
 use ptx::Class;
 
-use crate::data::{check_len, Arrays, DType, Data, Inputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{blocks, int, Session};
+use crate::session::{blocks, int, ptr, Session};
 use crate::suite::Bundled;
 
 const BLOCK: usize = 256;
@@ -61,7 +61,7 @@ impl Bundled for Histogram {
         s.launch(
             "histogram256",
             LaunchConfig::linear(grid, BLOCK as u32),
-            &[A::Ptr(dw.ptr), A::Ptr(dh.ptr), int(words.len())],
+            &[ptr(dw), ptr(dh), int(words.len())],
         )?;
         let hist = s.read::<u32>(dh, BINS)?;
         Ok(Arrays::new().with("hist", Data::U32(hist)))
@@ -80,9 +80,7 @@ impl Bundled for Histogram {
 }
 
 fn input(inputs: &Inputs) -> Result<&[u32], InputError> {
-    let w = inputs.arrays.u32s("words")?;
-    check_len("words", w, inputs.size)?;
-    Ok(w)
+    inputs.arrays.u32s_of("words", inputs.size)
 }
 
 #[cfg(test)]

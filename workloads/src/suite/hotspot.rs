@@ -3,11 +3,11 @@
 use gpu::KernelArg as A;
 use ptx::Class;
 
-use crate::data::{check_len, Arrays, DType, Data, Inputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{blocks, grid2, int, Session};
+use crate::session::{blocks, grid2, int, ptr, Session};
 use crate::suite::Bundled;
 
 const TB: usize = 16;
@@ -80,9 +80,9 @@ impl Bundled for Hotspot {
                 "hotspot_step",
                 grid2(g, g, TB as u32, TB as u32),
                 &[
-                    A::Ptr(src.ptr),
-                    A::Ptr(dp.ptr),
-                    A::Ptr(dst.ptr),
+                    ptr(src),
+                    ptr(dp),
+                    ptr(dst),
                     int(n),
                     int(n),
                     A::F32(STEP_DIV_CAP),
@@ -128,10 +128,8 @@ impl Bundled for Hotspot {
 
 fn grids(inputs: &Inputs) -> Result<(&[f32], &[f32]), InputError> {
     let nn = inputs.size * inputs.size;
-    let temp = inputs.arrays.f32s("temp")?;
-    let power = inputs.arrays.f32s("power")?;
-    check_len("temp", temp, nn)?;
-    check_len("power", power, nn)?;
+    let temp = inputs.arrays.f32s_of("temp", nn)?;
+    let power = inputs.arrays.f32s_of("power", nn)?;
     Ok((temp, power))
 }
 

@@ -4,11 +4,11 @@ use gpu::{KernelArg as A, LaunchConfig};
 use ptx::Class;
 
 use crate::compare::Tolerance;
-use crate::data::{check_len, Arrays, DType, Data, Inputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{int, Session};
+use crate::session::{int, ptr, Session};
 use crate::suite::Bundled;
 
 /// Particles per box.
@@ -80,13 +80,7 @@ impl Bundled for LavaMd {
         s.launch(
             "lavamd_forces",
             LaunchConfig::linear(boxes as u32, THREADS),
-            &[
-                A::Ptr(dp.ptr),
-                A::Ptr(dq.ptr),
-                A::Ptr(df.ptr),
-                int(dim),
-                A::F64(A2),
-            ],
+            &[ptr(dp), ptr(dq), ptr(df), int(dim), A::F64(A2)],
         )?;
         let forces = s.read::<f64>(df, boxes * PAR * 4)?;
         Ok(Arrays::new().with("forces", Data::F64(forces)))
@@ -132,10 +126,8 @@ impl Bundled for LavaMd {
 
 fn particles(inputs: &Inputs) -> Result<(&[f64], &[f64]), InputError> {
     let n = inputs.size.pow(3) * PAR;
-    let pos = inputs.arrays.f64s("pos")?;
-    let charge = inputs.arrays.f64s("charge")?;
-    check_len("pos", pos, n * 3)?;
-    check_len("charge", charge, n)?;
+    let pos = inputs.arrays.f64s_of("pos", n * 3)?;
+    let charge = inputs.arrays.f64s_of("charge", n)?;
     Ok((pos, charge))
 }
 

@@ -4,11 +4,11 @@ use gpu::{Buffer, KernelArg as A, LaunchConfig};
 use ptx::Class;
 
 use crate::compare::Tolerance;
-use crate::data::{check_len, Arrays, DType, Data, Inputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{blocks, int, Session};
+use crate::session::{blocks, int, ptr, Session};
 use crate::suite::Bundled;
 
 /// The weights are a fixed, seeded model: independent of the input seed.
@@ -117,10 +117,10 @@ impl Bundled for LeNet {
                 shared_bytes: 0,
             };
             let args = [
-                A::Ptr(inp.ptr),
-                A::Ptr(w.ptr),
-                A::Ptr(b.ptr),
-                A::Ptr(out.ptr),
+                ptr(inp),
+                ptr(w),
+                ptr(b),
+                ptr(out),
                 int(in_c),
                 int(side),
                 int(side),
@@ -135,13 +135,7 @@ impl Bundled for LeNet {
             s.launch(
                 "maxpool2x2",
                 cfg,
-                &[
-                    A::Ptr(inp.ptr),
-                    A::Ptr(out.ptr),
-                    int(planes),
-                    int(side),
-                    int(side),
-                ],
+                &[ptr(inp), ptr(out), int(planes), int(side), int(side)],
             )
         };
         let dense = |s: &mut Session<'_>,
@@ -159,10 +153,10 @@ impl Bundled for LeNet {
                 shared_bytes: 0,
             };
             let args = [
-                A::Ptr(inp.ptr),
-                A::Ptr(w.ptr),
-                A::Ptr(b.ptr),
-                A::Ptr(out.ptr),
+                ptr(inp),
+                ptr(w),
+                ptr(b),
+                ptr(out),
                 int(in_n),
                 int(out_n),
                 A::I32(relu as i32),
@@ -179,7 +173,7 @@ impl Bundled for LeNet {
         s.launch(
             "softmax",
             LaunchConfig::linear(imgs as u32, 32),
-            &[A::Ptr(logits.ptr), A::Ptr(probs.ptr), int(CLASSES)],
+            &[ptr(logits), ptr(probs), int(CLASSES)],
         )?;
         let lg = s.read::<f32>(logits, imgs * CLASSES)?;
         let pr = s.read::<f32>(probs, imgs * CLASSES)?;
@@ -239,13 +233,10 @@ struct Model<'a> {
 }
 
 fn model(inputs: &Inputs) -> Result<Model<'_>, InputError> {
-    let images = inputs.arrays.f32s("images")?;
-    check_len("images", images, inputs.size * SIDE * SIDE)?;
+    let images = inputs.arrays.f32s_of("images", inputs.size * SIDE * SIDE)?;
     let mut params = Vec::new();
     for (name, len, _) in PARAMS {
-        let w = inputs.arrays.f32s(name)?;
-        check_len(name, w, len)?;
-        params.push(w);
+        params.push(inputs.arrays.f32s_of(name, len)?);
     }
     Ok(Model { images, params })
 }

@@ -1,12 +1,12 @@
 //! Blocked LU decomposition (Rodinia's diagonal / perimeter / internal kernels).
 
-use gpu::{KernelArg as A, LaunchConfig};
+use gpu::LaunchConfig;
 use ptx::Class;
 
-use crate::data::{check_len, Arrays, DType, Data, Inputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
-use crate::session::{grid2, int, Session};
+use crate::session::{grid2, int, ptr, Session};
 use crate::suite::gaussian::dominant_system;
 use crate::suite::Bundled;
 
@@ -53,7 +53,7 @@ impl Bundled for Lud {
         let tiles = n / BS;
         let da = s.upload(a)?;
         for d in 0..tiles {
-            let args = [A::Ptr(da.ptr), int(n), int(d * BS)];
+            let args = [ptr(da), int(n), int(d * BS)];
             s.launch("lud_diagonal", LaunchConfig::linear(1, BS as u32), &args)?;
             let rest = (tiles - d - 1) as u32;
             if rest > 0 {
@@ -91,9 +91,7 @@ impl Bundled for Lud {
 
 fn matrix(inputs: &Inputs) -> Result<&[f32], InputError> {
     Lud::META.size.check(Lud::META.name, inputs.size)?;
-    let a = inputs.arrays.f32s("a")?;
-    check_len("a", a, inputs.size * inputs.size)?;
-    Ok(a)
+    inputs.arrays.f32s_of("a", inputs.size * inputs.size)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use crate::data::{check_len, Arrays, DType, Data, Inputs, Outputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{blocks, int, Session};
+use crate::session::{blocks, int, ptr, Session};
 use crate::workload::Workload;
 
 /// Inputs per sample.
@@ -343,46 +343,45 @@ impl<'a> MlpTrainer<'a> {
             self.dh,
             self.dlogits,
             self.grads,
-        ]
-        .map(|buf| buf.ptr);
+        ];
         s.launch(
             "mlp_hidden_forward",
             LaunchConfig::linear(b as u32, MLP_HIDDEN as u32),
-            &[A::Ptr(x), A::Ptr(p), A::Ptr(h)],
+            &[ptr(x), ptr(p), ptr(h)],
         )?;
         s.launch(
             "mlp_output_softmax",
             LaunchConfig::linear(blocks(b, 64), 64),
             &[
-                A::Ptr(h),
-                A::Ptr(p),
-                A::Ptr(self.labels.ptr),
-                A::Ptr(dl),
-                A::Ptr(self.loss.ptr),
+                ptr(h),
+                ptr(p),
+                ptr(self.labels),
+                ptr(dl),
+                ptr(self.loss),
                 int(b),
             ],
         )?;
         s.launch(
             "mlp_loss_mean",
             LaunchConfig::linear(1, MEAN_THREADS),
-            &[A::Ptr(self.loss.ptr), A::Ptr(self.mean.ptr), int(b)],
+            &[ptr(self.loss), ptr(self.mean), int(b)],
         )?;
         let n2 = MLP_CLASSES * (MLP_HIDDEN + 1);
         s.launch(
             "mlp_output_grads",
             LaunchConfig::linear(blocks(n2, 128), 128),
-            &[A::Ptr(h), A::Ptr(dl), A::Ptr(g), int(b)],
+            &[ptr(h), ptr(dl), ptr(g), int(b)],
         )?;
         s.launch(
             "mlp_hidden_backprop",
             LaunchConfig::linear(blocks(b * MLP_HIDDEN, 256), 256),
-            &[A::Ptr(dl), A::Ptr(p), A::Ptr(h), A::Ptr(dh), int(b)],
+            &[ptr(dl), ptr(p), ptr(h), ptr(dh), int(b)],
         )?;
         let n1 = MLP_HIDDEN * (MLP_INPUTS + 1);
         s.launch(
             "mlp_hidden_grads",
             LaunchConfig::linear(blocks(n1, 256), 256),
-            &[A::Ptr(x), A::Ptr(dh), A::Ptr(g), int(b)],
+            &[ptr(x), ptr(dh), ptr(g), int(b)],
         )?;
         Ok(s.read::<f32>(self.mean, 1)?[0])
     }
@@ -404,8 +403,8 @@ impl<'a> MlpTrainer<'a> {
             "sgd_update",
             LaunchConfig::linear(blocks(MLP_PARAMS, 256), 256),
             &[
-                A::Ptr(self.params.ptr),
-                A::Ptr(self.grads.ptr),
+                ptr(self.params),
+                ptr(self.grads),
                 A::F32(lr),
                 int(MLP_PARAMS),
             ],
@@ -474,12 +473,9 @@ impl Workload for MlpTrain {
 
 fn step_inputs(inputs: &Inputs) -> Result<(&[f32], MlpBatch), InputError> {
     let b = inputs.size;
-    let params = inputs.arrays.f32s("params")?;
-    let x = inputs.arrays.f32s("x")?;
-    let labels = inputs.arrays.i32s("labels")?;
-    check_len("params", params, MLP_PARAMS)?;
-    check_len("x", x, b * MLP_INPUTS)?;
-    check_len("labels", labels, b)?;
+    let params = inputs.arrays.f32s_of("params", MLP_PARAMS)?;
+    let x = inputs.arrays.f32s_of("x", b * MLP_INPUTS)?;
+    let labels = inputs.arrays.i32s_of("labels", b)?;
     Ok((
         params,
         MlpBatch {

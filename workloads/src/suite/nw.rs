@@ -3,11 +3,11 @@
 use gpu::{KernelArg as A, LaunchConfig};
 use ptx::Class;
 
-use crate::data::{check_len, Arrays, DType, Data, Inputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{int, Session};
+use crate::session::{int, ptr, Session};
 use crate::suite::Bundled;
 
 const BS: usize = 16;
@@ -82,10 +82,10 @@ impl Bundled for Nw {
         let d_sub = s.upload(sub)?;
         let args = |diag: usize| {
             [
-                A::Ptr(d_score.ptr),
-                A::Ptr(d_seq1.ptr),
-                A::Ptr(d_seq2.ptr),
-                A::Ptr(d_sub.ptr),
+                ptr(d_score),
+                ptr(d_seq1),
+                ptr(d_seq2),
+                ptr(d_sub),
                 int(n),
                 int(diag),
                 A::I32(PENALTY),
@@ -135,12 +135,9 @@ type Sequences<'a> = (&'a [i32], &'a [i32], &'a [i32]);
 
 fn sequences(inputs: &Inputs) -> Result<Sequences<'_>, InputError> {
     Nw::META.size.check(Nw::META.name, inputs.size)?;
-    let seq1 = inputs.arrays.i32s("seq1")?;
-    let seq2 = inputs.arrays.i32s("seq2")?;
-    let sub = inputs.arrays.i32s("sub")?;
-    check_len("seq1", seq1, inputs.size)?;
-    check_len("seq2", seq2, inputs.size)?;
-    check_len("sub", sub, ALPHABET * ALPHABET)?;
+    let seq1 = inputs.arrays.i32s_of("seq1", inputs.size)?;
+    let seq2 = inputs.arrays.i32s_of("seq2", inputs.size)?;
+    let sub = inputs.arrays.i32s_of("sub", ALPHABET * ALPHABET)?;
     for (name, s) in [("seq1", seq1), ("seq2", seq2)] {
         if s.iter().any(|&c| c < 0 || c as usize >= ALPHABET) {
             return Err(InputError::Invalid {

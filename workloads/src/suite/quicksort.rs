@@ -1,13 +1,13 @@
 //! Host-driven GPU quicksort: partition passes, then small-segment insertion sorts.
 
-use gpu::{KernelArg as A, LaunchConfig};
+use gpu::LaunchConfig;
 use ptx::Class;
 
-use crate::data::{check_len, Arrays, DType, Data, Inputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{blocks, int, Session};
+use crate::session::{blocks, int, ptr, Session};
 use crate::suite::Bundled;
 
 const THREADS: usize = 128;
@@ -98,18 +98,13 @@ impl Bundled for Quicksort {
             let d_blk_seg = s.upload(&blk_seg)?;
             let d_blk_first = s.upload(&blk_first)?;
             let cfg = LaunchConfig::linear(blk_seg.len() as u32, THREADS as u32);
-            let mut args = vec![
-                A::Ptr(dk.ptr),
-                A::Ptr(dtmp.ptr),
-                A::Ptr(d_start.ptr),
-                A::Ptr(d_len.ptr),
-            ];
+            let mut args = vec![ptr(dk), ptr(dtmp), ptr(d_start), ptr(d_len)];
             args.extend([
-                A::Ptr(d_lt.ptr),
-                A::Ptr(d_gt.ptr),
-                A::Ptr(d_pivot.ptr),
-                A::Ptr(d_blk_seg.ptr),
-                A::Ptr(d_blk_first.ptr),
+                ptr(d_lt),
+                ptr(d_gt),
+                ptr(d_pivot),
+                ptr(d_blk_seg),
+                ptr(d_blk_first),
             ]);
             s.launch("qs_partition", cfg, &args)?;
             s.launch("qs_writeback", cfg, &args)?;
@@ -153,12 +148,7 @@ impl Bundled for Quicksort {
             s.launch(
                 "qs_small_sort",
                 LaunchConfig::linear(blocks(small.len(), SMALL_BLOCK), SMALL_BLOCK as u32),
-                &[
-                    A::Ptr(dk.ptr),
-                    A::Ptr(d_start.ptr),
-                    A::Ptr(d_len.ptr),
-                    int(small.len()),
-                ],
+                &[ptr(dk), ptr(d_start), ptr(d_len), int(small.len())],
             )?;
         }
         let sorted = s.read::<u32>(dk, n)?;
@@ -182,9 +172,7 @@ fn classify(g: Segment, open: &mut Vec<Segment>, small: &mut Vec<Segment>) {
 }
 
 fn input(inputs: &Inputs) -> Result<&[u32], InputError> {
-    let k = inputs.arrays.u32s("keys")?;
-    check_len("keys", k, inputs.size)?;
-    Ok(k)
+    inputs.arrays.u32s_of("keys", inputs.size)
 }
 
 #[cfg(test)]

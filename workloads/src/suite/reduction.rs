@@ -1,13 +1,13 @@
 //! Sum reduction: shared-memory tree plus warp shuffles, two launches.
 
-use gpu::{KernelArg as A, LaunchConfig};
+use gpu::LaunchConfig;
 use ptx::Class;
 
-use crate::data::{check_len, Arrays, DType, Data, Inputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{blocks, int, Session};
+use crate::session::{blocks, int, ptr, Session};
 use crate::suite::Bundled;
 
 const BLOCK: usize = 256;
@@ -65,17 +65,9 @@ impl Bundled for Reduction {
         let dp = s.zeroed::<f32>(g)?;
         let dsum = s.zeroed::<f32>(1)?;
         let cfg = LaunchConfig::linear(g as u32, BLOCK as u32);
-        s.launch(
-            "reduce_sum",
-            cfg,
-            &[A::Ptr(dx.ptr), A::Ptr(dp.ptr), int(x.len())],
-        )?;
+        s.launch("reduce_sum", cfg, &[ptr(dx), ptr(dp), int(x.len())])?;
         let cfg = LaunchConfig::linear(1, BLOCK as u32);
-        s.launch(
-            "reduce_sum",
-            cfg,
-            &[A::Ptr(dp.ptr), A::Ptr(dsum.ptr), int(g)],
-        )?;
+        s.launch("reduce_sum", cfg, &[ptr(dp), ptr(dsum), int(g)])?;
         let partials = s.read::<f32>(dp, g)?;
         let sum = s.read::<f32>(dsum, 1)?;
         Ok(Arrays::new()
@@ -95,9 +87,7 @@ impl Bundled for Reduction {
 }
 
 fn input(inputs: &Inputs) -> Result<&[f32], InputError> {
-    let x = inputs.arrays.f32s("x")?;
-    check_len("x", x, inputs.size)?;
-    Ok(x)
+    inputs.arrays.f32s_of("x", inputs.size)
 }
 
 /// What block `block` of a `grid`-block launch of `reduce_sum` computes, in the same

@@ -1,13 +1,13 @@
 //! Exclusive prefix sum (Blelloch), multi-level.
 
-use gpu::{Buffer, GpuError, KernelArg as A, LaunchConfig};
+use gpu::{Buffer, GpuError, LaunchConfig};
 use ptx::Class;
 
-use crate::data::{check_len, Arrays, DType, Data, Inputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{blocks, int, Session};
+use crate::session::{blocks, int, ptr, Session};
 use crate::suite::Bundled;
 
 const THREADS: usize = 256;
@@ -85,12 +85,7 @@ fn scan_level(
     s.launch(
         "scan_blocks",
         cfg,
-        &[
-            A::Ptr(input.ptr),
-            A::Ptr(output.ptr),
-            A::Ptr(sums.ptr),
-            int(n),
-        ],
+        &[ptr(input), ptr(output), ptr(sums), int(n)],
     )?;
     if nb > 1 {
         let offsets = s.zeroed::<u32>(nb as usize)?;
@@ -98,16 +93,14 @@ fn scan_level(
         s.launch(
             "scan_add_offsets",
             cfg,
-            &[A::Ptr(output.ptr), A::Ptr(offsets.ptr), int(n)],
+            &[ptr(output), ptr(offsets), int(n)],
         )?;
     }
     Ok(())
 }
 
 fn input(inputs: &Inputs) -> Result<&[u32], InputError> {
-    let x = inputs.arrays.u32s("x")?;
-    check_len("x", x, inputs.size)?;
-    Ok(x)
+    inputs.arrays.u32s_of("x", inputs.size)
 }
 
 #[cfg(test)]

@@ -1,13 +1,13 @@
 //! Vector addition.
 
-use gpu::{KernelArg as A, LaunchConfig};
+use gpu::LaunchConfig;
 use ptx::Class;
 
-use crate::data::{check_len, Arrays, DType, Data, Inputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{blocks, int, Session};
+use crate::session::{blocks, int, ptr, Session};
 use crate::suite::Bundled;
 
 const BLOCK: usize = 256;
@@ -58,7 +58,7 @@ impl Bundled for VecAdd {
         s.launch(
             "vecadd",
             LaunchConfig::linear(grid, BLOCK as u32),
-            &[A::Ptr(da.ptr), A::Ptr(db.ptr), A::Ptr(dc.ptr), int(n)],
+            &[ptr(da), ptr(db), ptr(dc), int(n)],
         )?;
         let c = s.read::<f32>(dc, n)?;
         Ok(Arrays::new().with("c", Data::F32(c)))
@@ -73,10 +73,8 @@ impl Bundled for VecAdd {
 
 fn args(inputs: &Inputs) -> Result<(&[f32], &[f32], usize), InputError> {
     let n = inputs.size;
-    let a = inputs.arrays.f32s("a")?;
-    let b = inputs.arrays.f32s("b")?;
-    check_len("a", a, n)?;
-    check_len("b", b, n)?;
+    let a = inputs.arrays.f32s_of("a", n)?;
+    let b = inputs.arrays.f32s_of("b", n)?;
     Ok((a, b, n))
 }
 

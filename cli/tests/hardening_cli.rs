@@ -147,41 +147,28 @@ fn non_utf8_ptx_names_the_line_and_byte_offset() {
     );
 }
 
-/// The columns of a stored result compared between two runs of one plan: every column of
-/// the `results` table except when, where and how long it ran (`elapsed_us`, `session`,
-/// `worker`, `finished`). The first three identify the row. One place to adapt when the
-/// store's columns are renamed.
-const RESULT_COLUMNS: &[&str] = &[
-    "subject",
-    "model",
-    "idx",
-    "outcome",
-    "cause",
-    "slow",
-    "activations",
-    "instructions",
-    "error",
-    "sdc_elements",
-    "sdc_total",
-    "sdc_bits",
-    "sdc_max_abs",
-    "sdc_max_rel",
-    "sdc_nan_inf",
-    "outcome_json",
-];
+/// The columns of a stored result compared between two runs of one plan: the three that
+/// identify the row, then what the store itself compares ([`injector::RESULT_COLUMNS`]:
+/// every column but when, where and how long it ran).
+fn result_columns() -> Vec<&'static str> {
+    let mut c = vec!["subject", "model", "idx"];
+    c.extend(injector::RESULT_COLUMNS);
+    c
+}
 
-/// Every stored result of `store` as [`RESULT_COLUMNS`] rendered to text, keyed by the
+/// Every stored result of `store` as [`result_columns`] rendered to text, keyed by the
 /// row's identity (its first three columns).
 fn results(store: &Path) -> std::collections::BTreeMap<String, Vec<String>> {
     use rusqlite::types::ValueRef;
     let db =
         rusqlite::Connection::open_with_flags(store, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .unwrap();
-    let sql = format!("SELECT {} FROM results", RESULT_COLUMNS.join(", "));
+    let columns = result_columns();
+    let sql = format!("SELECT {} FROM results", columns.join(", "));
     let mut stmt = db.prepare(&sql).unwrap();
     let rows = stmt
         .query_map([], |r| {
-            (0..RESULT_COLUMNS.len())
+            (0..columns.len())
                 .map(|i| {
                     Ok(match r.get_ref(i)? {
                         ValueRef::Null => "NULL".to_string(),
@@ -237,7 +224,7 @@ fn a_plan_gives_the_same_records_with_thread_and_process_isolation() {
         results(&d.join("process.db")),
     );
     assert_eq!(thread.len(), 200, "every planned injection has a result");
-    let error_col = RESULT_COLUMNS.iter().position(|c| *c == "error").unwrap();
+    let error_col = result_columns().iter().position(|c| *c == "error").unwrap();
     let errors = thread.values().filter(|r| r[error_col] != "NULL").count();
     assert!(errors > 50, "the plan has DUEs to compare ({errors})");
     for r in thread.values() {
@@ -259,7 +246,7 @@ fn a_plan_gives_the_same_records_with_thread_and_process_isolation() {
         let p = process
             .get(key)
             .unwrap_or_else(|| panic!("{key}: no process result"));
-        for ((col, a), b) in RESULT_COLUMNS.iter().zip(t).zip(p) {
+        for ((col, a), b) in result_columns().iter().zip(t).zip(p) {
             if a != b {
                 differ.push(format!("{key} {col}:\n  thread:  {a}\n  process: {b}"));
             }

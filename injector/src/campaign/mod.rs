@@ -58,5 +58,5 @@ pub use plan::{plan_campaign, site_profile_for, CampaignPlan, CellPlan, PlanProg
 pub use runner::{run_campaign, shard_label, CampaignEvent, Isolation, RunOptions, RunSummary};
 pub use store::{
     merge_stores, rfc3339, CampaignStore, Durability, MergeSummary, Session, StoreMeta,
-    StoredResult, STORE_SCHEMA_VERSION,
+    StoredResult, RESULT_COLUMNS, STORE_SCHEMA_VERSION,
 };

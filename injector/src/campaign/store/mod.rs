@@ -24,7 +24,7 @@ mod schema;
 
 pub use merge::{merge_stores, MergeSummary};
 use schema::SCHEMA;
-pub use schema::STORE_SCHEMA_VERSION;
+pub use schema::{RESULT_COLUMNS, STORE_SCHEMA_VERSION};
 
 use super::config::{in_shard, shard_name, CampaignConfig};
 use super::error::CampaignError;

@@ -91,22 +91,10 @@ fn assert_same_rows(a: &[Row], b: &[Row]) {
 fn plan(dir: &Path, out: &str, workloads: &str, models: &str, n: u32) {
     ok(
         dir,
-        &[
-            "campaign",
-            "plan",
-            "--workloads",
-            workloads,
-            "--models",
-            models,
-            "--injections",
-            &n.to_string(),
-            "--seed",
-            "7",
-            "--device",
-            "sim",
-            "--out",
-            out,
-        ],
+        &words(&format!(
+            "campaign plan --workloads {workloads} --models {models} --injections {n} --seed 7 \
+             --device sim --out {out}"
+        )),
     );
 }
 

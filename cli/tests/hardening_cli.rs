@@ -207,15 +207,9 @@ fn a_plan_gives_the_same_records_with_thread_and_process_isolation() {
         std::fs::copy(d.join("plan.db"), d.join(&store)).unwrap();
         let o = gpufault(
             &d,
-            &[
-                "campaign",
-                "run",
-                &store,
-                "--isolation",
-                isolation,
-                "-j",
-                "2",
-            ],
+            &words(&format!(
+                "campaign run {store} --isolation {isolation} -j 2"
+            )),
         );
         assert_eq!(o.status.code(), Some(0), "{isolation}: {}", stderr(&o));
     }

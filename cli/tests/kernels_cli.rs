@@ -114,21 +114,10 @@ fn a_new_users_kernel_runs_takes_a_fault_and_a_1000_injection_campaign() {
     // 5 models x 200 = 1,000 injections, then the report
     ok(
         &dir,
-        &[
-            "campaign",
-            "--kernels",
-            "clamp_scale.toml",
-            "--models",
-            MODELS,
-            "--injections",
-            "200",
-            "--device",
-            "sim",
-            "--seed",
-            "3",
-            "--out",
-            "c.db",
-        ],
+        &words(&format!(
+            "campaign --kernels clamp_scale.toml --models {MODELS} --injections 200 --device sim \
+             --seed 3 --out c.db"
+        )),
     );
     assert_eq!(count(&dir.join("c.db"), "results"), 1000);
     let o = ok(&dir, &["report", "c.db", "--format", "json"]);
@@ -157,22 +146,10 @@ fn same_seed_same_results_and_a_killed_campaign_resumes_to_the_same_rows() {
     let plan = |out: &str| {
         ok(
             &dir,
-            &[
-                "campaign",
-                "plan",
-                "--kernels",
-                "clamp_scale.toml",
-                "--models",
-                MODELS,
-                "--injections",
-                "200",
-                "--device",
-                "sim",
-                "--seed",
-                "11",
-                "--out",
-                out,
-            ],
+            &words(&format!(
+                "campaign plan --kernels clamp_scale.toml --models {MODELS} --injections 200 \
+                 --device sim --seed 11 --out {out}"
+            )),
         );
     };
     plan("a.db");

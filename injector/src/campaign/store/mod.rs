@@ -603,19 +603,7 @@ impl CampaignStore {
 
     /// Every result, in campaign order.
     pub fn results(&self) -> Result<Vec<StoredResult>, CampaignError> {
-        type Row = (
-            (
-                String,
-                String,
-                i64,
-                String,
-                String,
-                Option<i64>,
-                Option<i64>,
-            ),
-            (i64, Option<String>, i64, i64, i64, String),
-        );
-        let rows: Vec<Row> = self.query(
+        let rows = self.query(
             "SELECT r.subject, r.model, r.idx, p.spec, r.outcome_json, r.activations,
                     r.instructions, r.elapsed_us, r.error, p.sm, r.session, r.worker, r.finished
              FROM results r
@@ -625,21 +613,21 @@ impl CampaignStore {
             |r| {
                 Ok((
                     (
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                        r.get::<_, Option<i64>>(6)?,
                     ),
                     (
-                        r.get(7)?,
-                        r.get(8)?,
-                        r.get(9)?,
-                        r.get(10)?,
-                        r.get(11)?,
-                        r.get(12)?,
+                        r.get::<_, i64>(7)?,
+                        r.get::<_, Option<String>>(8)?,
+                        r.get::<_, i64>(9)?,
+                        r.get::<_, i64>(10)?,
+                        r.get::<_, i64>(11)?,
+                        r.get::<_, String>(12)?,
                     ),
                 ))
             },

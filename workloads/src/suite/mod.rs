@@ -51,8 +51,6 @@ pub(crate) static ALL: &[&dyn Workload] = &[
 /// The rest of [`Workload`] is written once, in the blanket impl below: the size check
 /// before generating, the [`Session`] that owns a run's buffers (freed on every path)
 /// and sums its launch statistics, and the wrapping into [`Inputs`] and [`Outputs`].
-/// (`mlp_train` implements [`Workload`] itself: its run goes through the
-/// [`MlpTrainer`](crate::MlpTrainer), which owns its session.)
 pub(crate) trait Bundled: Sync {
     /// Name, kind, kernels, sizes, outputs and tolerances.
     const META: &'static Meta;

@@ -4,7 +4,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use support::*;
 
 /// A fresh directory for one test.
@@ -100,6 +100,21 @@ fn plan(dir: &Path, out: &str, workloads: &str, models: &str, n: u32) {
 
 fn copy(dir: &Path, from: &str, to: &str) {
     std::fs::copy(dir.join(from), dir.join(to)).unwrap();
+}
+
+/// Sends `SIG<signal>` to `target` (a pid, or `-PGID` for a process group), waits for
+/// the campaign to exit and returns its exit code and standard error.
+fn interrupt(child: Child, signal: &str, target: &str) -> (Option<i32>, String) {
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), "--", target])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -233,14 +248,9 @@ fn ctrl_c_stops_cleanly_and_resume_finishes() {
     let total = count(&store, "plan");
     let mut child = spawn(&dir, &["campaign", "run", "c.db", "--jobs", "2"]);
     wait_for_results(&mut child, &store, 5, total);
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{err}");
+    let pid = child.id().to_string();
+    let (code, err) = interrupt(child, "INT", &pid);
+    assert_eq!(code, Some(130), "{err}");
     assert!(err.contains("gpufault campaign resume c.db"), "{err}");
     // said once (the signal handler and the reporter both printed it)
     assert_eq!(
@@ -271,14 +281,9 @@ fn sigterm_stops_cleanly_like_ctrl_c_and_exits_143() {
     let total = count(&store, "plan");
     let mut child = spawn(&dir, &["campaign", "run", "c.db", "--jobs", "2"]);
     wait_for_results(&mut child, &store, 5, total);
-    let sent = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(143), "{err}");
+    let pid = child.id().to_string();
+    let (code, err) = interrupt(child, "TERM", &pid);
+    assert_eq!(code, Some(143), "{err}");
     assert!(err.contains("gpufault campaign resume c.db"), "{err}");
     let done = count(&store, "results");
     assert!(done < total, "{done}/{total}");
@@ -320,14 +325,8 @@ fn ctrl_c_at_the_terminal_spares_worker_processes() {
     .unwrap();
     wait_for_results(&mut child, &store, 5, total);
     let group = format!("-{}", child.id());
-    let killed = Command::new("kill")
-        .args(["-INT", "--", &group])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{err}");
+    let (code, err) = interrupt(child, "INT", &group);
+    assert_eq!(code, Some(130), "{err}");
     assert!(count(&store, "results") < total);
     ok(&dir, &["campaign", "resume", "c.db"]);
     assert_same_rows(&rows(&store), &rows(&dir.join("threads.db")));

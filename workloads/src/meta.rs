@@ -50,6 +50,19 @@ pub struct SizeSpec {
 }
 
 impl SizeSpec {
+    /// A count of elements, as the one-dimensional workloads take it: any `n` from 1 to
+    /// 2^26, 2^24 for runs on real GPUs.
+    pub(crate) const fn elements(meaning: &'static str, default: usize) -> SizeSpec {
+        SizeSpec {
+            meaning,
+            default,
+            gpu: 1 << 24,
+            min: 1,
+            max: 1 << 26,
+            multiple_of: 1,
+        }
+    }
+
     /// Checks `size` for the workload `workload`.
     pub fn check(&self, workload: &'static str, size: usize) -> Result<(), InputError> {
         if size < self.min || size > self.max || size % self.multiple_of != 0 {

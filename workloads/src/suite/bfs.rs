@@ -50,8 +50,7 @@ impl Bundled for Bfs {
         ptx: include_str!("../../ptx/bfs.ptx"),
     };
 
-    fn input_arrays(&self, size: usize, seed: u64) -> Arrays {
-        let mut r = Rng::new(seed, 0);
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
         let n = size as u32;
         let mut row_ptr = Vec::with_capacity(size + 1);
         let mut cols = Vec::new();

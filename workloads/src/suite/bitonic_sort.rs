@@ -28,14 +28,7 @@ impl Bundled for BitonicSort {
             "bitonic_merge_global",
             "bitonic_merge_shared",
         ],
-        size: SizeSpec {
-            meaning: "number of keys n",
-            default: 2048,
-            gpu: 1 << 24,
-            min: 1,
-            max: 1 << 26,
-            multiple_of: 1,
-        },
+        size: SizeSpec::elements("number of keys n", 2048),
         stresses: &[Class::Compare, Class::IntAlu, Class::Barrier, Class::Load],
         outputs: &[OutputSpec::exact(
             "keys",
@@ -46,8 +39,7 @@ impl Bundled for BitonicSort {
         ptx: include_str!("../../ptx/bitonic_sort.ptx"),
     };
 
-    fn input_arrays(&self, size: usize, seed: u64) -> Arrays {
-        let mut r = Rng::new(seed, 0);
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
         // Keys from a range of 4n values: some duplicates.
         let range = (4 * size).min(u32::MAX as usize) as u32;
         let keys = (0..size).map(|_| r.below(range)).collect();

@@ -43,8 +43,8 @@ impl Bundled for Gaussian {
         ptx: include_str!("../../ptx/gaussian.ptx"),
     };
 
-    fn input_arrays(&self, size: usize, seed: u64) -> Arrays {
-        let (a, b) = dominant_system(size, seed);
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
+        let (a, b) = dominant_system(size, r);
         Arrays::new()
             .with("a", Data::F32(a))
             .with("b", Data::F32(b))
@@ -109,8 +109,7 @@ impl Bundled for Gaussian {
 }
 
 /// A diagonally dominant `n x n` system (safe without pivoting) and its right-hand side.
-pub(crate) fn dominant_system(n: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
-    let mut r = Rng::new(seed, 0);
+pub(crate) fn dominant_system(n: usize, r: &mut Rng) -> (Vec<f32>, Vec<f32>) {
     let mut a = r.f32_vec(n * n, -1.0, 1.0);
     for i in 0..n {
         a[i * n + i] = n as f32 + r.f32_in(1.0, 2.0);

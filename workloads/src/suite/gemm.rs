@@ -69,8 +69,7 @@ static TILED: Meta = Meta {
 impl<const T: bool> Bundled for Gemm<T> {
     const META: &'static Meta = if T { &TILED } else { &NAIVE };
 
-    fn input_arrays(&self, size: usize, seed: u64) -> Arrays {
-        let mut r = Rng::new(seed, 0);
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
         let nn = size * size;
         Arrays::new()
             .with("a", Data::F32(r.f32_vec(nn, -1.0, 1.0)))

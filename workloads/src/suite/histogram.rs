@@ -25,14 +25,7 @@ impl Bundled for Histogram {
                       atomics, merged with global atomics",
         paper_analogue: "accl (atomics)",
         kernels: &["histogram256"],
-        size: SizeSpec {
-            meaning: "number of 32-bit words n (4 bytes each)",
-            default: 16_384,
-            gpu: 1 << 24,
-            min: 1,
-            max: 1 << 26,
-            multiple_of: 1,
-        },
+        size: SizeSpec::elements("number of 32-bit words n (4 bytes each)", 16_384),
         stresses: &[Class::Atomic, Class::IntAlu, Class::Barrier, Class::Load],
         outputs: &[OutputSpec::exact(
             "hist",
@@ -43,8 +36,7 @@ impl Bundled for Histogram {
         ptx: include_str!("../../ptx/histogram.ptx"),
     };
 
-    fn input_arrays(&self, size: usize, seed: u64) -> Arrays {
-        let mut r = Rng::new(seed, 0);
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
         // Bell-shaped bytes around 128: the middle bins see heavy atomic contention.
         let mut byte = || (128.0 + 32.0 * r.normalish()).clamp(0.0, 255.0) as u32;
         let words = (0..size)

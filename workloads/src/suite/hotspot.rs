@@ -50,8 +50,7 @@ impl Bundled for Hotspot {
         ptx: include_str!("../../ptx/hotspot.ptx"),
     };
 
-    fn input_arrays(&self, size: usize, seed: u64) -> Arrays {
-        let mut r = Rng::new(seed, 0);
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
         let temp = r.f32_vec(size * size, 320.0, 340.0);
         // A few hot units on a low background.
         let mut power = r.f32_vec(size * size, 0.0, 0.5);

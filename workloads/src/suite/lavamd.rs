@@ -52,8 +52,7 @@ impl Bundled for LavaMd {
         ptx: include_str!("../../ptx/lavamd.ptx"),
     };
 
-    fn input_arrays(&self, size: usize, seed: u64) -> Arrays {
-        let mut r = Rng::new(seed, 0);
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
         let boxes = size * size * size;
         let mut pos = Vec::with_capacity(boxes * PAR * 3);
         for b in 0..boxes {

@@ -71,8 +71,8 @@ impl Bundled for LeNet {
         ptx: include_str!("../../ptx/lenet.ptx"),
     };
 
-    fn input_arrays(&self, size: usize, seed: u64) -> Arrays {
-        let mut arrays = Arrays::new().with("images", Data::F32(images(size, seed)));
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
+        let mut arrays = Arrays::new().with("images", Data::F32(images(size, r)));
         let mut r = Rng::new(WEIGHT_SEED, 0);
         for (name, len, fan_in) in PARAMS {
             let limit = if name.ends_with("_b") {
@@ -205,8 +205,7 @@ impl Bundled for LeNet {
 }
 
 /// Synthetic 28x28 images: three soft blobs of random size and brightness on black.
-fn images(count: usize, seed: u64) -> Vec<f32> {
-    let mut r = Rng::new(seed, 0);
+fn images(count: usize, r: &mut Rng) -> Vec<f32> {
     let mut out = vec![0.0f32; count * SIDE * SIDE];
     for img in out.chunks_mut(SIDE * SIDE) {
         for _ in 0..3 {

@@ -6,6 +6,7 @@ use ptx::Class;
 use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
+use crate::rng::Rng;
 use crate::session::{grid2, int, ptr, Session};
 use crate::suite::gaussian::dominant_system;
 use crate::suite::Bundled;
@@ -42,8 +43,8 @@ impl Bundled for Lud {
         ptx: include_str!("../../ptx/lud.ptx"),
     };
 
-    fn input_arrays(&self, size: usize, seed: u64) -> Arrays {
-        let (a, _) = dominant_system(size, seed);
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
+        let (a, _) = dominant_system(size, r);
         Arrays::new().with("a", Data::F32(a))
     }
 

@@ -437,8 +437,8 @@ impl Bundled for MlpTrain {
         ptx: include_str!("../../ptx/mlp_train.ptx"),
     };
 
-    fn input_arrays(&self, size: usize, seed: u64) -> Arrays {
-        let batch = MlpBatch::synthetic(seed, 0, size);
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
+        let batch = MlpBatch::synthetic(r.seed(), 0, size);
         Arrays::new()
             .with("params", Data::F32(mlp_initial_params(MODEL_SEED)))
             .with("x", Data::F32(batch.x))

@@ -22,6 +22,7 @@ use gpu::{Device, ModuleHandle};
 use crate::data::{Arrays, Inputs, Outputs};
 use crate::error::{InputError, RunError};
 use crate::meta::Meta;
+use crate::rng::Rng;
 use crate::session::Session;
 use crate::workload::Workload;
 
@@ -55,8 +56,10 @@ pub(crate) trait Bundled: Sync {
     /// Name, kind, kernels, sizes, outputs and tolerances.
     const META: &'static Meta;
 
-    /// The input arrays for `seed` at `size` (already checked against the size spec).
-    fn input_arrays(&self, size: usize, seed: u64) -> Arrays;
+    /// The input arrays at `size` (already checked against the size spec), drawn from
+    /// `r`: stream 0 of the input seed (other streams of that seed through
+    /// [`Rng::stream`]).
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays;
 
     /// The host driver: uploads `inputs` through `s`, launches the kernels in the
     /// algorithm's order and downloads the output arrays.
@@ -73,7 +76,7 @@ impl<B: Bundled> Workload for B {
 
     fn generate(&self, size: usize, seed: u64) -> Result<Inputs, InputError> {
         B::META.size.check(B::META.name, size)?;
-        let arrays = self.input_arrays(size, seed);
+        let arrays = self.input_arrays(size, &mut Rng::new(seed, 0));
         Ok(Inputs { size, seed, arrays })
     }
 

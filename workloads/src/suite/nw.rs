@@ -44,8 +44,7 @@ impl Bundled for Nw {
         ptx: include_str!("../../ptx/nw.ptx"),
     };
 
-    fn input_arrays(&self, size: usize, seed: u64) -> Arrays {
-        let mut r = Rng::new(seed, 0);
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
         let mut seq = |n| {
             (0..n)
                 .map(|_| r.below(ALPHABET as u32) as i32)
@@ -53,7 +52,7 @@ impl Bundled for Nw {
         };
         let (seq1, seq2) = (seq(size), seq(size));
         // A symmetric BLOSUM-like substitution matrix: matches score 4..=11, mismatches -4..=4.
-        let mut r = Rng::new(seed, 1);
+        let mut r = r.stream(1);
         let mut sub = vec![0i32; ALPHABET * ALPHABET];
         for i in 0..ALPHABET {
             for j in 0..=i {

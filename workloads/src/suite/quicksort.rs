@@ -35,14 +35,7 @@ impl Bundled for Quicksort {
                       one-thread insertion sort",
         paper_analogue: "quicksort",
         kernels: &["qs_partition", "qs_writeback", "qs_small_sort"],
-        size: SizeSpec {
-            meaning: "number of keys n",
-            default: 2048,
-            gpu: 1 << 24,
-            min: 1,
-            max: 1 << 26,
-            multiple_of: 1,
-        },
+        size: SizeSpec::elements("number of keys n", 2048),
         stresses: &[Class::Warp, Class::Atomic, Class::Control, Class::Compare],
         outputs: &[OutputSpec::exact(
             "keys",
@@ -54,8 +47,7 @@ impl Bundled for Quicksort {
         ptx: include_str!("../../ptx/quicksort.ptx"),
     };
 
-    fn input_arrays(&self, size: usize, seed: u64) -> Arrays {
-        let mut r = Rng::new(seed, 0);
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
         // Keys from a range of n values: duplicates exercise the "equal to pivot" path.
         let keys = (0..size).map(|_| r.below(size as u32)).collect();
         Arrays::new().with("keys", Data::U32(keys))

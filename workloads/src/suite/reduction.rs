@@ -15,6 +15,8 @@ const MAX_GRID: usize = 64;
 
 pub(crate) struct Reduction;
 
+const TREE: &str = "the reference replays the kernel's exact summation tree";
+
 fn grid(n: usize) -> usize {
     blocks(n, BLOCK).min(MAX_GRID as u32) as usize
 }
@@ -28,33 +30,18 @@ impl Bundled for Reduction {
                       then the same kernel over the per-block partial sums",
         paper_analogue: "accl (reduction-heavy)",
         kernels: &["reduce_sum"],
-        size: SizeSpec {
-            meaning: "number of floats n",
-            default: 65_536,
-            gpu: 1 << 24,
-            min: 1,
-            max: 1 << 26,
-            multiple_of: 1,
-        },
+        size: SizeSpec::elements("number of floats n", 65_536),
         stresses: &[Class::Fp32, Class::Warp, Class::Barrier, Class::Load],
         outputs: &[
-            OutputSpec::exact(
-                "partials",
-                DType::F32,
-                "the reference replays the kernel's exact summation tree",
-            ),
-            OutputSpec::exact(
-                "sum",
-                DType::F32,
-                "the reference replays the kernel's exact summation tree",
-            ),
+            OutputSpec::exact("partials", DType::F32, TREE),
+            OutputSpec::exact("sum", DType::F32, TREE),
         ],
         source: include_str!("../../kernels/reduction.cu"),
         ptx: include_str!("../../ptx/reduction.ptx"),
     };
 
-    fn input_arrays(&self, size: usize, seed: u64) -> Arrays {
-        let x = Rng::new(seed, 0).f32_vec(size, -1.0, 1.0);
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
+        let x = r.f32_vec(size, -1.0, 1.0);
         Arrays::new().with("x", Data::F32(x))
     }
 

@@ -24,14 +24,7 @@ impl Bundled for Scan {
                       shared memory, block totals scanned recursively, offsets added back",
         paper_analogue: "accl / quicksort building block",
         kernels: &["scan_blocks", "scan_add_offsets"],
-        size: SizeSpec {
-            meaning: "number of elements n",
-            default: 20_000,
-            gpu: 1 << 24,
-            min: 1,
-            max: 1 << 26,
-            multiple_of: 1,
-        },
+        size: SizeSpec::elements("number of elements n", 20_000),
         stresses: &[Class::IntAlu, Class::Barrier, Class::Load, Class::Store],
         outputs: &[OutputSpec::exact(
             "out",
@@ -42,8 +35,7 @@ impl Bundled for Scan {
         ptx: include_str!("../../ptx/scan.ptx"),
     };
 
-    fn input_arrays(&self, size: usize, seed: u64) -> Arrays {
-        let mut r = Rng::new(seed, 0);
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
         let x = (0..size).map(|_| r.below(1024)).collect();
         Arrays::new().with("x", Data::U32(x))
     }

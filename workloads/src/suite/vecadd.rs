@@ -22,14 +22,7 @@ impl Bundled for VecAdd {
         description: "c = a + b over n floats, grid-stride loop",
         paper_analogue: "vector add",
         kernels: &["vecadd"],
-        size: SizeSpec {
-            meaning: "vector length n",
-            default: 16_384,
-            gpu: 1 << 24,
-            min: 1,
-            max: 1 << 26,
-            multiple_of: 1,
-        },
+        size: SizeSpec::elements("vector length n", 16_384),
         stresses: &[Class::Load, Class::Store, Class::Fp32, Class::IntAlu],
         outputs: &[OutputSpec::exact(
             "c",
@@ -40,8 +33,7 @@ impl Bundled for VecAdd {
         ptx: include_str!("../../ptx/vecadd.ptx"),
     };
 
-    fn input_arrays(&self, size: usize, seed: u64) -> Arrays {
-        let mut r = Rng::new(seed, 0);
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
         let a = r.f32_vec(size, -1.0, 1.0);
         let b = r.f32_vec(size, -1.0, 1.0);
         Arrays::new()

@@ -4,7 +4,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use support::*;
 
 /// A fresh directory for one test.
@@ -24,57 +24,37 @@ struct Row {
     instructions: Option<i64>,
 }
 
-fn rows(store: &Path) -> Vec<Row> {
-    let c = read_only(store);
-    let mut st = c
-        .prepare(
-            "SELECT r.subject, r.model, r.idx, p.spec, r.outcome_json, r.activations, r.instructions
-             FROM results r JOIN plan p USING (subject, model, idx)
-             ORDER BY r.subject, r.model, r.idx",
-        )
-        .unwrap();
-    let v = st
-        .query_map([], |r| {
-            Ok(Row {
-                workload: r.get(0)?,
-                model: r.get(1)?,
-                index: r.get(2)?,
-                spec: r.get(3)?,
-                outcome: r.get(4)?,
-                activations: r.get(5)?,
-                instructions: r.get(6)?,
-            })
+impl TryFrom<&rusqlite::Row<'_>> for Row {
+    type Error = rusqlite::Error;
+    fn try_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+        Ok(Row {
+            workload: r.get(0)?,
+            model: r.get(1)?,
+            index: r.get(2)?,
+            spec: r.get(3)?,
+            outcome: r.get(4)?,
+            activations: r.get(5)?,
+            instructions: r.get(6)?,
         })
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap();
-    v
+    }
+}
+
+fn rows(store: &Path) -> Vec<Row> {
+    query(
+        store,
+        "SELECT r.subject, r.model, r.idx, p.spec, r.outcome_json, r.activations, r.instructions
+         FROM results r JOIN plan p USING (subject, model, idx)
+         ORDER BY r.subject, r.model, r.idx",
+    )
 }
 
 /// Everything stored about one result, timings and session included.
 fn raw_results(store: &Path) -> Vec<(String, String, i64, String, i64, String)> {
-    let c = read_only(store);
-    let mut st = c
-        .prepare(
-            "SELECT subject, model, idx, outcome_json, session, finished FROM results
-             ORDER BY subject, model, idx",
-        )
-        .unwrap();
-    let v = st
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ))
-        })
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap();
-    v
+    query(
+        store,
+        "SELECT subject, model, idx, outcome_json, session, finished FROM results
+         ORDER BY subject, model, idx",
+    )
 }
 
 /// The statistics of a store's JSON report (every cell, model, workload and the total),
@@ -111,27 +91,30 @@ fn assert_same_rows(a: &[Row], b: &[Row]) {
 fn plan(dir: &Path, out: &str, workloads: &str, models: &str, n: u32) {
     ok(
         dir,
-        &[
-            "campaign",
-            "plan",
-            "--workloads",
-            workloads,
-            "--models",
-            models,
-            "--injections",
-            &n.to_string(),
-            "--seed",
-            "7",
-            "--device",
-            "sim",
-            "--out",
-            out,
-        ],
+        &words(&format!(
+            "campaign plan --workloads {workloads} --models {models} --injections {n} --seed 7 \
+             --device sim --out {out}"
+        )),
     );
 }
 
 fn copy(dir: &Path, from: &str, to: &str) {
     std::fs::copy(dir.join(from), dir.join(to)).unwrap();
+}
+
+/// Sends `SIG<signal>` to `target` (a pid, or `-PGID` for a process group), waits for
+/// the campaign to exit and returns its exit code and standard error.
+fn interrupt(child: Child, signal: &str, target: &str) -> (Option<i32>, String) {
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), "--", target])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -237,15 +220,7 @@ fn shards_merged_equal_the_unsharded_campaign() {
     assert_eq!(shard_rows, 2 * 3 * 7);
     ok(
         &dir,
-        &[
-            "campaign",
-            "merge",
-            "shard-0.db",
-            "shard-1.db",
-            "shard-2.db",
-            "-o",
-            "all.db",
-        ],
+        &words("campaign merge shard-0.db shard-1.db shard-2.db -o all.db"),
     );
     assert_same_rows(&rows(&dir.join("all.db")), &rows(&dir.join("whole.db")));
     assert_eq!(count(&dir.join("all.db"), "sessions"), 3);
@@ -255,17 +230,7 @@ fn shards_merged_equal_the_unsharded_campaign() {
 
     // merging shards of a different plan is refused and leaves no output
     plan(&dir, "other.db", "vecadd", "iat", 3);
-    let out = gpufault(
-        &dir,
-        &[
-            "campaign",
-            "merge",
-            "shard-0.db",
-            "other.db",
-            "-o",
-            "bad.db",
-        ],
-    );
+    let out = gpufault(&dir, &words("campaign merge shard-0.db other.db -o bad.db"));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("other.db"));
     assert!(!dir.join("bad.db").exists());
@@ -283,14 +248,9 @@ fn ctrl_c_stops_cleanly_and_resume_finishes() {
     let total = count(&store, "plan");
     let mut child = spawn(&dir, &["campaign", "run", "c.db", "--jobs", "2"]);
     wait_for_results(&mut child, &store, 5, total);
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{err}");
+    let pid = child.id().to_string();
+    let (code, err) = interrupt(child, "INT", &pid);
+    assert_eq!(code, Some(130), "{err}");
     assert!(err.contains("gpufault campaign resume c.db"), "{err}");
     // said once (the signal handler and the reporter both printed it)
     assert_eq!(
@@ -321,14 +281,9 @@ fn sigterm_stops_cleanly_like_ctrl_c_and_exits_143() {
     let total = count(&store, "plan");
     let mut child = spawn(&dir, &["campaign", "run", "c.db", "--jobs", "2"]);
     wait_for_results(&mut child, &store, 5, total);
-    let sent = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(143), "{err}");
+    let pid = child.id().to_string();
+    let (code, err) = interrupt(child, "TERM", &pid);
+    assert_eq!(code, Some(143), "{err}");
     assert!(err.contains("gpufault campaign resume c.db"), "{err}");
     let done = count(&store, "results");
     assert!(done < total, "{done}/{total}");
@@ -361,15 +316,7 @@ fn ctrl_c_at_the_terminal_spares_worker_processes() {
     // its own process group, like a job a shell starts in the foreground
     let mut child = command(
         &dir,
-        &[
-            "campaign",
-            "run",
-            "c.db",
-            "--jobs",
-            "2",
-            "--isolation",
-            "process",
-        ],
+        &words("campaign run c.db --jobs 2 --isolation process"),
     )
     .stdout(Stdio::null())
     .stderr(Stdio::piped())
@@ -378,14 +325,8 @@ fn ctrl_c_at_the_terminal_spares_worker_processes() {
     .unwrap();
     wait_for_results(&mut child, &store, 5, total);
     let group = format!("-{}", child.id());
-    let killed = Command::new("kill")
-        .args(["-INT", "--", &group])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{err}");
+    let (code, err) = interrupt(child, "INT", &group);
+    assert_eq!(code, Some(130), "{err}");
     assert!(count(&store, "results") < total);
     ok(&dir, &["campaign", "resume", "c.db"]);
     assert_same_rows(&rows(&store), &rows(&dir.join("threads.db")));
@@ -400,15 +341,7 @@ fn worker_processes_give_the_results_of_worker_threads() {
     ok(&dir, &["campaign", "run", "threads.db", "--jobs", "2"]);
     ok(
         &dir,
-        &[
-            "campaign",
-            "run",
-            "procs.db",
-            "--jobs",
-            "2",
-            "--isolation",
-            "process",
-        ],
+        &words("campaign run procs.db --jobs 2 --isolation process"),
     );
     assert_same_rows(&rows(&dir.join("procs.db")), &rows(&dir.join("threads.db")));
     let isolation: String = read_only(&dir.join("procs.db"))
@@ -420,21 +353,10 @@ fn worker_processes_give_the_results_of_worker_threads() {
 #[test]
 fn one_shot_plans_runs_and_reruns_as_a_resume() {
     let dir = scratch("oneshot");
-    let args = [
-        "campaign",
-        "--workloads",
-        "vecadd",
-        "--models",
-        "iat,ira",
-        "--injections",
-        "4",
-        "--device",
-        "sim",
-        "--out",
-        "c.db",
-        "--jsonl",
-        "runs.jsonl",
-    ];
+    let args = words(
+        "campaign --workloads vecadd --models iat,ira --injections 4 --device sim \
+        --out c.db --jsonl runs.jsonl",
+    );
     ok(&dir, &args);
     let store = dir.join("c.db");
     assert_eq!(count(&store, "results"), 8);
@@ -462,61 +384,19 @@ fn bad_input_is_named_and_loses_nothing() {
     let before = std::fs::read(dir.join("c.db")).unwrap();
     let cases: &[(&[&str], &str)] = &[
         (
-            &[
-                "campaign",
-                "plan",
-                "--workloads",
-                "vecadd",
-                "--models",
-                "iat",
-                "--injections",
-                "2",
-                "--out",
-                "c.db",
-            ],
+            &words("campaign plan --workloads vecadd --models iat --injections 2 --out c.db"),
             "c.db: already exists",
         ),
         (
-            &[
-                "campaign",
-                "plan",
-                "--workloads",
-                "nope",
-                "--models",
-                "iat",
-                "--injections",
-                "2",
-                "--out",
-                "x.db",
-            ],
+            &words("campaign plan --workloads nope --models iat --injections 2 --out x.db"),
             "--workloads: unknown workload `nope`",
         ),
         (
-            &[
-                "campaign",
-                "plan",
-                "--workloads",
-                "vecadd",
-                "--models",
-                "xyz",
-                "--injections",
-                "2",
-                "--out",
-                "x.db",
-            ],
+            &words("campaign plan --workloads vecadd --models xyz --injections 2 --out x.db"),
             "--models: unknown model `xyz`",
         ),
         (
-            &[
-                "campaign",
-                "plan",
-                "--workloads",
-                "vecadd",
-                "--models",
-                "iat",
-                "--out",
-                "x.db",
-            ],
+            &words("campaign plan --workloads vecadd --models iat --out x.db"),
             "--injections N or --margin M is required",
         ),
         (
@@ -641,22 +521,10 @@ fn injections_that_cannot_run_exit_1_and_stay_pending() {
     .unwrap();
     let out = gpufault(
         &dir,
-        &[
-            "campaign",
-            "plan",
-            "--workloads",
-            "vecadd,bfs",
-            "--models",
-            "iat",
-            "--injections",
-            "2",
-            "--device",
-            "sim#1",
-            "--node-config",
-            "node.json",
-            "--out",
-            "c.db",
-        ],
+        &words(
+            "campaign plan --workloads vecadd,bfs --models iat --injections 2 --device sim#1 \
+            --node-config node.json --out c.db",
+        ),
     );
     assert!(
         out.status.success(),
@@ -684,24 +552,10 @@ fn a_plan_with_faults_on_sms_the_device_lacks_is_refused() {
     let dir = scratch("sm-range");
     let out = gpufault(
         &dir,
-        &[
-            "campaign",
-            "plan",
-            "--workloads",
-            "vecadd",
-            "--models",
-            "iat",
-            "--injections",
-            "50",
-            "--device",
-            "sim",
-            "--profile",
-            "sim:h100",
-            "--sampling",
-            "physical",
-            "--out",
-            "c.db",
-        ],
+        &words(
+            "campaign plan --workloads vecadd --models iat --injections 50 --device sim \
+            --profile sim:h100 --sampling physical --out c.db",
+        ),
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");

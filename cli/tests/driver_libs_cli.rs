@@ -6,7 +6,7 @@ mod support;
 
 use std::path::Path;
 use std::process::{Command, Output};
-use support::{command, scratch, stderr};
+use support::{command, scratch, stderr, words};
 
 /// Empty shared libraries under the names the CUDA driver and NVML are loaded by.
 fn fake_driver_libraries(dir: &Path) {
@@ -57,20 +57,9 @@ fn a_libcuda_without_symbols_is_reported_not_panicked_on() {
     names_the_symbol(&args, &o, &stderr(&o));
 
     // planning falls back to profiling the fault sites on a virtual GPU, and says why
-    let args = [
-        "campaign",
-        "plan",
-        "--device",
-        "cuda:0",
-        "--workloads",
-        "vecadd",
-        "--models",
-        "iat",
-        "--injections",
-        "2",
-        "--out",
-        "c.db",
-    ];
+    let args = words(
+        "campaign plan --device cuda:0 --workloads vecadd --models iat --injections 2 --out c.db",
+    );
     let o = with_fakes(&dir, &args);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     names_the_symbol(&args, &o, &stderr(&o));

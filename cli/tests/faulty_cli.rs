@@ -3,24 +3,10 @@
 //! exactly as `run --fault` with the same spec does on a healthy GPU, and a fault the
 //! device cannot have is refused.
 
+mod support;
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn gpufault(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gpufault"))
-        .args(args)
-        .output()
-        .expect("gpufault runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", String::from_utf8_lossy(&o.stdout), stderr(o)))
-}
+use support::{assert_contains, gpufault, json, run, stderr};
 
 fn node_config(name: &str, fault: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("faulty-cli-{name}"));
@@ -47,7 +33,7 @@ fn a_faulty_virtual_gpu_corrupts_a_workload_as_the_same_fault_injected() {
         let node = node_config(workload, fault);
         let node = node.to_str().unwrap();
         // the faulty GPU: a plain run, no fault named on the command line
-        let faulty = gpufault(&[
+        let faulty = run(&[
             "run",
             workload,
             "--device",
@@ -59,7 +45,7 @@ fn a_faulty_virtual_gpu_corrupts_a_workload_as_the_same_fault_injected() {
         assert_eq!(faulty.status.code(), Some(1), "{}", stderr(&faulty));
         let faulty = json(&faulty);
         // the same fault injected into a healthy GPU
-        let injected = gpufault(&[
+        let injected = run(&[
             "run", workload, "--device", "sim:h100", "--fault", fault, "--json",
         ]);
         assert_eq!(injected.status.code(), Some(0), "{}", stderr(&injected));
@@ -83,7 +69,7 @@ fn a_faulty_virtual_gpu_corrupts_a_workload_as_the_same_fault_injected() {
             );
         }
         // the other GPUs of the node are healthy
-        let healthy = gpufault(&[
+        let healthy = run(&[
             "run",
             workload,
             "--device",
@@ -102,7 +88,7 @@ fn devices_shows_the_faulty_gpu_and_refuses_a_fault_it_cannot_have() {
     let fault = "ioc:sm=7,sp=2,warps=0x3,lanes=0xffffffff,op=add.s32,subst=sub";
     let node = node_config("devices", fault);
     let node = node.to_str().unwrap();
-    let o = gpufault(&["devices", "sim:h100*4", "--node-config", node, "--json"]);
+    let o = run(&["devices", "sim:h100*4", "--node-config", node, "--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v = json(&o);
     let devices = v["devices"].as_array().unwrap();
@@ -115,20 +101,20 @@ fn devices_shows_the_faulty_gpu_and_refuses_a_fault_it_cannot_have() {
         };
         assert_eq!(d["fault"], want, "{d:#}");
     }
-    let o = gpufault(&["devices", "sim:h100*4", "--node-config", node]);
+    let o = run(&["devices", "sim:h100*4", "--node-config", node]);
     assert!(String::from_utf8_lossy(&o.stdout).contains(fault));
 
     // an SM the virtual H100 does not have
     let node = node_config("bad-sm", "iat:sm=200,sp=0,warps=0x1,lanes=0x1");
     let node = node.to_str().unwrap();
-    let o = gpufault(&["devices", "sim:h100#2", "--node-config", node, "--json"]);
+    let o = run(&["devices", "sim:h100#2", "--node-config", node, "--json"]);
     let v = json(&o);
     let err = v["errors"]["sim:h100#2"].as_str().unwrap_or_default();
     assert!(
         err.contains("`sm=200` is out of range: the device has 132 SMs"),
         "{v:#}"
     );
-    let o = gpufault(&[
+    let o = run(&[
         "run",
         "vecadd",
         "--device",
@@ -137,11 +123,7 @@ fn devices_shows_the_faulty_gpu_and_refuses_a_fault_it_cannot_have() {
         node,
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("`sm=200` is out of range"),
-        "{}",
-        stderr(&o)
-    );
+    assert_contains(&stderr(&o), "`sm=200` is out of range");
 }
 
 #[test]
@@ -161,22 +143,19 @@ fn sim_run_arms_the_fault_of_a_faulty_virtual_gpu() {
     let ptx = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/vecadd.ptx");
     let run = |device: &str| -> Vec<f32> {
         let out = dir.join(format!("out-{}", device.replace(['#', ':'], "-")));
-        let o = Command::new(env!("CARGO_BIN_EXE_gpufault"))
-            .current_dir(&dir)
-            .args(["sim", "run", ptx.to_str().unwrap(), "--kernel", "vecadd"])
-            .args(["--grid", "1", "--block", "256", "--device", device])
-            .args([
-                "--node-config",
-                "node.json",
-                "--arg",
-                "buf:a.bin",
-                "--arg",
-                "buf:b.bin",
-            ])
-            .args(["--arg", "zeros:1024", "--arg", "u32:256", "--dump"])
-            .arg(&out)
-            .output()
-            .unwrap();
+        let mut args = vec!["sim", "run", ptx.to_str().unwrap(), "--kernel", "vecadd"];
+        args.extend(["--grid", "1", "--block", "256", "--device", device]);
+        args.extend([
+            "--node-config",
+            "node.json",
+            "--arg",
+            "buf:a.bin",
+            "--arg",
+            "buf:b.bin",
+        ]);
+        args.extend(["--arg", "zeros:1024", "--arg", "u32:256", "--dump"]);
+        args.push(out.to_str().unwrap());
+        let o = gpufault(&dir, &args);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         std::fs::read(out.join("arg2.bin"))
             .unwrap()

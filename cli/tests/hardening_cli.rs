@@ -3,33 +3,14 @@
 //! is not UTF-8 is reported with its line and byte offset, and a campaign gives the
 //! same records whichever isolation ran it.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_gpufault");
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use support::{assert_contains, command, gpufault, stderr, stdout, words, BIN};
 
 fn scratch(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("hardening-{name}"));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Runs the binary in `dir` (so relative file names appear in its messages as given).
-fn gpufault_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("gpufault runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    support::scratch(&format!("hardening-{name}"))
 }
 
 const HEADER: &str = ".version 8.0\n.target sm_80\n.address_size 64\n";
@@ -53,14 +34,14 @@ fn check_stats_and_instrument_refuse_an_unknown_opcode() {
         &["ptx", "stats", "--json", "frob.ptx"],
         &["ptx", "instrument", "--model", "iat", "frob.ptx"],
     ] {
-        let o = gpufault_in(&d, args);
+        let o = gpufault(&d, args);
         assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
         assert_eq!(stderr(&o), want, "{args:?}");
         assert!(stdout(&o).is_empty(), "{args:?}: {}", stdout(&o));
     }
     // `sim run` still loads it (the virtual GPU faults only if the opcode is reached)
     // and warns about it.
-    let o = gpufault_in(
+    let o = gpufault(
         &d,
         &[
             "sim", "run", "frob.ptx", "--kernel", "k", "--grid", "1", "--block", "1", "--arg",
@@ -68,10 +49,9 @@ fn check_stats_and_instrument_refuse_an_unknown_opcode() {
         ],
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("not decoded: line 7 in `k`: unsupported instruction `frobnicate`"),
-        "{}",
-        stderr(&o)
+    assert_contains(
+        &stderr(&o),
+        "not decoded: line 7 in `k`: unsupported instruction `frobnicate`",
     );
 }
 
@@ -84,7 +64,7 @@ fn check_reports_every_duplicate_kernel_against_the_first() {
         src.push_str(".visible .entry k() { ret; }\n");
     }
     std::fs::write(d.join("dups.ptx"), &src).unwrap();
-    let o = gpufault_in(&d, &["ptx", "check", "dups.ptx"]);
+    let o = gpufault(&d, &["ptx", "check", "dups.ptx"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     let lines: Vec<&str> = err.lines().collect();
@@ -116,7 +96,7 @@ fn check_rejects_unknown_versions_and_targets_and_keeps_good_files_ok() {
     )
     .unwrap();
     std::fs::write(d.join("good.ptx"), format!("{HEADER}{body}")).unwrap();
-    let o = gpufault_in(&d, &["ptx", "check", "v99.ptx", "sm999.ptx", "good.ptx"]);
+    let o = gpufault(&d, &["ptx", "check", "v99.ptx", "sm999.ptx", "good.ptx"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
@@ -149,23 +129,13 @@ fn non_utf8_ptx_names_the_line_and_byte_offset() {
         &["ptx", "stats", "latin1.ptx"],
         &["ptx", "instrument", "--model", "iat", "latin1.ptx"],
     ] {
-        let o = gpufault_in(&d, args);
+        let o = gpufault(&d, args);
         assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
         assert_eq!(stderr(&o), want, "{args:?}");
     }
-    let o = gpufault_in(
+    let o = gpufault(
         &d,
-        &[
-            "sim",
-            "run",
-            "latin1.ptx",
-            "--kernel",
-            "k",
-            "--grid",
-            "1",
-            "--block",
-            "1",
-        ],
+        &words("sim run latin1.ptx --kernel k --grid 1 --block 1"),
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
@@ -177,41 +147,28 @@ fn non_utf8_ptx_names_the_line_and_byte_offset() {
     );
 }
 
-/// The columns of a stored result compared between two runs of one plan: every column of
-/// the `results` table except when, where and how long it ran (`elapsed_us`, `session`,
-/// `worker`, `finished`). The first three identify the row. One place to adapt when the
-/// store's columns are renamed.
-const RESULT_COLUMNS: &[&str] = &[
-    "subject",
-    "model",
-    "idx",
-    "outcome",
-    "cause",
-    "slow",
-    "activations",
-    "instructions",
-    "error",
-    "sdc_elements",
-    "sdc_total",
-    "sdc_bits",
-    "sdc_max_abs",
-    "sdc_max_rel",
-    "sdc_nan_inf",
-    "outcome_json",
-];
+/// The columns of a stored result compared between two runs of one plan: the three that
+/// identify the row, then what the store itself compares ([`injector::RESULT_COLUMNS`]:
+/// every column but when, where and how long it ran).
+fn result_columns() -> Vec<&'static str> {
+    let mut c = vec!["subject", "model", "idx"];
+    c.extend(injector::RESULT_COLUMNS);
+    c
+}
 
-/// Every stored result of `store` as [`RESULT_COLUMNS`] rendered to text, keyed by the
+/// Every stored result of `store` as [`result_columns`] rendered to text, keyed by the
 /// row's identity (its first three columns).
 fn results(store: &Path) -> std::collections::BTreeMap<String, Vec<String>> {
     use rusqlite::types::ValueRef;
     let db =
         rusqlite::Connection::open_with_flags(store, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .unwrap();
-    let sql = format!("SELECT {} FROM results", RESULT_COLUMNS.join(", "));
+    let columns = result_columns();
+    let sql = format!("SELECT {} FROM results", columns.join(", "));
     let mut stmt = db.prepare(&sql).unwrap();
     let rows = stmt
         .query_map([], |r| {
-            (0..RESULT_COLUMNS.len())
+            (0..columns.len())
                 .map(|i| {
                     Ok(match r.get_ref(i)? {
                         ValueRef::Null => "NULL".to_string(),
@@ -237,40 +194,22 @@ fn a_plan_gives_the_same_records_with_thread_and_process_isolation() {
     // The issue's plan: 96 of its 200 error texts differed between the isolations (the
     // faulting address, sometimes the kernel), and every error repeated its prefix.
     let d = scratch("isolation");
-    let o = gpufault_in(
+    let o = gpufault(
         &d,
-        &[
-            "campaign",
-            "plan",
-            "--workloads",
-            "bfs,gemm_tiled",
-            "--models",
-            "ira,iio",
-            "--injections",
-            "50",
-            "--seed",
-            "5",
-            "--device",
-            "sim",
-            "--out",
-            "plan.db",
-        ],
+        &words(
+            "campaign plan --workloads bfs,gemm_tiled --models ira,iio --injections 50 --seed \
+            5 --device sim --out plan.db",
+        ),
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     for isolation in ["thread", "process"] {
         let store = format!("{isolation}.db");
         std::fs::copy(d.join("plan.db"), d.join(&store)).unwrap();
-        let o = gpufault_in(
+        let o = gpufault(
             &d,
-            &[
-                "campaign",
-                "run",
-                &store,
-                "--isolation",
-                isolation,
-                "-j",
-                "2",
-            ],
+            &words(&format!(
+                "campaign run {store} --isolation {isolation} -j 2"
+            )),
         );
         assert_eq!(o.status.code(), Some(0), "{isolation}: {}", stderr(&o));
     }
@@ -279,7 +218,7 @@ fn a_plan_gives_the_same_records_with_thread_and_process_isolation() {
         results(&d.join("process.db")),
     );
     assert_eq!(thread.len(), 200, "every planned injection has a result");
-    let error_col = RESULT_COLUMNS.iter().position(|c| *c == "error").unwrap();
+    let error_col = result_columns().iter().position(|c| *c == "error").unwrap();
     let errors = thread.values().filter(|r| r[error_col] != "NULL").count();
     assert!(errors > 50, "the plan has DUEs to compare ({errors})");
     for r in thread.values() {
@@ -301,7 +240,7 @@ fn a_plan_gives_the_same_records_with_thread_and_process_isolation() {
         let p = process
             .get(key)
             .unwrap_or_else(|| panic!("{key}: no process result"));
-        for ((col, a), b) in RESULT_COLUMNS.iter().zip(t).zip(p) {
+        for ((col, a), b) in result_columns().iter().zip(t).zip(p) {
             if a != b {
                 differ.push(format!("{key} {col}:\n  thread:  {a}\n  process: {b}"));
             }
@@ -383,8 +322,8 @@ fn a_long_launch_shows_progress_on_a_terminal_only() {
     std::fs::write(d.join("nop.ptx"), NOP).unwrap();
     let secs = std::time::Duration::from_secs;
     // stderr not a terminal: after 4 s (the bar would appear after 2), nothing on it.
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(&d).env_remove("CI").args(LONG_LAUNCH);
+    let mut cmd = command(&d, &LONG_LAUNCH);
+    cmd.env_remove("CI");
     let (out, err) = run_until(cmd, secs(4), |_, _| false);
     assert!(out.is_empty() && err.is_empty(), "no bar: {out:?} {err:?}");
     // On a terminal (a pseudo-terminal from util-linux `script`), the bar appears.

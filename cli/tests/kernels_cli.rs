@@ -14,11 +14,6 @@ fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/kernels")
 }
 
-fn json(o: &std::process::Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", String::from_utf8_lossy(&o.stdout), stderr(o)))
-}
-
 #[test]
 fn the_example_manifests_match_their_references() {
     let dir = examples();
@@ -108,16 +103,10 @@ fn a_new_users_kernel_runs_takes_a_fault_and_a_1000_injection_campaign() {
     // one fault: stuck-at-1 on bit 3 of %tid.x in 8 lanes of one warp
     let o = ok(
         &dir,
-        &[
-            "run",
-            "--kernel",
-            "clamp_scale.toml",
-            "--device",
-            "sim",
-            "--fault",
-            "iat:sm=0,sp=0,warps=0x1,lanes=0xff,dim=x,mask=0x8,pol=sa1",
-            "--json",
-        ],
+        &words(
+            "run --kernel clamp_scale.toml --device sim --fault \
+            iat:sm=0,sp=0,warps=0x1,lanes=0xff,dim=x,mask=0x8,pol=sa1 --json",
+        ),
     );
     let v = json(&o);
     assert_eq!(v["outcome"]["kind"], "sdc", "{v:#}");
@@ -125,21 +114,10 @@ fn a_new_users_kernel_runs_takes_a_fault_and_a_1000_injection_campaign() {
     // 5 models x 200 = 1,000 injections, then the report
     ok(
         &dir,
-        &[
-            "campaign",
-            "--kernels",
-            "clamp_scale.toml",
-            "--models",
-            MODELS,
-            "--injections",
-            "200",
-            "--device",
-            "sim",
-            "--seed",
-            "3",
-            "--out",
-            "c.db",
-        ],
+        &words(&format!(
+            "campaign --kernels clamp_scale.toml --models {MODELS} --injections 200 --device sim \
+             --seed 3 --out c.db"
+        )),
     );
     assert_eq!(count(&dir.join("c.db"), "results"), 1000);
     let o = ok(&dir, &["report", "c.db", "--format", "json"]);
@@ -168,22 +146,10 @@ fn same_seed_same_results_and_a_killed_campaign_resumes_to_the_same_rows() {
     let plan = |out: &str| {
         ok(
             &dir,
-            &[
-                "campaign",
-                "plan",
-                "--kernels",
-                "clamp_scale.toml",
-                "--models",
-                MODELS,
-                "--injections",
-                "200",
-                "--device",
-                "sim",
-                "--seed",
-                "11",
-                "--out",
-                out,
-            ],
+            &words(&format!(
+                "campaign plan --kernels clamp_scale.toml --models {MODELS} --injections 200 \
+                 --device sim --seed 11 --out {out}"
+            )),
         );
     };
     plan("a.db");
@@ -221,20 +187,10 @@ fn a_changed_manifest_is_not_resumed_into_the_old_plan() {
     let dir = new_users_kernel("changed");
     ok(
         &dir,
-        &[
-            "campaign",
-            "plan",
-            "--kernels",
-            "clamp_scale.toml",
-            "--models",
-            "iat",
-            "--injections",
-            "10",
-            "--device",
-            "sim",
-            "--out",
-            "c.db",
-        ],
+        &words(
+            "campaign plan --kernels clamp_scale.toml --models iat --injections 10 --device \
+            sim --out c.db",
+        ),
     );
     // the kernel source changes after planning
     std::fs::write(
@@ -267,18 +223,7 @@ fn a_bad_manifest_is_named_with_file_line_and_column() {
     .unwrap();
     for args in [
         &["run", "--kernel", "bad.toml", "--device", "sim"][..],
-        &[
-            "campaign",
-            "plan",
-            "--kernels",
-            "bad.toml",
-            "--models",
-            "iat",
-            "--injections",
-            "2",
-            "--device",
-            "sim",
-        ],
+        &words("campaign plan --kernels bad.toml --models iat --injections 2 --device sim"),
     ] {
         let o = gpufault(&dir, args);
         assert_eq!(o.status.code(), Some(2), "{args:?}");
@@ -288,9 +233,5 @@ fn a_bad_manifest_is_named_with_file_line_and_column() {
     }
     let o = gpufault(&dir, &["run", "--kernel", "missing.toml"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("--kernel missing.toml"),
-        "{}",
-        stderr(&o)
-    );
+    assert_contains(&stderr(&o), "--kernel missing.toml");
 }

@@ -9,7 +9,7 @@ use reports::output::{
 };
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use support::{gpufault, scratch, small_campaign, stderr};
+use support::{gpufault, scratch, small_campaign, stderr, words};
 
 /// Runs the binary in `dir` and returns its stdout, asserting the exit code.
 fn stdout_of(dir: &Path, args: &[&str], code: i32) -> String {
@@ -44,15 +44,7 @@ fn run_documents_are_their_types() {
     assert_eq!((r.workload, r.verdict), ("bfs", "identical"));
     let text = stdout_of(
         &here,
-        &[
-            "run",
-            "bfs",
-            "--device",
-            "sim",
-            "--against",
-            "sim:h100",
-            "--json",
-        ],
+        &words("run bfs --device sim --against sim:h100 --json"),
         0,
     );
     let r: PlainReport = same(&text);
@@ -88,28 +80,10 @@ fn sim_run_and_campaign_status_are_their_types() {
     // n = 64 over 16-float buffers: an illegal address, with address fields.
     let text = stdout_of(
         &dir,
-        &[
-            "sim",
-            "run",
-            "vecadd.ptx",
-            "--kernel",
-            "vecadd",
-            "--grid",
-            "1",
-            "--block",
-            "64",
-            "--arg",
-            "zeros:64",
-            "--arg",
-            "zeros:64",
-            "--arg",
-            "zeros:64",
-            "--arg",
-            "i32:64",
-            "--dump",
-            "out",
-            "--json",
-        ],
+        &words(
+            "sim run vecadd.ptx --kernel vecadd --grid 1 --block 64 --arg zeros:64 --arg \
+            zeros:64 --arg zeros:64 --arg i32:64 --dump out --json",
+        ),
         1,
     );
     let run: SimRun = same(&text);

@@ -2,45 +2,13 @@
 //! `devices` and single-fault `run`: exact diagnostics and the exit codes of
 //! `docs/exit-codes.md` (0 success, 1 a problem found, 2 usage or environment error).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_gpufault");
+use std::path::{Path, PathBuf};
+use support::{assert_contains, command, gpufault, json, run, stderr, stdout, words};
 
 fn scratch(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ptx-sim-{name}"));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Runs the binary in `dir` (so relative file names appear in its messages as given).
-fn gpufault_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("gpufault runs")
-}
-
-fn gpufault(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("gpufault runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_str(&stdout(o))
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}{}", stdout(o), stderr(o)))
+    support::scratch(&format!("ptx-sim-{name}"))
 }
 
 fn workspace() -> PathBuf {
@@ -86,7 +54,7 @@ fn ptx_check_reports_errors_like_a_compiler_and_exits_1() {
     std::fs::write(d.join("good.ptx"), GOOD).unwrap();
     std::fs::write(d.join("bad.ptx"), BAD).unwrap();
 
-    let o = gpufault_in(&d, &["ptx", "check", "bad.ptx"]);
+    let o = gpufault(&d, &["ptx", "check", "bad.ptx"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(err.contains("bad.ptx:8:18: error: "), "{err}");
@@ -94,32 +62,20 @@ fn ptx_check_reports_errors_like_a_compiler_and_exits_1() {
     assert!(!stdout(&o).contains("ok"), "{}", stdout(&o));
 
     // one good, one bad: the good one is still reported ok, the exit code is 1
-    let o = gpufault_in(&d, &["ptx", "check", "good.ptx", "bad.ptx"]);
+    let o = gpufault(&d, &["ptx", "check", "good.ptx", "bad.ptx"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stdout(&o).contains("good.ptx: ok (1 kernel, 0 device functions)"),
-        "{}",
-        stdout(&o)
-    );
+    assert_contains(&stdout(&o), "good.ptx: ok (1 kernel, 0 device functions)");
     assert!(!stdout(&o).contains("bad.ptx"), "{}", stdout(&o));
-    assert!(
-        stderr(&o).contains("bad.ptx:8:18: error: "),
-        "{}",
-        stderr(&o)
-    );
+    assert_contains(&stderr(&o), "bad.ptx:8:18: error: ");
 
     // every file good: 0
-    let o = gpufault_in(&d, &["ptx", "check", "good.ptx"]);
+    let o = gpufault(&d, &["ptx", "check", "good.ptx"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 
     // an unreadable file is an environment error (2), after checking the others
-    let o = gpufault_in(&d, &["ptx", "check", "good.ptx", "missing.ptx"]);
+    let o = gpufault(&d, &["ptx", "check", "good.ptx", "missing.ptx"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("cannot read missing.ptx"),
-        "{}",
-        stderr(&o)
-    );
+    assert_contains(&stderr(&o), "cannot read missing.ptx");
     assert!(stdout(&o).contains("good.ptx: ok"), "{}", stdout(&o));
 }
 
@@ -132,12 +88,13 @@ fn ptx_check_with_ptxas_reports_ptxas_rejections() {
     std::fs::write(d.join("good.ptx"), GOOD).unwrap();
     // parses, but %r5 is not declared (only %r0, %r1)
     std::fs::write(d.join("undeclared.ptx"), GOOD.replace("%r1", "%r5")).unwrap();
-    let o = Command::new(BIN)
-        .current_dir(&d)
-        .env("PTXAS", ptxas.path())
-        .args(["ptx", "check", "--ptxas", "good.ptx", "undeclared.ptx"])
-        .output()
-        .unwrap();
+    let o = command(
+        &d,
+        &["ptx", "check", "--ptxas", "good.ptx", "undeclared.ptx"],
+    )
+    .env("PTXAS", ptxas.path())
+    .output()
+    .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let (out, err) = (stdout(&o), stderr(&o));
     assert!(out.contains("good.ptx: ptxas sm_80: accepted"), "{out}");
@@ -151,18 +108,15 @@ fn ptx_check_with_ptxas_reports_ptxas_rejections() {
     assert!(err.contains("  ptxas ") && err.contains("'%r5'"), "{err}");
 
     // --gpu-name overrides the .target
-    let o = Command::new(BIN)
-        .current_dir(&d)
-        .env("PTXAS", ptxas.path())
-        .args(["ptx", "check", "--ptxas", "--gpu-name", "sm_90", "good.ptx"])
-        .output()
-        .unwrap();
+    let o = command(
+        &d,
+        &["ptx", "check", "--ptxas", "--gpu-name", "sm_90", "good.ptx"],
+    )
+    .env("PTXAS", ptxas.path())
+    .output()
+    .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(
-        stdout(&o).contains("good.ptx: ptxas sm_90: accepted"),
-        "{}",
-        stdout(&o)
-    );
+    assert_contains(&stdout(&o), "good.ptx: ptxas sm_90: accepted");
 }
 
 #[test]
@@ -175,7 +129,7 @@ fn ptx_fmt_prints_a_fixed_point_that_parses() {
     ] {
         let f = d.join(name);
         std::fs::write(&f, &src).unwrap();
-        let o = gpufault(&["ptx", "fmt", f.to_str().unwrap()]);
+        let o = run(&["ptx", "fmt", f.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         let once = stdout(&o);
         assert!(once.contains(".entry"), "{once}");
@@ -188,27 +142,23 @@ fn ptx_fmt_prints_a_fixed_point_that_parses() {
         );
         let f2 = d.join(format!("fmt-{name}"));
         std::fs::write(&f2, &once).unwrap();
-        let o = gpufault(&["ptx", "fmt", f2.to_str().unwrap()]);
+        let o = run(&["ptx", "fmt", f2.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         assert_eq!(stdout(&o), once, "{name}: fmt is a fixed point");
     }
     // a file with errors: reported, nothing printed, exit 1
     std::fs::write(d.join("bad.ptx"), BAD).unwrap();
-    let o = gpufault_in(&d, &["ptx", "fmt", "bad.ptx"]);
+    let o = gpufault(&d, &["ptx", "fmt", "bad.ptx"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stdout(&o).is_empty(), "{}", stdout(&o));
-    assert!(
-        stderr(&o).contains("bad.ptx:8:18: error: "),
-        "{}",
-        stderr(&o)
-    );
+    assert_contains(&stderr(&o), "bad.ptx:8:18: error: ");
 }
 
 #[test]
 fn ptx_stats_json_of_a_corpus_file() {
     let file = workspace().join("tests/corpus/zluda/call.ptx");
     let src = std::fs::read_to_string(&file).unwrap();
-    let o = gpufault(&["ptx", "stats", "--json", file.to_str().unwrap()]);
+    let o = run(&["ptx", "stats", "--json", file.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v = json(&o);
     assert_eq!(v["file"], file.to_str().unwrap());
@@ -241,13 +191,9 @@ fn ptx_stats_json_of_a_corpus_file() {
     // a file with errors: exit 1
     let d = scratch("stats");
     std::fs::write(d.join("bad.ptx"), BAD).unwrap();
-    let o = gpufault_in(&d, &["ptx", "stats", "--json", "bad.ptx"]);
+    let o = gpufault(&d, &["ptx", "stats", "--json", "bad.ptx"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("bad.ptx:8:18: error: "),
-        "{}",
-        stderr(&o)
-    );
+    assert_contains(&stderr(&o), "bad.ptx:8:18: error: ");
 }
 
 /// Kernels for `sim run`; line numbers matter for the fault tests (see `SPIN_LINE`,
@@ -332,7 +278,7 @@ fn sim_run_profile_and_dynamic_shared_memory() {
             "zeros:8", "--dump", "out",
         ];
         a.extend_from_slice(extra);
-        let o = gpufault_in(&d, &a);
+        let o = gpufault(&d, &a);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         let b = std::fs::read(d.join("out/arg0.bin")).unwrap();
         (o, u32_at(&b, 0), u32_at(&b, 4))
@@ -355,23 +301,9 @@ fn sim_run_profile_and_dynamic_shared_memory() {
     assert_eq!(v["fault"], serde_json::Value::Null);
     assert_eq!(v["dumped"][0], "out/arg0.bin");
     // an unknown profile is a usage error
-    let o = gpufault_in(
+    let o = gpufault(
         &d,
-        &[
-            "sim",
-            "run",
-            "k.ptx",
-            "--kernel",
-            "info",
-            "--grid",
-            "1",
-            "--block",
-            "1",
-            "--arg",
-            "zeros:8",
-            "--profile",
-            "sim:v100",
-        ],
+        &words("sim run k.ptx --kernel info --grid 1 --block 1 --arg zeros:8 --profile sim:v100"),
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--profile"), "{}", stderr(&o));
@@ -380,33 +312,12 @@ fn sim_run_profile_and_dynamic_shared_memory() {
 #[test]
 fn sim_run_passes_every_scalar_argument_kind() {
     let d = kernels_dir("sim-kinds");
-    let o = gpufault_in(
+    let o = gpufault(
         &d,
-        &[
-            "sim",
-            "run",
-            "k.ptx",
-            "--kernel",
-            "kinds",
-            "--grid",
-            "1",
-            "--block",
-            "1",
-            "--arg",
-            "zeros:24",
-            "--arg",
-            "u8:0xab",
-            "--arg",
-            "u16:65535",
-            "--arg",
-            "u32:0xdeadbeef",
-            "--arg",
-            "i64:-5",
-            "--arg",
-            "f64:2.5",
-            "--dump",
-            "out",
-        ],
+        &words(
+            "sim run k.ptx --kernel kinds --grid 1 --block 1 --arg zeros:24 --arg u8:0xab \
+            --arg u16:65535 --arg u32:0xdeadbeef --arg i64:-5 --arg f64:2.5 --dump out",
+        ),
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let b = std::fs::read(d.join("out/arg0.bin")).unwrap();
@@ -419,7 +330,7 @@ fn sim_run_passes_every_scalar_argument_kind() {
     assert!(!d.join("out/arg1.bin").exists(), "only buffers are dumped");
 
     // a value out of range for its kind is a usage error naming the argument
-    let o = gpufault_in(
+    let o = gpufault(
         &d,
         &[
             "sim", "run", "k.ptx", "--kernel", "kinds", "--grid", "1", "--block", "1", "--arg",
@@ -427,11 +338,8 @@ fn sim_run_passes_every_scalar_argument_kind() {
         ],
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("--arg 1 (`u8:256`)") && stderr(&o).contains("not a valid u8"),
-        "{}",
-        stderr(&o)
-    );
+    assert_contains(&stderr(&o), "--arg 1 (`u8:256`)");
+    assert_contains(&stderr(&o), "not a valid u8");
 }
 
 #[test]
@@ -441,7 +349,7 @@ fn sim_run_budget_turns_an_endless_loop_into_a_hang() {
         "sim", "run", "k.ptx", "--kernel", "spin", "--grid", "1", "--block", "1", "--budget",
         "1000",
     ];
-    let o = gpufault_in(&d, &args);
+    let o = gpufault(&d, &args);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
@@ -456,14 +364,13 @@ fn sim_run_budget_turns_an_endless_loop_into_a_hang() {
         )),
         "{err}"
     );
-    assert!(
-        stdout(&o).contains("spin: 1000 warp-instructions, 1000 thread-instructions"),
-        "{}",
-        stdout(&o)
+    assert_contains(
+        &stdout(&o),
+        "spin: 1000 warp-instructions, 1000 thread-instructions",
     );
     let mut a = args.to_vec();
     a.push("--json");
-    let o = gpufault_in(&d, &a);
+    let o = gpufault(&d, &a);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let v = json(&o);
     assert_eq!(v["budget"], 1000);
@@ -480,7 +387,7 @@ fn sim_run_illegal_address_names_kind_kernel_and_line() {
         "sim", "run", "k.ptx", "--kernel", "oob", "--grid", "1", "--block", "1", "--arg",
         "zeros:16",
     ];
-    let o = gpufault_in(&d, &args);
+    let o = gpufault(&d, &args);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
@@ -496,7 +403,7 @@ fn sim_run_illegal_address_names_kind_kernel_and_line() {
     assert!(err.contains("thread (0,0,0) of CTA (0,0,0)"), "{err}");
     let mut a = args.to_vec();
     a.push("--json");
-    let o = gpufault_in(&d, &a);
+    let o = gpufault(&d, &a);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let v = json(&o);
     assert_eq!(v["fault"]["kind"], "illegal_address");
@@ -506,7 +413,7 @@ fn sim_run_illegal_address_names_kind_kernel_and_line() {
     assert_eq!(v["fault"]["line"], OOB_LINE);
     assert_eq!(v["fault"]["function"], "oob");
     // an unknown kernel is a usage error (2), not a fault
-    let o = gpufault_in(
+    let o = gpufault(
         &d,
         &[
             "sim", "run", "k.ptx", "--kernel", "nope", "--grid", "1", "--block", "1",
@@ -518,7 +425,7 @@ fn sim_run_illegal_address_names_kind_kernel_and_line() {
 
 #[test]
 fn devices_lists_the_virtual_gpus_and_why_cuda_is_missing() {
-    let o = gpufault(&["devices", "--json"]);
+    let o = run(&["devices", "--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v = json(&o);
     let devices = v["devices"].as_array().unwrap();
@@ -540,7 +447,7 @@ fn devices_lists_the_virtual_gpus_and_why_cuda_is_missing() {
             .unwrap_or_else(|| panic!("no CUDA device and no reason: {v:#}"));
         assert!(!why.trim().is_empty(), "{v:#}");
         // the table's last line says the same
-        let o = gpufault(&["devices"]);
+        let o = run(&["devices"]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         let table = stdout(&o);
         assert_eq!(
@@ -552,7 +459,7 @@ fn devices_lists_the_virtual_gpus_and_why_cuda_is_missing() {
         assert_eq!(v["cuda_unavailable"], serde_json::Value::Null, "{v:#}");
     }
     // named devices
-    let o = gpufault(&["devices", "--json", "sim:h100*2"]);
+    let o = run(&["devices", "--json", "sim:h100*2"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let names: Vec<String> = json(&o)["devices"]
         .as_array()
@@ -561,32 +468,28 @@ fn devices_lists_the_virtual_gpus_and_why_cuda_is_missing() {
         .map(|d| d["device"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(names, ["sim:h100#0", "sim:h100#1"]);
-    let o = gpufault(&["devices", "sim:v100"]);
+    let o = run(&["devices", "sim:v100"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
 #[test]
 fn run_on_device_auto_without_a_gpu_uses_the_virtual_gpu() {
-    let v = json(&gpufault(&["devices", "--json"]));
+    let v = json(&run(&["devices", "--json"]));
     let has_cuda = v["devices"]
         .as_array()
         .unwrap()
         .iter()
         .any(|d| d["kind"] == "cuda");
-    let o = gpufault(&["run", "vecadd", "--device", "auto", "--json"]);
+    let o = run(&["run", "vecadd", "--device", "auto", "--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r = json(&o);
     assert_eq!(r["verdict"], "identical");
     if !has_cuda {
         assert_eq!(r["device"], "sim", "{r:#}");
     }
-    let o = gpufault(&["run", "vecadd", "--device", "auto"]);
+    let o = run(&["run", "vecadd", "--device", "auto"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(
-        stdout(&o).contains("verdict       PASS vs the CPU reference"),
-        "{}",
-        stdout(&o)
-    );
+    assert_contains(&stdout(&o), "verdict       PASS vs the CPU reference");
 }
 
 #[test]
@@ -594,7 +497,7 @@ fn a_fault_that_causes_an_sdc_is_reported_and_exits_0() {
     // docs/exit-codes.md: `run WORKLOAD --fault SPEC` exits 0 when the injection ran,
     // whatever its outcome; 1 only when the fault-free runs failed, 2 for a bad spec.
     let spec = "wv:sm=0,sp=3,warps=0xffffffff,lanes=0xffffffff,pol=sa1";
-    let o = gpufault(&["run", "vecadd", "--device", "sim", "--fault", spec]);
+    let o = run(&["run", "vecadd", "--device", "sim", "--fault", spec]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains(&format!("fault         {spec}\n")), "{out}");
@@ -603,7 +506,7 @@ fn a_fault_that_causes_an_sdc_is_reported_and_exits_0() {
         out.contains("comparator    outputs differ from the golden run"),
         "{out}"
     );
-    let o = gpufault(&[
+    let o = run(&[
         "run", "vecadd", "--device", "sim", "--fault", spec, "--json",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -612,14 +515,7 @@ fn a_fault_that_causes_an_sdc_is_reported_and_exits_0() {
     assert_eq!(v["comparator"], "different");
     assert!(v["activations"].as_u64().unwrap() > 0, "{v:#}");
     // a bad spec: 2
-    let o = gpufault(&[
-        "run",
-        "vecadd",
-        "--device",
-        "sim",
-        "--fault",
-        "wv:sm=0,nope=1",
-    ]);
+    let o = run(&words("run vecadd --device sim --fault wv:sm=0,nope=1"));
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--fault"), "{}", stderr(&o));
 }

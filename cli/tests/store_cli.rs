@@ -5,24 +5,14 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use support::{gpufault, stderr};
+use support::{gpufault, query, stderr, words};
 
 fn scratch(name: &str) -> PathBuf {
     support::scratch(&format!("store-cli-{name}"))
 }
 
-const PLAN: [&str; 10] = [
-    "campaign",
-    "plan",
-    "--workloads",
-    "vecadd",
-    "--models",
-    "iat",
-    "--injections",
-    "20",
-    "--device",
-    "sim",
-];
+/// `campaign plan` of a small campaign, before its `--out`.
+const PLAN: &str = "campaign plan --workloads vecadd --models iat --injections 20 --device sim";
 
 #[test]
 fn a_directory_is_not_a_store_and_says_so() {
@@ -48,7 +38,7 @@ fn a_directory_is_not_a_store_and_says_so() {
 #[test]
 fn a_store_where_none_can_be_made_is_refused_before_planning_once() {
     let dir = scratch("unwritable");
-    let o = gpufault(&dir, &[&PLAN[..], &["--out", "nodir/c.db"]].concat());
+    let o = gpufault(&dir, &words(&format!("{PLAN} --out nodir/c.db")));
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
@@ -63,7 +53,8 @@ fn a_store_where_none_can_be_made_is_refused_before_planning_once() {
     std::fs::create_dir(&ro).unwrap();
     std::fs::set_permissions(&ro, std::os::unix::fs::PermissionsExt::from_mode(0o555)).unwrap();
     let exe = env!("CARGO_BIN_EXE_gpufault");
-    let args: Vec<&str> = [&PLAN[..], &["--out", "ro/c.db"]].concat();
+    let line = format!("{PLAN} --out ro/c.db");
+    let args = words(&line);
     let root = std::fs::metadata("/proc/self")
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
         .unwrap_or(false);
@@ -94,7 +85,7 @@ fn a_store_where_none_can_be_made_is_refused_before_planning_once() {
 #[test]
 fn a_damaged_store_is_refused_by_every_command() {
     let dir = scratch("damaged");
-    let o = gpufault(&dir, &[&PLAN[..], &["--out", "c.db"]].concat());
+    let o = gpufault(&dir, &words(&format!("{PLAN} --out c.db")));
     assert!(o.status.success(), "{}", stderr(&o));
     let o = gpufault(&dir, &["campaign", "run", "c.db", "--jobs", "1"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -150,20 +141,10 @@ fn a_full_disk_fails_the_session_with_its_reason_and_resume_continues() {
     let plan = |out: &str| {
         let o = gpufault(
             &dir,
-            &[
-                "campaign",
-                "plan",
-                "--workloads",
-                "vecadd",
-                "--models",
-                "iat",
-                "--injections",
-                "600",
-                "--device",
-                "sim",
-                "--out",
-                out,
-            ],
+            &words(&format!(
+                "campaign plan --workloads vecadd --models iat --injections 600 --device sim \
+                 --out {out}"
+            )),
         );
         assert!(o.status.success(), "{}", stderr(&o));
     };
@@ -210,14 +191,10 @@ fn a_full_disk_fails_the_session_with_its_reason_and_resume_continues() {
     let o = gpufault(&dir, &["campaign", "run", "whole.db", "--jobs", "1"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let rows = |db: &str| -> Vec<(i64, String)> {
-        let c = rusqlite::Connection::open(dir.join(db)).unwrap();
-        let mut st = c
-            .prepare("SELECT idx, outcome_json FROM results ORDER BY idx")
-            .unwrap();
-        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
+        query(
+            &dir.join(db),
+            "SELECT idx, outcome_json FROM results ORDER BY idx",
+        )
     };
     assert_eq!(rows("c.db").len(), 600);
     assert_eq!(rows("c.db"), rows("whole.db"));

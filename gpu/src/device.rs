@@ -256,30 +256,55 @@ pub trait DeviceExt: Device {
 
 impl<D: Device + ?Sized> DeviceExt for D {}
 
-impl<D: Device + ?Sized> Device for Box<D> {
+/// A device that wraps another one: implement this instead of [`Device`], and the
+/// blanket impl below hands every call to [`wrapped_mut`](DeviceWrapper::wrapped_mut).
+/// A wrapper changes what it loads or what reads return by overriding
+/// [`on_load`](DeviceWrapper::on_load) or [`on_read`](DeviceWrapper::on_read), whose
+/// defaults forward too.
+///
+/// `Box<D>` is one; [`Transformed`](crate::Transformed) rewrites every module in
+/// `on_load`.
+pub trait DeviceWrapper {
+    /// The type of the wrapped device.
+    type Inner: Device + ?Sized;
+    /// The wrapped device.
+    fn wrapped(&self) -> &Self::Inner;
+    /// The wrapped device, to call.
+    fn wrapped_mut(&mut self) -> &mut Self::Inner;
+    /// [`Device::load`]; by default the wrapped device loads `ptx` unchanged.
+    fn on_load(&mut self, ptx: &str) -> Result<ModuleHandle, GpuError> {
+        self.wrapped_mut().load(ptx)
+    }
+    /// [`Device::read`]; by default a read of the wrapped device.
+    fn on_read(&mut self, buf: Buffer, out: &mut [u8]) -> Result<(), GpuError> {
+        self.wrapped_mut().read(buf, out)
+    }
+}
+
+impl<W: DeviceWrapper> Device for W {
     fn name(&self) -> &str {
-        (**self).name()
+        self.wrapped().name()
     }
     fn load(&mut self, ptx: &str) -> Result<ModuleHandle, GpuError> {
-        (**self).load(ptx)
+        self.on_load(ptx)
     }
     fn alloc(&mut self, len: usize) -> Result<Buffer, GpuError> {
-        (**self).alloc(len)
+        self.wrapped_mut().alloc(len)
     }
     fn free(&mut self, buf: Buffer) -> Result<(), GpuError> {
-        (**self).free(buf)
+        self.wrapped_mut().free(buf)
     }
     fn write(&mut self, buf: Buffer, data: &[u8]) -> Result<(), GpuError> {
-        (**self).write(buf, data)
+        self.wrapped_mut().write(buf, data)
     }
     fn read(&mut self, buf: Buffer, out: &mut [u8]) -> Result<(), GpuError> {
-        (**self).read(buf, out)
+        self.on_read(buf, out)
     }
     fn write_global(&mut self, m: ModuleHandle, name: &str, data: &[u8]) -> Result<(), GpuError> {
-        (**self).write_global(m, name, data)
+        self.wrapped_mut().write_global(m, name, data)
     }
     fn read_global(&mut self, m: ModuleHandle, name: &str, out: &mut [u8]) -> Result<(), GpuError> {
-        (**self).read_global(m, name, out)
+        self.wrapped_mut().read_global(m, name, out)
     }
     fn launch(
         &mut self,
@@ -288,12 +313,22 @@ impl<D: Device + ?Sized> Device for Box<D> {
         cfg: &LaunchConfig,
         args: &[KernelArg],
     ) -> Result<LaunchStats, GpuError> {
-        (**self).launch(m, kernel, cfg, args)
+        self.wrapped_mut().launch(m, kernel, cfg, args)
     }
     fn set_limits(&mut self, limits: Limits) {
-        (**self).set_limits(limits)
+        self.wrapped_mut().set_limits(limits)
     }
     fn poisoned(&self) -> bool {
-        (**self).poisoned()
+        self.wrapped().poisoned()
+    }
+}
+
+impl<D: Device + ?Sized> DeviceWrapper for Box<D> {
+    type Inner = D;
+    fn wrapped(&self) -> &D {
+        self
+    }
+    fn wrapped_mut(&mut self) -> &mut D {
+        self
     }
 }

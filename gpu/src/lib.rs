@@ -74,8 +74,8 @@ mod worker;
 
 pub use cuda::CudaDevice;
 pub use device::{
-    Buffer, Device, DeviceExt, GpuError, HangKind, KernelArg, LaunchConfig, LaunchStats, Limits,
-    ModuleHandle, Pod,
+    Buffer, Device, DeviceExt, DeviceWrapper, GpuError, HangKind, KernelArg, LaunchConfig,
+    LaunchStats, Limits, ModuleHandle, Pod,
 };
 pub use info::{
     Clocks, DeviceInfo, DeviceKind, DriverInfo, Ecc, EccCounts, Enumeration, Pcie, RemappedRows,

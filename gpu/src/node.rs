@@ -7,9 +7,7 @@
 //! [`ModuleTransform`], and every module the faulty GPU loads goes through it first. It
 //! can also give each virtual GPU its own scheduling seed.
 
-use crate::device::{
-    Buffer, Device, GpuError, KernelArg, LaunchConfig, LaunchStats, Limits, ModuleHandle,
-};
+use crate::device::{Device, DeviceWrapper, GpuError, ModuleHandle};
 use crate::info::Telemetry;
 use crate::spec::DeviceSpec;
 use serde::{Deserialize, Serialize};
@@ -291,46 +289,17 @@ pub(crate) fn run_transform(
     })
 }
 
-impl<D: Device> Device for Transformed<D> {
-    fn name(&self) -> &str {
-        self.inner.name()
+impl<D: Device> DeviceWrapper for Transformed<D> {
+    type Inner = D;
+    fn wrapped(&self) -> &D {
+        &self.inner
     }
-    fn load(&mut self, ptx: &str) -> Result<ModuleHandle, GpuError> {
+    fn wrapped_mut(&mut self) -> &mut D {
+        &mut self.inner
+    }
+    fn on_load(&mut self, ptx: &str) -> Result<ModuleHandle, GpuError> {
         let text = run_transform(&*self.transform, self.inner.name(), ptx)?;
         self.inner.load(&text)
-    }
-    fn alloc(&mut self, len: usize) -> Result<Buffer, GpuError> {
-        self.inner.alloc(len)
-    }
-    fn free(&mut self, buf: Buffer) -> Result<(), GpuError> {
-        self.inner.free(buf)
-    }
-    fn write(&mut self, buf: Buffer, data: &[u8]) -> Result<(), GpuError> {
-        self.inner.write(buf, data)
-    }
-    fn read(&mut self, buf: Buffer, out: &mut [u8]) -> Result<(), GpuError> {
-        self.inner.read(buf, out)
-    }
-    fn write_global(&mut self, m: ModuleHandle, name: &str, data: &[u8]) -> Result<(), GpuError> {
-        self.inner.write_global(m, name, data)
-    }
-    fn read_global(&mut self, m: ModuleHandle, name: &str, out: &mut [u8]) -> Result<(), GpuError> {
-        self.inner.read_global(m, name, out)
-    }
-    fn launch(
-        &mut self,
-        m: ModuleHandle,
-        kernel: &str,
-        cfg: &LaunchConfig,
-        args: &[KernelArg],
-    ) -> Result<LaunchStats, GpuError> {
-        self.inner.launch(m, kernel, cfg, args)
-    }
-    fn set_limits(&mut self, limits: Limits) {
-        self.inner.set_limits(limits)
-    }
-    fn poisoned(&self) -> bool {
-        self.inner.poisoned()
     }
 }
 

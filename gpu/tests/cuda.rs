@@ -13,7 +13,7 @@ use gpu::{
 use std::time::Duration;
 
 mod support;
-use support::{worker_command, KERNELS};
+use support::{spin, worker_command, KERNELS};
 
 /// `Some(cuda:0)` when a CUDA device is usable; otherwise prints the skip reason (or
 /// fails under `GPUFAULT_REQUIRE_GPU=1`).
@@ -252,21 +252,13 @@ fn cuda_hang_is_killed_at_the_deadline_and_the_worker_replaced() {
     };
     let mut w = worker(&spec);
     let m = w.load(KERNELS).unwrap();
-    let flag = w.alloc_zeroed::<u32>(1).unwrap();
     w.set_limits(Limits {
         instructions: None,
         wall: Some(Duration::from_millis(500)),
     });
     let pid = w.pid();
     let t = std::time::Instant::now();
-    let e = w
-        .launch(
-            m,
-            "spin",
-            &LaunchConfig::linear(1, 32),
-            &[KernelArg::Ptr(flag.ptr)],
-        )
-        .unwrap_err();
+    let e = spin(&mut w, m);
     assert!(matches!(e, GpuError::Hang { .. }), "{e:?}");
     assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
     assert_eq!(w.replacements(), 1);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{worker_command as command, KERNELS};
+use support::{spin, worker_command as command, KERNELS};
 
 fn options() -> WorkerOptions {
     WorkerOptions {
@@ -101,20 +101,12 @@ fn kernel_faults_cross_the_process_boundary_as_typed_errors() {
 fn the_virtual_gpus_own_budget_reports_a_hang_without_a_kill() {
     let mut w = spawn("sim");
     let m = w.load(KERNELS).unwrap();
-    let flag = w.alloc_zeroed::<u32>(1).unwrap();
     w.set_limits(Limits {
         instructions: Some(100_000),
         wall: Some(Duration::from_secs(20)),
     });
     let pid = w.pid();
-    let e = w
-        .launch(
-            m,
-            "spin",
-            &LaunchConfig::linear(1, 32),
-            &[KernelArg::Ptr(flag.ptr)],
-        )
-        .unwrap_err();
+    let e = spin(&mut w, m);
     assert!(matches!(e, GpuError::Hang { .. }), "{e:?}");
     assert_eq!(w.replacements(), 0);
     assert_eq!(w.pid(), pid);
@@ -124,7 +116,6 @@ fn the_virtual_gpus_own_budget_reports_a_hang_without_a_kill() {
 fn a_launch_past_its_deadline_is_killed_and_the_worker_replaced() {
     let mut w = spawn("sim");
     let m = w.load(KERNELS).unwrap();
-    let flag = w.alloc_zeroed::<u32>(1).unwrap();
     // No instruction budget: only the parent's deadline stops the endless loop.
     w.set_limits(Limits {
         instructions: None,
@@ -132,14 +123,7 @@ fn a_launch_past_its_deadline_is_killed_and_the_worker_replaced() {
     });
     let old = w.pid().unwrap();
     let t = Instant::now();
-    let e = w
-        .launch(
-            m,
-            "spin",
-            &LaunchConfig::linear(1, 32),
-            &[KernelArg::Ptr(flag.ptr)],
-        )
-        .unwrap_err();
+    let e = spin(&mut w, m);
     let took = t.elapsed();
     let GpuError::Hang { detail, .. } = &e else {
         panic!("{e:?}")
@@ -167,15 +151,7 @@ fn a_launch_past_its_deadline_is_killed_and_the_worker_replaced() {
     );
     // The module handle still works in the new child: the parent reloaded it, and the
     // limits came along (the spin hangs again, again killed).
-    let flag = w.alloc_zeroed::<u32>(1).unwrap();
-    let e = w
-        .launch(
-            m,
-            "spin",
-            &LaunchConfig::linear(1, 32),
-            &[KernelArg::Ptr(flag.ptr)],
-        )
-        .unwrap_err();
+    let e = spin(&mut w, m);
     assert!(matches!(e, GpuError::Hang { .. }), "{e:?}");
     assert_eq!(w.replacements(), 2);
     w.set_limits(Limits::default());

@@ -19,7 +19,7 @@
 
 use injector::{
     plan_campaign, run_campaign, CampaignConfig, CampaignStore, Injections, Isolation, RunOptions,
-    Sampling, SubjectSource,
+    SubjectSource,
 };
 use serde::Serialize;
 use std::path::PathBuf;
@@ -109,21 +109,11 @@ fn main() {
             w.run(dev.as_mut(), m, &inputs).expect("run");
         }
         let run_ms = t.elapsed().as_secs_f64() * 1e3 / reps as f64;
-        let config = CampaignConfig {
-            subjects: injector::workload_refs(&[wname], &Default::default()).expect("subject"),
-            models: models.clone(),
-            injections: Injections::Fixed { n: a.injections },
-            seed: 1,
-            sampling: Sampling::Exercised,
-            device: "sim".into(),
-            profile: "sim".into(),
-            size: None,
-            input_seed: 1,
-            hang_factor: injector::HANG_FACTOR,
-            hang_floor_instructions: injector::HANG_FLOOR_INSTRUCTIONS,
-            hang_floor_wall_ms: injector::HANG_FLOOR_WALL.as_millis() as u64,
-            node_config: None,
-        };
+        let config = CampaignConfig::new(
+            injector::workload_refs(&[wname], &Default::default()).expect("subject"),
+            models.clone(),
+            Injections::Fixed { n: a.injections },
+        );
         let source = SubjectSource::standard();
         let plan = plan_campaign(&config, &source, 2, &mut |_| {}).expect("plan");
         let mut single_ms = None;

@@ -65,7 +65,7 @@ pub use campaign::{
     run_campaign, shard_label, shard_name, site_profile_for, CampaignConfig, CampaignError,
     CampaignEvent, CampaignPlan, CampaignStore, CellPlan, Durability, Injections, Isolation,
     MergeSummary, PlanProgress, PlanRow, RunOptions, RunSummary, Session, StoreMeta, StoredResult,
-    STORE_SCHEMA_VERSION,
+    RESULT_COLUMNS, STORE_SCHEMA_VERSION,
 };
 pub use descriptor::{op_group_id, DescField, Descriptor, DESCRIPTOR_BYTES};
 pub use faulty::{InjectorFaults, PermanentFault};

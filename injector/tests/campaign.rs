@@ -2,100 +2,20 @@
 //! depend on jobs, interruptions or shards, stores refuse what would lose work.
 
 use injector::{
-    merge_stores, plan_campaign, run_campaign, site_profile_for, workload_refs, CampaignConfig,
-    CampaignError, CampaignEvent, CampaignStore, Injections, Isolation, Model, RunOptions,
-    RunSummary, Sampling, Subject, SubjectRef, SubjectSource, WorkloadSubject,
+    merge_stores, plan_campaign, run_campaign, site_profile_for, CampaignConfig, CampaignError,
+    CampaignEvent, CampaignStore, Model, Sampling, Subject, SubjectRef, SubjectSource,
+    WorkloadSubject,
 };
 use reports::{OutcomeKind, Shard};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+mod support;
+use support::{config, create, opts, rows, run, try_run};
+
 fn scratch(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("campaign-lib-{name}"));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn config(workloads: &[&str], models: &[Model], n: u64) -> CampaignConfig {
-    CampaignConfig {
-        subjects: workload_refs(workloads, &Default::default()).unwrap(),
-        models: models.to_vec(),
-        injections: Injections::Fixed { n },
-        seed: 11,
-        sampling: Sampling::Exercised,
-        device: "sim".into(),
-        profile: "sim".into(),
-        size: None,
-        input_seed: 1,
-        hang_factor: injector::HANG_FACTOR,
-        hang_floor_instructions: injector::HANG_FLOOR_INSTRUCTIONS,
-        hang_floor_wall_ms: 2000,
-        node_config: None,
-    }
-}
-
-fn opts(jobs: usize, shard: Option<Shard>) -> RunOptions {
-    RunOptions {
-        jobs,
-        shard,
-        isolation: Isolation::Threads,
-        durability: Default::default(),
-        host: "test-host".into(),
-        command: Some("test".into()),
-    }
-}
-
-fn create(dir: &Path, name: &str, c: &CampaignConfig) -> PathBuf {
-    let plan = plan_campaign(c, &SubjectSource::standard(), 2, &mut |_| {}).unwrap();
-    let path = dir.join(name);
-    CampaignStore::create(&path, &plan, None).unwrap();
-    path
-}
-
-fn run(path: &Path, jobs: usize, shard: Option<Shard>) -> RunSummary {
-    run_campaign(
-        path,
-        &opts(jobs, shard),
-        &SubjectSource::standard(),
-        &AtomicBool::new(false),
-        &mut |_| {},
-    )
-    .unwrap()
-}
-
-/// (workload, model, index, spec, outcome JSON, activations, instructions) of every
-/// result, in campaign order.
-type Row = (
-    String,
-    String,
-    u64,
-    String,
-    String,
-    Option<u64>,
-    Option<u64>,
-);
-
-fn rows(path: &Path) -> Vec<Row> {
-    CampaignStore::open_read_only(path)
-        .unwrap()
-        .results()
-        .unwrap()
-        .into_iter()
-        .map(|r| {
-            let x = r.record;
-            (
-                x.workload,
-                x.model,
-                r.index,
-                x.spec,
-                serde_json::to_string(&x.outcome).unwrap(),
-                x.activations,
-                x.instructions,
-            )
-        })
-        .collect()
+    support::scratch(&format!("campaign-lib-{name}"))
 }
 
 #[test]
@@ -317,8 +237,9 @@ fn a_live_run_of_the_same_store_is_refused_and_a_dead_one_is_taken_over() {
     let dir = scratch("busy");
     let c = config(&["vecadd"], &[Model::Iat], 2);
     let path = create(&dir, "c.db", &c);
-    let add_running = |pid: u32| {
-        Connection::open(&path)
+    // a session of process `pid` that is running (as far as the store knows)
+    let add_running = |path: &Path, pid: u32| {
+        Connection::open(path)
             .unwrap()
             .execute(
                 "INSERT INTO sessions (started, status, host, pid, jobs, isolation, device,
@@ -329,15 +250,8 @@ fn a_live_run_of_the_same_store_is_refused_and_a_dead_one_is_taken_over() {
             .unwrap();
     };
     // pid 1 (init) is always alive
-    add_running(1);
-    let e = run_campaign(
-        &path,
-        &opts(1, None),
-        &SubjectSource::standard(),
-        &AtomicBool::new(false),
-        &mut |_| {},
-    )
-    .unwrap_err();
+    add_running(&path, 1);
+    let e = try_run(&path, 1, None).unwrap_err();
     assert!(matches!(e, CampaignError::Busy { pid: 1, .. }), "{e}");
     assert!(e.to_string().contains("c.db"), "{e}");
     assert_eq!(
@@ -351,15 +265,7 @@ fn a_live_run_of_the_same_store_is_refused_and_a_dead_one_is_taken_over() {
     let mut child = std::process::Command::new("true").spawn().unwrap();
     let dead = child.id();
     child.wait().unwrap();
-    Connection::open(&path2)
-        .unwrap()
-        .execute(
-            "INSERT INTO sessions (started, status, host, pid, jobs, isolation, device,
-                device_name, tool_version)
-             VALUES ('t', 'running', 'test-host', ?1, 1, 'thread', 'sim', 'x', '0')",
-            [dead],
-        )
-        .unwrap();
+    add_running(&path2, dead);
     assert!(run(&path2, 1, None).complete());
     let statuses: Vec<String> = CampaignStore::open(&path2)
         .unwrap()
@@ -490,14 +396,7 @@ fn stores_refuse_what_would_lose_work() {
     // shards: a store runs one shard for good
     let p2 = create(&dir, "s.db", &c);
     run(&p2, 1, Some(Shard { index: 0, count: 2 }));
-    let e = run_campaign(
-        &p2,
-        &opts(1, Some(Shard { index: 1, count: 2 })),
-        &SubjectSource::standard(),
-        &AtomicBool::new(false),
-        &mut |_| {},
-    )
-    .unwrap_err();
+    let e = try_run(&p2, 1, Some(Shard { index: 1, count: 2 })).unwrap_err();
     assert!(e.to_string().contains("holds shard 0/2"), "{e}");
     // without --shard it continues its own shard
     assert!(run(&p2, 1, None).complete());
@@ -572,14 +471,7 @@ fn a_cell_that_cannot_run_stays_pending_and_resume_finishes_it() {
     let path = dir.join("c.db");
     CampaignStore::create(&path, &plan, None).unwrap();
     // the standard source cannot open the store's own kind: a clear error, nothing run
-    let e = run_campaign(
-        &path,
-        &opts(1, None),
-        &SubjectSource::standard(),
-        &AtomicBool::new(false),
-        &mut |_| {},
-    )
-    .unwrap_err();
+    let e = try_run(&path, 1, None).unwrap_err();
     assert!(
         e.to_string()
             .contains("of kind `flaky`, which this program cannot open"),

@@ -5,7 +5,7 @@
 //! `i % 8`; with one CTA per SM, warp `w` of a CTA takes warp slot `w`, so warp 1 is in
 //! sub-partition 1 with warp-slot bit 0 (`%warpid / 4 == 0`).
 
-use gpu::{Device, DeviceExt, GpuError, KernelArg, LaunchConfig, ModuleHandle, Platform};
+use gpu::{Device, DeviceExt, GpuError, KernelArg, LaunchConfig, Platform};
 use injector::{activations, arm, instrument, FaultSpec, Model};
 
 const HEADER: &str = ".version 8.0\n.target sm_80\n.address_size 64\n";
@@ -15,28 +15,26 @@ struct Run {
     count: u64,
 }
 
-/// Instruments `body` (a kernel `k(.param .u64 out, .param .u32 val)`) for `model`,
-/// launches it with `fault` armed (or disabled) on `sim` and returns `out_len` words of
-/// the output buffer and the activation count.
-fn run(
-    model: Model,
-    kernel: &str,
-    fault: Option<&str>,
-    grid: u32,
-    block: u32,
-    out_len: usize,
-) -> Run {
-    run_with(model, kernel, fault, grid, block, out_len, |_, _| {})
+/// Instruments `kernel` (a kernel `k(.param .u64 out, .param .u32 val)`) for the model
+/// of `fault`, launches `grid` CTAs of `block` threads on `sim` with `fault` armed and
+/// returns `words` words of the output buffer and the activation count.
+fn run(kernel: &str, fault: &str, grid: u32, block: u32, words: usize) -> Run {
+    let spec = FaultSpec::parse(fault).unwrap();
+    launch(spec.model, kernel, Some(&spec), grid, block, words)
 }
 
-fn run_with(
+/// [`run`] instrumented for `model` with the fault descriptor disabled.
+fn run_disabled(model: Model, kernel: &str, grid: u32, block: u32, words: usize) -> Run {
+    launch(model, kernel, None, grid, block, words)
+}
+
+fn launch(
     model: Model,
     kernel: &str,
-    fault: Option<&str>,
+    spec: Option<&FaultSpec>,
     grid: u32,
     block: u32,
-    out_len: usize,
-    setup: impl FnOnce(&mut dyn Device, ModuleHandle),
+    words: usize,
 ) -> Run {
     let src = format!("{HEADER}{kernel}");
     let module = ptx::parse(&src).unwrap_or_else(|e| panic!("{e}\n{src}"));
@@ -45,10 +43,8 @@ fn run_with(
     let m = dev
         .load(&inst.ptx())
         .unwrap_or_else(|e| panic!("{e}\n{}", inst.ptx()));
-    let spec = fault.map(|f| FaultSpec::parse(f).unwrap());
-    arm(dev.as_mut(), m, spec.as_ref()).unwrap();
-    setup(dev.as_mut(), m);
-    let out = dev.alloc_zeroed::<u32>(out_len).unwrap();
+    arm(dev.as_mut(), m, spec).unwrap();
+    let out = dev.alloc_zeroed::<u32>(words).unwrap();
     let r = dev.launch(
         m,
         "k",
@@ -57,7 +53,7 @@ fn run_with(
     );
     let count = activations(dev.as_mut(), m).unwrap();
     Run {
-        out: r.map(|_| dev.download::<u32>(out, out_len).unwrap()),
+        out: r.map(|_| dev.download::<u32>(out, words).unwrap()),
         count,
     }
 }
@@ -83,7 +79,7 @@ const TID_STORE: &str = r#"
 #[test]
 fn disabled_descriptor_changes_nothing() {
     for model in Model::ALL {
-        let r = run(model, TID_STORE, None, 1, 64, 64);
+        let r = run_disabled(model, TID_STORE, 1, 64, 64);
         assert_eq!(r.out.unwrap(), (0..64).collect::<Vec<u32>>(), "{model}");
         assert_eq!(r.count, 0, "{model}");
     }
@@ -92,9 +88,8 @@ fn disabled_descriptor_changes_nothing() {
 #[test]
 fn iat_stuck_at_one_on_tid_bit_2_in_lanes_0_to_3_of_warp_slot_1() {
     let r = run(
-        Model::Iat,
         TID_STORE,
-        Some("iat:sm=0,sp=1,warps=0x1,lanes=0xf,dim=x,mask=0x4,pol=sa1"),
+        "iat:sm=0,sp=1,warps=0x1,lanes=0xf,dim=x,mask=0x4,pol=sa1",
         1,
         64,
         64,
@@ -115,9 +110,8 @@ fn iat_stuck_at_one_on_tid_bit_2_in_lanes_0_to_3_of_warp_slot_1() {
 fn iat_force_flips_when_stuck_at_changes_nothing() {
     // Lane 4 of warp 1 has %tid.x = 36, bit 2 already 1: sa1 changes nothing, force flips.
     let r = run(
-        Model::Iat,
         TID_STORE,
-        Some("iat:sm=0,sp=1,warps=0x1,lanes=0x10,dim=x,mask=0x4,pol=sa1,force=1"),
+        "iat:sm=0,sp=1,warps=0x1,lanes=0x10,dim=x,mask=0x4,pol=sa1,force=1",
         1,
         64,
         64,
@@ -128,9 +122,8 @@ fn iat_force_flips_when_stuck_at_changes_nothing() {
     assert_eq!(r.count, 1);
     // Without force the same fault is never activated.
     let r = run(
-        Model::Iat,
         TID_STORE,
-        Some("iat:sm=0,sp=1,warps=0x1,lanes=0x10,dim=x,mask=0x4,pol=sa1"),
+        "iat:sm=0,sp=1,warps=0x1,lanes=0x10,dim=x,mask=0x4,pol=sa1",
         1,
         64,
         64,
@@ -147,7 +140,7 @@ fn iat_on_another_sm_or_dimension_is_not_activated() {
         "iat:sm=0,sp=1,warps=0x2,lanes=0xf,dim=x,mask=0x4,pol=sa1",
         "iat:sm=0,sp=1,warps=0x1,lanes=0xf,dim=y,mask=0x4,pol=sa1",
     ] {
-        let r = run(Model::Iat, TID_STORE, Some(f), 1, 64, 64);
+        let r = run(TID_STORE, f, 1, 64, 64);
         assert_eq!(r.out.unwrap(), (0..64).collect::<Vec<u32>>(), "{f}");
         assert_eq!(r.count, 0, "{f}");
     }
@@ -156,9 +149,8 @@ fn iat_on_another_sm_or_dimension_is_not_activated() {
 #[test]
 fn iaw_corrupts_all_lanes_of_the_warp() {
     let r = run(
-        Model::Iaw,
         TID_STORE,
-        Some("iaw:sm=0,sp=1,warps=0x1,dim=x,mask=0x1,pol=xor"),
+        "iaw:sm=0,sp=1,warps=0x1,dim=x,mask=0x1,pol=xor",
         1,
         64,
         64,
@@ -191,9 +183,8 @@ fn iac_corrupts_the_cta_id_on_one_sm() {
 }
 "#;
     let r = run(
-        Model::Iac,
         kernel,
-        Some("iac:sm=2,sp=0,warps=0x1,dim=x,mask=0x1,pol=xor"),
+        "iac:sm=2,sp=0,warps=0x1,dim=x,mask=0x1,pol=xor",
         4,
         32,
         128,
@@ -232,9 +223,8 @@ fn guarded_golden() -> Vec<u32> {
 #[test]
 fn ial_lane_on_executes_a_predicated_off_add() {
     let r = run(
-        Model::Ial,
         GUARDED,
-        Some("ial:sm=0,sp=0,warps=0x1,lanes=0x30000,mode=on"),
+        "ial:sm=0,sp=0,warps=0x1,lanes=0x30000,mode=on",
         1,
         32,
         32,
@@ -254,9 +244,8 @@ fn ial_lane_off_drops_results_and_the_address_goes_wrong() {
     // Lane 3 drops every ALU result, the address arithmetic included: %addr keeps its
     // initial value 0 (registers start at 0 on the virtual GPU) and the store faults.
     let r = run(
-        Model::Ial,
         GUARDED,
-        Some("ial:sm=0,sp=0,warps=0x1,lanes=0x8,mode=off"),
+        "ial:sm=0,sp=0,warps=0x1,lanes=0x8,mode=off",
         1,
         32,
         32,
@@ -294,12 +283,12 @@ fn ial_lane_off_keeps_old_values_exactly() {
 "#;
     let golden = 32 * 5 + (0..32).sum::<u32>();
     let spec = |lanes: &str| format!("ial:sm=0,sp=0,warps=0x1,lanes={lanes},mode=off");
-    let r = run(Model::Ial, kernel, None, 1, 32, 1);
+    let r = run_disabled(Model::Ial, kernel, 1, 32, 1);
     assert_eq!(r.out.unwrap(), vec![golden]);
-    let r = run(Model::Ial, kernel, Some(&spec("0x8")), 1, 32, 1);
+    let r = run(kernel, &spec("0x8"), 1, 32, 1);
     assert_eq!(r.out.unwrap(), vec![golden - 3]);
     assert_eq!(r.count, 1);
-    let r = run(Model::Ial, kernel, Some(&spec("0x1")), 1, 32, 1);
+    let r = run(kernel, &spec("0x1"), 1, 32, 1);
     assert_eq!(r.out.unwrap(), vec![golden]);
     assert_eq!(r.count, 0);
 }
@@ -324,9 +313,8 @@ fn wv_stuck_predicates_change_the_selects() {
 "#;
     let golden: Vec<u32> = (0..32).map(|t| u32::from(t < 16)).collect();
     let r = run(
-        Model::Wv,
         kernel,
-        Some("wv:sm=0,sp=0,warps=0x1,lanes=0xf0000,pol=sa1"),
+        "wv:sm=0,sp=0,warps=0x1,lanes=0xf0000,pol=sa1",
         1,
         32,
         32,
@@ -336,9 +324,8 @@ fn wv_stuck_predicates_change_the_selects() {
     assert_eq!(r.out.unwrap(), want);
     assert_eq!(r.count, 1);
     let r = run(
-        Model::Wv,
         kernel,
-        Some("wv:sm=0,sp=0,warps=0x1,lanes=0x3,pol=sa0"),
+        "wv:sm=0,sp=0,warps=0x1,lanes=0x3,pol=sa0",
         1,
         32,
         32,
@@ -348,9 +335,8 @@ fn wv_stuck_predicates_change_the_selects() {
     assert_eq!(r.out.unwrap(), want);
     // stuck-at-0 on lanes whose predicate is already 0: not activated
     let r = run(
-        Model::Wv,
         kernel,
-        Some("wv:sm=0,sp=0,warps=0x1,lanes=0xff0000,pol=sa0"),
+        "wv:sm=0,sp=0,warps=0x1,lanes=0xff0000,pol=sa0",
         1,
         32,
         32,
@@ -382,14 +368,7 @@ DONE:
     ret;
 }
 "#;
-    let r = run(
-        Model::Brx,
-        kernel,
-        Some("brx:sm=0,sp=0,warps=0x1,lanes=0x10001"),
-        1,
-        32,
-        32,
-    );
+    let r = run(kernel, "brx:sm=0,sp=0,warps=0x1,lanes=0x10001", 1, 32, 32);
     let mut want: Vec<u32> = (0..32).map(|t| if t < 16 { 1 } else { 2 }).collect();
     want[0] = 2;
     want[16] = 1;
@@ -421,9 +400,8 @@ const RA: &str = r#"
 fn ira_first_source_reads_the_neighbouring_register() {
     // field 1 = first register source; bit 0: %r1 -> %r0 (= 7)
     let r = run(
-        Model::Ira,
         RA,
-        Some("ira:sm=0,sp=0,warps=0x1,lanes=0x6,field=1,bit=0"),
+        "ira:sm=0,sp=0,warps=0x1,lanes=0x6,field=1,bit=0",
         1,
         32,
         32,
@@ -437,9 +415,8 @@ fn ira_first_source_reads_the_neighbouring_register() {
     // (%r3 = 5 + 7), then the store's second register field (after the address
     // register) reads %r1 for %r3 and stores 5.
     let r = run(
-        Model::Ira,
         RA,
-        Some("ira:sm=0,sp=0,warps=0x1,lanes=0x20,field=2,bit=1"),
+        "ira:sm=0,sp=0,warps=0x1,lanes=0x20,field=2,bit=1",
         1,
         32,
         32,
@@ -456,9 +433,8 @@ fn ira_counts_only_values_that_change() {
     // activated, and the output is the golden one.
     let golden: Vec<u32> = (0..32).map(|t| t + 1000).collect();
     let r = run(
-        Model::Ira,
         RA,
-        Some("ira:sm=0,sp=0,warps=0x1,lanes=0x80,field=1,bit=0"),
+        "ira:sm=0,sp=0,warps=0x1,lanes=0x80,field=1,bit=0",
         1,
         32,
         32,
@@ -473,9 +449,8 @@ fn ira_destination_writes_the_neighbouring_register() {
     // %r0 = 1; mov %r2, 1000 writes %r3 = 1000; add %r3, %r1, %r2 writes
     // %r2 = 7 + 0 and leaves %r3 = 1000, which is stored. Four writes, four changes.
     let r = run(
-        Model::Ira,
         RA,
-        Some("ira:sm=0,sp=0,warps=0x1,lanes=0x2,field=0,bit=0"),
+        "ira:sm=0,sp=0,warps=0x1,lanes=0x2,field=0,bit=0",
         1,
         32,
         32,
@@ -488,14 +463,7 @@ fn ira_destination_writes_the_neighbouring_register() {
 
 #[test]
 fn ir_traps_at_the_first_instruction_of_the_group() {
-    let r = run(
-        Model::Ir,
-        RA,
-        Some("ir:sm=0,sp=0,warps=0x1,op=add.u32"),
-        1,
-        32,
-        32,
-    );
+    let r = run(RA, "ir:sm=0,sp=0,warps=0x1,op=add.u32", 1, 32, 32);
     assert!(
         matches!(r.out, Err(GpuError::Trap { .. })),
         "{:?}",
@@ -503,14 +471,7 @@ fn ir_traps_at_the_first_instruction_of_the_group() {
     );
     assert_eq!(r.count, 1);
     // a group the kernel does not execute: nothing happens
-    let r = run(
-        Model::Ir,
-        RA,
-        Some("ir:sm=0,sp=0,warps=0x1,op=sub.u32"),
-        1,
-        32,
-        32,
-    );
+    let r = run(RA, "ir:sm=0,sp=0,warps=0x1,op=sub.u32", 1, 32, 32);
     assert_eq!(
         r.out.unwrap(),
         (0..32).map(|t| t + 1000).collect::<Vec<u32>>()
@@ -521,9 +482,8 @@ fn ir_traps_at_the_first_instruction_of_the_group() {
 #[test]
 fn ioc_add_computes_sub() {
     let r = run(
-        Model::Ioc,
         RA,
-        Some("ioc:sm=0,sp=0,warps=0x1,lanes=0x1,op=add.u32,subst=sub"),
+        "ioc:sm=0,sp=0,warps=0x1,lanes=0x1,op=add.u32,subst=sub",
         1,
         32,
         32,
@@ -541,10 +501,10 @@ fn ioc_counts_only_results_that_change() {
     // 8 | 1000 = 1000.
     let spec = |lanes: &str| format!("ioc:sm=0,sp=0,warps=0x1,lanes={lanes},op=add.u32,subst=or");
     let golden: Vec<u32> = (0..32).map(|t| t + 1000).collect();
-    let r = run(Model::Ioc, RA, Some(&spec("0xff")), 1, 32, 32);
+    let r = run(RA, &spec("0xff"), 1, 32, 32);
     assert_eq!(r.out.unwrap(), golden);
     assert_eq!(r.count, 0);
-    let r = run(Model::Ioc, RA, Some(&spec("0x1ff")), 1, 32, 32);
+    let r = run(RA, &spec("0x1ff"), 1, 32, 32);
     let mut want = golden;
     want[8] = 1000;
     assert_eq!(r.out.unwrap(), want);
@@ -554,9 +514,8 @@ fn ioc_counts_only_results_that_change() {
 #[test]
 fn fu_flips_result_bits_of_one_opcode_in_one_lane() {
     let r = run(
-        Model::Fu,
         RA,
-        Some("fu:sm=0,sp=0,warps=0xffffffff,lanes=0x4,op=add.u32,mask=0x1"),
+        "fu:sm=0,sp=0,warps=0xffffffff,lanes=0x4,op=add.u32,mask=0x1",
         1,
         64,
         64,
@@ -573,14 +532,7 @@ fn iio_flips_immediates_and_address_offsets() {
     // Lane 1: `mov %r2, 1000` reads 1000 ^ 64 = 936; `mul.wide %off, %idx, 4` reads
     // 4 ^ 64 = 68; the store's offset 0 reads 64. So lane 1 stores 1 + 936 = 937 at
     // byte 1 * 68 + 64 = 132, element 33, and element 1 stays 0.
-    let r = run(
-        Model::Iio,
-        RA,
-        Some("iio:sm=0,sp=0,warps=0x1,lanes=0x2,mask=0x40"),
-        1,
-        32,
-        64,
-    );
+    let r = run(RA, "iio:sm=0,sp=0,warps=0x1,lanes=0x2,mask=0x40", 1, 32, 64);
     let mut want: Vec<u32> = (0..32)
         .map(|t| t + 1000)
         .chain(std::iter::repeat_n(0, 32))
@@ -634,9 +586,8 @@ fn ims_flips_kernel_parameters() {
     assert_eq!(activations(dev.as_mut(), m).unwrap(), 1);
     // A flipped low bit of the pointer parameter misaligns every store of lane 0.
     let r = run(
-        Model::Ims,
         TID_STORE,
-        Some("ims:sm=0,sp=0,warps=0x1,lanes=0x1,mask=0x1"),
+        "ims:sm=0,sp=0,warps=0x1,lanes=0x1,mask=0x1",
         1,
         32,
         32,
@@ -676,9 +627,8 @@ fn imd_corrupts_store_data_and_addresses() {
     let golden: Vec<u32> = (1..=32).collect();
     // default spaces (shared, local): the shared store of lane 1 writes 1 ^ 0x100
     let r = run(
-        Model::Imd,
         SHARED,
-        Some("imd:sm=0,sp=0,warps=0x1,lanes=0x2,mask=0x100"),
+        "imd:sm=0,sp=0,warps=0x1,lanes=0x2,mask=0x100",
         1,
         32,
         32,
@@ -689,9 +639,8 @@ fn imd_corrupts_store_data_and_addresses() {
     assert_eq!(r.count, 1);
     // global stores only: lanes 0 and 2 write value ^ 0x100
     let r = run(
-        Model::Imd,
         SHARED,
-        Some("imd:sm=0,sp=0,warps=0x1,lanes=0x5,mask=0x100,spaces=g"),
+        "imd:sm=0,sp=0,warps=0x1,lanes=0x5,mask=0x100,spaces=g",
         1,
         32,
         32,
@@ -702,9 +651,8 @@ fn imd_corrupts_store_data_and_addresses() {
     assert_eq!(r.out.unwrap(), want);
     // address fault on the global store of lane 0: 0 ^ 0x80 = byte 128 = element 32
     let r = run(
-        Model::Imd,
         SHARED,
-        Some("imd:sm=0,sp=0,warps=0x1,lanes=0x1,mask=0x80,mode=addr,spaces=g"),
+        "imd:sm=0,sp=0,warps=0x1,lanes=0x1,mask=0x80,mode=addr,spaces=g",
         1,
         32,
         64,
@@ -721,14 +669,7 @@ fn imd_corrupts_store_data_and_addresses() {
 
 #[test]
 fn wdrop_removes_a_warp() {
-    let r = run(
-        Model::Wdrop,
-        TID_STORE,
-        Some("wdrop:sm=0,sp=1,warps=0x1"),
-        1,
-        64,
-        64,
-    );
+    let r = run(TID_STORE, "wdrop:sm=0,sp=1,warps=0x1", 1, 64, 64);
     let want: Vec<u32> = (0..64).map(|t| if t < 32 { t } else { 0 }).collect();
     assert_eq!(r.out.unwrap(), want);
     assert_eq!(r.count, 1);
@@ -739,9 +680,8 @@ fn wdrop_before_a_barrier() {
     // Warp 1 never runs. A `bar.sync` without thread count waits for the warps that have
     // not exited (as GPUs do), so warp 0 passes it and the output of warp 1 is missing.
     let r = run(
-        Model::Wdrop,
         &SHARED.replace("buf[256]", "buf[512]"),
-        Some("wdrop:sm=0,sp=1,warps=0x1"),
+        "wdrop:sm=0,sp=1,warps=0x1",
         1,
         64,
         64,
@@ -753,14 +693,7 @@ fn wdrop_before_a_barrier() {
     let counted = SHARED
         .replace("buf[256]", "buf[512]")
         .replace("bar.sync 0;", "bar.sync 0, 64;");
-    let r = run(
-        Model::Wdrop,
-        &counted,
-        Some("wdrop:sm=0,sp=1,warps=0x1"),
-        1,
-        64,
-        64,
-    );
+    let r = run(&counted, "wdrop:sm=0,sp=1,warps=0x1", 1, 64, 64);
     assert!(matches!(r.out, Err(GpuError::Hang { .. })), "{:?}", r.out);
 }
 

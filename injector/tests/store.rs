@@ -7,18 +7,17 @@
 //! --seed 3 --jobs 1 --out v1.db`.
 
 use injector::{
-    plan_campaign, run_campaign, workload_refs, CampaignConfig, CampaignError, CampaignStore,
-    Injections, Isolation, Model, RunOptions, Sampling, SubjectSource, STORE_SCHEMA_VERSION,
+    plan_campaign, workload_refs, CampaignConfig, CampaignError, CampaignStore, Injections, Model,
+    SubjectSource, STORE_SCHEMA_VERSION,
 };
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+
+mod support;
+use support::{results as rows, run, Row};
 
 fn scratch(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("store-{name}"));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    support::scratch(&format!("store-{name}"))
 }
 
 fn fixture_v1(dir: &Path) -> PathBuf {
@@ -29,39 +28,6 @@ fn fixture_v1(dir: &Path) -> PathBuf {
     )
     .unwrap();
     p
-}
-
-/// (subject, model, index, spec, outcome JSON, activations, instructions, error).
-type Row = (
-    String,
-    String,
-    u64,
-    String,
-    String,
-    Option<u64>,
-    Option<u64>,
-    Option<String>,
-);
-
-fn rows(store: &CampaignStore) -> Vec<Row> {
-    store
-        .results()
-        .unwrap()
-        .into_iter()
-        .map(|r| {
-            let x = r.record;
-            (
-                x.workload,
-                x.model,
-                r.index,
-                x.spec,
-                serde_json::to_string(&x.outcome).unwrap(),
-                x.activations,
-                x.instructions,
-                x.error,
-            )
-        })
-        .collect()
 }
 
 /// The v1 file's own result rows, read with plain SQL.
@@ -90,17 +56,6 @@ fn v1_rows(path: &Path) -> Vec<Row> {
     .unwrap()
     .collect::<Result<_, _>>()
     .unwrap()
-}
-
-fn opts() -> RunOptions {
-    RunOptions {
-        jobs: 1,
-        shard: None,
-        isolation: Isolation::Threads,
-        durability: Default::default(),
-        host: "test-host".into(),
-        command: None,
-    }
 }
 
 #[test]
@@ -167,44 +122,20 @@ fn a_schema_1_store_is_read_without_change_and_upgraded_when_written() {
     assert_eq!(drawn, stored);
     assert_eq!(plan.hash(), hash);
     // and it runs: nothing is pending, nothing is run twice
-    let s = run_campaign(
-        &path,
-        &opts(),
-        &SubjectSource::standard(),
-        &AtomicBool::new(false),
-        &mut |_| {},
-    )
-    .unwrap();
+    let s = run(&path, 1, None);
     assert_eq!((s.ran, s.done, s.planned), (0, 12, 12));
 }
 
 fn small_store(dir: &Path) -> PathBuf {
-    let config = CampaignConfig {
-        subjects: workload_refs(&["vecadd"], &Default::default()).unwrap(),
-        models: vec![Model::Iat],
-        injections: Injections::Fixed { n: 30 },
-        seed: 1,
-        sampling: Sampling::Exercised,
-        device: "sim".into(),
-        profile: "sim".into(),
-        size: None,
-        input_seed: 1,
-        hang_factor: injector::HANG_FACTOR,
-        hang_floor_instructions: injector::HANG_FLOOR_INSTRUCTIONS,
-        hang_floor_wall_ms: 2000,
-        node_config: None,
-    };
+    let config = CampaignConfig::new(
+        workload_refs(&["vecadd"], &Default::default()).unwrap(),
+        vec![Model::Iat],
+        Injections::Fixed { n: 30 },
+    );
     let plan = plan_campaign(&config, &SubjectSource::standard(), 1, &mut |_| {}).unwrap();
     let path = dir.join("c.db");
     CampaignStore::create(&path, &plan, None).unwrap();
-    run_campaign(
-        &path,
-        &opts(),
-        &SubjectSource::standard(),
-        &AtomicBool::new(false),
-        &mut |_| {},
-    )
-    .unwrap();
+    run(&path, 1, None);
     // fold the write-ahead log into the file, so the file alone is the store
     Connection::open(&path)
         .unwrap()

@@ -60,8 +60,8 @@ pub use parser::{parse, parse_recovering, ParseError, ParseErrors, MAX_DEPTH};
 pub use printer::print;
 pub use rewrite::{
     add_registers, declare_global, declare_registers, declared_registers, fresh_names,
-    insert_after, insert_before, instruction_mut, map_instructions, rename_registers,
-    replace_operand, RegDecl, RewriteError,
+    insert_after, insert_before, instruction_mut, map_instructions, register_declaration,
+    rename_registers, replace_operand, RegDecl, RewriteError,
 };
 pub use source::{read_source, SourceError};
 pub use validate::{is_known_target, is_known_version, validate, Invalid, ValidationError};

@@ -203,28 +203,30 @@ pub fn declare_registers(f: &mut Function, ty: Type, names: &[String]) -> Result
     if names.is_empty() {
         return Ok(());
     }
-    body.insert(
-        0,
-        Statement::Var(VarDecl {
-            linkage: Vec::new(),
-            space: StateSpace::Reg,
-            align: None,
-            vector: None,
-            ty,
-            ptr: None,
-            names: names
-                .iter()
-                .map(|n| Declarator {
-                    name: Name::new(n),
-                    range: None,
-                    dims: Vec::new(),
-                    init: None,
-                })
-                .collect(),
-            line: 0,
-        }),
-    );
+    body.insert(0, register_declaration(ty, names));
     Ok(())
+}
+
+/// One `.reg .<ty> names…;` declaration.
+pub fn register_declaration(ty: Type, names: &[impl AsRef<str>]) -> Statement {
+    Statement::Var(VarDecl {
+        linkage: Vec::new(),
+        space: StateSpace::Reg,
+        align: None,
+        vector: None,
+        ty,
+        ptr: None,
+        names: names
+            .iter()
+            .map(|n| Declarator {
+                name: Name::new(n),
+                range: None,
+                dims: Vec::new(),
+                init: None,
+            })
+            .collect(),
+        line: 0,
+    })
 }
 
 /// Picks `n` fresh register names (see [`fresh_names`]) and declares them with type `ty`.
@@ -330,10 +332,7 @@ pub fn insert_before(
     index: usize,
     stmts: Vec<Statement>,
 ) -> Result<(), RewriteError> {
-    let (body, path) = body_and_path(f, index)?;
-    let (list, k) = list_at(body, &path);
-    list.splice(k..k, stmts);
-    Ok(())
+    insert_at(f, index, 0, stmts)
 }
 
 /// Inserts `stmts` right after instruction `index`.
@@ -342,9 +341,19 @@ pub fn insert_after(
     index: usize,
     stmts: Vec<Statement>,
 ) -> Result<(), RewriteError> {
+    insert_at(f, index, 1, stmts)
+}
+
+/// Inserts `stmts` `offset` statements after instruction `index` in its list.
+fn insert_at(
+    f: &mut Function,
+    index: usize,
+    offset: usize,
+    stmts: Vec<Statement>,
+) -> Result<(), RewriteError> {
     let (body, path) = body_and_path(f, index)?;
     let (list, k) = list_at(body, &path);
-    list.splice(k + 1..k + 1, stmts);
+    list.splice(k + offset..k + offset, stmts);
     Ok(())
 }
 

@@ -135,7 +135,7 @@ pub struct Arrays {
 }
 
 macro_rules! typed_getter {
-    ($fn:ident, $variant:ident, $t:ty) => {
+    ($fn:ident, $fn_of:ident, $variant:ident, $t:ty) => {
         #[doc = concat!("The `", stringify!($t), "` array called `name`.")]
         pub fn $fn(&self, name: &str) -> Result<&[$t], InputError> {
             match self.get(name) {
@@ -149,6 +149,13 @@ macro_rules! typed_getter {
                     name: name.to_string(),
                 }),
             }
+        }
+
+        #[doc = concat!("The `", stringify!($t), "` array called `name`, of `len` elements.")]
+        pub(crate) fn $fn_of(&self, name: &str, len: usize) -> Result<&[$t], InputError> {
+            let v = self.$fn(name)?;
+            check_len(name, v, len)?;
+            Ok(v)
         }
     };
 }
@@ -193,10 +200,10 @@ impl Arrays {
         self.items.is_empty()
     }
 
-    typed_getter!(u32s, U32, u32);
-    typed_getter!(i32s, I32, i32);
-    typed_getter!(f32s, F32, f32);
-    typed_getter!(f64s, F64, f64);
+    typed_getter!(u32s, u32s_of, U32, u32);
+    typed_getter!(i32s, i32s_of, I32, i32);
+    typed_getter!(f32s, f32s_of, F32, f32);
+    typed_getter!(f64s, f64s_of, F64, f64);
 }
 
 /// The generated inputs of one workload run.

@@ -50,6 +50,19 @@ pub struct SizeSpec {
 }
 
 impl SizeSpec {
+    /// A count of elements, as the one-dimensional workloads take it: any `n` from 1 to
+    /// 2^26, 2^24 for runs on real GPUs.
+    pub(crate) const fn elements(meaning: &'static str, default: usize) -> SizeSpec {
+        SizeSpec {
+            meaning,
+            default,
+            gpu: 1 << 24,
+            min: 1,
+            max: 1 << 26,
+            multiple_of: 1,
+        }
+    }
+
     /// Checks `size` for the workload `workload`.
     pub fn check(&self, workload: &'static str, size: usize) -> Result<(), InputError> {
         if size < self.min || size > self.max || size % self.multiple_of != 0 {
@@ -81,6 +94,18 @@ pub struct OutputSpec {
     pub tolerance: Tolerance,
     /// Why this tolerance: what makes the arithmetic exact or not.
     pub why: &'static str,
+}
+
+impl OutputSpec {
+    /// An output compared bit for bit with the CPU reference, exact for the reason `why`.
+    pub(crate) const fn exact(name: &'static str, dtype: DType, why: &'static str) -> Self {
+        OutputSpec {
+            name,
+            dtype,
+            tolerance: Tolerance::Exact,
+            why,
+        }
+    }
 }
 
 /// A workload's metadata.

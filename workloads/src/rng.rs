@@ -5,14 +5,24 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng as _, SeedableRng};
 
 /// A seeded generator for one purpose (`stream`) of one workload.
-pub(crate) struct Rng(ChaCha8Rng);
+pub(crate) struct Rng(ChaCha8Rng, u64);
 
 impl Rng {
     /// The generator of stream `stream` for `seed`.
     pub(crate) fn new(seed: u64, stream: u64) -> Rng {
         let mut r = ChaCha8Rng::seed_from_u64(seed);
         r.set_stream(stream);
-        Rng(r)
+        Rng(r, seed)
+    }
+
+    /// The seed it was made from.
+    pub(crate) fn seed(&self) -> u64 {
+        self.1
+    }
+
+    /// The generator of another stream of the same seed.
+    pub(crate) fn stream(&self, stream: u64) -> Rng {
+        Rng::new(self.1, stream)
     }
 
     pub(crate) fn u32(&mut self) -> u32 {

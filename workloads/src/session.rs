@@ -122,6 +122,11 @@ pub(crate) fn grid2(gx: u32, gy: u32, bx: u32, by: u32) -> LaunchConfig {
     }
 }
 
+/// A buffer as a kernel pointer argument.
+pub(crate) fn ptr(buf: Buffer) -> KernelArg {
+    KernelArg::Ptr(buf.ptr)
+}
+
 /// A size as a kernel `int`. Sizes are bounded by their [`SizeSpec`](crate::SizeSpec),
 /// far below `i32::MAX`.
 pub(crate) fn int(n: usize) -> KernelArg {

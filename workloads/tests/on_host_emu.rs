@@ -82,57 +82,21 @@ struct CorruptCounts {
     xor: u32,
 }
 
-impl gpu::Device for CorruptCounts {
-    fn name(&self) -> &str {
-        "corrupt-counts"
+impl gpu::DeviceWrapper for CorruptCounts {
+    type Inner = HostEmu;
+    fn wrapped(&self) -> &HostEmu {
+        &self.inner
     }
-    fn load(&mut self, ptx: &str) -> Result<gpu::ModuleHandle, gpu::GpuError> {
-        self.inner.load(ptx)
+    fn wrapped_mut(&mut self) -> &mut HostEmu {
+        &mut self.inner
     }
-    fn alloc(&mut self, len: usize) -> Result<gpu::Buffer, gpu::GpuError> {
-        self.inner.alloc(len)
-    }
-    fn free(&mut self, buf: gpu::Buffer) -> Result<(), gpu::GpuError> {
-        self.inner.free(buf)
-    }
-    fn write(&mut self, buf: gpu::Buffer, data: &[u8]) -> Result<(), gpu::GpuError> {
-        self.inner.write(buf, data)
-    }
-    fn read(&mut self, buf: gpu::Buffer, out: &mut [u8]) -> Result<(), gpu::GpuError> {
-        self.inner.read(buf, out)?;
+    fn on_read(&mut self, buf: gpu::Buffer, out: &mut [u8]) -> Result<(), gpu::GpuError> {
+        gpu::Device::read(&mut self.inner, buf, out)?;
         if out.len() == 4 {
             let v = u32::from_le_bytes(out[..4].try_into().unwrap()) ^ self.xor;
             out.copy_from_slice(&v.to_le_bytes());
         }
         Ok(())
-    }
-    fn write_global(
-        &mut self,
-        m: gpu::ModuleHandle,
-        n: &str,
-        d: &[u8],
-    ) -> Result<(), gpu::GpuError> {
-        self.inner.write_global(m, n, d)
-    }
-    fn read_global(
-        &mut self,
-        m: gpu::ModuleHandle,
-        n: &str,
-        out: &mut [u8],
-    ) -> Result<(), gpu::GpuError> {
-        self.inner.read_global(m, n, out)
-    }
-    fn launch(
-        &mut self,
-        m: gpu::ModuleHandle,
-        kernel: &str,
-        cfg: &gpu::LaunchConfig,
-        args: &[gpu::KernelArg],
-    ) -> Result<gpu::LaunchStats, gpu::GpuError> {
-        self.inner.launch(m, kernel, cfg, args)
-    }
-    fn set_limits(&mut self, limits: gpu::Limits) {
-        self.inner.set_limits(limits)
     }
 }
 

@@ -6,10 +6,8 @@
 //! last line says why), 2 on a usage error (bad device name, unreadable node config).
 //! JSON output (`--json`) is [`gpu::Enumeration`], documented field by field there.
 
-use anyhow::Context;
 use clap::Args;
 use gpu::{DeviceInfo, DeviceSpec, Enumeration, Telemetry};
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -40,14 +38,9 @@ pub fn run(args: DevicesArgs) -> anyhow::Result<ExitCode> {
     } else {
         platform.inspect(&specs)
     };
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &listing).context("writing JSON")?;
-        writeln!(out)?;
-    } else {
-        out.write_all(render(&listing).as_bytes())?;
-    }
-    Ok(ExitCode::SUCCESS)
+    super::print_json_or_text(args.json, &listing, |out, listing| {
+        out.write_all(render(listing).as_bytes())
+    })
 }
 
 /// The human table: one row per device, then one line per error, then why there is no

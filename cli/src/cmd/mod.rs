@@ -13,6 +13,27 @@ pub mod subjects;
 pub mod worker;
 pub mod workloads;
 
+use anyhow::Context;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Writes `value` to standard output: as pretty JSON with `--json`, else as the text
+/// that `text` writes. The listing commands' exit code is success either way.
+pub fn print_json_or_text<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    text: impl FnOnce(&mut dyn Write, &T) -> std::io::Result<()>,
+) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, value).context("writing JSON")?;
+        writeln!(out)?;
+    } else {
+        text(&mut out, value)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Sets the signal dispositions of a command-line tool; called first in `main`, before
 /// any other thread exists:
 ///

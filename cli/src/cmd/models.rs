@@ -6,7 +6,6 @@
 use clap::Args;
 use injector::Model;
 use reports::output::{ModelDoc, ParamDoc};
-use std::io::Write;
 use std::process::ExitCode;
 
 /// Arguments of `gpufault models`.
@@ -63,30 +62,25 @@ fn wrap(text: &str, width: usize, indent: &str) -> String {
 
 /// Runs `gpufault models`.
 pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
-    let docs = docs();
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &docs)?;
-        writeln!(out)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    writeln!(
-        out,
-        "Every model selects faulty hardware by sm, sp (sub-partition = %warpid % 4), warps\n\
-         (bit k = warp slot 4k+sp) and lanes; see `gpufault run --fault` for the spec syntax.\n"
-    )?;
-    for d in &docs {
-        writeln!(out, "{}  {}", d.id, d.unit)?;
-        out.write_all(wrap(&d.definition, 84, "    ").as_bytes())?;
-        for p in &d.parameters {
-            writeln!(out, "    {:<7} {}", p.name, p.range)?;
+    super::print_json_or_text(args.json, &docs(), |out, docs| {
+        writeln!(
+            out,
+            "Every model selects faulty hardware by sm, sp (sub-partition = %warpid % 4), warps\n\
+             (bit k = warp slot 4k+sp) and lanes; see `gpufault run --fault` for the spec syntax.\n"
+        )?;
+        for d in docs {
+            writeln!(out, "{}  {}", d.id, d.unit)?;
+            out.write_all(wrap(&d.definition, 84, "    ").as_bytes())?;
+            for p in &d.parameters {
+                writeln!(out, "    {:<7} {}", p.name, p.range)?;
+            }
+            if d.all_lanes {
+                writeln!(out, "    (always all 32 lanes of the selected warps)")?;
+            }
+            writeln!(out)?;
         }
-        if d.all_lanes {
-            writeln!(out, "    (always all 32 lanes of the selected warps)")?;
-        }
-        writeln!(out)?;
-    }
-    Ok(ExitCode::SUCCESS)
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -361,65 +361,61 @@ fn stats(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
             .map(function_stats)
             .collect(),
     };
-    let mut out = std::io::stdout().lock();
-    if json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    writeln!(
-        out,
-        "{}: PTX {}, target {}",
-        report.file,
-        report.version.as_deref().unwrap_or("?"),
-        report.target.as_deref().unwrap_or("?")
-    )?;
-    for f in &report.functions {
+    super::print_json_or_text(json, &report, |out, report| {
         writeln!(
             out,
-            "\n{} {}",
-            if f.kind == "entry" {
-                "kernel"
-            } else {
-                "function"
-            },
-            f.name
+            "{}: PTX {}, target {}",
+            report.file,
+            report.version.as_deref().unwrap_or("?"),
+            report.target.as_deref().unwrap_or("?")
         )?;
-        let params: Vec<String> = f
-            .params
-            .iter()
-            .map(|p| format!("{} ({} B)", p.decl, p.bytes))
-            .collect();
-        writeln!(out, "  parameters    {}", params.len())?;
-        for p in &params {
-            writeln!(out, "    {p}")?;
+        for f in &report.functions {
+            writeln!(
+                out,
+                "\n{} {}",
+                if f.kind == "entry" {
+                    "kernel"
+                } else {
+                    "function"
+                },
+                f.name
+            )?;
+            let params: Vec<String> = f
+                .params
+                .iter()
+                .map(|p| format!("{} ({} B)", p.decl, p.bytes))
+                .collect();
+            writeln!(out, "  parameters    {}", params.len())?;
+            for p in &params {
+                writeln!(out, "    {p}")?;
+            }
+            let regs: Vec<String> = f
+                .registers
+                .iter()
+                .map(|(t, n)| format!("{t} {n}"))
+                .collect();
+            writeln!(out, "  registers     {}", regs.join(", "))?;
+            let classes: Vec<String> = Class::ALL
+                .iter()
+                .filter_map(|c| {
+                    f.by_class
+                        .get(c.name())
+                        .map(|n| format!("{} {n}", c.name()))
+                })
+                .collect();
+            writeln!(
+                out,
+                "  instructions  {} ({})",
+                f.instructions,
+                classes.join(", ")
+            )?;
+            match f.basic_blocks {
+                Some(n) => writeln!(out, "  basic blocks  {n}")?,
+                None => writeln!(out, "  basic blocks  ? (undefined label)")?,
+            }
         }
-        let regs: Vec<String> = f
-            .registers
-            .iter()
-            .map(|(t, n)| format!("{t} {n}"))
-            .collect();
-        writeln!(out, "  registers     {}", regs.join(", "))?;
-        let classes: Vec<String> = Class::ALL
-            .iter()
-            .filter_map(|c| {
-                f.by_class
-                    .get(c.name())
-                    .map(|n| format!("{} {n}", c.name()))
-            })
-            .collect();
-        writeln!(
-            out,
-            "  instructions  {} ({})",
-            f.instructions,
-            classes.join(", ")
-        )?;
-        match f.basic_blocks {
-            Some(n) => writeln!(out, "  basic blocks  {n}")?,
-            None => writeln!(out, "  basic blocks  ? (undefined label)")?,
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+        Ok(())
+    })
 }
 
 #[cfg(test)]

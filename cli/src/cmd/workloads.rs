@@ -5,7 +5,6 @@
 
 use clap::Args;
 use reports::output::{OutputDoc, SizeDoc, WorkloadDoc};
-use std::io::Write;
 use std::process::ExitCode;
 
 /// Arguments of `gpufault workloads`.
@@ -47,30 +46,25 @@ fn docs() -> Vec<WorkloadDoc<'static>> {
 
 /// Runs `gpufault workloads`.
 pub fn run(args: WorkloadsArgs) -> anyhow::Result<ExitCode> {
-    let docs = docs();
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &docs)?;
-        writeln!(out)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    writeln!(
-        out,
-        "{:<14} {:>8} {:>9}  {:<44} KERNELS",
-        "WORKLOAD", "DEFAULT", "GPU SIZE", "SIZE MEANS"
-    )?;
-    for d in &docs {
+    super::print_json_or_text(args.json, &docs(), |out, docs| {
         writeln!(
             out,
-            "{:<14} {:>8} {:>9}  {:<44} {}",
-            d.name,
-            d.size.default,
-            d.size.gpu,
-            d.size.meaning,
-            d.kernels.join(", ")
+            "{:<14} {:>8} {:>9}  {:<44} KERNELS",
+            "WORKLOAD", "DEFAULT", "GPU SIZE", "SIZE MEANS"
         )?;
-    }
-    Ok(ExitCode::SUCCESS)
+        for d in docs {
+            writeln!(
+                out,
+                "{:<14} {:>8} {:>9}  {:<44} {}",
+                d.name,
+                d.size.default,
+                d.size.gpu,
+                d.size.meaning,
+                d.kernels.join(", ")
+            )?;
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -54,9 +54,25 @@ pub fn spawn(dir: &Path, args: &[&str]) -> Child {
         .unwrap()
 }
 
+/// Runs the binary in the package directory, where `cargo test` starts the tests.
+pub fn run(args: &[&str]) -> Output {
+    gpufault(Path::new(env!("CARGO_MANIFEST_DIR")), args)
+}
+
+/// Standard output as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// Standard error as text.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Standard output as JSON; panics with both streams when it is not.
+pub fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}\n{}", stdout(o), stderr(o)))
 }
 
 /// A read-only connection to a store (waits for a writer's lock).
@@ -117,28 +133,24 @@ pub type ResultRow = (
 
 /// The [`ResultRow`]s of a store.
 pub fn result_rows(store: &Path) -> Vec<ResultRow> {
+    query(
+        store,
+        "SELECT r.subject, r.model, r.idx, p.spec, r.outcome_json, r.activations,
+                r.instructions, r.error
+         FROM results r JOIN plan p USING (subject, model, idx)
+         ORDER BY r.subject, r.model, r.idx",
+    )
+}
+
+/// Every row that `sql` selects from a store, as the tuple of its columns.
+pub fn query<T>(store: &Path, sql: &str) -> Vec<T>
+where
+    T: for<'r> TryFrom<&'r rusqlite::Row<'r>, Error = rusqlite::Error>,
+{
     let c = read_only(store);
-    let mut st = c
-        .prepare(
-            "SELECT r.subject, r.model, r.idx, p.spec, r.outcome_json, r.activations,
-                    r.instructions, r.error
-             FROM results r JOIN plan p USING (subject, model, idx)
-             ORDER BY r.subject, r.model, r.idx",
-        )
-        .unwrap();
+    let mut st = c.prepare(sql).unwrap();
     let rows = st
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-            ))
-        })
+        .query_map([], |r| T::try_from(r))
         .unwrap()
         .collect::<Result<Vec<_>, _>>()
         .unwrap();
@@ -169,4 +181,16 @@ pub fn small_campaign(dir: &Path, injections: u32) {
         let o = gpufault(dir, args);
         assert!(o.status.success(), "{args:?}: {}", stderr(&o));
     }
+}
+
+/// The words of a command line: `words("campaign run c.db")` is
+/// `["campaign", "run", "c.db"]`.
+pub fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+/// Asserts that `text` contains `part`, and shows `text` when it does not.
+#[track_caller]
+pub fn assert_contains(text: &str, part: &str) {
+    assert!(text.contains(part), "no {part:?} in:\n{text}");
 }

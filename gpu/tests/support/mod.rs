@@ -3,7 +3,9 @@
 // Each test file uses a different subset.
 #![allow(dead_code)]
 
-use gpu::{Device, DeviceExt, KernelArg, LaunchConfig, LaunchStats, WorkerCommand};
+use gpu::{
+    Device, DeviceExt, GpuError, KernelArg, LaunchConfig, LaunchStats, ModuleHandle, WorkerCommand,
+};
 
 /// The test module (see the comment at its top).
 pub const KERNELS: &str = include_str!("../kernels.ptx");
@@ -79,4 +81,17 @@ pub fn by_value(dev: &mut dyn Device) -> Vec<u64> {
     );
     dev.free(out).unwrap();
     got
+}
+
+/// Launches `spin` of module `m` (a loop on a flag that nobody sets, in a fresh buffer)
+/// and returns the error it has to end in.
+pub fn spin(dev: &mut dyn Device, m: ModuleHandle) -> GpuError {
+    let flag = dev.alloc_zeroed::<u32>(1).unwrap();
+    dev.launch(
+        m,
+        "spin",
+        &LaunchConfig::linear(1, 32),
+        &[KernelArg::Ptr(flag.ptr)],
+    )
+    .unwrap_err()
 }

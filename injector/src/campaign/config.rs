@@ -105,6 +105,27 @@ pub struct CampaignConfig {
 }
 
 impl CampaignConfig {
+    /// A campaign on the default virtual GPU (`sim`) with every other setting at the
+    /// default of `gpufault campaign`: seed 1, exercised sampling, default sizes, input
+    /// seed 1, the default hang policy, no node config.
+    pub fn new(subjects: Vec<SubjectRef>, models: Vec<Model>, injections: Injections) -> Self {
+        CampaignConfig {
+            subjects,
+            models,
+            injections,
+            seed: 1,
+            sampling: Sampling::Exercised,
+            device: "sim".into(),
+            profile: "sim".into(),
+            size: None,
+            input_seed: 1,
+            hang_factor: crate::run::HANG_FACTOR,
+            hang_floor_instructions: crate::run::HANG_FLOOR_INSTRUCTIONS,
+            hang_floor_wall_ms: crate::run::HANG_FLOOR_WALL.as_millis() as u64,
+            node_config: None,
+        }
+    }
+
     /// The hang policy of the configuration.
     pub fn hang_policy(&self) -> HangPolicy {
         HangPolicy {

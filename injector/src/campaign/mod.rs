@@ -19,24 +19,14 @@
 //! ```no_run
 //! use injector::{
 //!     plan_campaign, run_campaign, CampaignConfig, CampaignStore, Injections, Isolation,
-//!     Model, RunOptions, Sampling, SubjectSource,
+//!     Model, RunOptions, SubjectSource,
 //! };
 //! use std::sync::atomic::AtomicBool;
-//! let config = CampaignConfig {
-//!     subjects: injector::workload_refs(&["vecadd"], &Default::default())?,
-//!     models: vec![Model::Iat],
-//!     injections: Injections::Fixed { n: 100 },
-//!     seed: 1,
-//!     sampling: Sampling::Exercised,
-//!     device: "sim".into(),
-//!     profile: "sim".into(),
-//!     size: None,
-//!     input_seed: 1,
-//!     hang_factor: injector::HANG_FACTOR,
-//!     hang_floor_instructions: injector::HANG_FLOOR_INSTRUCTIONS,
-//!     hang_floor_wall_ms: injector::HANG_FLOOR_WALL.as_millis() as u64,
-//!     node_config: None,
-//! };
+//! let config = CampaignConfig::new(
+//!     injector::workload_refs(&["vecadd"], &Default::default())?,
+//!     vec![Model::Iat],
+//!     Injections::Fixed { n: 100 },
+//! );
 //! let source = SubjectSource::standard();
 //! let plan = plan_campaign(&config, &source, 2, &mut |_| {})?;
 //! let path = std::path::Path::new("campaign.db");
@@ -68,5 +58,5 @@ pub use plan::{plan_campaign, site_profile_for, CampaignPlan, CellPlan, PlanProg
 pub use runner::{run_campaign, shard_label, CampaignEvent, Isolation, RunOptions, RunSummary};
 pub use store::{
     merge_stores, rfc3339, CampaignStore, Durability, MergeSummary, Session, StoreMeta,
-    StoredResult, STORE_SCHEMA_VERSION,
+    StoredResult, RESULT_COLUMNS, STORE_SCHEMA_VERSION,
 };

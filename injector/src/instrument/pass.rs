@@ -9,8 +9,8 @@ use crate::descriptor::{op_group_id, DescField};
 use crate::models::FaultModel;
 use crate::types::{op_group, width};
 use ptx::{
-    AddrBase, Address, Declarator, Function, FunctionKind, Instruction, Opcode, Operand,
-    StateSpace, Statement, Type, VarDecl,
+    AddrBase, Address, Function, FunctionKind, Instruction, Opcode, Operand, StateSpace, Statement,
+    Type,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -87,24 +87,8 @@ impl<'a> Pass<'a> {
 
     fn reg_decls(&self) -> Vec<Statement> {
         let decl = |ty: Type, names: &[&str]| {
-            Statement::Var(VarDecl {
-                linkage: vec![],
-                space: StateSpace::Reg,
-                align: None,
-                vector: None,
-                ty,
-                ptr: None,
-                names: names
-                    .iter()
-                    .map(|n| Declarator {
-                        name: r(n).into(),
-                        range: None,
-                        dims: vec![],
-                        init: None,
-                    })
-                    .collect(),
-                line: 0,
-            })
+            let names: Vec<String> = names.iter().map(|n| r(n)).collect();
+            ptx::register_declaration(ty, &names)
         };
         vec![
             decl(Type::Pred, &PREDS),

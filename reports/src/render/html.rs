@@ -286,11 +286,11 @@ fn grouped_rows(
         }
         o.push_str("<tbody>\n");
         for (i, s) in rows.iter().enumerate() {
-            let model = match (i, g.model) {
-                (0, Some(m)) => format!("<code>{}</code>", esc(m)),
-                (0, None) => format!("<strong>{ALL} models</strong>"),
-                _ => String::new(),
-            };
+            let model = g.model_cell(
+                i,
+                |m| format!("<code>{}</code>", esc(m)),
+                || format!("<strong>{ALL} models</strong>"),
+            );
             let is_total = std::ptr::eq(*s, last);
             let workload = if is_total {
                 format!("{ALL} workloads")

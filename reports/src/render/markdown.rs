@@ -165,11 +165,7 @@ fn grouped(
         let n = g.rows.len();
         let last = g.rows[n - 1];
         for (i, s) in rows.iter().enumerate() {
-            let model = match (i, g.model) {
-                (0, Some(m)) => code(m),
-                (0, None) => bold(ALL),
-                _ => String::new(),
-            };
+            let model = g.model_cell(i, code, || bold(ALL));
             if std::ptr::eq(*s, last) {
                 t.row(vec![model, bold(ALL)], bolds(cells(s)));
             } else {

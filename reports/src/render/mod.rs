@@ -240,6 +240,23 @@ pub(crate) struct Group<'a> {
     pub rows: Vec<&'a Summary>,
 }
 
+impl Group<'_> {
+    /// The model column of the group's `i`-th row: on the first row the model as
+    /// `model` writes it, or `all` for the all-models group; nothing below it.
+    pub(crate) fn model_cell(
+        &self,
+        i: usize,
+        model: impl FnOnce(&str) -> String,
+        all: impl FnOnce() -> String,
+    ) -> String {
+        match (i, self.model) {
+            (0, Some(m)) => model(m),
+            (0, None) => all(),
+            _ => String::new(),
+        }
+    }
+}
+
 /// The groups of the outcome tables, in report order.
 pub(crate) fn groups(report: &CampaignReport) -> Vec<Group<'_>> {
     let mut out: Vec<Group<'_>> = report

@@ -128,39 +128,25 @@ pub(crate) struct Segment {
     pub rate: fn(&Summary) -> &Rate,
 }
 
+impl Segment {
+    const fn new(label: &'static str, color: u32, rate: fn(&Summary) -> &Rate) -> Segment {
+        Segment {
+            label,
+            color: Rgb::hex(color),
+            rate,
+        }
+    }
+}
+
 /// The activated outcomes, in stacking order (Okabe–Ito-derived colours, distinguishable
 /// with colour-vision deficiencies; SDC darkened for white text).
 pub(crate) const SEGMENTS: [Segment; 6] = [
-    Segment {
-        label: "Masked",
-        color: Rgb::hex(0xb4c2cf),
-        rate: |s| &s.masked,
-    },
-    Segment {
-        label: "SDC",
-        color: Rgb::hex(0xb94a00),
-        rate: |s| &s.sdc,
-    },
-    Segment {
-        label: "DUE (crash)",
-        color: Rgb::hex(0x0072b2),
-        rate: |s| &s.due,
-    },
-    Segment {
-        label: "Hang",
-        color: Rgb::hex(0xcc79a7),
-        rate: |s| &s.hang,
-    },
-    Segment {
-        label: "Detected",
-        color: Rgb::hex(0x009e73),
-        rate: |s| &s.detected,
-    },
-    Segment {
-        label: "Escaped",
-        color: Rgb::hex(0xe69f00),
-        rate: |s| &s.escaped,
-    },
+    Segment::new("Masked", 0xb4c2cf, |s| &s.masked),
+    Segment::new("SDC", 0xb94a00, |s| &s.sdc),
+    Segment::new("DUE (crash)", 0x0072b2, |s| &s.due),
+    Segment::new("Hang", 0xcc79a7, |s| &s.hang),
+    Segment::new("Detected", 0x009e73, |s| &s.detected),
+    Segment::new("Escaped", 0xe69f00, |s| &s.escaped),
 ];
 
 /// Colour of the not-activated marker.
@@ -236,17 +222,28 @@ fn legend(out: &mut String, x0: f64, y0: f64, width: f64, items: &[(String, Stri
     y - y0 + 22.0
 }
 
+/// The rows of a per-model chart: (label, summary, bold) for every model `keep` accepts,
+/// then the bold all-models row.
+fn model_rows(
+    report: &CampaignReport,
+    keep: impl Fn(&Summary) -> bool,
+) -> Vec<(&str, &Summary, bool)> {
+    let mut rows: Vec<(&str, &Summary, bool)> = report
+        .by_model
+        .iter()
+        .filter(|s| keep(s))
+        .map(|s| (s.model.as_deref().unwrap_or_default(), s, false))
+        .collect();
+    rows.push(("all models", &report.total, true));
+    rows
+}
+
 /// Stacked horizontal bars, one per model and one for all models: the shares of the
 /// activated outcomes, with a separate small bar of the not-activated share of all runs
 /// and the run count on the right.
 pub(crate) fn outcome_bars(report: &CampaignReport, id: &str) -> String {
     let segs = segments_present(report);
-    let mut rows: Vec<(&str, &Summary, bool)> = report
-        .by_model
-        .iter()
-        .map(|s| (s.model.as_deref().unwrap_or_default(), s, false))
-        .collect();
-    rows.push(("all models", &report.total, true));
+    let rows = model_rows(report, |_| true);
 
     let label_w = rows
         .iter()
@@ -773,13 +770,7 @@ pub(crate) fn heatmap(report: &CampaignReport, kind: HeatKind, id: &str) -> Stri
 /// Detection coverage per model (detector campaigns): a bar to the coverage share with
 /// its interval as a whisker.
 pub(crate) fn coverage_bars(report: &CampaignReport, id: &str) -> String {
-    let mut rows: Vec<(&str, &Summary, bool)> = report
-        .by_model
-        .iter()
-        .filter(|s| s.detection.is_some())
-        .map(|s| (s.model.as_deref().unwrap_or_default(), s, false))
-        .collect();
-    rows.push(("all models", &report.total, true));
+    let rows = model_rows(report, |s| s.detection.is_some());
     let label_w = rows
         .iter()
         .map(|(l, _, _)| text_width(l, FONT) * 1.08)

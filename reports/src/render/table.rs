@@ -63,11 +63,7 @@ pub fn render_table(report: &CampaignReport, style: TableStyle) -> String {
     for g in groups(report) {
         grid.blank();
         for (i, s) in g.rows.iter().enumerate() {
-            let model = match (i, g.model) {
-                (0, Some(m)) => m.to_string(),
-                (0, None) => ALL.to_string(),
-                _ => String::new(),
-            };
+            let model = g.model_cell(i, str::to_string, || ALL.to_string());
             let mut cells = vec![
                 model,
                 workload_label(s).to_string(),
@@ -144,11 +140,7 @@ fn detection_grid(report: &CampaignReport) -> Grid {
         grid.blank();
         for (i, s) in rows.into_iter().enumerate() {
             let d = s.detection.as_ref().expect("filtered");
-            let model = match (i, g.model) {
-                (0, Some(m)) => m.to_string(),
-                (0, None) => ALL.to_string(),
-                _ => String::new(),
-            };
+            let model = g.model_cell(i, str::to_string, || ALL.to_string());
             let mut cells = vec![
                 model,
                 workload_label(s).to_string(),

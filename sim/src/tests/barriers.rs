@@ -8,10 +8,8 @@ fn bar_sync_orders_shared_memory_across_warps() {
     // 128 threads write shared[t] = 3t; after the barrier each reads shared[(t+37)%128].
     // The last warp writes last in round-robin order, so without a barrier the first
     // warps would read zeros.
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .shared .align 4 .b32 sh[128];
     .reg .b32 %v, %j, %a;
     {PROLOGUE}
@@ -26,8 +24,8 @@ fn bar_sync_orders_shared_memory_across_warps() {
     ld.shared.u32 %v, [%t2];
     st.global.u32 [%rdo], %v;
     ret;
-}}"
-    );
+"
+    ));
     let r = run_ok(&body, "k", cfg(2, 128), 256);
     for t in 0..256u32 {
         assert_eq!(r.out[t as usize], ((t % 128 + 37) % 128) * 3, "thread {t}");
@@ -37,10 +35,8 @@ fn bar_sync_orders_shared_memory_across_warps() {
 #[test]
 fn barrier_reductions_across_warps() {
     // bar.red.popc, .and, .or over 96 threads with predicates depending on tid.
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .reg .pred %p<6>;
     .reg .b32 %cnt, %a, %o, %b;
     {PROLOGUE}
@@ -60,8 +56,8 @@ fn barrier_reductions_across_warps() {
     st.global.u32 [%rdo+768], %o;
     st.global.u32 [%rdo+1152], %b;
     ret;
-}}"
-    );
+"
+    ));
     let r = run_ok(&body, "k", cfg(1, 96), 4 * 96);
     let popc = (0..96).filter(|t| t % 5 == 0).count() as u32;
     for t in 0..96usize {
@@ -76,10 +72,8 @@ fn barrier_reductions_across_warps() {
 fn producer_consumer_with_named_barriers() {
     // Warps 0-1 produce into shared memory and bar.arrive on barrier 1 (64 threads of
     // consumers + producers = 128); warps 2-3 wait with bar.sync 1, 128 and consume.
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .shared .align 4 .b32 sh[64];
     .reg .pred %prod;
     .reg .b32 %a, %v;
@@ -101,8 +95,8 @@ CONSUME:
 STORE:
     st.global.u32 [%rdo], %v;
     ret;
-}}"
-    );
+"
+    ));
     let r = run_ok(&body, "k", cfg(1, 128), 128);
     for t in 0..128u32 {
         let want = if t < 64 { 0 } else { (t - 64) * (t - 64) };
@@ -113,10 +107,8 @@ STORE:
 #[test]
 fn exited_threads_do_not_hold_a_barrier() {
     // Threads >= 40 exit before the barrier (warp 1 partly, warp 2 entirely).
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .shared .align 4 .b32 sh[96];
     .reg .pred %p1;
     .reg .b32 %a, %v;
@@ -133,8 +125,8 @@ fn exited_threads_do_not_hold_a_barrier() {
     ld.shared.u32 %v, [%t2];
     st.global.u32 [%rdo], %v;
     ret;
-}}"
-    );
+"
+    ));
     let r = run_ok(&body, "k", cfg(1, 96), 96);
     for t in 0..96u32 {
         let want = 40u32.saturating_sub(t);
@@ -146,10 +138,8 @@ fn exited_threads_do_not_hold_a_barrier() {
 fn barrier_in_both_branches_of_a_divergent_warp() {
     // Volta-style: even and odd lanes reach bar.sync 0 from different instructions; the
     // warp arrives when all its lanes wait, and the barrier completes for both.
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .shared .align 4 .b32 sh[64];
     .reg .pred %p1;
     .reg .b32 %a, %v;
@@ -172,8 +162,8 @@ AFTER:
     ld.shared.u32 %v, [%t2];
     st.global.u32 [%rdo], %v;
     ret;
-}}"
-    );
+"
+    ));
     let r = run_ok(&body, "k", cfg(1, 64), 64);
     for t in 0..64u32 {
         let s = t ^ 33;

@@ -14,10 +14,8 @@ fn u64_at(out: &[u32], i: usize) -> u64 {
 
 /// One kernel `k(.param .u64 out)` with the test prologue and `body`.
 fn kernel(regs: &str, body: &str) -> String {
-    format!(
+    super::kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
 {PROLOGUE}
     .reg .pred %p<4>;
     .reg .b64 %a;
@@ -25,8 +23,8 @@ fn kernel(regs: &str, body: &str) -> String {
 {regs}
 {body}
     ret;
-}}"
-    )
+"
+    ))
 }
 
 #[test]

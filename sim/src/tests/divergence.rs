@@ -7,10 +7,8 @@ use super::*;
 fn nested_branches_compute_per_lane_paths_and_reconverge() {
     // out[2t] = path id, out[2t+1] = activemask inside the innermost branch,
     // and out[64 + t] = activemask after the outer join.
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .reg .pred %p<4>;
     .reg .b32 %x, %m, %j;
     .reg .b64 %rp, %rq;
@@ -51,8 +49,8 @@ JOIN:
     add.u64 %rp, %rp, %rq;
     st.global.u32 [%rp+256], %j;
     ret;
-}}"
-    );
+"
+    ));
     let r = run_ok(&body, "k", cfg(1, 32), 96);
     let lanes = |f: &dyn Fn(u32) -> bool| (0..32).filter(|&l| f(l)).fold(0u32, |m, l| m | 1 << l);
     for t in 0..32u32 {
@@ -76,10 +74,8 @@ JOIN:
 fn loop_with_divergent_trip_counts_and_break_reconverges() {
     // Lane t loops t+1 times, but breaks early when i == 5 for lanes with t % 3 == 0;
     // the sum of i is stored, and activemask after the loop must be full.
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .reg .pred %p<4>;
     .reg .b32 %i, %sum, %n, %m, %r3;
     {PROLOGUE}
@@ -101,8 +97,8 @@ DONE:
     st.global.u32 [%rdo], %sum;
     st.global.u32 [%rdo+128], %m;
     ret;
-}}"
-    );
+"
+    ));
     let r = run_ok(&body, "k", cfg(1, 32), 64);
     for t in 0..32u32 {
         let n = t + 1;
@@ -125,10 +121,8 @@ fn irreducible_control_flow_with_two_loop_entries() {
     // Even lanes enter the loop at A, odd lanes at B (a loop with two entries, which
     // structured reconvergence tables cannot express). Each pass through A adds 1, B adds
     // 10; the loop runs until the counter reaches t % 4 + 1.
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .reg .pred %p<3>;
     .reg .b32 %acc, %it, %lim, %m;
     {PROLOGUE}
@@ -150,8 +144,8 @@ B:
     st.global.u32 [%rdo], %acc;
     st.global.u32 [%rdo+128], %m;
     ret;
-}}"
-    );
+"
+    ));
     let r = run_ok(&body, "k", cfg(1, 32), 64);
     for t in 0..32u32 {
         let lim = t % 4 + 1;
@@ -168,10 +162,8 @@ fn out_of_line_block_rejoins_before_a_full_warp_shuffle() {
     // Lanes 0-15 branch to a block laid out after the join point and jump back; lanes
     // 16-31 reach the join (and the full-mask shuffle) first. The shuffle must wait for
     // the other half, so every lane reads lane 31-t's value including the +100.
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .reg .pred %p1;
     .reg .b32 %v, %src, %got;
     {PROLOGUE}
@@ -186,8 +178,8 @@ JOIN:
 LATE:
     add.u32 %v, %v, 100;
     bra JOIN;
-}}"
-    );
+"
+    ));
     let r = run_ok(&body, "k", cfg(1, 32), 32);
     for t in 0..32u32 {
         let s = 31 - t;
@@ -202,10 +194,8 @@ LATE:
 #[test]
 fn divergent_warps_of_a_multi_warp_cta_are_independent() {
     // 96 threads (3 warps, the last one full): a data-dependent loop per thread.
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .reg .pred %p1;
     .reg .b32 %x, %steps;
     {PROLOGUE}
@@ -223,8 +213,8 @@ COLLATZ:
 END:
     st.global.u32 [%rdo], %steps;
     ret;
-}}"
-    );
+"
+    ));
     let r = run_ok(&body, "k", cfg(2, 96), 192);
     for t in 0..192u32 {
         let (mut x, mut steps) = (t, 0);
@@ -238,10 +228,8 @@ END:
 
 #[test]
 fn brx_idx_jumps_per_lane() {
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .reg .b32 %i, %v;
     {PROLOGUE}
     and.b32 %i, %tidx, 3;
@@ -257,8 +245,8 @@ L3: mov.u32 %v, 13;
 J:
     st.global.u32 [%rdo], %v;
     ret;
-}}"
-    );
+"
+    ));
     let r = run_ok(&body, "k", cfg(1, 32), 32);
     for t in 0..32u32 {
         assert_eq!(r.out[t as usize], 10 + t % 4);

@@ -17,10 +17,8 @@ fn fault_of(body: &str, grid: u32, block: u32) -> (crate::Fault, Run) {
 #[test]
 fn out_of_bounds_global_load_is_an_illegal_address_with_its_thread() {
     // Thread 37 (CTA 1, lane 5) reads 4 bytes past the end of the 256-byte buffer.
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .reg .pred %p1;
     .reg .b32 %v;
     {PROLOGUE}
@@ -30,8 +28,8 @@ fn out_of_bounds_global_load_is_an_illegal_address_with_its_thread() {
     ld.global.u32 %v, [%rt1+256];
 END:
     ret;
-}}"
-    );
+"
+    ));
     let (f, r) = fault_of(&body, 2, 32);
     assert_eq!(
         f.kind,
@@ -50,16 +48,16 @@ END:
 
 #[test]
 fn null_and_unmapped_generic_pointers_fault() {
-    let body = "
-.visible .entry k(.param .u64 out)
-{
+    let body = kernel(
+        "
     .reg .b64 %p;
     .reg .b32 %v;
     mov.u64 %p, 0;
     ld.u32 %v, [%p];
     ret;
-}";
-    let (f, _) = fault_of(body, 1, 1);
+",
+    );
+    let (f, _) = fault_of(&body, 1, 1);
     assert_eq!(
         f.kind,
         FaultKind::IllegalAddress {
@@ -72,15 +70,15 @@ fn null_and_unmapped_generic_pointers_fault() {
 
 #[test]
 fn shared_memory_out_of_bounds_and_misaligned_accesses() {
-    let body = "
-.visible .entry k(.param .u64 out)
-{
+    let body = kernel(
+        "
     .shared .align 4 .b32 sh[8];
     .reg .b32 %v;
     st.shared.u32 [sh+32], 1;
     ret;
-}";
-    let (f, _) = fault_of(body, 1, 1);
+",
+    );
+    let (f, _) = fault_of(&body, 1, 1);
     assert_eq!(
         f.kind,
         FaultKind::IllegalAddress {
@@ -89,15 +87,15 @@ fn shared_memory_out_of_bounds_and_misaligned_accesses() {
             size: 4
         }
     );
-    let body = "
-.visible .entry k(.param .u64 out)
-{
+    let body = kernel(
+        "
     .shared .align 4 .b32 sh[8];
     .reg .b32 %v;
     ld.shared.u32 %v, [sh+2];
     ret;
-}";
-    let (f, _) = fault_of(body, 1, 1);
+",
+    );
+    let (f, _) = fault_of(&body, 1, 1);
     assert_eq!(
         f.kind,
         FaultKind::MisalignedAddress {
@@ -110,18 +108,16 @@ fn shared_memory_out_of_bounds_and_misaligned_accesses() {
 
 #[test]
 fn stores_before_a_fault_stay_written() {
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     {PROLOGUE}
     st.global.u32 [%rdo], 42;
     bar.sync 0;
     ld.param.u64 %rt1, [out];
     st.global.u32 [%rt1+4096], 1;
     ret;
-}}"
-    );
+"
+    ));
     let (f, r) = fault_of(&body, 1, 32);
     assert!(matches!(f.kind, FaultKind::IllegalAddress { .. }));
     assert_eq!(&r.out[..32], &[42; 32]);
@@ -129,17 +125,15 @@ fn stores_before_a_fault_stay_written() {
 
 #[test]
 fn trap_names_the_trapping_lane() {
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .reg .pred %p1;
     {PROLOGUE}
     setp.eq.u32 %p1, %tidx, 6;
     @%p1 trap;
     ret;
-}}"
-    );
+"
+    ));
     let (f, _) = fault_of(&body, 1, 32);
     assert_eq!(f.kind, FaultKind::Trap);
     assert_eq!(f.thread, [6, 0, 0]);
@@ -205,9 +199,8 @@ END:
 #[test]
 fn decoder_errors_are_typed_with_their_line() {
     // One instruction per kind of decoder error, each on its own line.
-    let body = "
-.visible .entry k(.param .u64 out)
-{
+    let body = kernel(
+        "
     .reg .pred %p;
     .reg .b32 %a;
     .reg .f32 %f;
@@ -219,7 +212,8 @@ fn decoder_errors_are_typed_with_their_line() {
     min.xorsign.abs.f32 %f, %f, %f;
     bra NOWHERE;
     ret;
-}";
+",
+    );
     let src = format!("{HEADER}{body}");
     let mut gpu = Gpu::new(GpuProfile::sim());
     let m = gpu.load(&src).unwrap();
@@ -284,15 +278,15 @@ fn decoder_errors_are_typed_with_their_line() {
 
 #[test]
 fn runtime_invalid_operands_are_illegal_instructions() {
-    let body = "
-.visible .entry k(.param .u64 out)
-{
+    let body = kernel(
+        "
     .reg .b32 %b;
     mov.u32 %b, 16;
     bar.sync %b;
     ret;
-}";
-    let (f, _) = fault_of(body, 1, 32);
+",
+    );
+    let (f, _) = fault_of(&body, 1, 32);
     assert!(
         matches!(f.kind, FaultKind::IllegalInstruction { .. }),
         "{f}"
@@ -302,10 +296,8 @@ fn runtime_invalid_operands_are_illegal_instructions() {
 #[test]
 fn warps_waiting_at_different_barriers_deadlock() {
     // Warp 0 waits at barrier 0, warp 1 at barrier 1: neither can complete.
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .reg .pred %p1;
     {PROLOGUE}
     setp.lt.u32 %p1, %tidx, 32;
@@ -315,8 +307,8 @@ fn warps_waiting_at_different_barriers_deadlock() {
 FIRST:
     bar.sync 0;
     ret;
-}}"
-    );
+"
+    ));
     let (f, _) = fault_of(&body, 1, 64);
     assert_eq!(
         f.kind,
@@ -331,10 +323,8 @@ FIRST:
 fn barrier_skipped_by_some_lanes_of_a_waiting_warp_deadlocks() {
     // Lanes 0-15 of each warp wait at bar.sync 0 while lanes 16-31 wait at bar.sync 1
     // (a branch-flip fault looks like this): no warp ever arrives anywhere.
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .reg .pred %p1;
     {PROLOGUE}
     setp.lt.u32 %p1, %lane, 16;
@@ -344,8 +334,8 @@ fn barrier_skipped_by_some_lanes_of_a_waiting_warp_deadlocks() {
 LOW:
     bar.sync 0;
     ret;
-}}"
-    );
+"
+    ));
     let (f, _) = fault_of(&body, 1, 64);
     assert_eq!(
         f.kind,
@@ -357,16 +347,16 @@ LOW:
 
 #[test]
 fn endless_loop_exhausts_the_budget() {
-    let body = "
-.visible .entry k(.param .u64 out)
-{
+    let body = kernel(
+        "
     .reg .b32 %i;
     mov.u32 %i, 0;
 SPIN:
     add.u32 %i, %i, 1;
     bra SPIN;
-}";
-    let r = launch(body, "k", cfg(1, 64).budget(100_000), 1);
+",
+    );
+    let r = launch(&body, "k", cfg(1, 64).budget(100_000), 1);
     let f = r.report.fault().unwrap();
     assert_eq!(f.kind, FaultKind::BudgetExceeded { budget: 100_000 });
     assert!(f.kind.is_hang());
@@ -377,9 +367,8 @@ SPIN:
 #[test]
 fn spinning_on_a_flag_no_one_sets_hangs_but_one_set_by_another_warp_works() {
     // Warp 1 sets a shared flag after a delay; warp 0 spins on it (volatile loads).
-    let body = "
-.visible .entry k(.param .u64 out)
-{
+    let body = kernel(
+        "
     .shared .align 4 .b32 flag;
     .reg .pred %p1;
     .reg .b32 %t, %f, %i;
@@ -398,8 +387,9 @@ WAIT:
     setp.eq.u32 %p1, %f, 0;
     @%p1 bra WAIT;
     ret;
-}";
-    let r = launch(body, "k", cfg(1, 64), 1);
+",
+    );
+    let r = launch(&body, "k", cfg(1, 64), 1);
     assert_eq!(r.report.outcome, Outcome::Completed);
     let hang = body.replace("st.volatile.shared.u32 [flag], 1;", "");
     let r = launch(&hang, "k", cfg(1, 64).budget(2_000_000), 1);

@@ -7,10 +7,8 @@ use crate::{AddressSpace, FaultKind};
 #[test]
 fn global_atomics_from_many_ctas() {
     // 4 CTAs × 256 threads: add 1, add tid (u64), max, min, exch and inc wrap.
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .reg .b32 %old, %one;
     .reg .b64 %base, %w;
     {PROLOGUE}
@@ -26,8 +24,8 @@ fn global_atomics_from_many_ctas() {
     red.global.add.u32 [%base+32], 2;
     st.global.u32 [%rdo+64], %old;
     ret;
-}}"
-    );
+"
+    ));
     let r = run_ok(&body, "k", cfg(4, 256), 16 + 1024);
     let n = 1024u64;
     assert_eq!(r.out[0], 1024);
@@ -47,10 +45,8 @@ fn global_atomics_from_many_ctas() {
 fn shared_atomics_cas_and_float_add() {
     // Per-CTA histogram in shared memory with atom.shared.add, a CAS-built maximum and
     // an f32 atomic add; thread 0 copies the results out.
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .shared .align 4 .b32 hist[4];
     .shared .align 4 .b32 cmax;
     .shared .align 4 .f32 fsum;
@@ -98,8 +94,8 @@ DONE:
     ld.shared.f32 %f, [fsum];
     st.global.f32 [%rt1+12], %f;
     ret;
-}}"
-    );
+"
+    ));
     let r = run_ok(&body, "k", cfg(1, 100), 4);
     assert_eq!(r.out[0], 25);
     assert_eq!(r.out[1], 25);
@@ -224,10 +220,8 @@ fn host_reads_and_writes_module_variables() {
 
 #[test]
 fn vector_loads_and_stores_and_their_alignment() {
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .reg .b32 %a, %b, %c, %d;
     .reg .b64 %p;
     {PROLOGUE}
@@ -241,8 +235,8 @@ fn vector_loads_and_stores_and_their_alignment() {
     ld.global.v2.u32 {{%a, %b}}, [%p+8];
     st.global.v2.u32 [%p], {{%b, %a}};
     ret;
-}}"
-    );
+"
+    ));
     let r = run_ok(&body, "k", cfg(1, 8), 32);
     for t in 0..8u32 {
         assert_eq!(
@@ -251,17 +245,17 @@ fn vector_loads_and_stores_and_their_alignment() {
         );
     }
     // A v4 access at an 8-byte-aligned address is misaligned.
-    let bad = "
-.visible .entry k(.param .u64 out)
-{
+    let bad = kernel(
+        "
     .reg .b64 %p;
     .reg .b32 %a;
     ld.param.u64 %p, [out];
     mov.u32 %a, 1;
     st.global.v4.u32 [%p+8], {%a, %a, %a, %a};
     ret;
-}";
-    let r = launch(bad, "k", cfg(1, 1), 16);
+",
+    );
+    let r = launch(&bad, "k", cfg(1, 1), 16);
     let f = r.report.fault().expect("misaligned vector store faults");
     assert_eq!(
         f.kind,

@@ -105,3 +105,9 @@ pub(crate) const PROLOGUE: &str = "
     mul.wide.u32 %rt0, %gtid, 4;
     add.u64 %rdo, %rdo, %rt0;
 ";
+
+/// The test kernel `k(.param .u64 out)` with `body` (its declarations and code) between
+/// its braces.
+pub(crate) fn kernel(body: &str) -> String {
+    format!("\n.visible .entry k(.param .u64 out)\n{{{body}}}")
+}

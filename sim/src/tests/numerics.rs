@@ -7,10 +7,8 @@ use super::*;
 /// Runs `body` (instructions using `%r<8>`, `%f<8>`, `%rd<8>`, `%h<8>`, `%p<8>` and
 /// storing with `st.global.u32 [%o+4*i]`) on one thread; returns the 64 output words.
 fn eval(body: &str) -> Vec<u32> {
-    let src = format!(
+    let src = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .reg .pred %p<8>;
     .reg .b32 %r<8>;
     .reg .f32 %f<8>;
@@ -19,8 +17,8 @@ fn eval(body: &str) -> Vec<u32> {
     ld.param.u64 %o, [out];
 {body}
     ret;
-}}"
-    );
+"
+    ));
     run_ok(&src, "k", cfg(1, 1), 64).out
 }
 

@@ -258,33 +258,21 @@ fn fbits(x: f32) -> u32 {
     }
 }
 
-fn fmin(a: f32, b: f32) -> f32 {
+/// `min.f32` (`max` false) or `max.f32`: a NaN operand gives the other one, and -0 is
+/// below +0.
+fn fminmax(a: f32, b: f32, max: bool) -> f32 {
     match (a.is_nan(), b.is_nan()) {
         (true, _) => b,
         (_, true) => a,
         _ if a == b => {
-            if a.is_sign_negative() {
+            if a.is_sign_negative() != max {
                 a
             } else {
                 b
             }
         }
+        _ if max => a.max(b),
         _ => a.min(b),
-    }
-}
-
-fn fmax(a: f32, b: f32) -> f32 {
-    match (a.is_nan(), b.is_nan()) {
-        (true, _) => b,
-        (_, true) => a,
-        _ if a == b => {
-            if a.is_sign_negative() {
-                b
-            } else {
-                a
-            }
-        }
-        _ => a.max(b),
     }
 }
 
@@ -394,8 +382,8 @@ fn reference(prog: &[Inst], r: &mut [u32; NI], f: &mut [f32; NF]) {
                     FOp::Mul => x * y,
                     FOp::Fma => x.mul_add(y, z),
                     FOp::Div => x / y,
-                    FOp::Min => fmin(x, y),
-                    FOp::Max => fmax(x, y),
+                    FOp::Min => fminmax(x, y, false),
+                    FOp::Max => fminmax(x, y, true),
                     FOp::Sqrt => x.sqrt(),
                     FOp::Abs => f32::from_bits(x.to_bits() & 0x7fff_ffff),
                     FOp::Neg => f32::from_bits(x.to_bits() ^ 0x8000_0000),

@@ -58,10 +58,8 @@ fn ctas_and_warps_are_placed_by_the_documented_rule() {
 
 #[test]
 fn same_launch_gives_identical_results_and_counts() {
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .reg .b64 %base;
     .reg .b32 %old, %clk;
     {PROLOGUE}
@@ -71,8 +69,8 @@ fn same_launch_gives_identical_results_and_counts() {
     add.u32 %old, %old, %clk;
     st.global.u32 [%rdo], %old;
     ret;
-}}"
-    );
+"
+    ));
     let a = run_ok(&body, "k", cfg(8, 128), 1025);
     let b = run_ok(&body, "k", cfg(8, 128), 1025);
     assert_eq!(a.out, b.out);
@@ -83,9 +81,8 @@ fn same_launch_gives_identical_results_and_counts() {
 fn profile_counts_instructions_per_pc_and_lanes_per_warp_slot() {
     // 48 threads: warp 0 full, warp 1 has 16 lanes. Odd threads execute one extra
     // instruction.
-    let body = "
-.visible .entry k(.param .u64 out)
-{
+    let body = kernel(
+        "
     .reg .pred %p1;
     .reg .b32 %t, %x;
     mov.u32 %t, %tid.x;
@@ -95,8 +92,9 @@ fn profile_counts_instructions_per_pc_and_lanes_per_warp_slot() {
     add.u32 %x, %x, 1;
 END:
     ret;
-}";
-    let r = launch(body, "k", cfg(2, 48).profiling(true), 1);
+",
+    );
+    let r = launch(&body, "k", cfg(2, 48).profiling(true), 1);
     let p = r.report.profile.as_ref().expect("profile requested");
     assert_eq!(p.len(), 6);
     let add = p.pc_of("k", 4).unwrap();
@@ -178,9 +176,8 @@ fn api_misuse_is_a_typed_error() {
 
 #[test]
 fn special_registers_of_a_3d_launch() {
-    let body = "
-.visible .entry k(.param .u64 out)
-{
+    let body = kernel(
+        "
     .reg .b32 %tx, %ty, %tz, %cx, %cy, %cz, %nx, %ny, %nz, %gx, %gy, %gz, %lin, %d;
     .reg .b64 %p, %o;
     ld.param.u64 %p, [out];
@@ -211,10 +208,11 @@ fn special_registers_of_a_3d_launch() {
     st.global.v4.u32 [%p], {%tx, %ty, %tz, %d};
     mov.u32 %d, %laneid;
     ret;
-}";
+",
+    );
     let cfg = LaunchConfig::new([2, 3, 2], [4, 3, 5]).shared(100);
     let n = 12 * 60;
-    let r = run_ok(body, "k", cfg, n * 4);
+    let r = run_ok(&body, "k", cfg, n * 4);
     for lin in 0..n {
         let t = lin % 60;
         let o = lin * 4;
@@ -251,16 +249,16 @@ fn names_defined_twice_do_not_load_and_name_both_lines() {
 #[test]
 fn launch_progress_counts_finished_ctas_and_their_instructions() {
     // CTA 37 traps; the 37 CTAs before it finish.
-    let body = "
-.visible .entry k(.param .u64 out)
-{
+    let body = kernel(
+        "
     .reg .pred %p;
     .reg .b32 %c;
     mov.u32 %c, %ctaid.x;
     setp.eq.u32 %p, %c, 37;
     @%p trap;
     ret;
-}";
+",
+    );
     let mut gpu = Gpu::new(GpuProfile::sim());
     let m = gpu.load(&format!("{HEADER}{body}")).unwrap();
     let progress = std::sync::Arc::new(crate::LaunchProgress::default());

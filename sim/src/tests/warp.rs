@@ -7,10 +7,8 @@ use super::*;
 fn shuffles_inside_divergent_halves_use_their_member_masks() {
     // Lower half: butterfly by 1 within lanes 0-15; upper half: shift down by 2 within
     // lanes 16-31 (clamp at 31), with the in-range predicate.
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .reg .pred %p<3>;
     .reg .b32 %v, %r, %ok;
     {PROLOGUE}
@@ -26,8 +24,8 @@ STORE:
     st.global.u32 [%rdo], %r;
     st.global.u32 [%rdo+128], %ok;
     ret;
-}}"
-    );
+"
+    ));
     let r = run_ok(&body, "k", cfg(1, 32), 64);
     for l in 0..32u32 {
         let (src, ok) = if l < 16 {
@@ -45,10 +43,8 @@ STORE:
 #[test]
 fn shuffle_modes_with_segments_and_dynamic_lanes() {
     // Segmented (width 8) up-shuffle by 3 and idx shuffle with per-lane source lanes.
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .reg .pred %p1;
     .reg .b32 %v, %up, %idx, %src, %ok;
     {PROLOGUE}
@@ -62,8 +58,8 @@ fn shuffle_modes_with_segments_and_dynamic_lanes() {
     st.global.u32 [%rdo+128], %ok;
     st.global.u32 [%rdo+256], %idx;
     ret;
-}}"
-    );
+"
+    ));
     let r = run_ok(&body, "k", cfg(1, 32), 96);
     for l in 0..32u32 {
         // up: j = l - 3, valid when j >= segment start.
@@ -84,10 +80,8 @@ fn shuffle_modes_with_segments_and_dynamic_lanes() {
 #[test]
 fn votes_under_divergence_see_only_their_lanes() {
     // Odd lanes vote on (lane % 3 == 0); even lanes vote on (lane < 40) (always true).
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .reg .pred %p<6>;
     .reg .b32 %ballot, %all, %any, %uni, %t9;
     {PROLOGUE}
@@ -118,8 +112,8 @@ STORE:
     or.b32 %all, %all, %t9;
     st.global.u32 [%rdo+128], %all;
     ret;
-}}"
-    );
+"
+    ));
     let r = run_ok(&body, "k", cfg(1, 32), 64);
     let odd_ballot = (0..32)
         .filter(|l| l % 2 == 1 && l % 3 == 0)
@@ -138,10 +132,8 @@ STORE:
 #[test]
 fn match_and_redux_over_partial_warps() {
     // 24 threads: lanes 24-31 do not exist. Values repeat every 4 lanes.
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .reg .pred %p1;
     .reg .b32 %v, %any, %all, %sum, %mn, %mx, %xr, %okb;
     {PROLOGUE}
@@ -163,8 +155,8 @@ fn match_and_redux_over_partial_warps() {
     st.global.u32 [%rdo+480], %mx;
     st.global.u32 [%rdo+576], %xr;
     ret;
-}}"
-    );
+"
+    ));
     let r = run_ok(&body, "k", cfg(1, 24), 24 * 7);
     let sum: u32 = (0..24).map(|l| l + 5).sum();
     let xr = (0..24u32).fold(0, |a, l| a ^ l);
@@ -184,10 +176,8 @@ fn match_and_redux_over_partial_warps() {
 
 #[test]
 fn activemask_and_lanemasks() {
-    let body = format!(
+    let body = kernel(&format!(
         "
-.visible .entry k(.param .u64 out)
-{{
     .reg .b32 %a, %lt, %ge;
     {PROLOGUE}
     activemask.b32 %a;
@@ -197,8 +187,8 @@ fn activemask_and_lanemasks() {
     st.global.u32 [%rdo+80], %lt;
     st.global.u32 [%rdo+160], %ge;
     ret;
-}}"
-    );
+"
+    ));
     // 20 threads: one partial warp.
     let r = run_ok(&body, "k", cfg(1, 20), 60);
     for l in 0..20u32 {

@@ -1,15 +1,14 @@
 //! Frontier-based breadth-first search.
 
-use gpu::{Device, KernelArg as A, LaunchConfig, ModuleHandle};
+use gpu::LaunchConfig;
 use ptx::Class;
 
-use crate::compare::Tolerance;
-use crate::data::{check_len, Arrays, DType, Data, Inputs, Outputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{blocks, int, Session};
-use crate::workload::Workload;
+use crate::session::{blocks, int, ptr, Session};
+use crate::suite::Bundled;
 
 const BLOCK: usize = 256;
 const MAX_DEGREE: u32 = 14;
@@ -17,49 +16,41 @@ const SOURCE: usize = 0;
 
 pub(crate) struct Bfs;
 
-static META: Meta = Meta {
-    name: "bfs",
-    kind: Kind::Graph,
-    description: "level-synchronous BFS over a random CSR graph with a frontier queue: one \
-                  launch per level, atomicCAS to claim vertices, atomicAdd to enqueue, host loop \
-                  until the frontier is empty",
-    paper_analogue: "bfs",
-    kernels: &["bfs_init", "bfs_expand"],
-    size: SizeSpec {
-        meaning: "number of vertices n (out-degrees 1..=14)",
-        default: 2048,
-        gpu: 1 << 22,
-        min: 1,
-        max: 1 << 24,
-        multiple_of: 1,
-    },
-    stresses: &[Class::Control, Class::Atomic, Class::Load, Class::Compare],
-    outputs: &[
-        OutputSpec {
-            name: "dist",
-            dtype: DType::I32,
-            tolerance: Tolerance::Exact,
-            why: "BFS levels are unique whatever order the atomics claim vertices in",
+impl Bundled for Bfs {
+    const META: &'static Meta = &Meta {
+        name: "bfs",
+        kind: Kind::Graph,
+        description: "level-synchronous BFS over a random CSR graph with a frontier queue: \
+                      one launch per level, atomicCAS to claim vertices, atomicAdd to enqueue, \
+                      host loop until the frontier is empty",
+        paper_analogue: "bfs",
+        kernels: &["bfs_init", "bfs_expand"],
+        size: SizeSpec {
+            meaning: "number of vertices n (out-degrees 1..=14)",
+            default: 2048,
+            gpu: 1 << 22,
+            min: 1,
+            max: 1 << 24,
+            multiple_of: 1,
         },
-        OutputSpec {
-            name: "levels",
-            dtype: DType::U32,
-            tolerance: Tolerance::Exact,
-            why: "number of expand launches, an integer",
-        },
-    ],
-    source: include_str!("../../kernels/bfs.cu"),
-    ptx: include_str!("../../ptx/bfs.ptx"),
-};
+        stresses: &[Class::Control, Class::Atomic, Class::Load, Class::Compare],
+        outputs: &[
+            OutputSpec::exact(
+                "dist",
+                DType::I32,
+                "BFS levels are unique whatever order the atomics claim vertices in",
+            ),
+            OutputSpec::exact(
+                "levels",
+                DType::U32,
+                "number of expand launches, an integer",
+            ),
+        ],
+        source: include_str!("../../kernels/bfs.cu"),
+        ptx: include_str!("../../ptx/bfs.ptx"),
+    };
 
-impl Workload for Bfs {
-    fn meta(&self) -> &'static Meta {
-        &META
-    }
-
-    fn generate(&self, size: usize, seed: u64) -> Result<Inputs, InputError> {
-        META.size.check(META.name, size)?;
-        let mut r = Rng::new(seed, 0);
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
         let n = size as u32;
         let mut row_ptr = Vec::with_capacity(size + 1);
         let mut cols = Vec::new();
@@ -77,21 +68,14 @@ impl Workload for Bfs {
             }
             row_ptr.push(cols.len() as i32);
         }
-        let arrays = Arrays::new()
+        Arrays::new()
             .with("row_ptr", Data::I32(row_ptr))
-            .with("cols", Data::I32(cols));
-        Ok(Inputs { size, seed, arrays })
+            .with("cols", Data::I32(cols))
     }
 
-    fn run(
-        &self,
-        dev: &mut dyn Device,
-        module: ModuleHandle,
-        inputs: &Inputs,
-    ) -> Result<Outputs, RunError> {
+    fn drive(&self, s: &mut Session<'_>, inputs: &Inputs) -> Result<Arrays, RunError> {
         let (row_ptr, cols) = graph(inputs)?;
         let n = inputs.size;
-        let mut s = Session::new(dev, module);
         let d_row = s.upload(row_ptr)?;
         let d_cols = s.upload(cols)?;
         let d_dist = s.zeroed::<i32>(n)?;
@@ -101,12 +85,7 @@ impl Workload for Bfs {
         s.launch(
             "bfs_init",
             LaunchConfig::linear(blocks(n, BLOCK), BLOCK as u32),
-            &[
-                A::Ptr(d_dist.ptr),
-                A::Ptr(frontier.ptr),
-                int(n),
-                int(SOURCE),
-            ],
+            &[ptr(d_dist), ptr(frontier), int(n), int(SOURCE)],
         )?;
         let mut len = 1usize;
         let mut level = 0usize;
@@ -114,7 +93,7 @@ impl Workload for Bfs {
             // A correct run has at most n non-empty levels.
             if level >= n {
                 return Err(RunError::HostLoopLimit {
-                    workload: META.name,
+                    workload: Self::META.name,
                     what: "BFS levels",
                     limit: n,
                 });
@@ -124,13 +103,13 @@ impl Workload for Bfs {
                 "bfs_expand",
                 LaunchConfig::linear(blocks(len, BLOCK), BLOCK as u32),
                 &[
-                    A::Ptr(d_row.ptr),
-                    A::Ptr(d_cols.ptr),
-                    A::Ptr(frontier.ptr),
+                    ptr(d_row),
+                    ptr(d_cols),
+                    ptr(frontier),
                     int(len),
-                    A::Ptr(next.ptr),
-                    A::Ptr(d_len.ptr),
-                    A::Ptr(d_dist.ptr),
+                    ptr(next),
+                    ptr(d_len),
+                    ptr(d_dist),
                     int(level),
                 ],
             )?;
@@ -138,7 +117,7 @@ impl Workload for Bfs {
             // Every vertex is enqueued at most once over the whole search.
             if next_len as usize > n {
                 return Err(RunError::BadControlValue {
-                    workload: META.name,
+                    workload: Self::META.name,
                     what: "next frontier length",
                     value: u64::from(next_len),
                 });
@@ -148,14 +127,12 @@ impl Workload for Bfs {
             level += 1;
         }
         let dist = s.read::<i32>(d_dist, n)?;
-        Ok(s.finish(
-            Arrays::new()
-                .with("dist", Data::I32(dist))
-                .with("levels", Data::U32(vec![level as u32])),
-        ))
+        Ok(Arrays::new()
+            .with("dist", Data::I32(dist))
+            .with("levels", Data::U32(vec![level as u32])))
     }
 
-    fn reference(&self, inputs: &Inputs) -> Result<Outputs, InputError> {
+    fn reference_arrays(&self, inputs: &Inputs) -> Result<Arrays, InputError> {
         let (row_ptr, cols) = graph(inputs)?;
         let n = inputs.size;
         let mut dist = vec![-1i32; n];
@@ -175,20 +152,16 @@ impl Workload for Bfs {
             frontier = next;
             levels += 1;
         }
-        Ok(Outputs::from_arrays(
-            Arrays::new()
-                .with("dist", Data::I32(dist))
-                .with("levels", Data::U32(vec![levels])),
-        ))
+        Ok(Arrays::new()
+            .with("dist", Data::I32(dist))
+            .with("levels", Data::U32(vec![levels])))
     }
 }
 
 fn graph(inputs: &Inputs) -> Result<(&[i32], &[i32]), InputError> {
-    let row_ptr = inputs.arrays.i32s("row_ptr")?;
-    let cols = inputs.arrays.i32s("cols")?;
     let n = inputs.size;
-    check_len("row_ptr", row_ptr, n + 1)?;
-    check_len("cols", cols, row_ptr[n].max(0) as usize)?;
+    let row_ptr = inputs.arrays.i32s_of("row_ptr", n + 1)?;
+    let cols = inputs.arrays.i32s_of("cols", row_ptr[n].max(0) as usize)?;
     if row_ptr[0] != 0 || row_ptr.windows(2).any(|w| w[0] > w[1]) {
         return Err(InputError::Invalid {
             name: "row_ptr".into(),
@@ -207,26 +180,27 @@ fn graph(inputs: &Inputs) -> Result<(&[i32], &[i32]), InputError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::suite::test_inputs;
+    use crate::workload::Workload;
 
     #[test]
     fn levels_of_a_small_graph() {
         // 0 -> 1, 0 -> 2, 1 -> 3, 2 -> 3, 3 -> 0; vertex 4 is unreachable (4 -> 0).
-        let inputs = Inputs {
-            size: 5,
-            seed: 0,
-            arrays: Arrays::new()
+        let inputs = test_inputs(
+            5,
+            Arrays::new()
                 .with("row_ptr", Data::I32(vec![0, 2, 3, 4, 5, 6]))
                 .with("cols", Data::I32(vec![1, 2, 3, 3, 0, 0])),
-        };
-        let out = Bfs.reference(&inputs).unwrap();
-        assert_eq!(out.arrays.i32s("dist").unwrap(), &[0, 1, 1, 2, -1]);
-        assert_eq!(out.arrays.u32s("levels").unwrap(), &[3]);
+        );
+        let out = Bfs.reference_arrays(&inputs).unwrap();
+        assert_eq!(out.i32s("dist").unwrap(), &[0, 1, 1, 2, -1]);
+        assert_eq!(out.u32s("levels").unwrap(), &[3]);
     }
 
     #[test]
     fn generated_graph_is_deep_enough_to_need_many_launches() {
         let inputs = Bfs.generate(2048, 9).unwrap();
-        let out = Bfs.reference(&inputs).unwrap();
-        assert!(out.arrays.u32s("levels").unwrap()[0] >= 5);
+        let out = Bfs.reference_arrays(&inputs).unwrap();
+        assert!(out.u32s("levels").unwrap()[0] >= 5);
     }
 }

@@ -1,88 +1,63 @@
 //! Bitonic sort with shared-memory and global stages.
 
-use gpu::{Device, KernelArg as A, LaunchConfig, ModuleHandle};
+use gpu::LaunchConfig;
 use ptx::Class;
 
-use crate::compare::Tolerance;
-use crate::data::{check_len, Arrays, DType, Data, Inputs, Outputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{blocks, int, Session};
-use crate::workload::Workload;
+use crate::session::{blocks, int, ptr, Session};
+use crate::suite::Bundled;
 
 const CHUNK: usize = 1024;
 const GLOBAL_BLOCK: usize = 256;
 
 pub(crate) struct BitonicSort;
 
-static META: Meta = Meta {
-    name: "bitonic_sort",
-    kind: Kind::Sort,
-    description: "bitonic sort of n u32 keys (padded to a power of two with u32::MAX): \
-                  shared-memory stages for partner distances below 1024, one launch per \
-                  larger stage",
-    paper_analogue: "mergesort",
-    kernels: &[
-        "bitonic_sort_shared",
-        "bitonic_merge_global",
-        "bitonic_merge_shared",
-    ],
-    size: SizeSpec {
-        meaning: "number of keys n",
-        default: 2048,
-        gpu: 1 << 24,
-        min: 1,
-        max: 1 << 26,
-        multiple_of: 1,
-    },
-    stresses: &[Class::Compare, Class::IntAlu, Class::Barrier, Class::Load],
-    outputs: &[OutputSpec {
-        name: "keys",
-        dtype: DType::U32,
-        tolerance: Tolerance::Exact,
-        why: "integer keys: the sorted sequence is unique",
-    }],
-    source: include_str!("../../kernels/bitonic_sort.cu"),
-    ptx: include_str!("../../ptx/bitonic_sort.ptx"),
-};
+impl Bundled for BitonicSort {
+    const META: &'static Meta = &Meta {
+        name: "bitonic_sort",
+        kind: Kind::Sort,
+        description: "bitonic sort of n u32 keys (padded to a power of two with u32::MAX): \
+                      shared-memory stages for partner distances below 1024, one launch per \
+                      larger stage",
+        paper_analogue: "mergesort",
+        kernels: &[
+            "bitonic_sort_shared",
+            "bitonic_merge_global",
+            "bitonic_merge_shared",
+        ],
+        size: SizeSpec::elements("number of keys n", 2048),
+        stresses: &[Class::Compare, Class::IntAlu, Class::Barrier, Class::Load],
+        outputs: &[OutputSpec::exact(
+            "keys",
+            DType::U32,
+            "integer keys: the sorted sequence is unique",
+        )],
+        source: include_str!("../../kernels/bitonic_sort.cu"),
+        ptx: include_str!("../../ptx/bitonic_sort.ptx"),
+    };
 
-impl Workload for BitonicSort {
-    fn meta(&self) -> &'static Meta {
-        &META
-    }
-
-    fn generate(&self, size: usize, seed: u64) -> Result<Inputs, InputError> {
-        META.size.check(META.name, size)?;
-        let mut r = Rng::new(seed, 0);
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
         // Keys from a range of 4n values: some duplicates.
         let range = (4 * size).min(u32::MAX as usize) as u32;
         let keys = (0..size).map(|_| r.below(range)).collect();
-        Ok(Inputs {
-            size,
-            seed,
-            arrays: Arrays::new().with("keys", Data::U32(keys)),
-        })
+        Arrays::new().with("keys", Data::U32(keys))
     }
 
-    fn run(
-        &self,
-        dev: &mut dyn Device,
-        module: ModuleHandle,
-        inputs: &Inputs,
-    ) -> Result<Outputs, RunError> {
+    fn drive(&self, s: &mut Session<'_>, inputs: &Inputs) -> Result<Arrays, RunError> {
         let keys = input(inputs)?;
         let n = keys.len();
         let padded = n.next_power_of_two().max(2);
         let mut data = keys.to_vec();
         data.resize(padded, u32::MAX);
-        let mut s = Session::new(dev, module);
         let dk = s.upload(&data)?;
         let chunk = padded.min(CHUNK);
         s.launch(
             "bitonic_sort_shared",
             LaunchConfig::linear((padded / chunk) as u32, (chunk / 2) as u32),
-            &[A::Ptr(dk.ptr), int(padded)],
+            &[ptr(dk), int(padded)],
         )?;
         let mut k = 2 * CHUNK;
         while k <= padded {
@@ -91,48 +66,44 @@ impl Workload for BitonicSort {
                 s.launch(
                     "bitonic_merge_global",
                     LaunchConfig::linear(blocks(padded / 2, GLOBAL_BLOCK), GLOBAL_BLOCK as u32),
-                    &[A::Ptr(dk.ptr), int(padded), int(k), int(j)],
+                    &[ptr(dk), int(padded), int(k), int(j)],
                 )?;
                 j /= 2;
             }
             s.launch(
                 "bitonic_merge_shared",
                 LaunchConfig::linear((padded / CHUNK) as u32, (CHUNK / 2) as u32),
-                &[A::Ptr(dk.ptr), int(k)],
+                &[ptr(dk), int(k)],
             )?;
             k *= 2;
         }
         let sorted = s.read::<u32>(dk, n)?;
-        Ok(s.finish(Arrays::new().with("keys", Data::U32(sorted))))
+        Ok(Arrays::new().with("keys", Data::U32(sorted)))
     }
 
-    fn reference(&self, inputs: &Inputs) -> Result<Outputs, InputError> {
+    fn reference_arrays(&self, inputs: &Inputs) -> Result<Arrays, InputError> {
         let mut keys = input(inputs)?.to_vec();
         keys.sort_unstable();
-        Ok(Outputs::from_arrays(
-            Arrays::new().with("keys", Data::U32(keys)),
-        ))
+        Ok(Arrays::new().with("keys", Data::U32(keys)))
     }
 }
 
 fn input(inputs: &Inputs) -> Result<&[u32], InputError> {
-    let k = inputs.arrays.u32s("keys")?;
-    check_len("keys", k, inputs.size)?;
-    Ok(k)
+    inputs.arrays.u32s_of("keys", inputs.size)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::suite::test_inputs;
 
     #[test]
     fn reference_sorts() {
-        let inputs = Inputs {
-            size: 5,
-            seed: 0,
-            arrays: Arrays::new().with("keys", Data::U32(vec![5, 1, 4, 1, 0])),
-        };
-        let out = BitonicSort.reference(&inputs).unwrap();
-        assert_eq!(out.arrays.u32s("keys").unwrap(), &[0, 1, 1, 4, 5]);
+        let inputs = test_inputs(
+            5,
+            Arrays::new().with("keys", Data::U32(vec![5, 1, 4, 1, 0])),
+        );
+        let out = BitonicSort.reference_arrays(&inputs).unwrap();
+        assert_eq!(out.u32s("keys").unwrap(), &[0, 1, 1, 4, 5]);
     }
 }

@@ -1,15 +1,14 @@
 //! Gaussian elimination (Rodinia's Fan1/Fan2).
 
-use gpu::{Device, KernelArg as A, LaunchConfig, ModuleHandle};
+use gpu::LaunchConfig;
 use ptx::Class;
 
-use crate::compare::Tolerance;
-use crate::data::{check_len, Arrays, DType, Data, Inputs, Outputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{blocks, grid2, int, Session};
-use crate::workload::Workload;
+use crate::session::{blocks, grid2, int, ptr, Session};
+use crate::suite::Bundled;
 
 const FAN1_BLOCK: usize = 256;
 const FAN2_TILE: usize = 16;
@@ -18,72 +17,42 @@ pub(crate) struct Gaussian;
 
 const EXACT: &str = "one IEEE division or fmaf per update, in the order of the steps";
 
-static META: Meta = Meta {
-    name: "gaussian",
-    kind: Kind::DenseLinearAlgebra,
-    description: "Gaussian elimination of A x = b without pivoting: per step a multiplier \
-                  kernel and a 2-D trailing-update kernel, 2 (n - 1) launches",
-    paper_analogue: "gaussian",
-    kernels: &["gauss_fan1", "gauss_fan2"],
-    size: SizeSpec {
-        meaning: "matrix dimension n",
-        default: 40,
-        gpu: 2048,
-        min: 1,
-        max: 8192,
-        multiple_of: 1,
-    },
-    stresses: &[Class::Fp32, Class::Load, Class::Store, Class::Control],
-    outputs: &[
-        OutputSpec {
-            name: "a",
-            dtype: DType::F32,
-            tolerance: Tolerance::Exact,
-            why: EXACT,
+impl Bundled for Gaussian {
+    const META: &'static Meta = &Meta {
+        name: "gaussian",
+        kind: Kind::DenseLinearAlgebra,
+        description: "Gaussian elimination of A x = b without pivoting: per step a multiplier \
+                      kernel and a 2-D trailing-update kernel, 2 (n - 1) launches",
+        paper_analogue: "gaussian",
+        kernels: &["gauss_fan1", "gauss_fan2"],
+        size: SizeSpec {
+            meaning: "matrix dimension n",
+            default: 40,
+            gpu: 2048,
+            min: 1,
+            max: 8192,
+            multiple_of: 1,
         },
-        OutputSpec {
-            name: "b",
-            dtype: DType::F32,
-            tolerance: Tolerance::Exact,
-            why: EXACT,
-        },
-        OutputSpec {
-            name: "m",
-            dtype: DType::F32,
-            tolerance: Tolerance::Exact,
-            why: EXACT,
-        },
-    ],
-    source: include_str!("../../kernels/gaussian.cu"),
-    ptx: include_str!("../../ptx/gaussian.ptx"),
-};
+        stresses: &[Class::Fp32, Class::Load, Class::Store, Class::Control],
+        outputs: &[
+            OutputSpec::exact("a", DType::F32, EXACT),
+            OutputSpec::exact("b", DType::F32, EXACT),
+            OutputSpec::exact("m", DType::F32, EXACT),
+        ],
+        source: include_str!("../../kernels/gaussian.cu"),
+        ptx: include_str!("../../ptx/gaussian.ptx"),
+    };
 
-impl Workload for Gaussian {
-    fn meta(&self) -> &'static Meta {
-        &META
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
+        let (a, b) = dominant_system(size, r);
+        Arrays::new()
+            .with("a", Data::F32(a))
+            .with("b", Data::F32(b))
     }
 
-    fn generate(&self, size: usize, seed: u64) -> Result<Inputs, InputError> {
-        META.size.check(META.name, size)?;
-        let (a, b) = dominant_system(size, seed);
-        Ok(Inputs {
-            size,
-            seed,
-            arrays: Arrays::new()
-                .with("a", Data::F32(a))
-                .with("b", Data::F32(b)),
-        })
-    }
-
-    fn run(
-        &self,
-        dev: &mut dyn Device,
-        module: ModuleHandle,
-        inputs: &Inputs,
-    ) -> Result<Outputs, RunError> {
+    fn drive(&self, s: &mut Session<'_>, inputs: &Inputs) -> Result<Arrays, RunError> {
         let (a, b) = system(inputs)?;
         let n = inputs.size;
-        let mut s = Session::new(dev, module);
         let da = s.upload(a)?;
         let db = s.upload(b)?;
         let dm = s.zeroed::<f32>(n * n)?;
@@ -92,7 +61,7 @@ impl Workload for Gaussian {
             s.launch(
                 "gauss_fan1",
                 LaunchConfig::linear(blocks(rows, FAN1_BLOCK), FAN1_BLOCK as u32),
-                &[A::Ptr(da.ptr), A::Ptr(dm.ptr), int(n), int(t)],
+                &[ptr(da), ptr(dm), int(n), int(t)],
             )?;
             let cfg = grid2(
                 blocks(n - t, FAN2_TILE),
@@ -103,27 +72,19 @@ impl Workload for Gaussian {
             s.launch(
                 "gauss_fan2",
                 cfg,
-                &[
-                    A::Ptr(da.ptr),
-                    A::Ptr(db.ptr),
-                    A::Ptr(dm.ptr),
-                    int(n),
-                    int(t),
-                ],
+                &[ptr(da), ptr(db), ptr(dm), int(n), int(t)],
             )?;
         }
         let a = s.read::<f32>(da, n * n)?;
         let b = s.read::<f32>(db, n)?;
         let m = s.read::<f32>(dm, n * n)?;
-        Ok(s.finish(
-            Arrays::new()
-                .with("a", Data::F32(a))
-                .with("b", Data::F32(b))
-                .with("m", Data::F32(m)),
-        ))
+        Ok(Arrays::new()
+            .with("a", Data::F32(a))
+            .with("b", Data::F32(b))
+            .with("m", Data::F32(m)))
     }
 
-    fn reference(&self, inputs: &Inputs) -> Result<Outputs, InputError> {
+    fn reference_arrays(&self, inputs: &Inputs) -> Result<Arrays, InputError> {
         let (a, b) = system(inputs)?;
         let n = inputs.size;
         let (mut a, mut b) = (a.to_vec(), b.to_vec());
@@ -140,18 +101,15 @@ impl Workload for Gaussian {
                 b[row] = (-mult).mul_add(b[t], b[row]);
             }
         }
-        Ok(Outputs::from_arrays(
-            Arrays::new()
-                .with("a", Data::F32(a))
-                .with("b", Data::F32(b))
-                .with("m", Data::F32(m)),
-        ))
+        Ok(Arrays::new()
+            .with("a", Data::F32(a))
+            .with("b", Data::F32(b))
+            .with("m", Data::F32(m)))
     }
 }
 
 /// A diagonally dominant `n x n` system (safe without pivoting) and its right-hand side.
-pub(crate) fn dominant_system(n: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
-    let mut r = Rng::new(seed, 0);
+pub(crate) fn dominant_system(n: usize, r: &mut Rng) -> (Vec<f32>, Vec<f32>) {
     let mut a = r.f32_vec(n * n, -1.0, 1.0);
     for i in 0..n {
         a[i * n + i] = n as f32 + r.f32_in(1.0, 2.0);
@@ -162,39 +120,38 @@ pub(crate) fn dominant_system(n: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
 
 fn system(inputs: &Inputs) -> Result<(&[f32], &[f32]), InputError> {
     let n = inputs.size;
-    let a = inputs.arrays.f32s("a")?;
-    let b = inputs.arrays.f32s("b")?;
-    check_len("a", a, n * n)?;
-    check_len("b", b, n)?;
+    let a = inputs.arrays.f32s_of("a", n * n)?;
+    let b = inputs.arrays.f32s_of("b", n)?;
     Ok((a, b))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::suite::test_inputs;
+    use crate::workload::Workload;
 
     #[test]
     fn eliminates_a_two_by_two_system() {
         // [2 1; 4 5] x = [1; 2]: m = 2, row 1 becomes [0 3], b becomes [1; 0].
-        let inputs = Inputs {
-            size: 2,
-            seed: 0,
-            arrays: Arrays::new()
+        let inputs = test_inputs(
+            2,
+            Arrays::new()
                 .with("a", Data::F32(vec![2.0, 1.0, 4.0, 5.0]))
                 .with("b", Data::F32(vec![1.0, 2.0])),
-        };
-        let out = Gaussian.reference(&inputs).unwrap();
-        assert_eq!(out.arrays.f32s("a").unwrap(), &[2.0, 1.0, 0.0, 3.0]);
-        assert_eq!(out.arrays.f32s("b").unwrap(), &[1.0, 0.0]);
-        assert_eq!(out.arrays.f32s("m").unwrap(), &[0.0, 0.0, 2.0, 0.0]);
+        );
+        let out = Gaussian.reference_arrays(&inputs).unwrap();
+        assert_eq!(out.f32s("a").unwrap(), &[2.0, 1.0, 0.0, 3.0]);
+        assert_eq!(out.f32s("b").unwrap(), &[1.0, 0.0]);
+        assert_eq!(out.f32s("m").unwrap(), &[0.0, 0.0, 2.0, 0.0]);
     }
 
     #[test]
     fn back_substitution_of_the_result_solves_the_system() {
         let inputs = Gaussian.generate(24, 5).unwrap();
         let (a0, b0) = system(&inputs).unwrap();
-        let out = Gaussian.reference(&inputs).unwrap();
-        let (u, y) = (out.arrays.f32s("a").unwrap(), out.arrays.f32s("b").unwrap());
+        let out = Gaussian.reference_arrays(&inputs).unwrap();
+        let (u, y) = (out.f32s("a").unwrap(), out.f32s("b").unwrap());
         let n = 24;
         let mut x = vec![0.0f64; n];
         for i in (0..n).rev() {

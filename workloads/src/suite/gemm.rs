@@ -1,15 +1,14 @@
 //! Single-precision GEMM, naive and shared-memory tiled.
 
-use gpu::{Device, KernelArg as A, ModuleHandle};
+use gpu::KernelArg as A;
 use ptx::Class;
 
-use crate::compare::Tolerance;
-use crate::data::{check_len, Arrays, DType, Data, Inputs, Outputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{blocks, grid2, int, Session};
-use crate::workload::Workload;
+use crate::session::{blocks, grid2, int, ptr, Session};
+use crate::suite::Bundled;
 
 /// `alpha` of `C = alpha * A * B + beta * C` (exactly representable).
 const ALPHA: f32 = 1.5;
@@ -26,15 +25,15 @@ const SIZE: SizeSpec = SizeSpec {
     multiple_of: 1,
 };
 
-const OUTPUTS: &[OutputSpec] = &[OutputSpec {
-    name: "c",
-    dtype: DType::F32,
-    tolerance: Tolerance::Exact,
-    why: "explicit fmaf chain in a fixed k order, mirrored with f32::mul_add",
-}];
+const OUTPUTS: &[OutputSpec] = &[OutputSpec::exact(
+    "c",
+    DType::F32,
+    "explicit fmaf chain in a fixed k order, mirrored with f32::mul_add",
+)];
 
-pub(crate) struct GemmNaive;
-pub(crate) struct GemmTiled;
+/// GEMM, naive (`Gemm<false>`) or tiled (`Gemm<true>`): one host driver and one
+/// reference, the tiled kernel's zero-padded k loop the only difference.
+pub(crate) struct Gemm<const TILED: bool>;
 
 static NAIVE: Meta = Meta {
     name: "gemm_naive",
@@ -67,59 +66,59 @@ static TILED: Meta = Meta {
     ptx: include_str!("../../ptx/gemm_tiled.ptx"),
 };
 
-fn generate(meta: &'static Meta, size: usize, seed: u64) -> Result<Inputs, InputError> {
-    meta.size.check(meta.name, size)?;
-    let mut r = Rng::new(seed, 0);
-    let nn = size * size;
-    let arrays = Arrays::new()
-        .with("a", Data::F32(r.f32_vec(nn, -1.0, 1.0)))
-        .with("b", Data::F32(r.f32_vec(nn, -1.0, 1.0)))
-        .with("c", Data::F32(r.f32_vec(nn, -1.0, 1.0)));
-    Ok(Inputs { size, seed, arrays })
+impl<const T: bool> Bundled for Gemm<T> {
+    const META: &'static Meta = if T { &TILED } else { &NAIVE };
+
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
+        let nn = size * size;
+        Arrays::new()
+            .with("a", Data::F32(r.f32_vec(nn, -1.0, 1.0)))
+            .with("b", Data::F32(r.f32_vec(nn, -1.0, 1.0)))
+            .with("c", Data::F32(r.f32_vec(nn, -1.0, 1.0)))
+    }
+
+    fn drive(&self, s: &mut Session<'_>, inputs: &Inputs) -> Result<Arrays, RunError> {
+        let n = inputs.size;
+        let (a, b, c) = matrices(inputs)?;
+        let da = s.upload(a)?;
+        let db = s.upload(b)?;
+        let dc = s.upload(c)?;
+        let g = blocks(n, TILE);
+        s.launch(
+            Self::META.kernels[0],
+            grid2(g, g, TILE as u32, TILE as u32),
+            &[
+                ptr(da),
+                ptr(db),
+                ptr(dc),
+                int(n),
+                int(n),
+                int(n),
+                A::F32(ALPHA),
+                A::F32(BETA),
+            ],
+        )?;
+        let out = s.read::<f32>(dc, n * n)?;
+        Ok(Arrays::new().with("c", Data::F32(out)))
+    }
+
+    fn reference_arrays(&self, inputs: &Inputs) -> Result<Arrays, InputError> {
+        let (a, b, c) = matrices(inputs)?;
+        let n = inputs.size;
+        let k_padded = if T { n.div_ceil(TILE) * TILE } else { n };
+        let out = gemm_reference(a, b, c, n, k_padded);
+        Ok(Arrays::new().with("c", Data::F32(out)))
+    }
 }
 
 type Matrices<'a> = (&'a [f32], &'a [f32], &'a [f32]);
 
 fn matrices(inputs: &Inputs) -> Result<Matrices<'_>, InputError> {
     let nn = inputs.size * inputs.size;
-    let a = inputs.arrays.f32s("a")?;
-    let b = inputs.arrays.f32s("b")?;
-    let c = inputs.arrays.f32s("c")?;
-    check_len("a", a, nn)?;
-    check_len("b", b, nn)?;
-    check_len("c", c, nn)?;
+    let a = inputs.arrays.f32s_of("a", nn)?;
+    let b = inputs.arrays.f32s_of("b", nn)?;
+    let c = inputs.arrays.f32s_of("c", nn)?;
     Ok((a, b, c))
-}
-
-fn run(
-    kernel: &str,
-    dev: &mut dyn Device,
-    module: ModuleHandle,
-    inputs: &Inputs,
-) -> Result<Outputs, RunError> {
-    let n = inputs.size;
-    let (a, b, c) = matrices(inputs)?;
-    let mut s = Session::new(dev, module);
-    let da = s.upload(a)?;
-    let db = s.upload(b)?;
-    let dc = s.upload(c)?;
-    let g = blocks(n, TILE);
-    s.launch(
-        kernel,
-        grid2(g, g, TILE as u32, TILE as u32),
-        &[
-            A::Ptr(da.ptr),
-            A::Ptr(db.ptr),
-            A::Ptr(dc.ptr),
-            int(n),
-            int(n),
-            int(n),
-            A::F32(ALPHA),
-            A::F32(BETA),
-        ],
-    )?;
-    let out = s.read::<f32>(dc, n * n)?;
-    Ok(s.finish(Arrays::new().with("c", Data::F32(out))))
 }
 
 /// `alpha * A * B + beta * C` with the k loop run to `k_padded >= n`, the padding
@@ -143,68 +142,20 @@ fn gemm_reference(a: &[f32], b: &[f32], c: &[f32], n: usize, k_padded: usize) ->
     out
 }
 
-impl Workload for GemmNaive {
-    fn meta(&self) -> &'static Meta {
-        &NAIVE
-    }
-    fn generate(&self, size: usize, seed: u64) -> Result<Inputs, InputError> {
-        generate(&NAIVE, size, seed)
-    }
-    fn run(
-        &self,
-        dev: &mut dyn Device,
-        module: ModuleHandle,
-        inputs: &Inputs,
-    ) -> Result<Outputs, RunError> {
-        run("gemm_naive", dev, module, inputs)
-    }
-    fn reference(&self, inputs: &Inputs) -> Result<Outputs, InputError> {
-        let (a, b, c) = matrices(inputs)?;
-        let out = gemm_reference(a, b, c, inputs.size, inputs.size);
-        Ok(Outputs::from_arrays(
-            Arrays::new().with("c", Data::F32(out)),
-        ))
-    }
-}
-
-impl Workload for GemmTiled {
-    fn meta(&self) -> &'static Meta {
-        &TILED
-    }
-    fn generate(&self, size: usize, seed: u64) -> Result<Inputs, InputError> {
-        generate(&TILED, size, seed)
-    }
-    fn run(
-        &self,
-        dev: &mut dyn Device,
-        module: ModuleHandle,
-        inputs: &Inputs,
-    ) -> Result<Outputs, RunError> {
-        run("gemm_tiled", dev, module, inputs)
-    }
-    fn reference(&self, inputs: &Inputs) -> Result<Outputs, InputError> {
-        let (a, b, c) = matrices(inputs)?;
-        let n = inputs.size;
-        let out = gemm_reference(a, b, c, n, n.div_ceil(TILE) * TILE);
-        Ok(Outputs::from_arrays(
-            Arrays::new().with("c", Data::F32(out)),
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::suite::test_inputs;
+    use crate::workload::Workload;
 
     fn inputs(a: Vec<f32>, b: Vec<f32>, c: Vec<f32>, n: usize) -> Inputs {
-        Inputs {
-            size: n,
-            seed: 0,
-            arrays: Arrays::new()
+        test_inputs(
+            n,
+            Arrays::new()
                 .with("a", Data::F32(a))
                 .with("b", Data::F32(b))
                 .with("c", Data::F32(c)),
-        }
+        )
     }
 
     #[test]
@@ -222,16 +173,17 @@ mod tests {
             1.5 * 43.0 + 3.0,
             1.5 * 50.0 - 6.0,
         ];
-        for w in [&GemmNaive as &dyn Workload, &GemmTiled] {
-            assert_eq!(w.reference(&i).unwrap().arrays.f32s("c").unwrap(), &want);
-        }
+        let naive = Gemm::<false>.reference_arrays(&i).unwrap();
+        let tiled = Gemm::<true>.reference_arrays(&i).unwrap();
+        assert_eq!(naive.f32s("c").unwrap(), &want);
+        assert_eq!(tiled.f32s("c").unwrap(), &want);
     }
 
     #[test]
     fn zero_padding_does_not_change_the_product() {
-        let i = GemmNaive.generate(19, 3).unwrap();
-        let naive = GemmNaive.reference(&i).unwrap();
-        let tiled = GemmTiled.reference(&i).unwrap();
-        assert_eq!(naive.arrays, tiled.arrays);
+        let i = Gemm::<false>.generate(19, 3).unwrap();
+        let naive = Gemm::<false>.reference_arrays(&i).unwrap();
+        let tiled = Gemm::<true>.reference_arrays(&i).unwrap();
+        assert_eq!(naive, tiled);
     }
 }

@@ -1,15 +1,14 @@
 //! HotSpot thermal stencil.
 
-use gpu::{Device, KernelArg as A, ModuleHandle};
+use gpu::KernelArg as A;
 use ptx::Class;
 
-use crate::compare::Tolerance;
-use crate::data::{check_len, Arrays, DType, Data, Inputs, Outputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{blocks, grid2, int, Session};
-use crate::workload::Workload;
+use crate::session::{blocks, grid2, int, ptr, Session};
+use crate::suite::Bundled;
 
 const TB: usize = 16;
 /// Time steps (one launch each).
@@ -24,42 +23,34 @@ const AMBIENT: f32 = 300.0;
 
 pub(crate) struct Hotspot;
 
-static META: Meta = Meta {
-    name: "hotspot",
-    kind: Kind::Stencil,
-    description:
-        "8 explicit steps of a 5-point thermal stencil on an n x n grid with power input: \
-                  16x16 shared-memory tiles with halo loads by edge threads, replicated borders, \
-                  ping-pong buffers",
-    paper_analogue: "hotspot",
-    kernels: &["hotspot_step"],
-    size: SizeSpec {
-        meaning: "grid side n (n x n cells)",
-        default: 48,
-        gpu: 4096,
-        min: 1,
-        max: 16_384,
-        multiple_of: 1,
-    },
-    stresses: &[Class::Fp32, Class::Load, Class::Barrier, Class::Control],
-    outputs: &[OutputSpec {
-        name: "temp",
-        dtype: DType::F32,
-        tolerance: Tolerance::Exact,
-        why: "the update is written as explicit fmaf and plain add/sub, mirrored in the reference",
-    }],
-    source: include_str!("../../kernels/hotspot.cu"),
-    ptx: include_str!("../../ptx/hotspot.ptx"),
-};
+impl Bundled for Hotspot {
+    const META: &'static Meta = &Meta {
+        name: "hotspot",
+        kind: Kind::Stencil,
+        description: "8 explicit steps of a 5-point thermal stencil on an n x n grid with power \
+                      input: 16x16 shared-memory tiles with halo loads by edge threads, \
+                      replicated borders, ping-pong buffers",
+        paper_analogue: "hotspot",
+        kernels: &["hotspot_step"],
+        size: SizeSpec {
+            meaning: "grid side n (n x n cells)",
+            default: 48,
+            gpu: 4096,
+            min: 1,
+            max: 16_384,
+            multiple_of: 1,
+        },
+        stresses: &[Class::Fp32, Class::Load, Class::Barrier, Class::Control],
+        outputs: &[OutputSpec::exact(
+            "temp",
+            DType::F32,
+            "the update is written as explicit fmaf and plain add/sub, mirrored in the reference",
+        )],
+        source: include_str!("../../kernels/hotspot.cu"),
+        ptx: include_str!("../../ptx/hotspot.ptx"),
+    };
 
-impl Workload for Hotspot {
-    fn meta(&self) -> &'static Meta {
-        &META
-    }
-
-    fn generate(&self, size: usize, seed: u64) -> Result<Inputs, InputError> {
-        META.size.check(META.name, size)?;
-        let mut r = Rng::new(seed, 0);
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
         let temp = r.f32_vec(size * size, 320.0, 340.0);
         // A few hot units on a low background.
         let mut power = r.f32_vec(size * size, 0.0, 0.5);
@@ -71,21 +62,14 @@ impl Workload for Hotspot {
                 }
             }
         }
-        let arrays = Arrays::new()
+        Arrays::new()
             .with("temp", Data::F32(temp))
-            .with("power", Data::F32(power));
-        Ok(Inputs { size, seed, arrays })
+            .with("power", Data::F32(power))
     }
 
-    fn run(
-        &self,
-        dev: &mut dyn Device,
-        module: ModuleHandle,
-        inputs: &Inputs,
-    ) -> Result<Outputs, RunError> {
+    fn drive(&self, s: &mut Session<'_>, inputs: &Inputs) -> Result<Arrays, RunError> {
         let (temp, power) = grids(inputs)?;
         let n = inputs.size;
-        let mut s = Session::new(dev, module);
         let mut src = s.upload(temp)?;
         let mut dst = s.zeroed::<f32>(n * n)?;
         let dp = s.upload(power)?;
@@ -95,9 +79,9 @@ impl Workload for Hotspot {
                 "hotspot_step",
                 grid2(g, g, TB as u32, TB as u32),
                 &[
-                    A::Ptr(src.ptr),
-                    A::Ptr(dp.ptr),
-                    A::Ptr(dst.ptr),
+                    ptr(src),
+                    ptr(dp),
+                    ptr(dst),
                     int(n),
                     int(n),
                     A::F32(STEP_DIV_CAP),
@@ -110,10 +94,10 @@ impl Workload for Hotspot {
             std::mem::swap(&mut src, &mut dst);
         }
         let out = s.read::<f32>(src, n * n)?;
-        Ok(s.finish(Arrays::new().with("temp", Data::F32(out))))
+        Ok(Arrays::new().with("temp", Data::F32(out)))
     }
 
-    fn reference(&self, inputs: &Inputs) -> Result<Outputs, InputError> {
+    fn reference_arrays(&self, inputs: &Inputs) -> Result<Arrays, InputError> {
         let (temp, power) = grids(inputs)?;
         let n = inputs.size;
         let mut t = temp.to_vec();
@@ -137,43 +121,39 @@ impl Workload for Hotspot {
             }
             std::mem::swap(&mut t, &mut next);
         }
-        Ok(Outputs::from_arrays(
-            Arrays::new().with("temp", Data::F32(t)),
-        ))
+        Ok(Arrays::new().with("temp", Data::F32(t)))
     }
 }
 
 fn grids(inputs: &Inputs) -> Result<(&[f32], &[f32]), InputError> {
     let nn = inputs.size * inputs.size;
-    let temp = inputs.arrays.f32s("temp")?;
-    let power = inputs.arrays.f32s("power")?;
-    check_len("temp", temp, nn)?;
-    check_len("power", power, nn)?;
+    let temp = inputs.arrays.f32s_of("temp", nn)?;
+    let power = inputs.arrays.f32s_of("power", nn)?;
     Ok((temp, power))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::suite::test_inputs;
 
     #[test]
     fn uniform_grid_relaxes_toward_ambient_plus_power() {
         // Uniform temperature and power: the stencil terms vanish, so each step moves T by
         // 0.5 * (p + 0.25 (300 - T)); the fixed point is T = 300 + 4 p.
         let n = 3;
-        let inputs = Inputs {
-            size: n,
-            seed: 0,
-            arrays: Arrays::new()
+        let inputs = test_inputs(
+            n,
+            Arrays::new()
                 .with("temp", Data::F32(vec![310.0; n * n]))
                 .with("power", Data::F32(vec![1.0; n * n])),
-        };
-        let out = Hotspot.reference(&inputs).unwrap();
+        );
+        let out = Hotspot.reference_arrays(&inputs).unwrap();
         let mut want = 310.0f32;
         for _ in 0..STEPS {
             want += 0.5 * (1.0 + 0.25 * (300.0 - want));
         }
-        for &t in out.arrays.f32s("temp").unwrap() {
+        for &t in out.f32s("temp").unwrap() {
             assert!((t - want).abs() < 1e-3, "{t} vs {want}");
         }
         assert!(want < 310.0 && want > 304.0);

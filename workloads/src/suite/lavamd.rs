@@ -1,15 +1,15 @@
 //! LavaMD-like particle interactions in double precision.
 
-use gpu::{Device, KernelArg as A, LaunchConfig, ModuleHandle};
+use gpu::{KernelArg as A, LaunchConfig};
 use ptx::Class;
 
 use crate::compare::Tolerance;
-use crate::data::{check_len, Arrays, DType, Data, Inputs, Outputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{int, Session};
-use crate::workload::Workload;
+use crate::session::{int, ptr, Session};
+use crate::suite::Bundled;
 
 /// Particles per box.
 const PAR: usize = 20;
@@ -19,46 +19,40 @@ const A2: f64 = 0.5;
 
 pub(crate) struct LavaMd;
 
-static META: Meta = Meta {
-    name: "lavamd",
-    kind: Kind::NBody,
-    description: "potential and force on each particle from the particles of its own and up to 26 \
-                  neighbouring boxes (dim^3 boxes of 20), double precision with exp(), neighbour \
-                  boxes staged in shared memory",
-    paper_analogue: "lava",
-    kernels: &["lavamd_forces"],
-    size: SizeSpec {
-        meaning: "boxes per dimension dim (dim^3 boxes of 20 particles)",
-        default: 2,
-        gpu: 24,
-        min: 1,
-        max: 64,
-        multiple_of: 1,
-    },
-    stresses: &[Class::Fp64, Class::Load, Class::Barrier, Class::Control],
-    outputs: &[OutputSpec {
-        name: "forces",
-        dtype: DType::F64,
-        tolerance: Tolerance::Close {
-            abs: 1e-10,
-            rel: 1e-9,
+impl Bundled for LavaMd {
+    const META: &'static Meta = &Meta {
+        name: "lavamd",
+        kind: Kind::NBody,
+        description: "potential and force on each particle from the particles of its own and \
+                      up to 26 neighbouring boxes (dim^3 boxes of 20), double precision with \
+                      exp(), neighbour boxes staged in shared memory",
+        paper_analogue: "lava",
+        kernels: &["lavamd_forces"],
+        size: SizeSpec {
+            meaning: "boxes per dimension dim (dim^3 boxes of 20 particles)",
+            default: 2,
+            gpu: 24,
+            min: 1,
+            max: 64,
+            multiple_of: 1,
         },
-        why: "CUDA's exp(double) is accurate to about 1 ulp, not correctly rounded, so it can \
-              differ from the host's exp; the summation order is mirrored, so only those ulps \
-              accumulate (<< 1e-12 here)",
-    }],
-    source: include_str!("../../kernels/lavamd.cu"),
-    ptx: include_str!("../../ptx/lavamd.ptx"),
-};
+        stresses: &[Class::Fp64, Class::Load, Class::Barrier, Class::Control],
+        outputs: &[OutputSpec {
+            name: "forces",
+            dtype: DType::F64,
+            tolerance: Tolerance::Close {
+                abs: 1e-10,
+                rel: 1e-9,
+            },
+            why: "CUDA's exp(double) is accurate to about 1 ulp, not correctly rounded, so it can \
+                  differ from the host's exp; the summation order is mirrored, so only those ulps \
+                  accumulate (<< 1e-12 here)",
+        }],
+        source: include_str!("../../kernels/lavamd.cu"),
+        ptx: include_str!("../../ptx/lavamd.ptx"),
+    };
 
-impl Workload for LavaMd {
-    fn meta(&self) -> &'static Meta {
-        &META
-    }
-
-    fn generate(&self, size: usize, seed: u64) -> Result<Inputs, InputError> {
-        META.size.check(META.name, size)?;
-        let mut r = Rng::new(seed, 0);
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
         let boxes = size * size * size;
         let mut pos = Vec::with_capacity(boxes * PAR * 3);
         for b in 0..boxes {
@@ -70,41 +64,28 @@ impl Workload for LavaMd {
             }
         }
         let charge = (0..boxes * PAR).map(|_| 0.1 + 0.9 * r.unit_f64()).collect();
-        let arrays = Arrays::new()
+        Arrays::new()
             .with("pos", Data::F64(pos))
-            .with("charge", Data::F64(charge));
-        Ok(Inputs { size, seed, arrays })
+            .with("charge", Data::F64(charge))
     }
 
-    fn run(
-        &self,
-        dev: &mut dyn Device,
-        module: ModuleHandle,
-        inputs: &Inputs,
-    ) -> Result<Outputs, RunError> {
+    fn drive(&self, s: &mut Session<'_>, inputs: &Inputs) -> Result<Arrays, RunError> {
         let (pos, charge) = particles(inputs)?;
         let dim = inputs.size;
         let boxes = dim * dim * dim;
-        let mut s = Session::new(dev, module);
         let dp = s.upload(pos)?;
         let dq = s.upload(charge)?;
         let df = s.zeroed::<f64>(boxes * PAR * 4)?;
         s.launch(
             "lavamd_forces",
             LaunchConfig::linear(boxes as u32, THREADS),
-            &[
-                A::Ptr(dp.ptr),
-                A::Ptr(dq.ptr),
-                A::Ptr(df.ptr),
-                int(dim),
-                A::F64(A2),
-            ],
+            &[ptr(dp), ptr(dq), ptr(df), int(dim), A::F64(A2)],
         )?;
         let forces = s.read::<f64>(df, boxes * PAR * 4)?;
-        Ok(s.finish(Arrays::new().with("forces", Data::F64(forces))))
+        Ok(Arrays::new().with("forces", Data::F64(forces)))
     }
 
-    fn reference(&self, inputs: &Inputs) -> Result<Outputs, InputError> {
+    fn reference_arrays(&self, inputs: &Inputs) -> Result<Arrays, InputError> {
         let (pos, charge) = particles(inputs)?;
         let dim = inputs.size as i64;
         let boxes = (dim * dim * dim) as usize;
@@ -138,24 +119,21 @@ impl Workload for LavaMd {
                 forces[me * 4..me * 4 + 4].copy_from_slice(&[fpot, fx, fy, fz]);
             }
         }
-        Ok(Outputs::from_arrays(
-            Arrays::new().with("forces", Data::F64(forces)),
-        ))
+        Ok(Arrays::new().with("forces", Data::F64(forces)))
     }
 }
 
 fn particles(inputs: &Inputs) -> Result<(&[f64], &[f64]), InputError> {
     let n = inputs.size.pow(3) * PAR;
-    let pos = inputs.arrays.f64s("pos")?;
-    let charge = inputs.arrays.f64s("charge")?;
-    check_len("pos", pos, n * 3)?;
-    check_len("charge", charge, n)?;
+    let pos = inputs.arrays.f64s_of("pos", n * 3)?;
+    let charge = inputs.arrays.f64s_of("charge", n)?;
     Ok((pos, charge))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::Workload;
 
     #[test]
     fn forces_are_antisymmetric_for_equal_charges() {
@@ -163,8 +141,8 @@ mod tests {
         // law), and a particle's self-term contributes q to its potential and 0 force.
         let mut inputs = LavaMd.generate(1, 3).unwrap();
         inputs.arrays.insert("charge", Data::F64(vec![0.5; PAR]));
-        let out = LavaMd.reference(&inputs).unwrap();
-        let f = out.arrays.f64s("forces").unwrap();
+        let out = LavaMd.reference_arrays(&inputs).unwrap();
+        let f = out.f64s("forces").unwrap();
         for c in 1..4 {
             let total: f64 = (0..PAR).map(|p| f[p * 4 + c]).sum();
             assert!(total.abs() < 1e-12, "component {c}: {total}");

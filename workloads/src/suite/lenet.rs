@@ -1,15 +1,15 @@
 //! LeNet-5 style CNN inference.
 
-use gpu::{Buffer, Device, KernelArg as A, LaunchConfig, ModuleHandle};
+use gpu::{Buffer, KernelArg as A, LaunchConfig};
 use ptx::Class;
 
 use crate::compare::Tolerance;
-use crate::data::{check_len, Arrays, DType, Data, Inputs, Outputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{blocks, int, Session};
-use crate::workload::Workload;
+use crate::session::{blocks, int, ptr, Session};
+use crate::suite::Bundled;
 
 /// The weights are a fixed, seeded model: independent of the input seed.
 const WEIGHT_SEED: u64 = 0x001e_4e75;
@@ -32,53 +32,47 @@ const PARAMS: [(&str, usize, usize); 10] = [
 
 pub(crate) struct LeNet;
 
-static META: Meta = Meta {
-    name: "lenet",
-    kind: Kind::Inference,
-    description: "LeNet-5 style inference on 28x28 images: conv 5x5 (1->6) + ReLU, max-pool, \
-                  conv 5x5 (6->16) + ReLU, max-pool, dense 256-120-84-10 with ReLU, softmax; \
-                  filters staged in shared memory, warp-shuffle softmax",
-    paper_analogue: "LeNet",
-    kernels: &["conv2d_relu", "maxpool2x2", "dense", "softmax"],
-    size: SizeSpec {
-        meaning: "number of images",
-        default: 1,
-        gpu: 256,
-        min: 1,
-        max: 65_535,
-        multiple_of: 1,
-    },
-    stresses: &[Class::Fp32, Class::Load, Class::Barrier, Class::Warp],
-    outputs: &[
-        OutputSpec {
-            name: "logits",
-            dtype: DType::F32,
-            tolerance: Tolerance::Exact,
-            why: "convolutions and dense layers are fmaf chains in a fixed order, ReLU and \
-                  max-pool are exact",
+impl Bundled for LeNet {
+    const META: &'static Meta = &Meta {
+        name: "lenet",
+        kind: Kind::Inference,
+        description: "LeNet-5 style inference on 28x28 images: conv 5x5 (1->6) + ReLU, max-pool, \
+                      conv 5x5 (6->16) + ReLU, max-pool, dense 256-120-84-10 with ReLU, softmax; \
+                      filters staged in shared memory, warp-shuffle softmax",
+        paper_analogue: "LeNet",
+        kernels: &["conv2d_relu", "maxpool2x2", "dense", "softmax"],
+        size: SizeSpec {
+            meaning: "number of images",
+            default: 1,
+            gpu: 256,
+            min: 1,
+            max: 65_535,
+            multiple_of: 1,
         },
-        OutputSpec {
-            name: "probs",
-            dtype: DType::F32,
-            tolerance: Tolerance::Close {
-                abs: 1e-6,
-                rel: 1e-5,
+        stresses: &[Class::Fp32, Class::Load, Class::Barrier, Class::Warp],
+        outputs: &[
+            OutputSpec::exact(
+                "logits",
+                DType::F32,
+                "convolutions and dense layers are fmaf chains in a fixed order, ReLU and \
+                      max-pool are exact",
+            ),
+            OutputSpec {
+                name: "probs",
+                dtype: DType::F32,
+                tolerance: Tolerance::Close {
+                    abs: 1e-6,
+                    rel: 1e-5,
+                },
+                why: "CUDA's expf is within 2 ulp, not correctly rounded like the host's",
             },
-            why: "CUDA's expf is within 2 ulp, not correctly rounded like the host's",
-        },
-    ],
-    source: include_str!("../../kernels/lenet.cu"),
-    ptx: include_str!("../../ptx/lenet.ptx"),
-};
+        ],
+        source: include_str!("../../kernels/lenet.cu"),
+        ptx: include_str!("../../ptx/lenet.ptx"),
+    };
 
-impl Workload for LeNet {
-    fn meta(&self) -> &'static Meta {
-        &META
-    }
-
-    fn generate(&self, size: usize, seed: u64) -> Result<Inputs, InputError> {
-        META.size.check(META.name, size)?;
-        let mut arrays = Arrays::new().with("images", Data::F32(images(size, seed)));
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
+        let mut arrays = Arrays::new().with("images", Data::F32(images(size, r)));
         let mut r = Rng::new(WEIGHT_SEED, 0);
         for (name, len, fan_in) in PARAMS {
             let limit = if name.ends_with("_b") {
@@ -88,18 +82,12 @@ impl Workload for LeNet {
             };
             arrays.insert(name, Data::F32(r.f32_vec(len, -limit, limit)));
         }
-        Ok(Inputs { size, seed, arrays })
+        arrays
     }
 
-    fn run(
-        &self,
-        dev: &mut dyn Device,
-        module: ModuleHandle,
-        inputs: &Inputs,
-    ) -> Result<Outputs, RunError> {
+    fn drive(&self, s: &mut Session<'_>, inputs: &Inputs) -> Result<Arrays, RunError> {
         let m = model(inputs)?;
         let imgs = inputs.size;
-        let mut s = Session::new(dev, module);
         let mut p = Vec::new();
         for w in m.params {
             p.push(s.upload(w)?);
@@ -129,10 +117,10 @@ impl Workload for LeNet {
                 shared_bytes: 0,
             };
             let args = [
-                A::Ptr(inp.ptr),
-                A::Ptr(w.ptr),
-                A::Ptr(b.ptr),
-                A::Ptr(out.ptr),
+                ptr(inp),
+                ptr(w),
+                ptr(b),
+                ptr(out),
                 int(in_c),
                 int(side),
                 int(side),
@@ -147,13 +135,7 @@ impl Workload for LeNet {
             s.launch(
                 "maxpool2x2",
                 cfg,
-                &[
-                    A::Ptr(inp.ptr),
-                    A::Ptr(out.ptr),
-                    int(planes),
-                    int(side),
-                    int(side),
-                ],
+                &[ptr(inp), ptr(out), int(planes), int(side), int(side)],
             )
         };
         let dense = |s: &mut Session<'_>,
@@ -171,38 +153,36 @@ impl Workload for LeNet {
                 shared_bytes: 0,
             };
             let args = [
-                A::Ptr(inp.ptr),
-                A::Ptr(w.ptr),
-                A::Ptr(b.ptr),
-                A::Ptr(out.ptr),
+                ptr(inp),
+                ptr(w),
+                ptr(b),
+                ptr(out),
                 int(in_n),
                 int(out_n),
                 A::I32(relu as i32),
             ];
             s.launch("dense", cfg, &args)
         };
-        conv(&mut s, x, p[0], p[1], c1, 1, SIDE, 6, 256)?;
-        pool(&mut s, c1, p1, imgs * 6, 24)?;
-        conv(&mut s, p1, p[2], p[3], c2, 6, 12, 16, 64)?;
-        pool(&mut s, c2, p2, imgs * 16, 8)?;
-        dense(&mut s, p2, p[4], p[5], f1, 256, 120, true, 128)?;
-        dense(&mut s, f1, p[6], p[7], f2, 120, 84, true, 96)?;
-        dense(&mut s, f2, p[8], p[9], logits, 84, CLASSES, false, 32)?;
+        conv(s, x, p[0], p[1], c1, 1, SIDE, 6, 256)?;
+        pool(s, c1, p1, imgs * 6, 24)?;
+        conv(s, p1, p[2], p[3], c2, 6, 12, 16, 64)?;
+        pool(s, c2, p2, imgs * 16, 8)?;
+        dense(s, p2, p[4], p[5], f1, 256, 120, true, 128)?;
+        dense(s, f1, p[6], p[7], f2, 120, 84, true, 96)?;
+        dense(s, f2, p[8], p[9], logits, 84, CLASSES, false, 32)?;
         s.launch(
             "softmax",
             LaunchConfig::linear(imgs as u32, 32),
-            &[A::Ptr(logits.ptr), A::Ptr(probs.ptr), int(CLASSES)],
+            &[ptr(logits), ptr(probs), int(CLASSES)],
         )?;
         let lg = s.read::<f32>(logits, imgs * CLASSES)?;
         let pr = s.read::<f32>(probs, imgs * CLASSES)?;
-        Ok(s.finish(
-            Arrays::new()
-                .with("logits", Data::F32(lg))
-                .with("probs", Data::F32(pr)),
-        ))
+        Ok(Arrays::new()
+            .with("logits", Data::F32(lg))
+            .with("probs", Data::F32(pr)))
     }
 
-    fn reference(&self, inputs: &Inputs) -> Result<Outputs, InputError> {
+    fn reference_arrays(&self, inputs: &Inputs) -> Result<Arrays, InputError> {
         let m = model(inputs)?;
         let p = &m.params;
         let mut logits = Vec::new();
@@ -218,17 +198,14 @@ impl Workload for LeNet {
             probs.extend(softmax(&z));
             logits.extend(z);
         }
-        Ok(Outputs::from_arrays(
-            Arrays::new()
-                .with("logits", Data::F32(logits))
-                .with("probs", Data::F32(probs)),
-        ))
+        Ok(Arrays::new()
+            .with("logits", Data::F32(logits))
+            .with("probs", Data::F32(probs)))
     }
 }
 
 /// Synthetic 28x28 images: three soft blobs of random size and brightness on black.
-fn images(count: usize, seed: u64) -> Vec<f32> {
-    let mut r = Rng::new(seed, 0);
+fn images(count: usize, r: &mut Rng) -> Vec<f32> {
     let mut out = vec![0.0f32; count * SIDE * SIDE];
     for img in out.chunks_mut(SIDE * SIDE) {
         for _ in 0..3 {
@@ -255,13 +232,10 @@ struct Model<'a> {
 }
 
 fn model(inputs: &Inputs) -> Result<Model<'_>, InputError> {
-    let images = inputs.arrays.f32s("images")?;
-    check_len("images", images, inputs.size * SIDE * SIDE)?;
+    let images = inputs.arrays.f32s_of("images", inputs.size * SIDE * SIDE)?;
     let mut params = Vec::new();
     for (name, len, _) in PARAMS {
-        let w = inputs.arrays.f32s(name)?;
-        check_len(name, w, len)?;
-        params.push(w);
+        params.push(inputs.arrays.f32s_of(name, len)?);
     }
     Ok(Model { images, params })
 }
@@ -348,6 +322,7 @@ fn butterfly(mut v: [f32; 32], op: impl Fn(f32, f32) -> f32) -> [f32; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::Workload;
 
     #[test]
     fn layers_by_hand() {

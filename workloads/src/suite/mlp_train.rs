@@ -4,12 +4,12 @@ use gpu::{Buffer, Device, KernelArg as A, LaunchConfig, ModuleHandle};
 use ptx::Class;
 
 use crate::compare::Tolerance;
-use crate::data::{check_len, Arrays, DType, Data, Inputs, Outputs};
+use crate::data::{check_len, Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{blocks, int, Session};
-use crate::workload::Workload;
+use crate::session::{blocks, int, ptr, Session};
+use crate::suite::Bundled;
 
 /// Inputs per sample.
 pub const MLP_INPUTS: usize = 64;
@@ -32,63 +32,6 @@ pub(crate) struct MlpTrain;
 
 const EXPF: &str = "downstream of CUDA's expf/logf (within 2 ulp, not correctly rounded); \
                     every sum is an fmaf or add chain in the kernels' order";
-
-static META: Meta = Meta {
-    name: "mlp_train",
-    kind: Kind::Training,
-    description: "one SGD step of a 64-64-10 ReLU MLP with softmax cross-entropy on a batch: \
-                  forward, loss, backward into a gradient buffer, then a separate update kernel",
-    paper_analogue: "YOLOv3 / LeNet training (CNN class)",
-    kernels: &[
-        "mlp_hidden_forward",
-        "mlp_output_softmax",
-        "mlp_loss_mean",
-        "mlp_output_grads",
-        "mlp_hidden_backprop",
-        "mlp_hidden_grads",
-        "sgd_update",
-    ],
-    size: SizeSpec {
-        meaning: "batch size",
-        default: 32,
-        gpu: 4096,
-        min: 1,
-        max: 1 << 20,
-        multiple_of: 1,
-    },
-    stresses: &[Class::Fp32, Class::Load, Class::Sfu, Class::Control],
-    outputs: &[
-        OutputSpec {
-            name: "params",
-            dtype: DType::F32,
-            tolerance: Tolerance::Close {
-                abs: 1e-6,
-                rel: 1e-5,
-            },
-            why: EXPF,
-        },
-        OutputSpec {
-            name: "grads",
-            dtype: DType::F32,
-            tolerance: Tolerance::Close {
-                abs: 1e-6,
-                rel: 1e-4,
-            },
-            why: EXPF,
-        },
-        OutputSpec {
-            name: "loss",
-            dtype: DType::F32,
-            tolerance: Tolerance::Close {
-                abs: 1e-6,
-                rel: 1e-5,
-            },
-            why: EXPF,
-        },
-    ],
-    source: include_str!("../../kernels/mlp_train.cu"),
-    ptx: include_str!("../../ptx/mlp_train.ptx"),
-};
 
 /// A batch of MLP training data: `x` is `batch x 64`, `labels` in `0..10`.
 #[derive(Debug, Clone, PartialEq)]
@@ -280,6 +223,59 @@ pub fn mlp_reference_sgd(params: &mut [f32], grads: &[f32], lr: f32) {
 /// on every device. The `module` must be loaded from the `mlp_train` workload's PTX.
 pub struct MlpTrainer<'a> {
     s: Session<'a>,
+    net: Net,
+}
+
+impl<'a> MlpTrainer<'a> {
+    /// Allocates a trainer for batches of `batch` samples, starting from `params`.
+    pub fn new(
+        dev: &'a mut dyn Device,
+        module: ModuleHandle,
+        batch: usize,
+        params: &[f32],
+    ) -> Result<MlpTrainer<'a>, RunError> {
+        let mut s = Session::new(dev, module);
+        let net = Net::new(&mut s, batch, params)?;
+        Ok(MlpTrainer { s, net })
+    }
+
+    /// Computes the gradients of the mean loss on `batch` into the device's gradient
+    /// buffer and returns the mean loss.
+    pub fn gradients(&mut self, batch: &MlpBatch) -> Result<f32, RunError> {
+        self.net.gradients(&mut self.s, batch)
+    }
+
+    /// The gradients last computed (or uploaded).
+    pub fn download_gradients(&mut self) -> Result<Vec<f32>, RunError> {
+        Ok(self.s.read::<f32>(self.net.grads, MLP_PARAMS)?)
+    }
+
+    /// Replaces the device's gradients, e.g. with the average over devices.
+    pub fn upload_gradients(&mut self, grads: &[f32]) -> Result<(), RunError> {
+        check_len("grads", grads, MLP_PARAMS)?;
+        Ok(self.s.write(self.net.grads, grads)?)
+    }
+
+    /// `params -= lr * grads` on the device.
+    pub fn sgd(&mut self, lr: f32) -> Result<(), RunError> {
+        self.net.sgd(&mut self.s, lr)
+    }
+
+    /// The current parameters (for a checkpoint).
+    pub fn params(&mut self) -> Result<Vec<f32>, RunError> {
+        Ok(self.s.read::<f32>(self.net.params, MLP_PARAMS)?)
+    }
+
+    /// Replaces the parameters (restore from a checkpoint).
+    pub fn set_params(&mut self, params: &[f32]) -> Result<(), RunError> {
+        check_len("params", params, MLP_PARAMS)?;
+        Ok(self.s.write(self.net.params, params)?)
+    }
+}
+
+/// The device buffers of the MLP for batches of `batch` samples, in the session that
+/// allocated them (the trainer's, or a workload run's).
+struct Net {
     batch: usize,
     params: Buffer,
     grads: Buffer,
@@ -292,48 +288,29 @@ pub struct MlpTrainer<'a> {
     mean: Buffer,
 }
 
-impl<'a> MlpTrainer<'a> {
-    /// Allocates a trainer for batches of `batch` samples, starting from `params`.
-    pub fn new(
-        dev: &'a mut dyn Device,
-        module: ModuleHandle,
-        batch: usize,
-        params: &[f32],
-    ) -> Result<MlpTrainer<'a>, RunError> {
-        META.size.check(META.name, batch)?;
+impl Net {
+    fn new(s: &mut Session<'_>, batch: usize, params: &[f32]) -> Result<Net, RunError> {
+        MlpTrain::META.size.check(MlpTrain::META.name, batch)?;
         check_len("params", params, MLP_PARAMS)?;
-        let mut s = Session::new(dev, module);
-        let params = s.upload(params)?;
-        let grads = s.zeroed::<f32>(MLP_PARAMS)?;
-        let x = s.zeroed::<f32>(batch * MLP_INPUTS)?;
-        let labels = s.zeroed::<i32>(batch)?;
-        let h = s.zeroed::<f32>(batch * MLP_HIDDEN)?;
-        let dh = s.zeroed::<f32>(batch * MLP_HIDDEN)?;
-        let dlogits = s.zeroed::<f32>(batch * MLP_CLASSES)?;
-        let loss = s.zeroed::<f32>(batch)?;
-        let mean = s.zeroed::<f32>(1)?;
-        Ok(MlpTrainer {
-            s,
+        Ok(Net {
             batch,
-            params,
-            grads,
-            x,
-            labels,
-            h,
-            dh,
-            dlogits,
-            loss,
-            mean,
+            params: s.upload(params)?,
+            grads: s.zeroed::<f32>(MLP_PARAMS)?,
+            x: s.zeroed::<f32>(batch * MLP_INPUTS)?,
+            labels: s.zeroed::<i32>(batch)?,
+            h: s.zeroed::<f32>(batch * MLP_HIDDEN)?,
+            dh: s.zeroed::<f32>(batch * MLP_HIDDEN)?,
+            dlogits: s.zeroed::<f32>(batch * MLP_CLASSES)?,
+            loss: s.zeroed::<f32>(batch)?,
+            mean: s.zeroed::<f32>(1)?,
         })
     }
 
-    /// Computes the gradients of the mean loss on `batch` into the device's gradient
-    /// buffer and returns the mean loss.
-    pub fn gradients(&mut self, batch: &MlpBatch) -> Result<f32, RunError> {
+    /// [`MlpTrainer::gradients`].
+    fn gradients(&self, s: &mut Session<'_>, batch: &MlpBatch) -> Result<f32, RunError> {
         let b = self.batch;
         check_len("labels", &batch.labels, b)?;
         check_len("x", &batch.x, b * MLP_INPUTS)?;
-        let s = &mut self.s;
         s.write(self.x, &batch.x)?;
         s.write(self.labels, &batch.labels)?;
         let [x, p, h, dh, dl, g] = [
@@ -343,143 +320,161 @@ impl<'a> MlpTrainer<'a> {
             self.dh,
             self.dlogits,
             self.grads,
-        ]
-        .map(|buf| buf.ptr);
+        ];
         s.launch(
             "mlp_hidden_forward",
             LaunchConfig::linear(b as u32, MLP_HIDDEN as u32),
-            &[A::Ptr(x), A::Ptr(p), A::Ptr(h)],
+            &[ptr(x), ptr(p), ptr(h)],
         )?;
         s.launch(
             "mlp_output_softmax",
             LaunchConfig::linear(blocks(b, 64), 64),
             &[
-                A::Ptr(h),
-                A::Ptr(p),
-                A::Ptr(self.labels.ptr),
-                A::Ptr(dl),
-                A::Ptr(self.loss.ptr),
+                ptr(h),
+                ptr(p),
+                ptr(self.labels),
+                ptr(dl),
+                ptr(self.loss),
                 int(b),
             ],
         )?;
         s.launch(
             "mlp_loss_mean",
             LaunchConfig::linear(1, MEAN_THREADS),
-            &[A::Ptr(self.loss.ptr), A::Ptr(self.mean.ptr), int(b)],
+            &[ptr(self.loss), ptr(self.mean), int(b)],
         )?;
         let n2 = MLP_CLASSES * (MLP_HIDDEN + 1);
         s.launch(
             "mlp_output_grads",
             LaunchConfig::linear(blocks(n2, 128), 128),
-            &[A::Ptr(h), A::Ptr(dl), A::Ptr(g), int(b)],
+            &[ptr(h), ptr(dl), ptr(g), int(b)],
         )?;
         s.launch(
             "mlp_hidden_backprop",
             LaunchConfig::linear(blocks(b * MLP_HIDDEN, 256), 256),
-            &[A::Ptr(dl), A::Ptr(p), A::Ptr(h), A::Ptr(dh), int(b)],
+            &[ptr(dl), ptr(p), ptr(h), ptr(dh), int(b)],
         )?;
         let n1 = MLP_HIDDEN * (MLP_INPUTS + 1);
         s.launch(
             "mlp_hidden_grads",
             LaunchConfig::linear(blocks(n1, 256), 256),
-            &[A::Ptr(x), A::Ptr(dh), A::Ptr(g), int(b)],
+            &[ptr(x), ptr(dh), ptr(g), int(b)],
         )?;
         Ok(s.read::<f32>(self.mean, 1)?[0])
     }
 
-    /// The gradients last computed (or uploaded).
-    pub fn download_gradients(&mut self) -> Result<Vec<f32>, RunError> {
-        Ok(self.s.read::<f32>(self.grads, MLP_PARAMS)?)
-    }
-
-    /// Replaces the device's gradients, e.g. with the average over devices.
-    pub fn upload_gradients(&mut self, grads: &[f32]) -> Result<(), RunError> {
-        check_len("grads", grads, MLP_PARAMS)?;
-        Ok(self.s.write(self.grads, grads)?)
-    }
-
-    /// `params -= lr * grads` on the device.
-    pub fn sgd(&mut self, lr: f32) -> Result<(), RunError> {
-        Ok(self.s.launch(
+    /// [`MlpTrainer::sgd`].
+    fn sgd(&self, s: &mut Session<'_>, lr: f32) -> Result<(), RunError> {
+        Ok(s.launch(
             "sgd_update",
             LaunchConfig::linear(blocks(MLP_PARAMS, 256), 256),
             &[
-                A::Ptr(self.params.ptr),
-                A::Ptr(self.grads.ptr),
+                ptr(self.params),
+                ptr(self.grads),
                 A::F32(lr),
                 int(MLP_PARAMS),
             ],
         )?)
     }
-
-    /// The current parameters (for a checkpoint).
-    pub fn params(&mut self) -> Result<Vec<f32>, RunError> {
-        Ok(self.s.read::<f32>(self.params, MLP_PARAMS)?)
-    }
-
-    /// Replaces the parameters (restore from a checkpoint).
-    pub fn set_params(&mut self, params: &[f32]) -> Result<(), RunError> {
-        check_len("params", params, MLP_PARAMS)?;
-        Ok(self.s.write(self.params, params)?)
-    }
 }
 
-impl Workload for MlpTrain {
-    fn meta(&self) -> &'static Meta {
-        &META
-    }
+impl Bundled for MlpTrain {
+    const META: &'static Meta = &Meta {
+        name: "mlp_train",
+        kind: Kind::Training,
+        description: "one SGD step of a 64-64-10 ReLU MLP with softmax cross-entropy on a \
+                      batch: forward, loss, backward into a gradient buffer, then a separate \
+                      update kernel",
+        paper_analogue: "YOLOv3 / LeNet training (CNN class)",
+        kernels: &[
+            "mlp_hidden_forward",
+            "mlp_output_softmax",
+            "mlp_loss_mean",
+            "mlp_output_grads",
+            "mlp_hidden_backprop",
+            "mlp_hidden_grads",
+            "sgd_update",
+        ],
+        size: SizeSpec {
+            meaning: "batch size",
+            default: 32,
+            gpu: 4096,
+            min: 1,
+            max: 1 << 20,
+            multiple_of: 1,
+        },
+        stresses: &[Class::Fp32, Class::Load, Class::Sfu, Class::Control],
+        outputs: &[
+            OutputSpec {
+                name: "params",
+                dtype: DType::F32,
+                tolerance: Tolerance::Close {
+                    abs: 1e-6,
+                    rel: 1e-5,
+                },
+                why: EXPF,
+            },
+            OutputSpec {
+                name: "grads",
+                dtype: DType::F32,
+                tolerance: Tolerance::Close {
+                    abs: 1e-6,
+                    rel: 1e-4,
+                },
+                why: EXPF,
+            },
+            OutputSpec {
+                name: "loss",
+                dtype: DType::F32,
+                tolerance: Tolerance::Close {
+                    abs: 1e-6,
+                    rel: 1e-5,
+                },
+                why: EXPF,
+            },
+        ],
+        source: include_str!("../../kernels/mlp_train.cu"),
+        ptx: include_str!("../../ptx/mlp_train.ptx"),
+    };
 
-    fn generate(&self, size: usize, seed: u64) -> Result<Inputs, InputError> {
-        META.size.check(META.name, size)?;
-        let batch = MlpBatch::synthetic(seed, 0, size);
-        let arrays = Arrays::new()
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
+        let batch = MlpBatch::synthetic(r.seed(), 0, size);
+        Arrays::new()
             .with("params", Data::F32(mlp_initial_params(MODEL_SEED)))
             .with("x", Data::F32(batch.x))
-            .with("labels", Data::I32(batch.labels));
-        Ok(Inputs { size, seed, arrays })
+            .with("labels", Data::I32(batch.labels))
     }
 
-    fn run(
-        &self,
-        dev: &mut dyn Device,
-        module: ModuleHandle,
-        inputs: &Inputs,
-    ) -> Result<Outputs, RunError> {
+    fn drive(&self, s: &mut Session<'_>, inputs: &Inputs) -> Result<Arrays, RunError> {
         let (params, batch) = step_inputs(inputs)?;
-        let mut t = MlpTrainer::new(dev, module, inputs.size, params)?;
-        let loss = t.gradients(&batch)?;
-        let grads = t.download_gradients()?;
-        t.sgd(LR)?;
-        let params = t.params()?;
-        let arrays = Arrays::new()
+        let net = Net::new(s, inputs.size, params)?;
+        let loss = net.gradients(s, &batch)?;
+        let grads = s.read::<f32>(net.grads, MLP_PARAMS)?;
+        net.sgd(s, LR)?;
+        let params = s.read::<f32>(net.params, MLP_PARAMS)?;
+        Ok(Arrays::new()
             .with("params", Data::F32(params))
             .with("grads", Data::F32(grads))
-            .with("loss", Data::F32(vec![loss]));
-        Ok(t.s.finish(arrays))
+            .with("loss", Data::F32(vec![loss])))
     }
 
-    fn reference(&self, inputs: &Inputs) -> Result<Outputs, InputError> {
+    fn reference_arrays(&self, inputs: &Inputs) -> Result<Arrays, InputError> {
         let (params, batch) = step_inputs(inputs)?;
         let (grads, loss) = mlp_reference_gradients(params, &batch);
         let mut params = params.to_vec();
         mlp_reference_sgd(&mut params, &grads, LR);
-        Ok(Outputs::from_arrays(
-            Arrays::new()
-                .with("params", Data::F32(params))
-                .with("grads", Data::F32(grads))
-                .with("loss", Data::F32(vec![loss])),
-        ))
+        Ok(Arrays::new()
+            .with("params", Data::F32(params))
+            .with("grads", Data::F32(grads))
+            .with("loss", Data::F32(vec![loss])))
     }
 }
 
 fn step_inputs(inputs: &Inputs) -> Result<(&[f32], MlpBatch), InputError> {
     let b = inputs.size;
-    let params = inputs.arrays.f32s("params")?;
-    let x = inputs.arrays.f32s("x")?;
-    let labels = inputs.arrays.i32s("labels")?;
-    check_len("params", params, MLP_PARAMS)?;
-    check_len("x", x, b * MLP_INPUTS)?;
-    check_len("labels", labels, b)?;
+    let params = inputs.arrays.f32s_of("params", MLP_PARAMS)?;
+    let x = inputs.arrays.f32s_of("x", b * MLP_INPUTS)?;
+    let labels = inputs.arrays.i32s_of("labels", b)?;
     Ok((
         params,
         MlpBatch {

@@ -1,15 +1,14 @@
 //! Needleman-Wunsch global alignment over tile anti-diagonals.
 
-use gpu::{Device, KernelArg as A, LaunchConfig, ModuleHandle};
+use gpu::{KernelArg as A, LaunchConfig};
 use ptx::Class;
 
-use crate::compare::Tolerance;
-use crate::data::{check_len, Arrays, DType, Data, Inputs, Outputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{int, Session};
-use crate::workload::Workload;
+use crate::session::{int, ptr, Session};
+use crate::suite::Bundled;
 
 const BS: usize = 16;
 const ALPHABET: usize = 24;
@@ -17,41 +16,35 @@ const PENALTY: i32 = 10;
 
 pub(crate) struct Nw;
 
-static META: Meta = Meta {
-    name: "nw",
-    kind: Kind::DynamicProgramming,
-    description: "Needleman-Wunsch alignment of two length-n sequences: 16x16 tiles along tile \
-                  anti-diagonals (2 n/16 - 1 launches), cell anti-diagonals inside a tile with \
-                  barriers and a growing then shrinking set of active lanes",
-    paper_analogue: "nw",
-    kernels: &["nw_upper", "nw_lower"],
-    size: SizeSpec {
-        meaning: "sequence length n",
-        default: 160,
-        gpu: 8192,
-        min: 16,
-        max: 16_384,
-        multiple_of: 16,
-    },
-    stresses: &[Class::IntAlu, Class::Barrier, Class::Control, Class::Load],
-    outputs: &[OutputSpec {
-        name: "score",
-        dtype: DType::I32,
-        tolerance: Tolerance::Exact,
-        why: "integer max/add recurrence",
-    }],
-    source: include_str!("../../kernels/nw.cu"),
-    ptx: include_str!("../../ptx/nw.ptx"),
-};
+impl Bundled for Nw {
+    const META: &'static Meta = &Meta {
+        name: "nw",
+        kind: Kind::DynamicProgramming,
+        description:
+            "Needleman-Wunsch alignment of two length-n sequences: 16x16 tiles along tile \
+                      anti-diagonals (2 n/16 - 1 launches), cell anti-diagonals inside a tile with \
+                      barriers and a growing then shrinking set of active lanes",
+        paper_analogue: "nw",
+        kernels: &["nw_upper", "nw_lower"],
+        size: SizeSpec {
+            meaning: "sequence length n",
+            default: 160,
+            gpu: 8192,
+            min: 16,
+            max: 16_384,
+            multiple_of: 16,
+        },
+        stresses: &[Class::IntAlu, Class::Barrier, Class::Control, Class::Load],
+        outputs: &[OutputSpec::exact(
+            "score",
+            DType::I32,
+            "integer max/add recurrence",
+        )],
+        source: include_str!("../../kernels/nw.cu"),
+        ptx: include_str!("../../ptx/nw.ptx"),
+    };
 
-impl Workload for Nw {
-    fn meta(&self) -> &'static Meta {
-        &META
-    }
-
-    fn generate(&self, size: usize, seed: u64) -> Result<Inputs, InputError> {
-        META.size.check(META.name, size)?;
-        let mut r = Rng::new(seed, 0);
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
         let mut seq = |n| {
             (0..n)
                 .map(|_| r.below(ALPHABET as u32) as i32)
@@ -59,7 +52,7 @@ impl Workload for Nw {
         };
         let (seq1, seq2) = (seq(size), seq(size));
         // A symmetric BLOSUM-like substitution matrix: matches score 4..=11, mismatches -4..=4.
-        let mut r = Rng::new(seed, 1);
+        let mut r = r.stream(1);
         let mut sub = vec![0i32; ALPHABET * ALPHABET];
         for i in 0..ALPHABET {
             for j in 0..=i {
@@ -72,33 +65,26 @@ impl Workload for Nw {
                 sub[j * ALPHABET + i] = v;
             }
         }
-        let arrays = Arrays::new()
+        Arrays::new()
             .with("seq1", Data::I32(seq1))
             .with("seq2", Data::I32(seq2))
-            .with("sub", Data::I32(sub));
-        Ok(Inputs { size, seed, arrays })
+            .with("sub", Data::I32(sub))
     }
 
-    fn run(
-        &self,
-        dev: &mut dyn Device,
-        module: ModuleHandle,
-        inputs: &Inputs,
-    ) -> Result<Outputs, RunError> {
+    fn drive(&self, s: &mut Session<'_>, inputs: &Inputs) -> Result<Arrays, RunError> {
         let (seq1, seq2, sub) = sequences(inputs)?;
         let n = inputs.size;
         let tiles = n / BS;
-        let mut s = Session::new(dev, module);
         let d_score = s.upload(&initial_score(n))?;
         let d_seq1 = s.upload(seq1)?;
         let d_seq2 = s.upload(seq2)?;
         let d_sub = s.upload(sub)?;
         let args = |diag: usize| {
             [
-                A::Ptr(d_score.ptr),
-                A::Ptr(d_seq1.ptr),
-                A::Ptr(d_seq2.ptr),
-                A::Ptr(d_sub.ptr),
+                ptr(d_score),
+                ptr(d_seq1),
+                ptr(d_seq2),
+                ptr(d_sub),
                 int(n),
                 int(diag),
                 A::I32(PENALTY),
@@ -113,10 +99,10 @@ impl Workload for Nw {
             s.launch("nw_lower", cfg, &args(diag))?;
         }
         let score = s.read::<i32>(d_score, (n + 1) * (n + 1))?;
-        Ok(s.finish(Arrays::new().with("score", Data::I32(score))))
+        Ok(Arrays::new().with("score", Data::I32(score)))
     }
 
-    fn reference(&self, inputs: &Inputs) -> Result<Outputs, InputError> {
+    fn reference_arrays(&self, inputs: &Inputs) -> Result<Arrays, InputError> {
         let (seq1, seq2, sub) = sequences(inputs)?;
         let n = inputs.size;
         let w = n + 1;
@@ -129,9 +115,7 @@ impl Workload for Nw {
                     .max(score[i * w + j - 1] - PENALTY);
             }
         }
-        Ok(Outputs::from_arrays(
-            Arrays::new().with("score", Data::I32(score)),
-        ))
+        Ok(Arrays::new().with("score", Data::I32(score)))
     }
 }
 
@@ -149,13 +133,10 @@ fn initial_score(n: usize) -> Vec<i32> {
 type Sequences<'a> = (&'a [i32], &'a [i32], &'a [i32]);
 
 fn sequences(inputs: &Inputs) -> Result<Sequences<'_>, InputError> {
-    META.size.check(META.name, inputs.size)?;
-    let seq1 = inputs.arrays.i32s("seq1")?;
-    let seq2 = inputs.arrays.i32s("seq2")?;
-    let sub = inputs.arrays.i32s("sub")?;
-    check_len("seq1", seq1, inputs.size)?;
-    check_len("seq2", seq2, inputs.size)?;
-    check_len("sub", sub, ALPHABET * ALPHABET)?;
+    Nw::META.size.check(Nw::META.name, inputs.size)?;
+    let seq1 = inputs.arrays.i32s_of("seq1", inputs.size)?;
+    let seq2 = inputs.arrays.i32s_of("seq2", inputs.size)?;
+    let sub = inputs.arrays.i32s_of("sub", ALPHABET * ALPHABET)?;
     for (name, s) in [("seq1", seq1), ("seq2", seq2)] {
         if s.iter().any(|&c| c < 0 || c as usize >= ALPHABET) {
             return Err(InputError::Invalid {
@@ -170,6 +151,7 @@ fn sequences(inputs: &Inputs) -> Result<Sequences<'_>, InputError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::Workload;
 
     #[test]
     fn identical_sequences_score_the_diagonal() {
@@ -179,8 +161,8 @@ mod tests {
         let seq1 = inputs.arrays.i32s("seq1").unwrap().to_vec();
         inputs.arrays.insert("seq2", Data::I32(seq1.clone()));
         let sub = inputs.arrays.i32s("sub").unwrap().to_vec();
-        let out = Nw.reference(&inputs).unwrap();
-        let score = out.arrays.i32s("score").unwrap();
+        let out = Nw.reference_arrays(&inputs).unwrap();
+        let score = out.i32s("score").unwrap();
         let want: i32 = seq1
             .iter()
             .map(|&c| sub[c as usize * ALPHABET + c as usize])

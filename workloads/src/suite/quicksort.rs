@@ -1,15 +1,14 @@
 //! Host-driven GPU quicksort: partition passes, then small-segment insertion sorts.
 
-use gpu::{Device, KernelArg as A, LaunchConfig, ModuleHandle};
+use gpu::LaunchConfig;
 use ptx::Class;
 
-use crate::compare::Tolerance;
-use crate::data::{check_len, Arrays, DType, Data, Inputs, Outputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{blocks, int, Session};
-use crate::workload::Workload;
+use crate::session::{blocks, int, ptr, Session};
+use crate::suite::Bundled;
 
 const THREADS: usize = 128;
 const CHUNK: usize = 1024;
@@ -19,67 +18,44 @@ const SMALL_BLOCK: usize = 64;
 
 pub(crate) struct Quicksort;
 
-static META: Meta = Meta {
-    name: "quicksort",
-    kind: Kind::Sort,
-    description: "quicksort of n u32 keys: each pass partitions every open segment around a \
-                  median-of-three pivot (ballot/popc counts, one global atomicAdd per block and \
-                  side, warp-aggregated shared atomics for slots), the host splits segments from the counts it reads \
-                  back, segments of <= 96 keys get a one-thread insertion sort",
-    paper_analogue: "quicksort",
-    kernels: &["qs_partition", "qs_writeback", "qs_small_sort"],
-    size: SizeSpec {
-        meaning: "number of keys n",
-        default: 2048,
-        gpu: 1 << 24,
-        min: 1,
-        max: 1 << 26,
-        multiple_of: 1,
-    },
-    stresses: &[Class::Warp, Class::Atomic, Class::Control, Class::Compare],
-    outputs: &[OutputSpec {
-        name: "keys",
-        dtype: DType::U32,
-        tolerance: Tolerance::Exact,
-        why: "integer keys: the sorted sequence is unique, whatever order the atomics place \
-              keys within a partition",
-    }],
-    source: include_str!("../../kernels/quicksort.cu"),
-    ptx: include_str!("../../ptx/quicksort.ptx"),
-};
-
 #[derive(Clone, Copy)]
 struct Segment {
     start: usize,
     len: usize,
 }
 
-impl Workload for Quicksort {
-    fn meta(&self) -> &'static Meta {
-        &META
-    }
+impl Bundled for Quicksort {
+    const META: &'static Meta = &Meta {
+        name: "quicksort",
+        kind: Kind::Sort,
+        description: "quicksort of n u32 keys: each pass partitions every open segment around \
+                      a median-of-three pivot (ballot/popc counts, one global atomicAdd per \
+                      block and side, warp-aggregated shared atomics for slots), the host splits \
+                      segments from the counts it reads back, segments of <= 96 keys get a \
+                      one-thread insertion sort",
+        paper_analogue: "quicksort",
+        kernels: &["qs_partition", "qs_writeback", "qs_small_sort"],
+        size: SizeSpec::elements("number of keys n", 2048),
+        stresses: &[Class::Warp, Class::Atomic, Class::Control, Class::Compare],
+        outputs: &[OutputSpec::exact(
+            "keys",
+            DType::U32,
+            "integer keys: the sorted sequence is unique, whatever order the atomics place \
+             keys within a partition",
+        )],
+        source: include_str!("../../kernels/quicksort.cu"),
+        ptx: include_str!("../../ptx/quicksort.ptx"),
+    };
 
-    fn generate(&self, size: usize, seed: u64) -> Result<Inputs, InputError> {
-        META.size.check(META.name, size)?;
-        let mut r = Rng::new(seed, 0);
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
         // Keys from a range of n values: duplicates exercise the "equal to pivot" path.
         let keys = (0..size).map(|_| r.below(size as u32)).collect();
-        Ok(Inputs {
-            size,
-            seed,
-            arrays: Arrays::new().with("keys", Data::U32(keys)),
-        })
+        Arrays::new().with("keys", Data::U32(keys))
     }
 
-    fn run(
-        &self,
-        dev: &mut dyn Device,
-        module: ModuleHandle,
-        inputs: &Inputs,
-    ) -> Result<Outputs, RunError> {
+    fn drive(&self, s: &mut Session<'_>, inputs: &Inputs) -> Result<Arrays, RunError> {
         let keys = input(inputs)?;
         let n = keys.len();
-        let mut s = Session::new(dev, module);
         let dk = s.upload(keys)?;
         let dtmp = s.zeroed::<u32>(n)?;
         let mut open = Vec::new();
@@ -91,7 +67,7 @@ impl Workload for Quicksort {
             passes += 1;
             if passes > n {
                 return Err(RunError::HostLoopLimit {
-                    workload: META.name,
+                    workload: Self::META.name,
                     what: "partition passes",
                     limit: n,
                 });
@@ -114,18 +90,13 @@ impl Workload for Quicksort {
             let d_blk_seg = s.upload(&blk_seg)?;
             let d_blk_first = s.upload(&blk_first)?;
             let cfg = LaunchConfig::linear(blk_seg.len() as u32, THREADS as u32);
-            let mut args = vec![
-                A::Ptr(dk.ptr),
-                A::Ptr(dtmp.ptr),
-                A::Ptr(d_start.ptr),
-                A::Ptr(d_len.ptr),
-            ];
+            let mut args = vec![ptr(dk), ptr(dtmp), ptr(d_start), ptr(d_len)];
             args.extend([
-                A::Ptr(d_lt.ptr),
-                A::Ptr(d_gt.ptr),
-                A::Ptr(d_pivot.ptr),
-                A::Ptr(d_blk_seg.ptr),
-                A::Ptr(d_blk_first.ptr),
+                ptr(d_lt),
+                ptr(d_gt),
+                ptr(d_pivot),
+                ptr(d_blk_seg),
+                ptr(d_blk_first),
             ]);
             s.launch("qs_partition", cfg, &args)?;
             s.launch("qs_writeback", cfg, &args)?;
@@ -137,7 +108,7 @@ impl Workload for Quicksort {
                 // The pivot is one of the segment's keys, so at least one key equals it.
                 if l + h >= g.len {
                     return Err(RunError::BadControlValue {
-                        workload: META.name,
+                        workload: Self::META.name,
                         what: "keys below plus above the pivot",
                         value: (l + h) as u64,
                     });
@@ -169,24 +140,17 @@ impl Workload for Quicksort {
             s.launch(
                 "qs_small_sort",
                 LaunchConfig::linear(blocks(small.len(), SMALL_BLOCK), SMALL_BLOCK as u32),
-                &[
-                    A::Ptr(dk.ptr),
-                    A::Ptr(d_start.ptr),
-                    A::Ptr(d_len.ptr),
-                    int(small.len()),
-                ],
+                &[ptr(dk), ptr(d_start), ptr(d_len), int(small.len())],
             )?;
         }
         let sorted = s.read::<u32>(dk, n)?;
-        Ok(s.finish(Arrays::new().with("keys", Data::U32(sorted))))
+        Ok(Arrays::new().with("keys", Data::U32(sorted)))
     }
 
-    fn reference(&self, inputs: &Inputs) -> Result<Outputs, InputError> {
+    fn reference_arrays(&self, inputs: &Inputs) -> Result<Arrays, InputError> {
         let mut keys = input(inputs)?.to_vec();
         keys.sort_unstable();
-        Ok(Outputs::from_arrays(
-            Arrays::new().with("keys", Data::U32(keys)),
-        ))
+        Ok(Arrays::new().with("keys", Data::U32(keys)))
     }
 }
 
@@ -200,14 +164,13 @@ fn classify(g: Segment, open: &mut Vec<Segment>, small: &mut Vec<Segment>) {
 }
 
 fn input(inputs: &Inputs) -> Result<&[u32], InputError> {
-    let k = inputs.arrays.u32s("keys")?;
-    check_len("keys", k, inputs.size)?;
-    Ok(k)
+    inputs.arrays.u32s_of("keys", inputs.size)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::Workload;
 
     #[test]
     fn segments_are_filed_by_length() {
@@ -222,8 +185,8 @@ mod tests {
     #[test]
     fn reference_sorts_with_duplicates() {
         let inputs = Quicksort.generate(100, 1).unwrap();
-        let out = Quicksort.reference(&inputs).unwrap();
-        let k = out.arrays.u32s("keys").unwrap();
+        let out = Quicksort.reference_arrays(&inputs).unwrap();
+        let k = out.u32s("keys").unwrap();
         assert!(k.windows(2).all(|w| w[0] <= w[1]));
         assert!(k.windows(2).any(|w| w[0] == w[1]));
     }

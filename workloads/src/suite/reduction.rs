@@ -1,125 +1,80 @@
 //! Sum reduction: shared-memory tree plus warp shuffles, two launches.
 
-use gpu::{Device, KernelArg as A, LaunchConfig, ModuleHandle};
+use gpu::LaunchConfig;
 use ptx::Class;
 
-use crate::compare::Tolerance;
-use crate::data::{check_len, Arrays, DType, Data, Inputs, Outputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{blocks, int, Session};
-use crate::workload::Workload;
+use crate::session::{blocks, int, ptr, Session};
+use crate::suite::Bundled;
 
 const BLOCK: usize = 256;
 const MAX_GRID: usize = 64;
 
 pub(crate) struct Reduction;
 
-static META: Meta = Meta {
-    name: "reduction",
-    kind: Kind::Reduction,
-    description:
-        "sum of n floats: grid-stride accumulation, shared-memory tree, warp-shuffle tail, \
-                  then the same kernel over the per-block partial sums",
-    paper_analogue: "accl (reduction-heavy)",
-    kernels: &["reduce_sum"],
-    size: SizeSpec {
-        meaning: "number of floats n",
-        default: 65_536,
-        gpu: 1 << 24,
-        min: 1,
-        max: 1 << 26,
-        multiple_of: 1,
-    },
-    stresses: &[Class::Fp32, Class::Warp, Class::Barrier, Class::Load],
-    outputs: &[
-        OutputSpec {
-            name: "partials",
-            dtype: DType::F32,
-            tolerance: Tolerance::Exact,
-            why: "the reference replays the kernel's exact summation tree",
-        },
-        OutputSpec {
-            name: "sum",
-            dtype: DType::F32,
-            tolerance: Tolerance::Exact,
-            why: "the reference replays the kernel's exact summation tree",
-        },
-    ],
-    source: include_str!("../../kernels/reduction.cu"),
-    ptx: include_str!("../../ptx/reduction.ptx"),
-};
+const TREE: &str = "the reference replays the kernel's exact summation tree";
 
 fn grid(n: usize) -> usize {
     blocks(n, BLOCK).min(MAX_GRID as u32) as usize
 }
 
-impl Workload for Reduction {
-    fn meta(&self) -> &'static Meta {
-        &META
+impl Bundled for Reduction {
+    const META: &'static Meta = &Meta {
+        name: "reduction",
+        kind: Kind::Reduction,
+        description:
+            "sum of n floats: grid-stride accumulation, shared-memory tree, warp-shuffle tail, \
+                      then the same kernel over the per-block partial sums",
+        paper_analogue: "accl (reduction-heavy)",
+        kernels: &["reduce_sum"],
+        size: SizeSpec::elements("number of floats n", 65_536),
+        stresses: &[Class::Fp32, Class::Warp, Class::Barrier, Class::Load],
+        outputs: &[
+            OutputSpec::exact("partials", DType::F32, TREE),
+            OutputSpec::exact("sum", DType::F32, TREE),
+        ],
+        source: include_str!("../../kernels/reduction.cu"),
+        ptx: include_str!("../../ptx/reduction.ptx"),
+    };
+
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
+        let x = r.f32_vec(size, -1.0, 1.0);
+        Arrays::new().with("x", Data::F32(x))
     }
 
-    fn generate(&self, size: usize, seed: u64) -> Result<Inputs, InputError> {
-        META.size.check(META.name, size)?;
-        let x = Rng::new(seed, 0).f32_vec(size, -1.0, 1.0);
-        Ok(Inputs {
-            size,
-            seed,
-            arrays: Arrays::new().with("x", Data::F32(x)),
-        })
-    }
-
-    fn run(
-        &self,
-        dev: &mut dyn Device,
-        module: ModuleHandle,
-        inputs: &Inputs,
-    ) -> Result<Outputs, RunError> {
+    fn drive(&self, s: &mut Session<'_>, inputs: &Inputs) -> Result<Arrays, RunError> {
         let x = input(inputs)?;
         let g = grid(x.len());
-        let mut s = Session::new(dev, module);
         let dx = s.upload(x)?;
         let dp = s.zeroed::<f32>(g)?;
         let dsum = s.zeroed::<f32>(1)?;
         let cfg = LaunchConfig::linear(g as u32, BLOCK as u32);
-        s.launch(
-            "reduce_sum",
-            cfg,
-            &[A::Ptr(dx.ptr), A::Ptr(dp.ptr), int(x.len())],
-        )?;
+        s.launch("reduce_sum", cfg, &[ptr(dx), ptr(dp), int(x.len())])?;
         let cfg = LaunchConfig::linear(1, BLOCK as u32);
-        s.launch(
-            "reduce_sum",
-            cfg,
-            &[A::Ptr(dp.ptr), A::Ptr(dsum.ptr), int(g)],
-        )?;
+        s.launch("reduce_sum", cfg, &[ptr(dp), ptr(dsum), int(g)])?;
         let partials = s.read::<f32>(dp, g)?;
         let sum = s.read::<f32>(dsum, 1)?;
-        Ok(s.finish(
-            Arrays::new()
-                .with("partials", Data::F32(partials))
-                .with("sum", Data::F32(sum)),
-        ))
+        Ok(Arrays::new()
+            .with("partials", Data::F32(partials))
+            .with("sum", Data::F32(sum)))
     }
 
-    fn reference(&self, inputs: &Inputs) -> Result<Outputs, InputError> {
+    fn reference_arrays(&self, inputs: &Inputs) -> Result<Arrays, InputError> {
         let x = input(inputs)?;
         let g = grid(x.len());
         let partials: Vec<f32> = (0..g).map(|b| block_sum(x, b, g)).collect();
         let sum = block_sum(&partials, 0, 1);
-        Ok(Outputs::from_arrays(
-            Arrays::new()
-                .with("partials", Data::F32(partials))
-                .with("sum", Data::F32(vec![sum])),
-        ))
+        Ok(Arrays::new()
+            .with("partials", Data::F32(partials))
+            .with("sum", Data::F32(vec![sum])))
     }
 }
 
 fn input(inputs: &Inputs) -> Result<&[f32], InputError> {
-    let x = inputs.arrays.f32s("x")?;
-    check_len("x", x, inputs.size)?;
-    Ok(x)
+    inputs.arrays.f32s_of("x", inputs.size)
 }
 
 /// What block `block` of a `grid`-block launch of `reduce_sum` computes, in the same
@@ -162,20 +117,18 @@ fn block_sum(x: &[f32], block: usize, grid: usize) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::suite::test_inputs;
+    use crate::workload::Workload;
 
     #[test]
     fn sums_small_integers_exactly() {
         // Integers below 2^24 add exactly in any order: the tree must give the plain sum.
         let x: Vec<f32> = (0..1000).map(|i| (i % 37) as f32).collect();
         let want: f32 = (0..1000).map(|i| (i % 37) as f32).sum();
-        let inputs = Inputs {
-            size: 1000,
-            seed: 0,
-            arrays: Arrays::new().with("x", Data::F32(x)),
-        };
-        let out = Reduction.reference(&inputs).unwrap();
-        assert_eq!(out.arrays.f32s("sum").unwrap(), &[want]);
-        assert_eq!(out.arrays.f32s("partials").unwrap().len(), 4);
+        let inputs = test_inputs(1000, Arrays::new().with("x", Data::F32(x)));
+        let out = Reduction.reference_arrays(&inputs).unwrap();
+        assert_eq!(out.f32s("sum").unwrap(), &[want]);
+        assert_eq!(out.f32s("partials").unwrap().len(), 4);
     }
 
     #[test]
@@ -185,8 +138,8 @@ mod tests {
         let inputs = Reduction.generate(65_536, 1).unwrap();
         let x = inputs.arrays.f32s("x").unwrap();
         let seq: f32 = x.iter().sum();
-        let out = Reduction.reference(&inputs).unwrap();
-        let tree = out.arrays.f32s("sum").unwrap()[0];
+        let out = Reduction.reference_arrays(&inputs).unwrap();
+        let tree = out.f32s("sum").unwrap()[0];
         assert!((tree - seq).abs() < 1e-2, "tree {tree} vs sequential {seq}");
         assert_ne!(tree.to_bits(), seq.to_bits());
     }

@@ -1,79 +1,55 @@
 //! Exclusive prefix sum (Blelloch), multi-level.
 
-use gpu::{Buffer, Device, GpuError, KernelArg as A, LaunchConfig, ModuleHandle};
+use gpu::{Buffer, GpuError, LaunchConfig};
 use ptx::Class;
 
-use crate::compare::Tolerance;
-use crate::data::{check_len, Arrays, DType, Data, Inputs, Outputs};
+use crate::data::{Arrays, DType, Data, Inputs};
 use crate::error::{InputError, RunError};
 use crate::meta::{Kind, Meta, OutputSpec, SizeSpec};
 use crate::rng::Rng;
-use crate::session::{blocks, int, Session};
-use crate::workload::Workload;
+use crate::session::{blocks, int, ptr, Session};
+use crate::suite::Bundled;
 
 const THREADS: usize = 256;
 const ELEMS: usize = 2 * THREADS;
 
 pub(crate) struct Scan;
 
-static META: Meta = Meta {
-    name: "scan",
-    kind: Kind::Reduction,
-    description: "exclusive prefix sum of n u32 (wrapping): per-block Blelloch up/down-sweep in \
-                  shared memory, block totals scanned recursively, offsets added back",
-    paper_analogue: "accl / quicksort building block",
-    kernels: &["scan_blocks", "scan_add_offsets"],
-    size: SizeSpec {
-        meaning: "number of elements n",
-        default: 20_000,
-        gpu: 1 << 24,
-        min: 1,
-        max: 1 << 26,
-        multiple_of: 1,
-    },
-    stresses: &[Class::IntAlu, Class::Barrier, Class::Load, Class::Store],
-    outputs: &[OutputSpec {
-        name: "out",
-        dtype: DType::U32,
-        tolerance: Tolerance::Exact,
-        why: "integer (wrapping) additions are exact in any order",
-    }],
-    source: include_str!("../../kernels/scan.cu"),
-    ptx: include_str!("../../ptx/scan.ptx"),
-};
+impl Bundled for Scan {
+    const META: &'static Meta = &Meta {
+        name: "scan",
+        kind: Kind::Reduction,
+        description:
+            "exclusive prefix sum of n u32 (wrapping): per-block Blelloch up/down-sweep in \
+                      shared memory, block totals scanned recursively, offsets added back",
+        paper_analogue: "accl / quicksort building block",
+        kernels: &["scan_blocks", "scan_add_offsets"],
+        size: SizeSpec::elements("number of elements n", 20_000),
+        stresses: &[Class::IntAlu, Class::Barrier, Class::Load, Class::Store],
+        outputs: &[OutputSpec::exact(
+            "out",
+            DType::U32,
+            "integer (wrapping) additions are exact in any order",
+        )],
+        source: include_str!("../../kernels/scan.cu"),
+        ptx: include_str!("../../ptx/scan.ptx"),
+    };
 
-impl Workload for Scan {
-    fn meta(&self) -> &'static Meta {
-        &META
-    }
-
-    fn generate(&self, size: usize, seed: u64) -> Result<Inputs, InputError> {
-        META.size.check(META.name, size)?;
-        let mut r = Rng::new(seed, 0);
+    fn input_arrays(&self, size: usize, r: &mut Rng) -> Arrays {
         let x = (0..size).map(|_| r.below(1024)).collect();
-        Ok(Inputs {
-            size,
-            seed,
-            arrays: Arrays::new().with("x", Data::U32(x)),
-        })
+        Arrays::new().with("x", Data::U32(x))
     }
 
-    fn run(
-        &self,
-        dev: &mut dyn Device,
-        module: ModuleHandle,
-        inputs: &Inputs,
-    ) -> Result<Outputs, RunError> {
+    fn drive(&self, s: &mut Session<'_>, inputs: &Inputs) -> Result<Arrays, RunError> {
         let x = input(inputs)?;
-        let mut s = Session::new(dev, module);
         let dx = s.upload(x)?;
         let dout = s.zeroed::<u32>(x.len())?;
-        scan_level(&mut s, dx, dout, x.len())?;
+        scan_level(s, dx, dout, x.len())?;
         let out = s.read::<u32>(dout, x.len())?;
-        Ok(s.finish(Arrays::new().with("out", Data::U32(out))))
+        Ok(Arrays::new().with("out", Data::U32(out)))
     }
 
-    fn reference(&self, inputs: &Inputs) -> Result<Outputs, InputError> {
+    fn reference_arrays(&self, inputs: &Inputs) -> Result<Arrays, InputError> {
         let x = input(inputs)?;
         let mut acc = 0u32;
         let out = x
@@ -84,9 +60,7 @@ impl Workload for Scan {
                 before
             })
             .collect();
-        Ok(Outputs::from_arrays(
-            Arrays::new().with("out", Data::U32(out)),
-        ))
+        Ok(Arrays::new().with("out", Data::U32(out)))
     }
 }
 
@@ -103,12 +77,7 @@ fn scan_level(
     s.launch(
         "scan_blocks",
         cfg,
-        &[
-            A::Ptr(input.ptr),
-            A::Ptr(output.ptr),
-            A::Ptr(sums.ptr),
-            int(n),
-        ],
+        &[ptr(input), ptr(output), ptr(sums), int(n)],
     )?;
     if nb > 1 {
         let offsets = s.zeroed::<u32>(nb as usize)?;
@@ -116,31 +85,26 @@ fn scan_level(
         s.launch(
             "scan_add_offsets",
             cfg,
-            &[A::Ptr(output.ptr), A::Ptr(offsets.ptr), int(n)],
+            &[ptr(output), ptr(offsets), int(n)],
         )?;
     }
     Ok(())
 }
 
 fn input(inputs: &Inputs) -> Result<&[u32], InputError> {
-    let x = inputs.arrays.u32s("x")?;
-    check_len("x", x, inputs.size)?;
-    Ok(x)
+    inputs.arrays.u32s_of("x", inputs.size)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::suite::test_inputs;
 
     #[test]
     fn exclusive_and_wrapping() {
         let x = vec![3, 1, u32::MAX, 2];
-        let inputs = Inputs {
-            size: 4,
-            seed: 0,
-            arrays: Arrays::new().with("x", Data::U32(x)),
-        };
-        let out = Scan.reference(&inputs).unwrap();
-        assert_eq!(out.arrays.u32s("out").unwrap(), &[0, 3, 4, 3]);
+        let inputs = test_inputs(4, Arrays::new().with("x", Data::U32(x)));
+        let out = Scan.reference_arrays(&inputs).unwrap();
+        assert_eq!(out.u32s("out").unwrap(), &[0, 3, 4, 3]);
     }
 }

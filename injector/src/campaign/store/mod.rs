@@ -24,7 +24,7 @@ mod schema;
 
 pub use merge::{merge_stores, MergeSummary};
 use schema::SCHEMA;
-pub use schema::STORE_SCHEMA_VERSION;
+pub use schema::{RESULT_COLUMNS, STORE_SCHEMA_VERSION};
 
 use super::config::{in_shard, shard_name, CampaignConfig};
 use super::error::CampaignError;
@@ -211,6 +211,17 @@ impl CampaignStore {
             path: self.path.clone(),
             error: source,
         }
+    }
+
+    /// Every row that `sql` (without parameters) selects, through `row`.
+    fn query<T>(
+        &self,
+        sql: &str,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, CampaignError> {
+        let mut st = self.conn.prepare(sql).map_err(|e| self.err(e))?;
+        let rows = st.query_map([], row).map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
     /// Writes `plan` into a new store at `path` (never overwriting a file): the store is
@@ -489,20 +500,14 @@ impl CampaignStore {
 
     /// The cells in campaign order.
     pub fn cells(&self) -> Result<Vec<CellPlan>, CampaignError> {
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT subject, model, size, candidate_sites, exercised_sites, planned, note
-                 FROM cells ORDER BY ord",
-            )
-            .map_err(|e| self.err(e))?;
-        type CellRow = (String, String, Option<i64>, i64, i64, i64, Option<String>);
-        let rows = st
-            .query_map([], |r| CellRow::try_from(r))
-            .map_err(|e| self.err(e))?;
+        type Row = (String, String, Option<i64>, i64, i64, i64, Option<String>);
+        let rows: Vec<Row> = self.query(
+            "SELECT subject, model, size, candidate_sites, exercised_sites, planned, note
+             FROM cells ORDER BY ord",
+            |r| r.try_into(),
+        )?;
         let mut out = Vec::new();
-        for row in rows {
-            let (subject, model, size, cand, ex, planned, note) = row.map_err(|e| self.err(e))?;
+        for (subject, model, size, cand, ex, planned, note) in rows {
             out.push(CellPlan {
                 model: model_of(&model)
                     .ok_or_else(|| self.bad(format!("unknown model `{model}` in cells")))?,
@@ -539,13 +544,9 @@ impl CampaignStore {
              JOIN cells c ON c.subject = p.subject AND c.model = p.model
              ORDER BY c.ord, p.idx"
         };
-        let mut st = self.conn.prepare(sql).map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map([], |r| <(String, String, i64, String)>::try_from(r))
-            .map_err(|e| self.err(e))?;
+        let rows: Vec<(String, String, i64, String)> = self.query(sql, |r| r.try_into())?;
         let mut out = Vec::new();
-        for row in rows {
-            let (subject, model, idx, json) = row.map_err(|e| self.err(e))?;
+        for (subject, model, idx, json) in rows {
             let index = idx as u64;
             if !in_shard(shard, index) {
                 continue;
@@ -602,52 +603,41 @@ impl CampaignStore {
 
     /// Every result, in campaign order.
     pub fn results(&self) -> Result<Vec<StoredResult>, CampaignError> {
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT r.subject, r.model, r.idx, p.spec, r.outcome_json, r.activations,
-                        r.instructions, r.elapsed_us, r.error, p.sm, r.session, r.worker, r.finished
-                 FROM results r
-                 JOIN plan p ON p.subject = r.subject AND p.model = r.model AND p.idx = r.idx
-                 JOIN cells c ON c.subject = r.subject AND c.model = r.model
-                 ORDER BY c.ord, r.idx",
-            )
-            .map_err(|e| self.err(e))?;
-        type ResultRow = (
-            String,
-            String,
-            i64,
-            String,
-            String,
-            Option<i64>,
-            Option<i64>,
-            i64,
-            Option<String>,
-            i64,
-            i64,
-            i64,
-            String,
-        );
-        let rows = st
-            .query_map([], |r| ResultRow::try_from(r))
-            .map_err(|e| self.err(e))?;
+        let rows = self.query(
+            "SELECT r.subject, r.model, r.idx, p.spec, r.outcome_json, r.activations,
+                    r.instructions, r.elapsed_us, r.error, p.sm, r.session, r.worker, r.finished
+             FROM results r
+             JOIN plan p ON p.subject = r.subject AND p.model = r.model AND p.idx = r.idx
+             JOIN cells c ON c.subject = r.subject AND c.model = r.model
+             ORDER BY c.ord, r.idx",
+            |r| {
+                Ok((
+                    (
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                        r.get::<_, Option<i64>>(6)?,
+                    ),
+                    (
+                        r.get::<_, i64>(7)?,
+                        r.get::<_, Option<String>>(8)?,
+                        r.get::<_, i64>(9)?,
+                        r.get::<_, i64>(10)?,
+                        r.get::<_, i64>(11)?,
+                        r.get::<_, String>(12)?,
+                    ),
+                ))
+            },
+        )?;
         let mut out = Vec::new();
-        for row in rows {
-            let (
-                subject,
-                model,
-                idx,
-                spec,
-                outcome_json,
-                activations,
-                instructions,
-                elapsed_us,
-                error,
-                sm,
-                session,
-                worker,
-                finished,
-            ) = row.map_err(|e| self.err(e))?;
+        for (
+            (subject, model, idx, spec, outcome_json, activations, instructions),
+            (elapsed_us, error, sm, session, worker, finished),
+        ) in rows
+        {
             let outcome: Outcome = serde_json::from_str(&outcome_json).map_err(|e| {
                 self.bad(format!(
                     "result {subject}/{model}/{idx}: bad outcome JSON: {e}"
@@ -676,16 +666,11 @@ impl CampaignStore {
 
     /// Every session, oldest first.
     pub fn sessions(&self) -> Result<Vec<Session>, CampaignError> {
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT id, started, finished, status, command, host, pid, shard, jobs, isolation,
-                        device, device_name, device_uuid, tool_version, completed, reason
-                 FROM sessions ORDER BY id",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map([], |r| {
+        self.query(
+            "SELECT id, started, finished, status, command, host, pid, shard, jobs, isolation,
+                    device, device_name, device_uuid, tool_version, completed, reason
+             FROM sessions ORDER BY id",
+            |r| {
                 Ok(Session {
                     id: r.get(0)?,
                     started: r.get(1)?,
@@ -704,9 +689,8 @@ impl CampaignStore {
                     completed: r.get::<_, i64>(14)? as u64,
                     reason: r.get(15)?,
                 })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+            },
+        )
     }
 
     /// Starts a session: refuses when a live process on this host runs the store (a
@@ -945,16 +929,10 @@ impl CampaignStore {
     pub fn campaign_meta(&self) -> Result<CampaignMeta, CampaignError> {
         let c = &self.meta.config;
         let sessions = self.sessions()?;
-        let used: BTreeSet<i64> = {
-            let mut st = self
-                .conn
-                .prepare("SELECT DISTINCT session FROM results")
-                .map_err(|e| self.err(e))?;
-            let rows = st
-                .query_map([], |r| r.get::<_, i64>(0))
-                .map_err(|e| self.err(e))?;
-            rows.collect::<Result<_, _>>().map_err(|e| self.err(e))?
-        };
+        let used: BTreeSet<i64> = self
+            .query("SELECT DISTINCT session FROM results", |r| r.get(0))?
+            .into_iter()
+            .collect();
         let used: Vec<&Session> = sessions.iter().filter(|s| used.contains(&s.id)).collect();
         let distinct = |f: &dyn Fn(&Session) -> Option<String>| -> Vec<String> {
             let mut v: Vec<String> = Vec::new();

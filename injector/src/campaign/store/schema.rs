@@ -107,9 +107,10 @@ CREATE TABLE results (
 );
 ";
 
-/// The columns of `results` that say what an injection gave (everything but when,
-/// where and how long): two results of one injection must agree on all of them.
-pub(super) const RESULT_COLUMNS: [&str; 13] = [
+/// The columns of the store's `results` table that say what an injection gave
+/// (everything but when, where and how long): two results of one injection must agree
+/// on all of them.
+pub const RESULT_COLUMNS: [&str; 13] = [
     "outcome",
     "cause",
     "slow",

@@ -1,0 +1,234 @@
+//! `sig_ids` — warp scheduling and thread/CTA ids (`iat`, `iaw`, `iac`, `wdrop`).
+//!
+//! Every thread records the `%tid.{x,y,z}` and `%ctaid.{x,y,z}` it reads and the result
+//! of a loop whose trip count (0–7) depends on its lane and warp slot. The block is
+//! (32, 4, W/4), so `%tid.x` must equal `%laneid`, `(%tid.y, %tid.z)` is the warp's
+//! index in its CTA, and the grid is (SMs, k, 1).
+//!
+//! Which CTA and warp index a warp slot should report is the scheduler's choice, so
+//! the expectation of those words comes from the whole device's records (the CPU never
+//! trusts one warp's word for its own): a warp's *claim* is the majority of its lanes;
+//! a CTA lives on the SM where most of its warps are; within a CTA each warp index is
+//! claimed once, and the warps of a CTA sit at one offset from their index (`slot - w`,
+//! the offset most of them share). A warp is wrong when its claimed CTA does not
+//! exist, lives on another SM, or its index is out of range or claimed twice and off
+//! the offset; it is then expected to be the warp of the CTA of its own SM whose slots
+//! cover it. A claim that is consistent is accepted whatever the placement, so a
+//! scheduler's freedom never makes a finding. Missing warp slots (`wdrop`) are empty
+//! records, found by the checker.
+
+use super::frame::{entry, ident, mix, prologue, rotl, store_record};
+use super::{Ctx, Kernel};
+use std::collections::HashMap;
+
+pub(crate) struct Ids;
+pub(crate) const IDS: Ids = Ids;
+
+const NAME: &str = "sig_ids";
+const SALT: u32 = 0x1D5E_ED01;
+const WORDS: [&str; 8] = [
+    "ident", "tid.x", "tid.y", "tid.z", "ctaid.x", "ctaid.y", "ctaid.z", "iters",
+];
+
+/// The loop's result: `acc ^ trips << 24` (mirrors the PTX loop).
+pub(crate) fn iterations(x: u32, n: u32) -> u32 {
+    let mut acc = x;
+    let mut i = 0u32;
+    while i != n && i < 16 {
+        acc = rotl(acc, 5) ^ i;
+        i = i.wrapping_add(1);
+    }
+    acc ^ i << 24
+}
+
+/// A warp's claim: (ctaid.x, ctaid.y, ctaid.z, tid.y, tid.z).
+type Claim = [u32; 5];
+
+impl Kernel for Ids {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+    fn unit(&self) -> &'static str {
+        "warp-scheduler"
+    }
+    fn words(&self) -> &'static [&'static str] {
+        &WORDS
+    }
+    fn cost(&self) -> u64 {
+        110
+    }
+
+    fn ptx(&self) -> String {
+        let mut s = entry(NAME, &[]);
+        s += &prologue(NAME, WORDS.len(), SALT);
+        s += "\tmov.u32 \t%r10, %tid.x;\n\
+              \tmov.u32 \t%r11, %tid.y;\n\
+              \tmov.u32 \t%r12, %tid.z;\n\
+              \tmov.u32 \t%r13, %ctaid.x;\n\
+              \tmov.u32 \t%r14, %ctaid.y;\n\
+              \tmov.u32 \t%r15, %ctaid.z;\n\
+              \tand.b32 \t%r16, %r9, 7;\n\
+              \tmov.u32 \t%r17, 0;\n\
+              \tmov.u32 \t%r18, %r9;\n\
+              $I_LOOP:\n\
+              \tsetp.eq.u32 \t%p1, %r17, %r16;\n\
+              \tsetp.lt.u32 \t%p2, %r17, 16;\n\
+              \tnot.pred \t%p3, %p1;\n\
+              \tand.pred \t%p3, %p3, %p2;\n\
+              \t@!%p3 bra \t$I_DONE;\n\
+              \tshf.l.wrap.b32 \t%r18, %r18, %r18, 5;\n\
+              \txor.b32 \t%r18, %r18, %r17;\n\
+              \tsub.u32 \t%r17, %r17, -1;\n\
+              \tbra.uni \t$I_LOOP;\n\
+              $I_DONE:\n\
+              \tshl.b32 \t%r19, %r17, 24;\n\
+              \txor.b32 \t%r18, %r18, %r19;\n";
+        s += &store_record(&[
+            "%r7", "%r10", "%r11", "%r12", "%r13", "%r14", "%r15", "%r18",
+        ]);
+        s += "\tret;\n}\n";
+        s
+    }
+
+    /// The words that depend on the lane alone: `tid.x` and `iters` (the others come
+    /// from [`Kernel::expect_device`]).
+    fn expect_warp(&self, c: &Ctx, slot: u32, out: &mut [u32]) {
+        for (lane, w) in out.chunks_exact_mut(WORDS.len()).enumerate() {
+            let lane = lane as u32;
+            let x = mix(lane, slot, c.seed, SALT);
+            w[1] = lane;
+            w[7] = iterations(x, x & 7);
+        }
+    }
+
+    fn expect_device(&self, c: &Ctx, records: &[u32]) -> Option<Vec<u32>> {
+        let s = &c.shape;
+        let r = WORDS.len();
+        let per_cta_y = 4;
+        let per_cta_z = s.warps / 4;
+        // 1. Each warp's claim: the majority of its lanes that wrote their own record.
+        let mut claims: Vec<Option<Claim>> = vec![None; s.sms as usize * s.slots as usize];
+        for sm in 0..s.sms {
+            for slot in 0..s.slots {
+                let mut votes: Vec<(Claim, u32)> = Vec::new();
+                for lane in 0..32 {
+                    let rec = &records[s.record(sm, slot, lane) * r..][..r];
+                    if rec[0] != ident(sm, slot, lane) {
+                        continue;
+                    }
+                    let claim = [rec[4], rec[5], rec[6], rec[2], rec[3]];
+                    match votes.iter_mut().find(|(c, _)| *c == claim) {
+                        Some(v) => v.1 += 1,
+                        None => votes.push((claim, 1)),
+                    }
+                }
+                claims[(sm * s.slots + slot) as usize] =
+                    votes.iter().max_by_key(|(_, n)| *n).map(|(c, _)| *c);
+            }
+        }
+        let valid_cta = |c: &Claim| c[0] < s.sms && c[1] < s.ctas_per_sm && c[2] == 0;
+        let index = |c: &Claim| (c[3] < per_cta_y && c[4] < per_cta_z).then(|| c[4] * 4 + c[3]);
+        // 2. CTAs: the warps claiming each, its home SM, the offset of its warps.
+        let mut ctas: HashMap<[u32; 3], Vec<(u32, u32)>> = HashMap::new();
+        for (i, c) in claims.iter().enumerate() {
+            if let Some(c) = c.filter(valid_cta) {
+                let (sm, slot) = (i as u32 / s.slots, i as u32 % s.slots);
+                ctas.entry([c[0], c[1], c[2]]).or_default().push((sm, slot));
+            }
+        }
+        struct Cta {
+            home: u32,
+            offset: Option<i64>,
+            dup: HashMap<u32, u32>,
+        }
+        let mut info: HashMap<[u32; 3], Cta> = HashMap::new();
+        for (key, warps) in &ctas {
+            let mut per_sm: HashMap<u32, u32> = HashMap::new();
+            for (sm, _) in warps {
+                *per_sm.entry(*sm).or_default() += 1;
+            }
+            let home = per_sm
+                .iter()
+                .max_by_key(|(sm, n)| (**n, std::cmp::Reverse(**sm)))
+                .map_or(0, |(sm, _)| *sm);
+            let mut offsets: HashMap<i64, u32> = HashMap::new();
+            let mut dup: HashMap<u32, u32> = HashMap::new();
+            for (sm, slot) in warps.iter().filter(|(sm, _)| *sm == home) {
+                let claim = claims[(sm * s.slots + slot) as usize].unwrap_or_default();
+                if let Some(w) = index(&claim) {
+                    *offsets.entry(i64::from(*slot) - i64::from(w)).or_default() += 1;
+                    *dup.entry(w).or_default() += 1;
+                }
+            }
+            let offset = offsets
+                .iter()
+                .max_by_key(|(o, n)| (**n, std::cmp::Reverse(**o)))
+                .map(|(o, _)| *o);
+            info.insert(*key, Cta { home, offset, dup });
+        }
+        // The CTA of SM `sm` whose slots cover `slot`, with the warp index there.
+        let covering = |sm: u32, slot: u32| -> Option<([u32; 3], u32)> {
+            let mut keys: Vec<&[u32; 3]> = info.keys().collect();
+            keys.sort();
+            keys.into_iter().find_map(|k| {
+                let cta = &info[k];
+                let w = i64::from(slot) - cta.offset?;
+                (cta.home == sm && (0..i64::from(s.warps)).contains(&w)).then_some((*k, w as u32))
+            })
+        };
+        // 3. Expectations.
+        let mut exp = vec![0u32; s.threads() as usize * r];
+        let mut lanes = vec![0u32; 32 * r];
+        for slot in 0..s.slots {
+            self.expect_warp(c, slot, &mut lanes);
+            for sm in 0..s.sms {
+                let base = s.record(sm, slot, 0) * r;
+                exp[base..base + 32 * r].copy_from_slice(&lanes);
+                let Some(claim) = claims[(sm * s.slots + slot) as usize] else {
+                    continue;
+                };
+                let consistent = valid_cta(&claim)
+                    && info
+                        .get(&[claim[0], claim[1], claim[2]])
+                        .is_some_and(|cta| {
+                            cta.home == sm
+                                && index(&claim).is_some_and(|w| {
+                                    cta.dup.get(&w).copied().unwrap_or(0) <= 1
+                                        || cta.offset == Some(i64::from(slot) - i64::from(w))
+                                })
+                        });
+                let want: Claim = if consistent {
+                    claim
+                } else {
+                    match covering(sm, slot) {
+                        Some((k, w)) => [k[0], k[1], k[2], w % 4, w / 4],
+                        // No CTA of this SM lacks this warp: the claim is wrong, and what
+                        // is right is unknown.
+                        None => [u32::MAX, claim[1], claim[2], claim[3], claim[4]],
+                    }
+                };
+                for lane in 0..32 {
+                    let e = &mut exp[base + lane * r..][..r];
+                    e[2] = want[3];
+                    e[3] = want[4];
+                    e[4] = want[0];
+                    e[5] = want[1];
+                    e[6] = want[2];
+                }
+            }
+        }
+        Some(exp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_loop_runs_its_trip_count() {
+        assert_eq!(iterations(7, 0), 7);
+        assert_eq!(iterations(0, 1), 1 << 24);
+        assert_eq!(iterations(1, 2) >> 24, 2);
+    }
+}

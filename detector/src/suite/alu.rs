@@ -515,7 +515,7 @@ impl Kernel for Alu {
         &built().names
     }
     fn cost(&self) -> u64 {
-        260
+        262
     }
 
     fn ptx(&self) -> String {

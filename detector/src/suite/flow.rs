@@ -21,7 +21,7 @@
 //! leaves at once (`continue = !(i == n) && i < 16`, branch on `!continue`), so most
 //! control faults change the record instead of hanging the kernel.
 
-use super::frame::{entry, mix, prologue, rotl, store_record};
+use super::frame::{entry, mix, prologue, rotl, Record};
 use super::{Ctx, Kernel};
 
 pub(crate) struct Flow;
@@ -68,7 +68,7 @@ impl Kernel for Flow {
         &WORDS
     }
     fn cost(&self) -> u64 {
-        120
+        118
     }
 
     fn ptx(&self) -> String {
@@ -140,9 +140,10 @@ impl Kernel for Flow {
               \txor.b32 \t%r18, %r18, %r19;\n\
               \tselp.b32 \t%r19, 0x00C0FFEE, 0x00BEEF00, %p8;\n\
               \tadd.u32 \t%r18, %r18, %r19;\n";
-        s += &store_record(&[
-            "%r7", "%r11", "%r13", "%r14", "%r15", "%r16", "%r17", "%r18",
-        ]);
+        s += &Record::stores(
+            &WORDS,
+            &["%r11", "%r13", "%r14", "%r15", "%r16", "%r17", "%r18"],
+        );
         s += "\tret;\n}\n";
         s
     }

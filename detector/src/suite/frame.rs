@@ -8,7 +8,7 @@
 //!
 //! out buffer of a kernel with R words per record (R a multiple of 4):
 //!   record t = (%smid × slots + %warpid) × 32 + %laneid      (hardware identity)
-//!   out[t × R + 0]      ident = 0x8000_0000 | %smid << 16 | %warpid << 8 | %laneid
+//!   out[t × R + 0]      ident = 0x8000_0000 | t
 //!   out[t × R + 1..R]   the kernel's words (computed from %warpid, %laneid and the seed)
 //! ```
 //!
@@ -96,30 +96,45 @@ fn invalid(detail: String) -> GpuError {
     GpuError::Invalid { detail }
 }
 
-/// The identity word of the record of (`sm`, `slot`, `lane`).
-pub(crate) fn ident(sm: u32, slot: u32, lane: u32) -> u32 {
-    0x8000_0000 | sm << 16 | slot << 8 | lane
+impl Shape {
+    /// The identity word of the record of (`sm`, `slot`, `lane`): its index with the
+    /// top bit set (never 0, so an empty record has no identity).
+    pub fn ident(&self, sm: u32, slot: u32, lane: u32) -> u32 {
+        0x8000_0000 | self.record(sm, slot, lane) as u32
+    }
+
+    /// The (SM, warp slot, lane) an identity word names, when it is well formed and
+    /// names a thread of this shape.
+    pub fn decode_ident(&self, w: u32) -> Option<(u32, u32, u32)> {
+        let t = w & 0x7fff_ffff;
+        (w & 0x8000_0000 != 0 && u64::from(t) < self.threads()).then(|| self.at(t as usize))
+    }
+
+    /// The (SM, warp slot, lane) of record `t`.
+    pub fn at(&self, t: usize) -> (u32, u32, u32) {
+        let (warp, lane) = (t >> 5, (t & 31) as u32);
+        (
+            (warp / self.slots as usize) as u32,
+            (warp % self.slots as usize) as u32,
+            lane,
+        )
+    }
 }
 
-/// The (SM, warp slot, lane) an identity word names, when it is well formed and names a
-/// thread of `shape`.
-pub(crate) fn decode_ident(shape: &Shape, w: u32) -> Option<(u32, u32, u32)> {
-    let (sm, slot, lane) = ((w >> 16) & 0x7fff, (w >> 8) & 0xff, w & 0xff);
-    (w & 0x8000_0000 != 0 && sm < shape.sms && slot < shape.slots && lane < 32)
-        .then_some((sm, slot, lane))
-}
-
-/// The per-lane data of a kernel (mirrors [`MIX_PTX`]): a hash of the lane, the warp
-/// slot, the seed and the kernel's salt.
+/// The per-lane data of a kernel (mirrors the end of [`prologue`]): a hash of the lane,
+/// the warp slot, the seed and the kernel's salt.
 pub(crate) fn mix(lane: u32, slot: u32, seed: u32, salt: u32) -> u32 {
     let mut x = lane
-        .wrapping_mul(0x9E37_79B9)
+        .wrapping_mul(lane_factor(salt))
         .wrapping_add(slot.wrapping_mul(0x85EB_CA6B))
-        ^ seed
-        ^ salt;
-    x ^= x >> 16;
-    x = x.wrapping_mul(0x7FEB_352D);
-    x ^ (x >> 15)
+        ^ seed;
+    x ^= x >> 15;
+    x.wrapping_mul(0x7FEB_352D)
+}
+
+/// The kernel's odd multiplier of the lane in [`mix`].
+fn lane_factor(salt: u32) -> u32 {
+    (0x9E37_79B9 ^ salt) | 1
 }
 
 /// The kernel's entry line, parameters and register declarations; `extra` are further
@@ -129,6 +144,9 @@ pub(crate) fn entry(name: &str, extra: &[(&str, &str)]) -> String {
         format!("\t.param .u64 {name}_out"),
         format!("\t.param .u32 {name}_slots"),
         format!("\t.param .u32 {name}_seed"),
+        format!("\t.param .u32 {name}_rec"),
+        format!("\t.param .u32 {name}_slot"),
+        format!("\t.param .u32 {name}_sm"),
     ];
     params.extend(
         extra
@@ -148,9 +166,17 @@ pub(crate) fn entry(name: &str, extra: &[(&str, &str)]) -> String {
 }
 
 /// The prologue every kernel runs first (after its own declarations): `%r1` = `%smid`,
-/// `%r2` = `%warpid`, `%r3` = `%laneid`, `%r4` = slots, `%r5` = seed, `%rd1` = the
+/// `%r2` = `%warpid`, `%r3` = `%laneid`, `%r4` = slots, `%r5` = seed, `%rd3` = the
 /// address of this thread's record, `%r7` = its identity word; then the per-lane data
-/// of [`mix`] with `salt` in `%r9`. `%r6` and `%r8` are scratch.
+/// of [`mix`] with `salt` in `%r9`. `%r6`, `%r8`, `%rd2` and `%rd4` are scratch.
+///
+/// The record's address is computed twice, with disjoint opcode groups: from the
+/// identity with `mad.lo`, `shl`, `or`, `mul.wide` and `add.s64` and immediates (into
+/// a register nothing wrote before), and from the kernel's stride parameters with
+/// `mad.wide` alone. `%p0` is set when they disagree, and every store of the record is
+/// guarded by `@!%p0`: a fault in the address arithmetic leaves the thread's record
+/// empty — a finding at the right SM, warp slot and lane — instead of writing over
+/// another thread's.
 pub(crate) fn prologue(name: &str, words: usize, salt: u32) -> String {
     format!(
         "\tmov.u32 \t%r1, %smid;\n\
@@ -164,38 +190,24 @@ pub(crate) fn prologue(name: &str, words: usize, salt: u32) -> String {
          \tshl.b32 \t%r6, %r6, 5;\n\
          \tor.b32 \t%r6, %r6, %r3;\n\
          \tmul.wide.u32 \t%rd2, %r6, {bytes};\n\
-         \tadd.s64 \t%rd1, %rd1, %rd2;\n\
-         \tshl.b32 \t%r7, %r1, 16;\n\
-         \tshl.b32 \t%r8, %r2, 8;\n\
-         \tor.b32 \t%r7, %r7, %r8;\n\
-         \tor.b32 \t%r7, %r7, %r3;\n\
-         \tor.b32 \t%r7, %r7, 0x80000000;\n\
-         \tmul.lo.u32 \t%r9, %r3, 0x9E3779B9;\n\
+         \tadd.s64 \t%rd3, %rd1, %rd2;\n\
+         \tld.param.u32 \t%r8, [{name}_rec];\n\
+         \tmad.wide.u32 \t%rd4, %r3, %r8, %rd1;\n\
+         \tld.param.u32 \t%r8, [{name}_slot];\n\
+         \tmad.wide.u32 \t%rd4, %r2, %r8, %rd4;\n\
+         \tld.param.u32 \t%r8, [{name}_sm];\n\
+         \tmad.wide.u32 \t%rd4, %r1, %r8, %rd4;\n\
+         \tsetp.ne.u64 \t%p0, %rd3, %rd4;\n\
+         \tor.b32 \t%r7, %r6, 0x80000000;\n\
+         \tmul.lo.u32 \t%r9, %r3, 0x{k1:08X};\n\
          \tmad.lo.u32 \t%r9, %r2, 0x85EBCA6B, %r9;\n\
          \txor.b32 \t%r9, %r9, %r5;\n\
-         \txor.b32 \t%r9, %r9, 0x{salt:08X};\n\
-         \tshr.u32 \t%r8, %r9, 16;\n\
-         \txor.b32 \t%r9, %r9, %r8;\n\
-         \tmul.lo.u32 \t%r9, %r9, 0x7FEB352D;\n\
          \tshr.u32 \t%r8, %r9, 15;\n\
-         \txor.b32 \t%r9, %r9, %r8;\n",
+         \txor.b32 \t%r9, %r9, %r8;\n\
+         \tmul.lo.u32 \t%r9, %r9, 0x7FEB352D;\n",
+        k1 = lane_factor(salt),
         bytes = words * 4,
     )
-}
-
-/// Stores words `regs` (register names, a multiple of 4) of the record at `%rd1`.
-pub(crate) fn store_record(regs: &[&str]) -> String {
-    regs.chunks(4)
-        .enumerate()
-        .map(|(k, c)| {
-            let off = if k == 0 {
-                String::new()
-            } else {
-                format!("+{}", k * 16)
-            };
-            format!("\tst.global.v4.u32 \t[%rd1{off}], {{{}}};\n", c.join(", "))
-        })
-        .collect()
 }
 
 /// Builds a record's stores: 32-bit words go out four at a time
@@ -230,12 +242,24 @@ impl Record {
                 format!("+{}", self.offset)
             };
             self.ptx += &format!(
-                "\tst.global.v4.b32 \t[%rd1{off}], {{{}}};\n",
+                "\t@!%p0 st.global.v4.b32 \t[%rd3{off}], {{{}}};\n",
                 self.pending.join(", ")
             );
             self.pending.clear();
             self.offset += 16;
         }
+    }
+
+    /// The stores of a whole record: `words` (word 0 is `ident`) from `regs` (one per
+    /// word after the identity).
+    pub fn stores(words: &[&'static str], regs: &[&str]) -> String {
+        let mut rec = Record::new();
+        for (name, reg) in words[1..].iter().zip(regs) {
+            rec.word(name, reg);
+        }
+        let ptx = std::mem::take(&mut rec.ptx);
+        assert_eq!(rec.finish(), words, "one register per word");
+        ptx
     }
 
     /// The word names; panics (a bug in the generator) when a store is incomplete.
@@ -295,12 +319,14 @@ mod tests {
             warp_slots: 64,
         })
         .unwrap();
-        assert_eq!(decode_ident(&s, ident(131, 63, 31)), Some((131, 63, 31)));
-        assert_eq!(decode_ident(&s, ident(0, 0, 0)), Some((0, 0, 0)));
-        assert_eq!(decode_ident(&s, 0), None);
-        assert_eq!(decode_ident(&s, ident(132, 0, 0)), None);
-        assert_eq!(decode_ident(&s, ident(1, 64, 0)), None);
-        assert_eq!(decode_ident(&s, ident(1, 1, 32)), None);
-        assert_eq!(decode_ident(&s, ident(1, 1, 1) & 0x7fff_ffff), None);
+        for (sm, slot, lane) in [(131, 63, 31), (0, 0, 0), (7, 5, 3)] {
+            assert_eq!(
+                s.decode_ident(s.ident(sm, slot, lane)),
+                Some((sm, slot, lane))
+            );
+        }
+        assert_eq!(s.decode_ident(0), None);
+        assert_eq!(s.decode_ident(0x8000_0000 | s.threads() as u32), None);
+        assert_eq!(s.decode_ident(s.ident(1, 1, 1) & 0x7fff_ffff), None);
     }
 }

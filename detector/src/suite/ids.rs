@@ -17,7 +17,7 @@
 //! scheduler's freedom never makes a finding. Missing warp slots (`wdrop`) are empty
 //! records, found by the checker.
 
-use super::frame::{entry, ident, mix, prologue, rotl, store_record};
+use super::frame::{entry, mix, prologue, rotl, Record};
 use super::{Ctx, Kernel};
 use std::collections::HashMap;
 
@@ -55,7 +55,7 @@ impl Kernel for Ids {
         &WORDS
     }
     fn cost(&self) -> u64 {
-        110
+        85
     }
 
     fn ptx(&self) -> String {
@@ -83,9 +83,10 @@ impl Kernel for Ids {
               $I_DONE:\n\
               \tshl.b32 \t%r19, %r17, 24;\n\
               \txor.b32 \t%r18, %r18, %r19;\n";
-        s += &store_record(&[
-            "%r7", "%r10", "%r11", "%r12", "%r13", "%r14", "%r15", "%r18",
-        ]);
+        s += &Record::stores(
+            &WORDS,
+            &["%r10", "%r11", "%r12", "%r13", "%r14", "%r15", "%r18"],
+        );
         s += "\tret;\n}\n";
         s
     }
@@ -101,7 +102,7 @@ impl Kernel for Ids {
         }
     }
 
-    fn expect_device(&self, c: &Ctx, records: &[u32]) -> Option<Vec<u32>> {
+    fn expect_device(&self, c: &Ctx, records: &[u8]) -> Option<Vec<u32>> {
         let s = &c.shape;
         let r = WORDS.len();
         let per_cta_y = 4;
@@ -112,8 +113,12 @@ impl Kernel for Ids {
             for slot in 0..s.slots {
                 let mut votes: Vec<(Claim, u32)> = Vec::new();
                 for lane in 0..32 {
-                    let rec = &records[s.record(sm, slot, lane) * r..][..r];
-                    if rec[0] != ident(sm, slot, lane) {
+                    let at = s.record(sm, slot, lane) * r * 4;
+                    let rec: Vec<u32> = records[at..at + r * 4]
+                        .chunks_exact(4)
+                        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect();
+                    if rec[0] != s.ident(sm, slot, lane) {
                         continue;
                     }
                     let claim = [rec[4], rec[5], rec[6], rec[2], rec[3]];
@@ -224,11 +229,137 @@ impl Kernel for Ids {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::geometry::Geometry;
+    use crate::suite::check::judge;
+    use crate::suite::frame::Shape;
+    use reports::check::Evidence;
 
     #[test]
     fn the_loop_runs_its_trip_count() {
         assert_eq!(iterations(7, 0), 7);
         assert_eq!(iterations(0, 1), 1 << 24);
         assert_eq!(iterations(1, 2) >> 24, 2);
+    }
+
+    fn shape() -> Shape {
+        Shape::of(&Geometry {
+            sms: 5,
+            warp_slots: 64,
+        })
+        .unwrap()
+    }
+
+    /// The records of a healthy device whose scheduler put CTA `(x, y)` on
+    /// `place(x, y).0` from warp slot `place(x, y).1`, its warp `w` in slot
+    /// `base + perm(w)`.
+    fn records(
+        s: &Shape,
+        place: impl Fn(u32, u32) -> (u32, u32),
+        perm: impl Fn(u32) -> u32,
+    ) -> Vec<u32> {
+        let mut out = vec![0u32; s.threads() as usize * 8];
+        for x in 0..s.sms {
+            for y in 0..s.ctas_per_sm {
+                let (sm, base) = place(x, y);
+                for w in 0..s.warps {
+                    let slot = base + perm(w);
+                    for lane in 0..32 {
+                        let d = mix(lane, slot, 9, SALT);
+                        let t = s.record(sm, slot, lane) * 8;
+                        out[t..t + 8].copy_from_slice(&[
+                            s.ident(sm, slot, lane),
+                            lane,
+                            w % 4,
+                            w / 4,
+                            x,
+                            y,
+                            0,
+                            iterations(d, d & 7),
+                        ]);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// (SM, warp slot, lanes, word, expected, actual) of each finding.
+    fn findings(s: &Shape, r: &[u32]) -> Vec<(u32, u32, u32, String, u64, u64)> {
+        let bytes: Vec<u8> = r.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let c = Ctx { shape: *s, seed: 9 };
+        let exp = IDS.expect_device(&c, &bytes).unwrap();
+        judge(&IDS, s, &bytes, &exp, None)
+            .findings
+            .into_iter()
+            .map(|f| match f.evidence {
+                Evidence::Signature {
+                    sm,
+                    warp_slot,
+                    lanes,
+                    word,
+                    expected,
+                    actual,
+                    ..
+                } => (sm, warp_slot, lanes, word, expected, actual),
+                e => panic!("{e:?}"),
+            })
+            .collect()
+    }
+
+    fn sim_like(s: &Shape) -> Vec<u32> {
+        records(s, |x, y| (x, y * s.warps), |w| w)
+    }
+
+    #[test]
+    fn any_consistent_placement_is_healthy() {
+        let s = shape();
+        assert!(findings(&s, &sim_like(&s)).is_empty());
+        // CTAs on other SMs in another order, warps scattered over their CTA's slots
+        let scrambled = records(
+            &s,
+            |x, y| ((x * 3 + y) % s.sms, (1 - y) * s.warps),
+            |w| (w * 5 + 1) % s.warps,
+        );
+        assert!(findings(&s, &scrambled).is_empty());
+    }
+
+    #[test]
+    fn a_warp_that_reads_another_cta_s_id_is_named_alone() {
+        let s = shape();
+        let mut r = sim_like(&s);
+        // SM 2, warp slot 9 (CTA (2, 0), warp 9): every lane reads ctaid.x = 3
+        for lane in 0..32 {
+            r[s.record(2, 9, lane) * 8 + 4] = 3;
+        }
+        assert_eq!(findings(&s, &r), [(2, 9, u32::MAX, "ctaid.x".into(), 2, 3)]);
+    }
+
+    #[test]
+    fn a_warp_that_reads_another_warp_s_thread_ids_is_named_alone() {
+        let s = shape();
+        let mut r = sim_like(&s);
+        // SM 1, warp slot 36 (CTA (1, 1), warp 4: tid.y 0, tid.z 1) reads tid.y = 1,
+        // the id of the warp in slot 37
+        for lane in 0..32 {
+            r[s.record(1, 36, lane) * 8 + 2] = 1;
+        }
+        assert_eq!(findings(&s, &r), [(1, 36, u32::MAX, "tid.y".into(), 0, 1)]);
+    }
+
+    #[test]
+    fn lanes_that_read_a_wrong_thread_id_are_named() {
+        let s = shape();
+        let mut r = sim_like(&s);
+        for lane in 0..5 {
+            r[s.record(0, 3, lane) * 8 + 3] ^= 4;
+        }
+        r[s.record(4, 60, 17) * 8 + 1] = 16;
+        assert_eq!(
+            findings(&s, &r),
+            [
+                (0, 3, 0x1f, "tid.z".into(), 0, 4),
+                (4, 60, 1 << 17, "tid.x".into(), 17, 16)
+            ]
+        );
     }
 }

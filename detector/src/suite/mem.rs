@@ -149,8 +149,8 @@ fn built() -> &'static Built {
         let off = 14 * 4;
         s += &format!(
             "\tadd.u32 \t%r37, %r2, 0x01000001;\n\
-             \tatom.global.add.u32 \t%r38, [%rd1+{off}], %r37;\n\
-             \tst.global.u32 \t[%rd1+{off2}], %r38;\n",
+             \t@!%p0 atom.global.add.u32 \t%r38, [%rd3+{off}], %r37;\n\
+             \t@!%p0 st.global.u32 \t[%rd3+{off2}], %r38;\n",
             off2 = off + 4,
         );
         let mut names = rec.finish();
@@ -180,7 +180,7 @@ impl Kernel for Mem {
         &built().names
     }
     fn cost(&self) -> u64 {
-        110
+        98
     }
     fn globals(&self) -> String {
         built().globals.clone()

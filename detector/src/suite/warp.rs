@@ -169,7 +169,7 @@ impl Kernel for Warp {
         &built().names
     }
     fn cost(&self) -> u64 {
-        100
+        101
     }
 
     fn ptx(&self) -> String {

@@ -94,3 +94,23 @@ fn a_module_without_the_suite_s_kernels_is_an_error() {
         .unwrap_err();
     assert!(e.to_string().contains("sig_ids"), "{e}");
 }
+
+#[test]
+fn what_the_scheduler_did_not_place_is_unobserved_never_faulty_nor_healthy() {
+    // a geometry of 4 SMs on a device of 8: the virtual GPU puts one CTA on each of the
+    // 8 SMs, so SMs 4-7 are beyond the geometry (they write nothing) and SMs 0-3 run
+    // half their warp slots
+    let p = Platform::new();
+    let mut dev = p.open(&"sim".parse().unwrap()).unwrap();
+    let m = dev.load(Suite.ptx()).unwrap();
+    let g = Geometry {
+        sms: 4,
+        warp_slots: 64,
+    };
+    let run = Suite.run_on(dev.as_mut(), m, &g, Level::Quick).unwrap();
+    assert!(run.findings.is_empty(), "{:#?}", run.findings);
+    let c = &run.coverage;
+    assert!(!c.complete());
+    assert_eq!((c.sms_observed, c.slots_observed), (0, 4 * 32));
+    assert_eq!(c.sms_unobserved, [0, 1, 2, 3]);
+}

@@ -7,7 +7,7 @@
 //! | record | means | judged as |
 //! |---|---|---|
 //! | identity word = P's | P wrote it | each word against P's expectation |
-//! | all zero | nobody wrote it | a finding at P (unless the launch failed, or no warp of P's SM wrote anything: then P is only *not observed*) |
+//! | all zero | nobody wrote it | a finding at P (unless the launch failed, or no warp of P's block of W warp slots wrote anything — a CTA the scheduler put elsewhere: then P is only *not observed*) |
 //! | identity of another thread Q, and Q's own record is empty | Q wrote to the wrong place (a corrupted address) | a finding at Q, word `address` |
 //! | wrong, 2^k bytes (k ≥ 2) from the empty record of a thread Q | Q's store, displaced by one flipped address bit (an immediate offset, a parameter, a result bit) | a finding at Q, word `address` |
 //! | anything else | P's record is corrupted in place | a finding at P |
@@ -76,15 +76,20 @@ pub(crate) fn judge(
     let empty = |t: usize| rec(t).iter().all(|&b| b == 0);
     let mut observed = vec![false; shape.sms as usize * shape.slots as usize];
     let mut groups: BTreeMap<(u32, u32), Group> = BTreeMap::new();
-    // SMs on which some record was written at all.
-    let sm_written: Vec<bool> = (0..shape.sms as usize)
-        .map(|sm| (sm * per_sm_records..(sm + 1) * per_sm_records).any(|t| !empty(t)))
+    // Per SM, per aligned block of W warp slots (where a CTA sits on the virtual GPU):
+    // whether some record of it was written at all. A block nobody wrote is a CTA the
+    // scheduler placed elsewhere (or a launch that did not reach it): not observed, no
+    // finding. No single fault empties a whole block (a warp-slot fault stays in one
+    // sub-partition, every fourth slot).
+    let per_block = shape.warps as usize * 32;
+    let written: Vec<bool> = (0..n / per_block)
+        .map(|b| (b * per_block..(b + 1) * per_block).any(|t| !empty(t)))
         .collect();
     // An empty record that stands for a thread that did not write (a store of it may
     // have landed elsewhere).
     let silent = |t: usize| {
         let sm = (t / per_sm_records) as u32;
-        sm_written[sm as usize]
+        written[t / per_block]
             && match failed {
                 None => true,
                 Some(named) => named == Some(sm),
@@ -122,7 +127,7 @@ pub(crate) fn judge(
                     if got[4..] == want[4..] {
                         continue;
                     }
-                } else if !sm_written[sm as usize] || (failed.is_some() && empty(t)) {
+                } else if !written[t / per_block] || (failed.is_some() && empty(t)) {
                     continue;
                 }
                 let want_word = |k: usize| if k == 0 { want_id } else { word(want, k) };
@@ -213,10 +218,11 @@ pub(crate) mod tests {
         }
     }
 
+    /// 3 SMs of 64 warp slots: two CTAs of 32 warps each.
     fn shape() -> Shape {
         Shape::of(&Geometry {
             sms: 3,
-            warp_slots: 8,
+            warp_slots: 64,
         })
         .unwrap()
     }
@@ -303,26 +309,36 @@ pub(crate) mod tests {
         r[s.record(2, 3, 4) * 4..][..4].fill(0);
         let j = run(&s, &r, None);
         assert_eq!(seen(&j), [(2, 3, 1 << 4, "ident".into(), 4)]);
-        assert!(j.observed[2 * 8 + 3]);
+        assert!(j.observed[2 * 64 + 3]);
         for lane in 0..32 {
             r[s.record(2, 3, lane) * 4..][..4].fill(0);
         }
         let j = run(&s, &r, None);
         assert_eq!(seen(&j), [(2, 3, u32::MAX, "ident".into(), 128)]);
-        assert!(!j.observed[2 * 8 + 3]);
+        assert!(!j.observed[2 * 64 + 3]);
     }
 
     #[test]
-    fn an_sm_that_ran_nothing_is_unobserved_not_faulty_and_a_failed_launch_leaves_no_absence_finding(
+    fn an_sm_or_cta_that_ran_nothing_is_unobserved_not_faulty_and_a_failed_launch_leaves_no_absence_finding(
     ) {
         let s = shape();
         let mut r = healthy(&s);
-        let per_sm = 8 * 32 * 4;
+        let per_sm = 64 * 32 * 4;
         r[per_sm..2 * per_sm].fill(0);
         let j = run(&s, &r, None);
         assert!(j.findings.is_empty());
-        assert!(j.observed[8..16].iter().all(|&o| !o));
-        assert!(j.observed[..8].iter().all(|&o| o));
+        assert!(j.observed[64..128].iter().all(|&o| !o));
+        assert!(j.observed[..64].iter().all(|&o| o));
+        // the second CTA of SM 2 (warp slots 32-63)
+        let mut r = healthy(&s);
+        r[2 * per_sm + 32 * 32 * 4..3 * per_sm].fill(0);
+        let j = run(&s, &r, None);
+        assert!(j.findings.is_empty());
+        assert_eq!(j.observed.iter().filter(|&&o| !o).count(), 32);
+        // … but 31 of its 32 warps missing is a fault
+        let mut r = healthy(&s);
+        r[2 * per_sm + 33 * 32 * 4..3 * per_sm].fill(0);
+        assert_eq!(run(&s, &r, None).findings.len(), 31);
         // a launch that stopped: the records it did not reach are not findings
         let mut r = healthy(&s);
         r[2 * per_sm + 100..].fill(0);

@@ -147,6 +147,7 @@ pub(crate) fn entry(name: &str, extra: &[(&str, &str)]) -> String {
         format!("\t.param .u32 {name}_rec"),
         format!("\t.param .u32 {name}_slot"),
         format!("\t.param .u32 {name}_sm"),
+        format!("\t.param .u32 {name}_sms"),
     ];
     params.extend(
         extra
@@ -173,10 +174,12 @@ pub(crate) fn entry(name: &str, extra: &[(&str, &str)]) -> String {
 /// The record's address is computed twice, with disjoint opcode groups: from the
 /// identity with `mad.lo`, `shl`, `or`, `mul.wide` and `add.s64` and immediates (into
 /// a register nothing wrote before), and from the kernel's stride parameters with
-/// `mad.wide` alone. `%p0` is set when they disagree, and every store of the record is
-/// guarded by `@!%p0`: a fault in the address arithmetic leaves the thread's record
-/// empty — a finding at the right SM, warp slot and lane — instead of writing over
-/// another thread's.
+/// `mad.wide` alone. `%p0` is set when they disagree, or when `%smid` or `%warpid` is
+/// beyond the geometry (PTX does not promise contiguous SM ids), and every store of the
+/// record is guarded by `@!%p0`: a fault in the address arithmetic leaves the thread's
+/// record empty — a finding at the right SM, warp slot and lane — instead of writing
+/// over another thread's, and an SM the geometry does not know stays unobserved (never
+/// healthy) instead of writing out of bounds.
 pub(crate) fn prologue(name: &str, words: usize, salt: u32) -> String {
     format!(
         "\tmov.u32 \t%r1, %smid;\n\
@@ -198,6 +201,9 @@ pub(crate) fn prologue(name: &str, words: usize, salt: u32) -> String {
          \tld.param.u32 \t%r8, [{name}_sm];\n\
          \tmad.wide.u32 \t%rd4, %r1, %r8, %rd4;\n\
          \tsetp.ne.u64 \t%p0, %rd3, %rd4;\n\
+         \tld.param.u32 \t%r8, [{name}_sms];\n\
+         \tsetp.ge.or.u32 \t%p0, %r1, %r8, %p0;\n\
+         \tsetp.ge.or.u32 \t%p0, %r2, %r4, %p0;\n\
          \tor.b32 \t%r7, %r6, 0x80000000;\n\
          \tmul.lo.u32 \t%r9, %r3, 0x{k1:08X};\n\
          \tmad.lo.u32 \t%r9, %r2, 0x85EBCA6B, %r9;\n\

@@ -114,10 +114,10 @@ impl Kernel for Ids {
                 let mut votes: Vec<(Claim, u32)> = Vec::new();
                 for lane in 0..32 {
                     let at = s.record(sm, slot, lane) * r * 4;
-                    let rec: Vec<u32> = records[at..at + r * 4]
-                        .chunks_exact(4)
-                        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                        .collect();
+                    let rec: [u32; 8] = std::array::from_fn(|k| {
+                        let b = &records[at + 4 * k..at + 4 * k + 4];
+                        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+                    });
                     if rec[0] != s.ident(sm, slot, lane) {
                         continue;
                     }

@@ -104,9 +104,9 @@ pub(crate) trait Kernel: Sync {
     /// Thread-instructions per thread, an upper bound of the mean over a launch (the
     /// instruction budget that turns a hang into a finding is derived from it).
     fn cost(&self) -> u64;
-    /// Arguments after `(out, slots, seed, rec, slot, sm)` (the record's buffer, warp
-    /// slots per SM, the seed, and the record's strides in bytes per lane, warp slot
-    /// and SM).
+    /// Arguments after `(out, slots, seed, rec, slot, sm, sms)` (the record's buffer,
+    /// warp slots per SM, the seed, the record's strides in bytes per lane, warp slot
+    /// and SM, and the SMs).
     fn inputs(&self, _seed: u32) -> Vec<Input> {
         Vec::new()
     }
@@ -283,6 +283,7 @@ fn launch(
             KernelArg::U32(rec),
             KernelArg::U32(rec * 32),
             KernelArg::U32(rec * 32 * c.shape.slots),
+            KernelArg::U32(c.shape.sms),
         ];
         for input in k.inputs(c.seed) {
             args.push(match input {

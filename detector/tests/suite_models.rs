@@ -64,3 +64,17 @@ fn every_model_has_sites_in_the_suite() {
         assert!(!p.sites.is_empty(), "{model}: no site in the suite");
     }
 }
+
+#[test]
+fn two_ctas_swapping_ids_in_one_sub_partition_are_caught() {
+    // found by the development-seed run of examples/detection.rs: every warp of one
+    // sub-partition reads ctaid.y with bit 0 stuck, so the two CTAs of the SM swap their
+    // ids there; all claims stay consistent, the shared-memory partners do not
+    let spec = injector::FaultSpec::parse(
+        "iac:sm=5,sp=2,warps=0xffff,lanes=0xffffffff,dim=y,mask=0x1,pol=sa1,force=1",
+    )
+    .unwrap();
+    let run = check_faulty("sim", &spec).unwrap();
+    let j = judge(&run, &spec);
+    assert!(j.detected && j.sm_only, "{:#?}", run.findings);
+}

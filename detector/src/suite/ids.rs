@@ -3,7 +3,13 @@
 //! Every thread records the `%tid.{x,y,z}` and `%ctaid.{x,y,z}` it reads and the result
 //! of a loop whose trip count (0–7) depends on its lane and warp slot. The block is
 //! (32, 4, W/4), so `%tid.x` must equal `%laneid`, `(%tid.y, %tid.z)` is the warp's
-//! index in its CTA, and the grid is (SMs, k, 1).
+//! index `w` in its CTA, and the grid is (SMs, k, 1). Each thread also writes its
+//! `%warpid` into the CTA's shared memory at `[w][lane]` and, after a `bar.red.popc`
+//! (which counts the CTA's threads), reads those of warps `w ^ 1` and `w ^ W/2`: CTA
+//! membership is physical (one shared memory per CTA), so a warp claiming a CTA it is
+//! not in reads the wrong partners even when every claim looks consistent (two CTAs of
+//! one SM that swap their ids in one sub-partition). `tid.ballot` is the ballot of
+//! `%tid.x == %laneid`.
 //!
 //! Which CTA and warp index a warp slot should report is the scheduler's choice, so
 //! the expectation of those words comes from the whole device's records (the CPU never
@@ -26,8 +32,19 @@ pub(crate) const IDS: Ids = Ids;
 
 const NAME: &str = "sig_ids";
 const SALT: u32 = 0x1D5E_ED01;
-const WORDS: [&str; 8] = [
-    "ident", "tid.x", "tid.y", "tid.z", "ctaid.x", "ctaid.y", "ctaid.z", "iters",
+const WORDS: [&str; 12] = [
+    "ident",
+    "tid.x",
+    "tid.y",
+    "tid.z",
+    "ctaid.x",
+    "ctaid.y",
+    "ctaid.z",
+    "iters",
+    "cta.partner",
+    "cta.far",
+    "tid.ballot",
+    "cta.count",
 ];
 
 /// The loop's result: `acc ^ trips << 24` (mirrors the PTX loop).
@@ -55,11 +72,12 @@ impl Kernel for Ids {
         &WORDS
     }
     fn cost(&self) -> u64 {
-        85
+        111
     }
 
     fn ptx(&self) -> String {
         let mut s = entry(NAME, &[]);
+        s += "\t.shared .align 4 .b32 \tsig_ids_sh[1024];\n";
         s += &prologue(NAME, WORDS.len(), SALT);
         s += "\tmov.u32 \t%r10, %tid.x;\n\
               \tmov.u32 \t%r11, %tid.y;\n\
@@ -82,23 +100,49 @@ impl Kernel for Ids {
               \tbra.uni \t$I_LOOP;\n\
               $I_DONE:\n\
               \tshl.b32 \t%r19, %r17, 24;\n\
-              \txor.b32 \t%r18, %r18, %r19;\n";
+              \txor.b32 \t%r18, %r18, %r19;\n\
+              \tmad.lo.u32 \t%r20, %r12, 4, %r11;\n\
+              \tmov.u32 \t%r21, sig_ids_sh;\n\
+              \tshl.b32 \t%r22, %r20, 5;\n\
+              \tadd.u32 \t%r22, %r22, %r3;\n\
+              \tmad.lo.u32 \t%r22, %r22, 4, %r21;\n\
+              \tst.shared.u32 \t[%r22], %r2;\n\
+              \tsetp.eq.u32 \t%p4, %r10, %r3;\n\
+              \tvote.sync.ballot.b32 \t%r23, %p4, -1;\n\
+              \tbar.red.popc.u32 \t%r24, 0, %p4;\n\
+              \txor.b32 \t%r25, %r20, 1;\n\
+              \tshl.b32 \t%r25, %r25, 5;\n\
+              \tadd.u32 \t%r25, %r25, %r3;\n\
+              \tmad.lo.u32 \t%r25, %r25, 4, %r21;\n\
+              \tld.shared.u32 \t%r26, [%r25];\n\
+              \tmov.u32 \t%r27, %ntid.z;\n\
+              \tshl.b32 \t%r27, %r27, 1;\n\
+              \txor.b32 \t%r27, %r27, %r20;\n\
+              \tshl.b32 \t%r27, %r27, 5;\n\
+              \tadd.u32 \t%r27, %r27, %r3;\n\
+              \tmad.lo.u32 \t%r27, %r27, 4, %r21;\n\
+              \tld.shared.u32 \t%r28, [%r27];\n";
         s += &Record::stores(
             &WORDS,
-            &["%r10", "%r11", "%r12", "%r13", "%r14", "%r15", "%r18"],
+            &[
+                "%r10", "%r11", "%r12", "%r13", "%r14", "%r15", "%r18", "%r26", "%r28", "%r23",
+                "%r24",
+            ],
         );
         s += "\tret;\n}\n";
         s
     }
 
-    /// The words that depend on the lane alone: `tid.x` and `iters` (the others come
-    /// from [`Kernel::expect_device`]).
+    /// The words that do not depend on which CTA the warp is in: `tid.x`, `iters`,
+    /// `tid.ballot` and `cta.count` (the others come from [`Kernel::expect_device`]).
     fn expect_warp(&self, c: &Ctx, slot: u32, out: &mut [u32]) {
         for (lane, w) in out.chunks_exact_mut(WORDS.len()).enumerate() {
             let lane = lane as u32;
             let x = mix(lane, slot, c.seed, SALT);
             w[1] = lane;
             w[7] = iterations(x, x & 7);
+            w[10] = u32::MAX;
+            w[11] = c.shape.warps * 32;
         }
     }
 
@@ -114,7 +158,7 @@ impl Kernel for Ids {
                 let mut votes: Vec<(Claim, u32)> = Vec::new();
                 for lane in 0..32 {
                     let at = s.record(sm, slot, lane) * r * 4;
-                    let rec: [u32; 8] = std::array::from_fn(|k| {
+                    let rec: [u32; 12] = std::array::from_fn(|k| {
                         let b = &records[at + 4 * k..at + 4 * k + 4];
                         u32::from_le_bytes([b[0], b[1], b[2], b[3]])
                     });
@@ -181,7 +225,42 @@ impl Kernel for Ids {
                 (cta.home == sm && (0..i64::from(s.warps)).contains(&w)).then_some((*k, w as u32))
             })
         };
-        // 3. Expectations.
+        // 3. What each warp should have claimed.
+        let mut wants: Vec<Option<Claim>> = vec![None; claims.len()];
+        for (i, claim) in claims.iter().enumerate() {
+            let Some(claim) = *claim else { continue };
+            let (sm, slot) = (i as u32 / s.slots, i as u32 % s.slots);
+            let consistent = valid_cta(&claim)
+                && info
+                    .get(&[claim[0], claim[1], claim[2]])
+                    .is_some_and(|cta| {
+                        cta.home == sm
+                            && index(&claim).is_some_and(|w| {
+                                cta.dup.get(&w).copied().unwrap_or(0) <= 1
+                                    || cta.offset == Some(i64::from(slot) - i64::from(w))
+                            })
+                    });
+            wants[i] = Some(if consistent {
+                claim
+            } else {
+                match covering(sm, slot) {
+                    Some((k, w)) => [k[0], k[1], k[2], w % 4, w / 4],
+                    // No CTA of this SM lacks this warp: the claim is wrong, and what
+                    // is right is unknown.
+                    None => [u32::MAX, claim[1], claim[2], claim[3], claim[4]],
+                }
+            });
+        }
+        // The warp slot of each (SM, CTA, warp index), as it should be: a warp's
+        // partners w ^ 1 and w ^ W/2 wrote their slots into the CTA's shared memory.
+        let mut slot_of: HashMap<(u32, [u32; 3], u32), u32> = HashMap::new();
+        for (i, want) in wants.iter().enumerate() {
+            if let Some(w) = want.and_then(|c| index(&c).map(|w| (c, w))) {
+                let (sm, slot) = (i as u32 / s.slots, i as u32 % s.slots);
+                slot_of.insert((sm, [w.0[0], w.0[1], w.0[2]], w.1), slot);
+            }
+        }
+        // 4. Expectations.
         let mut exp = vec![0u32; s.threads() as usize * r];
         let mut lanes = vec![0u32; 32 * r];
         for slot in 0..s.slots {
@@ -189,29 +268,17 @@ impl Kernel for Ids {
             for sm in 0..s.sms {
                 let base = s.record(sm, slot, 0) * r;
                 exp[base..base + 32 * r].copy_from_slice(&lanes);
-                let Some(claim) = claims[(sm * s.slots + slot) as usize] else {
+                let Some(want) = wants[(sm * s.slots + slot) as usize] else {
                     continue;
                 };
-                let consistent = valid_cta(&claim)
-                    && info
-                        .get(&[claim[0], claim[1], claim[2]])
-                        .is_some_and(|cta| {
-                            cta.home == sm
-                                && index(&claim).is_some_and(|w| {
-                                    cta.dup.get(&w).copied().unwrap_or(0) <= 1
-                                        || cta.offset == Some(i64::from(slot) - i64::from(w))
-                                })
-                        });
-                let want: Claim = if consistent {
-                    claim
-                } else {
-                    match covering(sm, slot) {
-                        Some((k, w)) => [k[0], k[1], k[2], w % 4, w / 4],
-                        // No CTA of this SM lacks this warp: the claim is wrong, and what
-                        // is right is unknown.
-                        None => [u32::MAX, claim[1], claim[2], claim[3], claim[4]],
-                    }
+                let key = [want[0], want[1], want[2]];
+                let partner = |p: Option<u32>| {
+                    p.and_then(|p| slot_of.get(&(sm, key, p)).copied())
+                        .unwrap_or(u32::MAX)
                 };
+                let w = index(&want);
+                let near = partner(w.map(|w| w ^ 1));
+                let far = partner(w.map(|w| w ^ (s.warps / 2)));
                 for lane in 0..32 {
                     let e = &mut exp[base + lane * r..][..r];
                     e[2] = want[3];
@@ -219,6 +286,8 @@ impl Kernel for Ids {
                     e[4] = want[0];
                     e[5] = want[1];
                     e[6] = want[2];
+                    e[8] = near;
+                    e[9] = far;
                 }
             }
         }
@@ -257,7 +326,7 @@ mod tests {
         place: impl Fn(u32, u32) -> (u32, u32),
         perm: impl Fn(u32) -> u32,
     ) -> Vec<u32> {
-        let mut out = vec![0u32; s.threads() as usize * 8];
+        let mut out = vec![0u32; s.threads() as usize * 12];
         for x in 0..s.sms {
             for y in 0..s.ctas_per_sm {
                 let (sm, base) = place(x, y);
@@ -265,8 +334,8 @@ mod tests {
                     let slot = base + perm(w);
                     for lane in 0..32 {
                         let d = mix(lane, slot, 9, SALT);
-                        let t = s.record(sm, slot, lane) * 8;
-                        out[t..t + 8].copy_from_slice(&[
+                        let t = s.record(sm, slot, lane) * 12;
+                        out[t..t + 12].copy_from_slice(&[
                             s.ident(sm, slot, lane),
                             lane,
                             w % 4,
@@ -275,6 +344,10 @@ mod tests {
                             y,
                             0,
                             iterations(d, d & 7),
+                            base + perm(w ^ 1),
+                            base + perm(w ^ (s.warps / 2)),
+                            u32::MAX,
+                            s.warps * 32,
                         ]);
                     }
                 }
@@ -329,7 +402,7 @@ mod tests {
         let mut r = sim_like(&s);
         // SM 2, warp slot 9 (CTA (2, 0), warp 9): every lane reads ctaid.x = 3
         for lane in 0..32 {
-            r[s.record(2, 9, lane) * 8 + 4] = 3;
+            r[s.record(2, 9, lane) * 12 + 4] = 3;
         }
         assert_eq!(findings(&s, &r), [(2, 9, u32::MAX, "ctaid.x".into(), 2, 3)]);
     }
@@ -341,9 +414,27 @@ mod tests {
         // SM 1, warp slot 36 (CTA (1, 1), warp 4: tid.y 0, tid.z 1) reads tid.y = 1,
         // the id of the warp in slot 37
         for lane in 0..32 {
-            r[s.record(1, 36, lane) * 8 + 2] = 1;
+            r[s.record(1, 36, lane) * 12 + 2] = 1;
         }
         assert_eq!(findings(&s, &r), [(1, 36, u32::MAX, "tid.y".into(), 0, 1)]);
+    }
+
+    #[test]
+    fn two_ctas_of_an_sm_that_swap_ids_in_one_sub_partition_are_caught_by_their_partners() {
+        // every claim consistent (each (CTA, warp) once, on its home SM), but the warps
+        // of sub-partition 2 of SM 1 read the other CTA's ctaid.y: the partners they
+        // read from their own CTA's shared memory give them away
+        let s = shape();
+        let mut r = sim_like(&s);
+        for slot in (2..64).step_by(4) {
+            for lane in 0..32 {
+                r[s.record(1, slot, lane) * 12 + 5] ^= 1;
+            }
+        }
+        let f = findings(&s, &r);
+        assert!(!f.is_empty());
+        assert!(f.iter().all(|x| x.0 == 1), "{f:?}");
+        assert!(f.iter().any(|x| x.3 == "cta.partner"), "{f:?}");
     }
 
     #[test]
@@ -351,9 +442,9 @@ mod tests {
         let s = shape();
         let mut r = sim_like(&s);
         for lane in 0..5 {
-            r[s.record(0, 3, lane) * 8 + 3] ^= 4;
+            r[s.record(0, 3, lane) * 12 + 3] ^= 4;
         }
-        r[s.record(4, 60, 17) * 8 + 1] = 16;
+        r[s.record(4, 60, 17) * 12 + 1] = 16;
         assert_eq!(
             findings(&s, &r),
             [

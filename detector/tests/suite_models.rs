@@ -78,3 +78,16 @@ fn two_ctas_swapping_ids_in_one_sub_partition_are_caught() {
     let j = judge(&run, &spec);
     assert!(j.detected && j.sm_only, "{:#?}", run.findings);
 }
+
+#[test]
+fn warps_of_a_sub_partition_that_swap_indices_in_pairs_are_caught() {
+    // every warp of sub-partition 1 reads tid.z with bit 0 stuck (forced): warps swap
+    // their indices in pairs, each index still claimed once
+    let spec = injector::FaultSpec::parse(
+        "iaw:sm=3,sp=1,warps=0xffff,lanes=0xffffffff,dim=z,mask=0x1,pol=sa0,force=1",
+    )
+    .unwrap();
+    let run = check_faulty("sim", &spec).unwrap();
+    let j = judge(&run, &spec);
+    assert!(j.detected && j.sm_only, "{:#?}", run.findings);
+}

@@ -15,13 +15,17 @@
 //! the expectation of those words comes from the whole device's records (the CPU never
 //! trusts one warp's word for its own): a warp's *claim* is the majority of its lanes;
 //! a CTA lives on the SM where most of its warps are; within a CTA each warp index is
-//! claimed once, and the warps of a CTA sit at one offset from their index (`slot - w`,
-//! the offset most of them share). A warp is wrong when its claimed CTA does not
-//! exist, lives on another SM, or its index is out of range or claimed twice and off
-//! the offset; it is then expected to be the warp of the CTA of its own SM whose slots
-//! cover it. A claim that is consistent is accepted whatever the placement, so a
-//! scheduler's freedom never makes a finding. Missing warp slots (`wdrop`) are empty
-//! records, found by the checker.
+//! claimed once; when more than half of a CTA's warps sit at one offset from their
+//! index (`slot - w`: the scheduler placed them in order, as the virtual GPU does), its
+//! warps belong at that offset. A warp is wrong when its claimed CTA does not exist,
+//! lives on another SM, its index is out of range, or it is off its CTA's offset when
+//! the CTA is ordered or its index is claimed twice; it is then expected to be the warp
+//! of the CTA of its own SM whose slots cover it. Any other placement — CTAs anywhere,
+//! warps scattered over slots without a common offset — is accepted, so a scheduler's
+//! freedom never makes a finding; but a fault that permutes the indices of whole warps
+//! consistently (every warp of a sub-partition reading `%tid.z` with one bit stuck
+//! swaps warps in pairs) is caught where the placement is ordered. Missing warp slots
+//! (`wdrop`) are empty records, found by the checker.
 
 use super::frame::{entry, mix, prologue, rotl, Record};
 use super::{Ctx, Kernel};
@@ -187,7 +191,11 @@ impl Kernel for Ids {
         }
         struct Cta {
             home: u32,
+            /// The offset `slot - w` most of its warps share.
             offset: Option<i64>,
+            /// More than half of its warps share it: the scheduler placed the CTA's
+            /// warps in order, and a warp off that offset is not where its index says.
+            ordered: bool,
             dup: HashMap<u32, u32>,
         }
         let mut info: HashMap<[u32; 3], Cta> = HashMap::new();
@@ -209,11 +217,20 @@ impl Kernel for Ids {
                     *dup.entry(w).or_default() += 1;
                 }
             }
-            let offset = offsets
+            let best = offsets
                 .iter()
                 .max_by_key(|(o, n)| (**n, std::cmp::Reverse(**o)))
-                .map(|(o, _)| *o);
-            info.insert(*key, Cta { home, offset, dup });
+                .map(|(o, n)| (*o, *n));
+            let placed: u32 = offsets.values().sum();
+            info.insert(
+                *key,
+                Cta {
+                    home,
+                    offset: best.map(|b| b.0),
+                    ordered: best.is_some_and(|b| 2 * b.1 > placed),
+                    dup,
+                },
+            );
         }
         // The CTA of SM `sm` whose slots cover `slot`, with the warp index there.
         let covering = |sm: u32, slot: u32| -> Option<([u32; 3], u32)> {
@@ -236,8 +253,9 @@ impl Kernel for Ids {
                     .is_some_and(|cta| {
                         cta.home == sm
                             && index(&claim).is_some_and(|w| {
-                                cta.dup.get(&w).copied().unwrap_or(0) <= 1
-                                    || cta.offset == Some(i64::from(slot) - i64::from(w))
+                                let on_offset = cta.offset == Some(i64::from(slot) - i64::from(w));
+                                on_offset
+                                    || (!cta.ordered && cta.dup.get(&w).copied().unwrap_or(0) <= 1)
                             })
                     });
             wants[i] = Some(if consistent {
@@ -420,10 +438,10 @@ mod tests {
     }
 
     #[test]
-    fn two_ctas_of_an_sm_that_swap_ids_in_one_sub_partition_are_caught_by_their_partners() {
+    fn two_ctas_of_an_sm_that_swap_ids_in_one_sub_partition_are_named() {
         // every claim consistent (each (CTA, warp) once, on its home SM), but the warps
-        // of sub-partition 2 of SM 1 read the other CTA's ctaid.y: the partners they
-        // read from their own CTA's shared memory give them away
+        // of sub-partition 2 of SM 1 read the other CTA's ctaid.y: off their CTAs'
+        // offsets, each is named with the CTA whose slots hold it
         let s = shape();
         let mut r = sim_like(&s);
         for slot in (2..64).step_by(4) {
@@ -432,9 +450,52 @@ mod tests {
             }
         }
         let f = findings(&s, &r);
+        let want: Vec<_> = (2..64)
+            .step_by(4)
+            .map(|slot| {
+                let y = u64::from(slot >= 32);
+                (1, slot, u32::MAX, "ctaid.y".to_string(), y, 1 - y)
+            })
+            .collect();
+        assert_eq!(f, want);
+    }
+
+    #[test]
+    fn the_shared_memory_partners_name_a_warp_that_is_not_in_the_cta_it_claims() {
+        // a scattered placement (no common offset): claims alone cannot tell two warps
+        // of one sub-partition that swapped CTAs, the partners they read can
+        let s = shape();
+        let perm = |w: u32| (w * 5 + 1) % s.warps;
+        let mut r = records(&s, |x, y| (x, y * s.warps), perm);
+        // CTA (1, 0)'s warp 2 and CTA (1, 1)'s warp 2 swap ctaid.y
+        for slot in [perm(2), s.warps + perm(2)] {
+            for lane in 0..32 {
+                r[s.record(1, slot, lane) * 12 + 5] ^= 1;
+            }
+        }
+        let f = findings(&s, &r);
         assert!(!f.is_empty());
         assert!(f.iter().all(|x| x.0 == 1), "{f:?}");
         assert!(f.iter().any(|x| x.3 == "cta.partner"), "{f:?}");
+    }
+
+    #[test]
+    fn warps_that_swap_their_indices_in_pairs_are_named() {
+        // every warp of sub-partition 2 of SM 3 reads tid.z with bit 0 flipped: warps
+        // 4z+2 and 4(z^1)+2 swap, every index is still claimed once
+        let s = shape();
+        let mut r = sim_like(&s);
+        for slot in (2..64).step_by(4) {
+            for lane in 0..32 {
+                r[s.record(3, slot, lane) * 12 + 3] ^= 1;
+            }
+        }
+        let f = findings(&s, &r);
+        let named: std::collections::BTreeSet<(u32, u32)> = f.iter().map(|x| (x.0, x.1)).collect();
+        assert!(named.iter().all(|(sm, _)| *sm == 3), "{f:?}");
+        for slot in (2..64).step_by(4) {
+            assert!(named.contains(&(3, slot)), "slot {slot} not named: {f:?}");
+        }
     }
 
     #[test]

@@ -12,4 +12,4 @@ mod geometry;
 mod suite;
 
 pub use geometry::{Geometry, Level};
-pub use suite::{Suite, SuiteRun};
+pub use suite::{LaunchRecord, Suite, SuiteRun};

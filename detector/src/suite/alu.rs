@@ -6,7 +6,10 @@
 //! pattern `c`, shift amounts from `b`; 16-bit halves, 64-bit pairs, and floats that
 //! are small integers or halves so every float result is exact (f32 and f64 `.rn`
 //! arithmetic, `min`/`max`, conversions). Immediates of 16, 32 and 64 bits and of f32
-//! and f64 feed results in full. A 64-bit result is folded into one word (`lo ^ hi`).
+//! and f64 feed results in full. A 64-bit result is folded to 32 bits (`lo ^ hi`), two
+//! 16-bit results packed, and two consecutive results share one word of the record
+//! (`first ^ rotl(second, 16)`, named `first^second`): on the virtual GPU a stored word
+//! costs several times an ALU instruction.
 //!
 //! Each operation is one [`Op`]: its PTX and its value on the CPU side by side, so the
 //! kernel and its expectation cannot drift apart. Registers are numbered (`%r20`,
@@ -79,6 +82,8 @@ enum Eval {
     F64(fn(&V) -> f64),
     /// Two 16-bit results packed `lo | hi << 16`.
     Pair16(fn(&V) -> u16, fn(&V) -> u16),
+    /// Two words folded into one: `first ^ rotl(second, 16)`.
+    Fold(Box<Eval>, Box<Eval>),
 }
 
 impl Eval {
@@ -90,6 +95,7 @@ impl Eval {
             Eval::W64(f) => fold(f(v)),
             Eval::F64(f) => fold(f(v).to_bits()),
             Eval::Pair16(lo, hi) => u32::from(lo(v)) | u32::from(hi(v)) << 16,
+            Eval::Fold(a, b) => a.value(v) ^ b.value(v).rotate_left(16),
         }
     }
 }
@@ -106,6 +112,8 @@ struct Builder {
     body: String,
     rec: Record,
     evals: Vec<Eval>,
+    /// A result waiting for the next one to share its word.
+    pending: Option<(&'static str, String, Eval)>,
     r: u32,
     h: u32,
     rd: u32,
@@ -127,10 +135,45 @@ impl Builder {
             self.body += &format!("\t{op} \t{};\n", args.trim());
         }
     }
+    /// Two results share a word, `first ^ rotl(second, 16)` (named `first^second`): a
+    /// wrong result changes the word, half the stores and bytes of one per result. (A
+    /// fault that flips one bit of both would have to flip bits 16 apart to cancel.)
     fn store(&mut self, name: &'static str, reg: &str, eval: Eval) {
-        self.rec.word(name, reg);
-        self.evals.push(eval);
+        let reg = if reg.starts_with("%f") && !reg.starts_with("%fd") {
+            let r = format!("%r{}", next(&mut self.r, 20, 63));
+            self.body += &format!("\tmov.b32 \t{r}, {reg};\n");
+            r
+        } else {
+            reg.to_string()
+        };
+        let Some((first, r1, e1)) = self.pending.take() else {
+            self.pending = Some((name, reg, eval));
+            return;
+        };
+        let (t, w) = (
+            format!("%r{}", next(&mut self.r, 20, 63)),
+            format!("%r{}", next(&mut self.r, 20, 63)),
+        );
+        self.body +=
+            &format!("\tshf.l.wrap.b32 \t{t}, {reg}, {reg}, 16;\n\txor.b32 \t{w}, {r1}, {t};\n");
+        let name: &'static str = Box::leak(format!("{first}^{name}").into_boxed_str());
+        self.rec.word(name, &w);
+        self.evals.push(Eval::Fold(Box::new(e1), Box::new(eval)));
         self.body += &std::mem::take(&mut self.rec.ptx);
+    }
+
+    /// The word names, with a last unpaired result stored alone.
+    fn finish(mut self) -> Built {
+        if let Some((name, reg, eval)) = self.pending.take() {
+            self.rec.word(name, &reg);
+            self.evals.push(eval);
+            self.body += &std::mem::take(&mut self.rec.ptx);
+        }
+        Built {
+            names: self.rec.finish(),
+            body: self.body,
+            evals: self.evals,
+        }
     }
     fn r32(&mut self, name: &'static str, tmpl: &str, f: fn(&V) -> u32) {
         let d = format!("%r{}", next(&mut self.r, 20, 63));
@@ -200,6 +243,7 @@ fn build() -> Built {
         body: String::new(),
         rec: Record::new(),
         evals: Vec::new(),
+        pending: None,
         r: 20,
         h: 5,
         rd: 12,
@@ -289,6 +333,15 @@ fn build() -> Built {
     });
     b.r32("mul.hi.s32", "mul.hi.s32 {d}, %r11, %r14", |v| {
         ((i64::from(v.b as i32) * i64::from(v.c as i32)) >> 32) as u32
+    });
+    b.r32("mad.hi.u32", "mad.hi.u32 {d}, %r10, %r11, %r14", |v| {
+        (((u64::from(v.a) * u64::from(v.b)) >> 32) as u32).wrapping_add(v.c)
+    });
+    b.r32("mul24.lo.u32", "mul24.lo.u32 {d}, %r10, %r11", |v| {
+        (u64::from(v.a & 0xff_ffff) * u64::from(v.b & 0xff_ffff)) as u32
+    });
+    b.r32("sad.u32", "sad.u32 {d}, %r10, %r11, %r14", |v| {
+        v.a.abs_diff(v.b).wrapping_add(v.c)
     });
     b.r32("popc.b32", "popc.b32 {d}, %r10", |v| v.a.count_ones());
     b.r32("clz.b32", "clz.b32 {d}, %r12", |v| v.w1.leading_zeros());
@@ -491,12 +544,7 @@ fn build() -> Built {
     b.f64("cvt.f64.s32", "cvt.rn.f64.s32 {d}, %r10", |v| {
         f64::from(v.a as i32)
     });
-    let names = b.rec.finish();
-    Built {
-        body: b.body,
-        names,
-        evals: b.evals,
-    }
+    b.finish()
 }
 
 fn built() -> &'static Built {
@@ -515,7 +563,7 @@ impl Kernel for Alu {
         &built().names
     }
     fn cost(&self) -> u64 {
-        262
+        363
     }
 
     fn ptx(&self) -> String {

@@ -142,12 +142,7 @@ fn lane_factor(salt: u32) -> u32 {
 pub(crate) fn entry(name: &str, extra: &[(&str, &str)]) -> String {
     let mut params = vec![
         format!("\t.param .u64 {name}_out"),
-        format!("\t.param .u32 {name}_slots"),
-        format!("\t.param .u32 {name}_seed"),
-        format!("\t.param .u32 {name}_rec"),
-        format!("\t.param .u32 {name}_slot"),
-        format!("\t.param .u32 {name}_sm"),
-        format!("\t.param .u32 {name}_sms"),
+        format!("\t.param .u64 {name}_args"),
     ];
     params.extend(
         extra
@@ -169,16 +164,19 @@ pub(crate) fn entry(name: &str, extra: &[(&str, &str)]) -> String {
 /// The prologue every kernel runs first (after its own declarations): `%r1` = `%smid`,
 /// `%r2` = `%warpid`, `%r3` = `%laneid`, `%r4` = slots, `%r5` = seed, `%rd3` = the
 /// address of this thread's record, `%r7` = its identity word; then the per-lane data
-/// of [`mix`] with `salt` in `%r9`. `%r6`, `%r8`, `%rd2` and `%rd4` are scratch.
+/// of [`mix`] with `salt` in `%r9`. `%r6`, `%r8`, `%r10`–`%r13`, `%rd2`, `%rd4` and
+/// `%rd5` are scratch.
 ///
-/// The record's address is computed twice, with disjoint opcode groups: from the
+/// The launch's scalars ([`Shape::args`]) come from a small global buffer (two vector loads:
+/// the virtual GPU reads a warp-uniform global address once, a parameter once per
+/// lane). The record's address is computed twice, with disjoint opcode groups: from the
 /// identity with `mad.lo`, `shl`, `or`, `mul.wide` and `add.s64` and immediates (into
-/// a register nothing wrote before), and from the kernel's stride parameters with
-/// `mad.wide` alone. `%p0` is set when they disagree, or when `%smid` or `%warpid` is
-/// beyond the geometry (PTX does not promise contiguous SM ids), and every store of the
-/// record is guarded by `@!%p0`: a fault in the address arithmetic leaves the thread's
-/// record empty — a finding at the right SM, warp slot and lane — instead of writing
-/// over another thread's, and an SM the geometry does not know stays unobserved (never
+/// a register nothing wrote before), and from the stride arguments with `mad.wide`
+/// alone. `%p0` is set when they disagree, or when `%smid` or `%warpid` is beyond the
+/// geometry (PTX does not promise contiguous SM ids), and every store of the record is
+/// guarded by `@!%p0`: a fault in the address arithmetic leaves the thread's record
+/// empty — a finding at the right SM, warp slot and lane — instead of writing over
+/// another thread's, and an SM the geometry does not know stays unobserved (never
 /// healthy) instead of writing out of bounds.
 pub(crate) fn prologue(name: &str, words: usize, salt: u32) -> String {
     format!(
@@ -186,23 +184,21 @@ pub(crate) fn prologue(name: &str, words: usize, salt: u32) -> String {
          \tmov.u32 \t%r2, %warpid;\n\
          \tmov.u32 \t%r3, %laneid;\n\
          \tld.param.u64 \t%rd1, [{name}_out];\n\
-         \tld.param.u32 \t%r4, [{name}_slots];\n\
-         \tld.param.u32 \t%r5, [{name}_seed];\n\
+         \tld.param.u64 \t%rd5, [{name}_args];\n\
          \tcvta.to.global.u64 \t%rd1, %rd1;\n\
+         \tcvta.to.global.u64 \t%rd5, %rd5;\n\
+         \tld.global.v4.u32 \t{{%r4, %r5, %r10, %r11}}, [%rd5];\n\
+         \tld.global.v2.u32 \t{{%r12, %r13}}, [%rd5+16];\n\
          \tmad.lo.u32 \t%r6, %r1, %r4, %r2;\n\
          \tshl.b32 \t%r6, %r6, 5;\n\
          \tor.b32 \t%r6, %r6, %r3;\n\
          \tmul.wide.u32 \t%rd2, %r6, {bytes};\n\
          \tadd.s64 \t%rd3, %rd1, %rd2;\n\
-         \tld.param.u32 \t%r8, [{name}_rec];\n\
-         \tmad.wide.u32 \t%rd4, %r3, %r8, %rd1;\n\
-         \tld.param.u32 \t%r8, [{name}_slot];\n\
-         \tmad.wide.u32 \t%rd4, %r2, %r8, %rd4;\n\
-         \tld.param.u32 \t%r8, [{name}_sm];\n\
-         \tmad.wide.u32 \t%rd4, %r1, %r8, %rd4;\n\
+         \tmad.wide.u32 \t%rd4, %r3, %r10, %rd1;\n\
+         \tmad.wide.u32 \t%rd4, %r2, %r11, %rd4;\n\
+         \tmad.wide.u32 \t%rd4, %r1, %r12, %rd4;\n\
          \tsetp.ne.u64 \t%p0, %rd3, %rd4;\n\
-         \tld.param.u32 \t%r8, [{name}_sms];\n\
-         \tsetp.ge.or.u32 \t%p0, %r1, %r8, %p0;\n\
+         \tsetp.ge.or.u32 \t%p0, %r1, %r13, %p0;\n\
          \tsetp.ge.or.u32 \t%p0, %r2, %r4, %p0;\n\
          \tor.b32 \t%r7, %r6, 0x80000000;\n\
          \tmul.lo.u32 \t%r9, %r3, 0x{k1:08X};\n\
@@ -211,9 +207,28 @@ pub(crate) fn prologue(name: &str, words: usize, salt: u32) -> String {
          \tshr.u32 \t%r8, %r9, 15;\n\
          \txor.b32 \t%r9, %r9, %r8;\n\
          \tmul.lo.u32 \t%r9, %r9, 0x7FEB352D;\n",
-        k1 = lane_factor(salt),
         bytes = words * 4,
+        k1 = lane_factor(salt),
     )
+}
+
+impl Shape {
+    /// The launch's scalars, as the kernels read them from a global buffer: warp slots
+    /// per SM, the seed, the record's strides in bytes per lane, warp slot and SM, and
+    /// the SMs (padded to eight words), for records of `words` words.
+    pub fn args(&self, words: usize, seed: u32) -> [u32; 8] {
+        let rec = words as u32 * 4;
+        [
+            self.slots,
+            seed,
+            rec,
+            rec * 32,
+            rec * 32 * self.slots,
+            self.sms,
+            0,
+            0,
+        ]
+    }
 }
 
 /// Builds a record's stores: 32-bit words go out four at a time

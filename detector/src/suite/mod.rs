@@ -104,9 +104,8 @@ pub(crate) trait Kernel: Sync {
     /// Thread-instructions per thread, an upper bound of the mean over a launch (the
     /// instruction budget that turns a hang into a finding is derived from it).
     fn cost(&self) -> u64;
-    /// Arguments after `(out, slots, seed, rec, slot, sm, sms)` (the record's buffer,
-    /// warp slots per SM, the seed, the record's strides in bytes per lane, warp slot
-    /// and SM, and the SMs).
+    /// Arguments after `(out, args)` (the records' buffer and the launch's scalars,
+    /// `Shape::args`).
     fn inputs(&self, _seed: u32) -> Vec<Input> {
         Vec::new()
     }
@@ -275,16 +274,9 @@ fn launch(
     let result = (|| {
         let out = dev.alloc(n * 4)?;
         bufs.push(out);
-        let rec = r as u32 * 4;
-        let mut args = vec![
-            KernelArg::from(out),
-            KernelArg::U32(c.shape.slots),
-            KernelArg::U32(c.seed),
-            KernelArg::U32(rec),
-            KernelArg::U32(rec * 32),
-            KernelArg::U32(rec * 32 * c.shape.slots),
-            KernelArg::U32(c.shape.sms),
-        ];
+        let scalars = dev.upload(&c.shape.args(r, c.seed))?;
+        bufs.push(scalars);
+        let mut args = vec![KernelArg::from(out), KernelArg::from(scalars)];
         for input in k.inputs(c.seed) {
             args.push(match input {
                 Input::U32(v) => KernelArg::U32(v),

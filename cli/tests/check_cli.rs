@@ -1,8 +1,8 @@
 //! `gpufault check` end to end (issue 16): exit codes (a device that cannot be opened, a
 //! usage error: 3), every NVML health rule from a node config with its severity, verdict
 //! and exit code, the JSON validated against `docs/health-check.schema.json`, the
-//! Prometheus file, the reason line. The healthy and faulty must-shows need the
-//! signature suite's kernels and are `#[ignore]`d until they land.
+//! Prometheus file, the reason line. The healthy and faulty must-shows run the
+//! signature suite on virtual GPUs, healthy and with one fault per model.
 
 mod support;
 
@@ -336,6 +336,7 @@ fn json_of_every_kind_of_finding_validates_and_the_schema_rejects_what_is_wrong(
                     expected: 0x11,
                     actual: u64::MAX,
                     words: 3,
+                    majority: None,
                 },
             ),
             finding(
@@ -544,10 +545,9 @@ fn the_human_table_has_a_row_per_gpu_and_the_node_verdict() {
     assert_eq!(stderr(&o), "", "no progress bar when not on a terminal");
 }
 
-/// Must-show 1 (needs the signature suite's kernels): a healthy virtual node exits 0,
+/// Must-show 1: a healthy virtual node exits 0,
 /// every SM and warp slot of each GPU covered, and validates.
 #[test]
-#[ignore = "needs the signature suite's kernels (detector/src/suite): un-ignore when they land"]
 fn healthy_virtual_gpus_exit_0_covering_every_sm_and_warp_slot() {
     let dir = scratch("check-healthy");
     let o = gpufault(&dir, &["check", "sim:h100*2", "--json", "--timeout", "600"]);
@@ -564,12 +564,11 @@ fn healthy_virtual_gpus_exit_0_covering_every_sm_and_warp_slot() {
     }
 }
 
-/// Must-show 2 (needs the signature suite's kernels): a node with one faulty virtual GPU
+/// Must-show 2: a node with one faulty virtual GPU
 /// per model (fault sites drawn at random, seeded, over SMs, sub-partitions, warp slots
 /// and lanes) and one healthy GPU: each faulty GPU is faulty with its SM named, the
 /// healthy one healthy, in the same run.
 #[test]
-#[ignore = "needs the signature suite's kernels (detector/src/suite): un-ignore when they land"]
 fn one_faulty_gpu_per_model_is_faulty_with_its_sm_named_and_the_healthy_one_passes() {
     use injector::{injection_rng, sample, ExercisedSite, Model, Sampling, SiteProfile};
     let dir = scratch("check-faulty-models");

@@ -621,7 +621,7 @@ mod tests {
     }
 
     #[test]
-    fn a_healthy_virtual_gpu_is_unknown_while_the_suite_observes_nothing() {
+    fn a_healthy_virtual_gpu_is_healthy_with_every_sm_and_warp_slot_observed() {
         let c = check_device(
             &Platform::new(),
             &spec("sim:h100"),
@@ -633,16 +633,9 @@ mod tests {
         assert_eq!(c.coverage.warp_slots, 64);
         assert!(c.findings.is_empty(), "{c:?}");
         assert!(c.rules_not_evaluated.is_empty(), "{c:?}");
-        if c.coverage.complete() {
-            assert_eq!(c.verdict, Verdict::Healthy, "{c:?}"); // the suite has landed
-        } else {
-            assert_eq!(c.verdict, Verdict::Unknown);
-            assert!(
-                c.reason.as_deref().unwrap().contains("of 132 SMs"),
-                "{:?}",
-                c.reason
-            );
-        }
+        assert!(c.coverage.complete(), "{c:?}");
+        assert_eq!(c.verdict, Verdict::Healthy, "{c:?}");
+        assert_eq!(c.reason, None);
     }
 
     #[test]
@@ -737,49 +730,60 @@ mod tests {
 
     #[test]
     fn a_gpu_past_its_timeout_is_unknown_with_its_identity_and_the_others_are_reported() {
-        let platform = node(r#"{"gpus": {"sim:a100#1": {"fault": "slow"}}}"#)
-            .with_fault_factory(Arc::new(Slow(Duration::from_secs(3))));
+        // The timeout leaves the healthy GPU's check (the whole suite, on a debug build
+        // and a busy machine) ample time; the slow GPU's module load outlasts it.
+        let t = Instant::now();
+        let alone = check_device(&Platform::new(), &spec("sim"), &CheckOptions::default());
+        assert_eq!(alone.verdict, Verdict::Healthy, "{alone:?}");
+        let timeout = Duration::from_secs(t.elapsed().as_secs() * 4 + 2);
+        let platform = node(r#"{"gpus": {"sim#1": {"fault": "slow"}}}"#)
+            .with_fault_factory(Arc::new(Slow(timeout + Duration::from_secs(3))));
         let options = CheckOptions {
-            timeout: Duration::from_millis(600),
+            timeout,
             ..CheckOptions::default()
         };
         let mut events = Vec::new();
         let t = Instant::now();
-        let checks = check_node(
-            &platform,
-            &spec("sim:a100*2").expand(),
-            &options,
-            &mut |p| {
-                events.push(match p {
-                    Progress::Started { device } => format!("start {device}"),
-                    Progress::Finished { check, done, total } => {
-                        format!("done {} {done}/{total}", check.device)
-                    }
-                })
-            },
+        let checks = check_node(&platform, &spec("sim*2").expand(), &options, &mut |p| {
+            events.push(match p {
+                Progress::Started { device } => format!("start {device}"),
+                Progress::Finished { check, done, total } => {
+                    format!("done {} {done}/{total}", check.device)
+                }
+            })
+        });
+        assert!(
+            t.elapsed() < timeout + Duration::from_secs(2),
+            "{:?}",
+            t.elapsed()
         );
-        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
         assert_eq!(
             events,
             [
-                "start sim:a100#0",
-                "start sim:a100#1",
-                "done sim:a100#0 1/2",
-                "done sim:a100#1 2/2"
+                "start sim#0",
+                "start sim#1",
+                "done sim#0 1/2",
+                "done sim#1 2/2"
             ]
         );
         let slow = &checks[1];
         assert_eq!(slow.verdict, Verdict::Unknown);
         assert_eq!(
             slow.reason.as_deref(),
-            Some("the check did not finish within 0.6 s (--timeout)")
+            Some(
+                format!(
+                    "the check did not finish within {} (--timeout)",
+                    seconds(timeout)
+                )
+                .as_str()
+            )
         );
         assert!(
             slow.uuid.starts_with("GPU-"),
             "identity read before the timeout"
         );
-        assert_eq!(slow.coverage.sms, 108);
-        assert_ne!(checks[0].reason, slow.reason);
+        assert_eq!(slow.coverage.sms, 8);
+        assert_eq!(checks[0].verdict, Verdict::Healthy, "{:?}", checks[0]);
     }
 
     /// A fault factory whose transform panics (a bug in a module hook).

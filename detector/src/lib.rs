@@ -24,4 +24,4 @@ pub use check::{
     Selection, DEFAULT_TIMEOUT,
 };
 pub use geometry::{Geometry, Level};
-pub use suite::{Suite, SuiteRun};
+pub use suite::{LaunchRecord, Suite, SuiteRun};

@@ -165,6 +165,14 @@ pub enum Evidence {
         actual: u64,
         /// Disagreeing words of this SM, warp slot and kernel in all.
         words: u32,
+        /// A second opinion beside the CPU's: the value a strict majority of the GPU's SMs
+        /// wrote for the same word at the same warp slot and lane. Equal to `expected`
+        /// when the other SMs agree with the CPU (a fault of this SM); equal to `actual`
+        /// if most SMs wrote the same wrong value (a fault of the whole GPU, or of the
+        /// expectation). Absent for words whose expectation depends on the SM (identities),
+        /// for stray stores, and when no value has a majority.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        majority: Option<u64>,
     },
     /// A signature kernel did not complete: it crashed (illegal address, trap, …) or
     /// hung; the SM is named when the device's error says where.
@@ -359,6 +367,7 @@ pub(crate) mod fixtures {
                     expected: 0x11,
                     actual: 0x15,
                     words: 12,
+                    majority: Some(0x11),
                 },
             },
             Finding {

@@ -135,11 +135,17 @@ fn finding_line(f: &Finding) -> String {
             expected,
             actual,
             words,
+            majority,
             ..
         } => format!(
-            "{summary}: {word} expected {expected:#x}, got {actual:#x} ({} word{})",
+            "{summary}: {word} expected {expected:#x}, got {actual:#x} ({} word{}){}",
             thousands(u64::from(*words)),
-            if *words == 1 { "" } else { "s" }
+            if *words == 1 { "" } else { "s" },
+            match majority {
+                // the second opinion is worth a word only where it differs from the CPU
+                Some(m) if m != expected => format!("; most SMs wrote {m:#x}"),
+                _ => String::new(),
+            }
         ),
         Evidence::KernelError { .. } => summary,
         Evidence::Rule { limit, .. } => format!("{summary} (limit: {})", one_line(limit)),

@@ -293,8 +293,8 @@ export -f injections_vs_sim
 # duration, coverage, findings, rules not evaluated. Fails when the output is not the
 # report, the GPU could not be inspected, or the GPU is judged faulty (on a machine lent
 # as healthy: a false alarm to look into, or a real fault to report). `unknown` passes
-# with its reason in the log: it is what the check says until the signature suite covers
-# every SM, and where a reading is missing.
+# with its reason in the log (an SM the hardware scheduler gave no CTA of the suite, a
+# reading NVML does not give): the first runs on a GPU are there to learn such cases.
 health_check_gpu() {
     local dev=${GPU_DEVICE:-cuda:0} rc
     "$BUNDLE/bin/gpufault" check "$dev" --json --timeout 120 >"$LOGDIR/check.json"

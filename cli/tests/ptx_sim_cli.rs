@@ -76,6 +76,12 @@ fn ptx_check_reports_errors_like_a_compiler_and_exits_1() {
     let o = gpufault(&d, &["ptx", "check", "good.ptx", "missing.ptx"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert_contains(&stderr(&o), "cannot read missing.ptx");
+    assert_eq!(
+        stderr(&o).matches("os error 2").count(),
+        1,
+        "the cause said once: {}",
+        stderr(&o)
+    );
     assert!(stdout(&o).contains("good.ptx: ok"), "{}", stdout(&o));
 }
 

@@ -52,27 +52,9 @@ fn a_store_where_none_can_be_made_is_refused_before_planning_once() {
     let ro = dir.join("ro");
     std::fs::create_dir(&ro).unwrap();
     std::fs::set_permissions(&ro, std::os::unix::fs::PermissionsExt::from_mode(0o555)).unwrap();
-    let exe = env!("CARGO_BIN_EXE_gpufault");
     let line = format!("{PLAN} --out ro/c.db");
-    let args = words(&line);
-    let root = std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-        .unwrap_or(false);
-    let o = if root {
-        // the binary and the directories on the way must be readable by `nobody`
-        Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", exe])
-            .args(&args)
-            .current_dir(&dir)
-            .output()
-            .expect("setpriv (util-linux) runs")
-    } else {
-        gpufault(&dir, &args)
-    };
+    let o = unprivileged(&dir, &words(&line), "ro/c.db");
     let err = stderr(&o);
-    if root && err.contains("Permission denied") && !err.contains("ro/c.db") {
-        panic!("`nobody` cannot run the test binary here: {err}");
-    }
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
         err.contains("ro/c.db: cannot create the store: directory ro is not writable"),
@@ -80,6 +62,66 @@ fn a_store_where_none_can_be_made_is_refused_before_planning_once() {
     );
     assert!(!err.contains("partial"), "names no hidden file: {err}");
     assert_eq!(err.lines().count(), 1, "said once: {err}");
+}
+
+/// Runs gpufault in `dir` as a user without write permission where the files do not
+/// grant it: root may write anywhere, so it drops to `nobody` when the test runs as root
+/// (the binary and the directories on the way must be readable by `nobody`). `names`:
+/// a path the error must name (to tell it from `nobody` failing to start the binary).
+fn unprivileged(dir: &Path, args: &[&str], names: &str) -> Output {
+    let root = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false);
+    if !root {
+        return gpufault(dir, args);
+    }
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_gpufault"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("setpriv (util-linux) runs");
+    let err = stderr(&o);
+    if err.contains("Permission denied") && !err.contains(names) {
+        panic!("`nobody` cannot run the test binary here: {err}");
+    }
+    o
+}
+
+#[test]
+fn a_read_only_store_is_refused_as_read_only_not_as_damaged() {
+    let dir = scratch("read-only");
+    std::fs::create_dir(dir.join("ro")).unwrap();
+    let o = gpufault(&dir, &words(&format!("{PLAN} --out ro/c.db")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mode = |p: &Path, m| {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(m)).unwrap()
+    };
+    mode(&dir.join("ro/c.db"), 0o444);
+    mode(&dir.join("ro"), 0o555);
+    let o = unprivileged(
+        &dir,
+        &["campaign", "run", "ro/c.db", "--jobs", "1"],
+        "ro/c.db",
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("ro/c.db: the campaign store is read-only for this user"),
+        "{err}"
+    );
+    assert!(!err.contains("damaged"), "{err}");
+    // reading it still works (SQLite cannot make the WAL index beside it: read as
+    // immutable, as no `-wal` file says a writer has it open)
+    for args in [
+        &["campaign", "status", "ro/c.db"][..],
+        &["report", "ro/c.db", "--format", "json"],
+    ] {
+        let o = unprivileged(&dir, args, "ro/c.db");
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    }
+    mode(&dir.join("ro"), 0o755);
 }
 
 #[test]

@@ -579,6 +579,9 @@ pub struct WorkerDevice {
     transform: Option<Arc<dyn ModuleTransform>>,
     /// Children started successfully (the first one and its replacements).
     starts: u64,
+    /// The child was replaced since the last launch began: buffers allocated before
+    /// are gone ([`Device::poisoned`] says so).
+    replaced: bool,
 }
 
 impl WorkerDevice {
@@ -605,6 +608,7 @@ impl WorkerDevice {
             limits: Limits::default(),
             transform: None,
             starts: 0,
+            replaced: false,
         };
         w.start()?;
         Ok(w)
@@ -711,6 +715,7 @@ impl WorkerDevice {
     /// Kills the current child (if any) and starts a new one; a failure to start leaves
     /// no child, and the next request tries again.
     fn replace(&mut self) {
+        self.replaced = true;
         if let Some(p) = self.proc.take() {
             p.kill();
         }
@@ -886,6 +891,7 @@ impl Device for WorkerDevice {
         cfg: &LaunchConfig,
         args: &[KernelArg],
     ) -> Result<LaunchStats, GpuError> {
+        self.replaced = false;
         let module = self.child_module(m)?;
         let req = Request::Launch {
             module,
@@ -904,6 +910,13 @@ impl Device for WorkerDevice {
         // A child that cannot take the limits now gets them when it is replaced (which
         // `call` has then done).
         let _ = self.call(Request::SetLimits { limits }, &[], "set limits");
+    }
+
+    /// True when the child was killed and replaced since the last launch began (a hang
+    /// past the deadline, a dead or poisoned child): the device works again, but every
+    /// buffer allocated before is gone, so what the failed launch wrote cannot be read.
+    fn poisoned(&self) -> bool {
+        self.replaced
     }
 }
 

@@ -110,6 +110,7 @@ fn the_virtual_gpus_own_budget_reports_a_hang_without_a_kill() {
     assert!(matches!(e, GpuError::Hang { .. }), "{e:?}");
     assert_eq!(w.replacements(), 0);
     assert_eq!(w.pid(), pid);
+    assert!(!w.poisoned(), "the same child: its buffers are still there");
 }
 
 #[test]
@@ -139,6 +140,10 @@ fn a_launch_past_its_deadline_is_killed_and_the_worker_replaced() {
     assert!(took >= Duration::from_millis(500), "{took:?}");
     assert!(took < Duration::from_secs(10), "{took:?}");
     assert_eq!(w.replacements(), 1);
+    assert!(
+        w.poisoned(),
+        "a new child: the buffers of the old one are gone"
+    );
     let new = w.pid().unwrap();
     assert_ne!(new, old);
     // The old child is gone (killed and reaped).
@@ -156,6 +161,7 @@ fn a_launch_past_its_deadline_is_killed_and_the_worker_replaced() {
     assert_eq!(w.replacements(), 2);
     w.set_limits(Limits::default());
     scale_add(&mut w, 500);
+    assert!(!w.poisoned(), "cleared by the next launch");
 }
 
 #[test]

@@ -65,16 +65,17 @@ impl HangPolicy {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum InjectError {
-    /// The device failed outside the faulty run (loading, golden run, descriptor).
+    /// The device failed outside the faulty run (loading, golden run, descriptor); its
+    /// error is part of the message, so not also a `source`.
     #[error("device: {0}")]
-    Device(#[from] GpuError),
+    Device(GpuError),
     /// The golden or dry run of the subject failed.
-    #[error("the fault-free run of `{subject}` failed: {source}")]
+    #[error("the fault-free run of `{subject}` failed: {error}")]
     Golden {
         /// The subject.
         subject: String,
-        /// Why.
-        source: RunError,
+        /// Why (part of the message, so not also a `source`).
+        error: RunError,
     },
     /// The instrumented module with a disabled descriptor does not reproduce the golden
     /// output: the instrumentation changed the program (a bug).
@@ -105,6 +106,12 @@ pub enum InjectError {
         /// The spec's model.
         fault: String,
     },
+}
+
+impl From<GpuError> for InjectError {
+    fn from(e: GpuError) -> Self {
+        InjectError::Device(e)
+    }
 }
 
 /// Writes the descriptor for `spec` (or the disabled one) and zeroes the counter.
@@ -204,7 +211,7 @@ impl Target {
             .run(dev, original)
             .map_err(|source| InjectError::Golden {
                 subject: name.clone(),
-                source,
+                error: source,
             })?;
         let module = dev.load(&instrumented.ptx())?;
         arm(dev, module, None)?;
@@ -213,7 +220,7 @@ impl Target {
             .run(dev, module)
             .map_err(|source| InjectError::Golden {
                 subject: name.clone(),
-                source,
+                error: source,
             })?;
         let dry_wall = t.elapsed();
         let cmp = subject.compare_golden(&golden, &dry);

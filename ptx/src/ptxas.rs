@@ -30,20 +30,20 @@ pub enum PtxasError {
         searched: String,
     },
     /// The binary could not be started.
-    #[error("cannot run ptxas at {path}: {source}")]
+    #[error("cannot run ptxas at {path}: {error}")]
     Spawn {
         /// The binary.
         path: PathBuf,
-        /// The OS error.
-        source: io::Error,
+        /// The OS error (part of the message, so not also a `source`).
+        error: io::Error,
     },
     /// A temporary input file could not be written.
-    #[error("cannot write temporary ptx file {path}: {source}")]
+    #[error("cannot write temporary ptx file {path}: {error}")]
     TempFile {
         /// The file.
         path: PathBuf,
-        /// The OS error.
-        source: io::Error,
+        /// The OS error (part of the message, so not also a `source`).
+        error: io::Error,
     },
     /// The GPU name is not of the form `sm_NN[a|f]`.
     #[error("invalid gpu name `{name}`: expected sm_NN, e.g. sm_80")]
@@ -234,7 +234,7 @@ impl Ptxas {
             .stderr(Stdio::piped());
         let spawn_err = |source| PtxasError::Spawn {
             path: self.path.clone(),
-            source,
+            error: source,
         };
         let mut child = cmd.spawn().map_err(spawn_err)?;
         let mut out = child.stdout.take().expect("stdout is piped");
@@ -295,7 +295,7 @@ impl Ptxas {
             std::env::temp_dir().join(format!("gpufault-ptxas-{}-{n}.ptx", std::process::id()));
         std::fs::write(&path, ptx).map_err(|source| PtxasError::TempFile {
             path: path.clone(),
-            source,
+            error: source,
         })?;
         let r = self.check_file(&path, opts);
         let _ = std::fs::remove_file(&path);

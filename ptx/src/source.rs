@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 #[non_exhaustive]
 pub enum SourceError {
     /// The file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
+        /// The operating system's error (part of the message, so not also a `source`).
+        error: std::io::Error,
     },
     /// The file is not UTF-8 text.
     #[error(
@@ -50,9 +50,9 @@ pub enum SourceError {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn read_source(path: &Path) -> Result<String, SourceError> {
-    let bytes = std::fs::read(path).map_err(|source| SourceError::Io {
+    let bytes = std::fs::read(path).map_err(|error| SourceError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     String::from_utf8(bytes).map_err(|e| {
         let bytes = e.as_bytes();

@@ -5,9 +5,10 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadError {
-    /// The PTX text does not parse.
+    /// The PTX text does not parse (the parser's errors are part of the message, so
+    /// not also a `source`).
     #[error("ptx does not parse:\n{0}")]
-    Parse(#[from] ptx::ParseErrors),
+    Parse(ptx::ParseErrors),
     /// A kernel, device function or module variable is defined twice (see
     /// [`ptx::validate`]).
     #[error("line {line}: {what} `{name}` is defined twice (first at line {first_line})")]
@@ -41,6 +42,12 @@ pub enum LoadError {
         /// Bytes requested.
         requested: u64,
     },
+}
+
+impl From<ptx::ParseErrors> for LoadError {
+    fn from(e: ptx::ParseErrors) -> Self {
+        LoadError::Parse(e)
+    }
 }
 
 /// An instruction the decoder could not lower (it faults as an illegal instruction if

@@ -44,6 +44,13 @@ pub enum CampaignError {
         /// What SQLite's check found.
         detail: String,
     },
+    /// The store was opened to be written but the file (or its directory, where SQLite
+    /// keeps its journal) is read-only for this user.
+    #[error("{}: the campaign store is read-only for this user (the file, or the directory SQLite keeps its journal in); make both writable, or run on a copy", path.display())]
+    ReadOnly {
+        /// The file.
+        path: PathBuf,
+    },
     /// The store is not a campaign store this build can read.
     #[error("{}: {reason}", path.display())]
     Format {

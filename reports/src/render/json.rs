@@ -18,7 +18,7 @@ pub fn render_json(report: &CampaignReport) -> String {
 /// that a report from a newer tool gives a clear error.
 pub fn parse_json(text: &str) -> Result<CampaignReport, ReportError> {
     let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|source| ReportError::Json { source })?;
+        serde_json::from_str(text).map_err(|source| ReportError::Json { error: source })?;
     let found = value
         .get("schema_version")
         .and_then(serde_json::Value::as_u64)
@@ -29,7 +29,7 @@ pub fn parse_json(text: &str) -> Result<CampaignReport, ReportError> {
             supported: SCHEMA_VERSION,
         });
     }
-    serde_json::from_value(value).map_err(|source| ReportError::Json { source })
+    serde_json::from_value(value).map_err(|source| ReportError::Json { error: source })
 }
 
 #[cfg(test)]

@@ -18,11 +18,12 @@ pub fn write_jsonl<'a, W: Write>(
     records: impl IntoIterator<Item = &'a RunRecord>,
 ) -> Result<(), ReportError> {
     for r in records {
-        serde_json::to_writer(&mut w, r).map_err(|e| ReportError::Write { source: e.into() })?;
+        serde_json::to_writer(&mut w, r).map_err(|e| ReportError::Write { error: e.into() })?;
         w.write_all(b"\n")
-            .map_err(|source| ReportError::Write { source })?;
+            .map_err(|source| ReportError::Write { error: source })?;
     }
-    w.flush().map_err(|source| ReportError::Write { source })
+    w.flush()
+        .map_err(|source| ReportError::Write { error: source })
 }
 
 /// Reads JSON Lines of records; blank lines are skipped, errors name the 1-based line.
@@ -33,7 +34,7 @@ pub fn parse_jsonl(text: &str) -> Result<Vec<RunRecord>, ReportError> {
         .map(|(i, l)| {
             serde_json::from_str(l).map_err(|source| ReportError::Record {
                 line: i + 1,
-                source,
+                error: source,
             })
         })
         .collect()

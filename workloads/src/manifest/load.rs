@@ -322,7 +322,7 @@ fn code(
                 file: cx.file.clone(),
                 line,
                 col,
-                source,
+                error: source,
             };
             let nvrtc = match nvrtc {
                 Some(n) => n,

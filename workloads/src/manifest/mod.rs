@@ -139,7 +139,7 @@ pub enum ManifestError {
     Read {
         /// The manifest.
         file: String,
-        /// The OS error.
+        /// The OS error (part of the message, so not also a `source`).
         detail: String,
     },
     /// Not TOML, an unknown key, a value of the wrong TOML type, a missing key.
@@ -187,7 +187,7 @@ pub enum ManifestError {
         detail: String,
     },
     /// NVRTC is missing or the `.cu` does not compile (the log has the lines).
-    #[error("{file}:{line}:{col}: code.cu: {source}")]
+    #[error("{file}:{line}:{col}: code.cu: {error}")]
     Compile {
         /// The manifest.
         file: String,
@@ -195,8 +195,8 @@ pub enum ManifestError {
         line: u32,
         /// Column.
         col: u32,
-        /// NVRTC's error.
-        source: NvrtcError,
+        /// NVRTC's error (part of the message, so not also a `source`).
+        error: NvrtcError,
     },
     /// The PTX does not parse.
     #[error("{file}: {code}:{line}:{col}: {message}")]

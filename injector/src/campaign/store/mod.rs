@@ -1051,16 +1051,68 @@ fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, CampaignError> {
         path: path.to_path_buf(),
         error: source,
     };
-    let conn =
+    let mut conn =
         Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(e)?;
+    if !flags.contains(OpenFlags::SQLITE_OPEN_READ_WRITE) && needs_immutable(&conn, path) {
+        conn = Connection::open_with_flags(
+            immutable_uri(path),
+            flags | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(e)?;
+    }
     conn.busy_timeout(std::time::Duration::from_secs(30))
         .map_err(e)?;
     conn.execute_batch("PRAGMA foreign_keys = ON;").map_err(e)?;
+    // SQLite opens a file it may not write read-only without a word; a store opened to
+    // be written says so here, before its check reads as damage.
+    if flags.contains(OpenFlags::SQLITE_OPEN_READ_WRITE)
+        && conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false)
+    {
+        return Err(CampaignError::ReadOnly {
+            path: path.to_path_buf(),
+        });
+    }
     schema::quick_check(&conn).map_err(|detail| CampaignError::Damaged {
         path: path.to_path_buf(),
         detail,
     })?;
     Ok(conn)
+}
+
+/// Whether a store opened for reading must be opened as immutable: a WAL-mode store
+/// whose directory this user may not write (read-only media, another user's results)
+/// cannot be read normally, since SQLite must create its `-shm` index beside it. That
+/// is safe only when no `-wal` file exists: then no writer has it open and nothing
+/// sits outside the main file.
+fn needs_immutable(conn: &Connection, path: &Path) -> bool {
+    let failed = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+        .err()
+        .and_then(|e| e.sqlite_error_code());
+    let wal = {
+        let mut p = path.as_os_str().to_owned();
+        p.push("-wal");
+        PathBuf::from(p)
+    };
+    matches!(
+        failed,
+        Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+    ) && !wal.exists()
+}
+
+/// `file:` URI of `path` with `immutable=1` (RFC 3986 escapes of what a URI reserves).
+fn immutable_uri(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut uri = String::from("file:");
+    for b in abs.as_os_str().as_encoded_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
+                uri.push(*b as char)
+            }
+            _ => uri.push_str(&format!("%{b:02X}")),
+        }
+    }
+    uri + "?immutable=1"
 }
 
 /// The store's schema version (its `meta` table says), or why it is not a store.

@@ -25,7 +25,9 @@ use crate::geometry::{Geometry, Level};
 use crate::rules::{self, RuleInput};
 use crate::suite::{Suite, SuiteRun};
 use gpu::{Device, DeviceInfo, DeviceKind, DeviceSpec, Limits, Platform, WorkerCommand};
-use reports::check::{Coverage, DeviceCheck, Finding, RuleNotEvaluated, Severity, Verdict};
+use reports::check::{
+    Coverage, DeviceCheck, Evidence, Finding, RuleNotEvaluated, Severity, Verdict,
+};
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -251,7 +253,16 @@ fn check_one(
     });
     let mut findings = run.findings;
     findings.extend(rules.findings);
-    findings.sort_by_key(|f| std::cmp::Reverse(f.severity)); // stable
+    // Most serious first; among signature findings, the warp slots with the most
+    // disturbed words first: a fault's own slot usually disturbs more words than the
+    // slots that only exchange data with it, and the reason line shows the first.
+    findings.sort_by_key(|f| {
+        let words = match &f.evidence {
+            Evidence::Signature { words, .. } => *words,
+            _ => u32::MAX,
+        };
+        (std::cmp::Reverse(f.severity), std::cmp::Reverse(words))
+    }); // stable
     let (verdict, reason) = judge(&findings, &run.coverage, &incomplete, &rules.not_evaluated);
     DeviceCheck {
         device: name,
@@ -531,7 +542,6 @@ pub fn nvidia_gpus_on_pci(sysfs_pci_devices: &Path) -> usize {
 mod tests {
     use super::*;
     use gpu::{FaultFactory, FaultTarget, ModuleTransform, NodeConfig};
-    use reports::check::Evidence;
     use std::sync::Arc;
 
     fn spec(s: &str) -> DeviceSpec {
@@ -636,6 +646,23 @@ mod tests {
         assert!(c.coverage.complete(), "{c:?}");
         assert_eq!(c.verdict, Verdict::Healthy, "{c:?}");
         assert_eq!(c.reason, None);
+    }
+
+    #[test]
+    fn the_faulty_warp_slot_leads_its_gpu_s_findings() {
+        // An `iat` fault in warp slot 6 of SM 3 also disturbs the CTA-membership words
+        // of the slots that exchange data with it: the slot itself comes first.
+        let platform = node(
+            r#"{"gpus": {"sim#1": {"fault": "iat:sm=3,sp=2,warps=0x2,lanes=0x7,dim=x,mask=0x4,pol=sa1"}}}"#,
+        )
+        .with_fault_factory(Arc::new(injector::InjectorFaults));
+        let c = check_device(&platform, &spec("sim#1"), &CheckOptions::default());
+        assert_eq!(c.verdict, Verdict::Faulty, "{c:?}");
+        assert!(c.findings.len() > 1, "{c:?}");
+        match &c.findings[0].evidence {
+            Evidence::Signature { sm, warp_slot, .. } => assert_eq!((*sm, *warp_slot), (3, 6)),
+            e => panic!("{e:?}"),
+        }
     }
 
     #[test]

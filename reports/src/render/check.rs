@@ -92,14 +92,43 @@ fn coverage(d: &DeviceCheck) -> String {
     }
 }
 
-/// The lines under the table for one GPU: its findings, what kept its check from being
-/// complete, the rules that could not be evaluated.
+/// Finding lines shown per GPU under the table; the rest are counted (`--json` has all).
+/// One faulty SM can disturb every warp slot it holds (64 findings), and an operator
+/// needs the SM, not 64 lines.
+pub const FINDING_LINES: usize = 8;
+
+/// The lines under the table for one GPU: its first [`FINDING_LINES`] findings (and how
+/// many more, on which SMs), what kept its check from being complete, the rules that
+/// could not be evaluated.
 fn detail_lines(d: &DeviceCheck) -> Vec<String> {
     let mut lines: Vec<String> = d
         .findings
         .iter()
+        .take(FINDING_LINES)
         .map(|f| format!("{:<8} {}", severity_name(f), finding_line(f)))
         .collect();
+    let rest = &d.findings[d.findings.len().min(FINDING_LINES)..];
+    if !rest.is_empty() {
+        let sms: std::collections::BTreeSet<u32> = rest.iter().filter_map(Finding::sm).collect();
+        let on = match sms.len() {
+            0 => String::new(),
+            1..=8 => format!(
+                " on SM{} {}",
+                if sms.len() == 1 { "" } else { "s" },
+                sms.iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            n => format!(" on {n} SMs"),
+        };
+        lines.push(format!(
+            "{:<8} {} more finding{}{on} (--json lists every one)",
+            "",
+            thousands(rest.len() as u64),
+            if rest.len() == 1 { "" } else { "s" },
+        ));
+    }
     if let Some(reason) = &d.reason {
         lines.push(format!("{:<8} {}", "unknown", one_line(reason)));
     }
@@ -167,6 +196,42 @@ mod tests {
             .last()
             .unwrap()
             .starts_with("node: faulty (4 GPUs; exit 1)"));
+    }
+
+    #[test]
+    fn a_gpu_with_many_findings_shows_the_first_and_counts_the_rest_with_their_sms() {
+        let mut report = sample();
+        let first = report.devices[0].findings[0].clone();
+        let on = |sm: u32, slot: u32| {
+            let mut f = first.clone();
+            if let Evidence::Signature {
+                sm: s, warp_slot, ..
+            } = &mut f.evidence
+            {
+                (*s, *warp_slot) = (sm, slot);
+            }
+            f
+        };
+        report.devices[0].findings = (0..30).map(|slot| on(17, slot)).collect();
+        report.devices[0].findings.push(on(40, 0));
+        let text = render_check_table(&report);
+        let device = &report.devices[0].device;
+        let mine: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with(&format!("{device} ")))
+            .skip(1) // the table row
+            .collect();
+        assert_eq!(
+            mine.iter().filter(|l| l.contains("SM17 sp")).count(),
+            FINDING_LINES,
+            "{text}"
+        );
+        assert!(
+            mine.iter()
+                .any(|l| l.ends_with("23 more findings on SMs 17, 40 (--json lists every one)")),
+            "{text}"
+        );
+        assert!(!text.contains("SM40 sp"), "{text}");
     }
 
     #[test]

@@ -1,0 +1,247 @@
+//! Coverage campaigns: what the health check made of each injected fault, and the
+//! coverage per fault model with its 95% Wilson interval (issue 17, `docs/coverage.md`).
+//!
+//! A coverage campaign puts each planned fault on a faulty virtual GPU, runs the health
+//! check on it and stores one [`CoverageRecord`]; [`summarize_coverage`] turns the
+//! records into a [`CoverageReport`] (per model: injected, detected, coverage with its
+//! interval, how often the faulty SM and the model's unit were named, and the
+//! escapes), which `render_coverage_*` print as a terminal table, JSON or HTML.
+
+use crate::summary::Rate;
+use crate::CampaignMeta;
+use serde::{Deserialize, Serialize};
+
+/// Version of the coverage report's JSON ([`render_coverage_json`](crate::render_coverage_json)).
+pub const COVERAGE_SCHEMA_VERSION: u32 = 1;
+
+/// The health check's result on one faulty GPU.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CoverageRecord {
+    /// The fault model (`iat`).
+    pub model: String,
+    /// The fault's index in its model's cell.
+    pub index: u64,
+    /// The fault (compact spec).
+    pub spec: String,
+    /// The SM the fault sits on.
+    pub fault_sm: u32,
+    /// The unit of the check's findings the model belongs to (`warp-scheduler`,
+    /// `control-flow`, `decode`, `memory`).
+    pub expected_unit: String,
+    /// The virtual GPU's scheduling seed for this fault (CTA placement, order, warp
+    /// turns), derived from the campaign seed and the fault.
+    pub scheduling_seed: u64,
+    /// The check's verdict was `faulty`.
+    pub detected: bool,
+    /// The check's verdict (`faulty`, `healthy`, `degraded`, `unknown`).
+    pub verdict: String,
+    /// Why the check was incomplete, when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The SMs the findings name, the most named first.
+    pub sms: Vec<u32>,
+    /// The units the findings name, in order of first mention.
+    pub units: Vec<String>,
+    /// The signature kernels the findings name, in order of first mention.
+    pub kernels: Vec<String>,
+    /// Findings in all.
+    pub findings: u64,
+    /// The faulty SM is among [`sms`](Self::sms).
+    pub sm_named: bool,
+    /// The faulty SM is the first of [`sms`](Self::sms).
+    pub sm_first: bool,
+    /// [`expected_unit`](Self::expected_unit) is among [`units`](Self::units).
+    pub unit_correct: bool,
+    /// Thread-instructions the check executed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<u64>,
+    /// Wall time of the check, microseconds.
+    pub duration_us: u64,
+}
+
+/// Coverage of one fault model (or of all, `model` = `all`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelCoverage {
+    /// The model id, or `all`.
+    pub model: String,
+    /// Faults with a result.
+    pub injected: u64,
+    /// Of which the check called the GPU faulty.
+    pub detected: u64,
+    /// detected / injected.
+    pub coverage: f64,
+    /// Lower bound of the 95% Wilson interval of `coverage`.
+    pub ci_low: f64,
+    /// Upper bound.
+    pub ci_high: f64,
+    /// Share of detections whose findings name the faulty SM.
+    pub sm_correct: f64,
+    /// Share of detections whose findings name the faulty SM first.
+    pub sm_first: f64,
+    /// Share of detections whose findings name the model's unit.
+    pub unit_correct: f64,
+    /// Mean wall time of one check, milliseconds.
+    pub mean_check_ms: f64,
+}
+
+/// An escaped fault.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Escape {
+    /// The model.
+    pub model: String,
+    /// The fault.
+    pub spec: String,
+    /// The check's verdict on it.
+    pub verdict: String,
+    /// The scheduling seed it ran with.
+    pub scheduling_seed: u64,
+}
+
+/// The coverage of a campaign.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CoverageReport {
+    /// [`COVERAGE_SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The campaign's header.
+    pub meta: CampaignMeta,
+    /// Planned faults (of the store or shard).
+    pub planned: u64,
+    /// Per model, in campaign order.
+    pub models: Vec<ModelCoverage>,
+    /// Over every model.
+    pub total: ModelCoverage,
+    /// The faults whose check did not say `faulty`, as specs, in campaign order.
+    pub escapes: Vec<String>,
+    /// The same with the verdict and scheduling seed of each.
+    pub escape_details: Vec<Escape>,
+}
+
+/// The coverage per model of `records` (models in order of first appearance).
+pub fn summarize_coverage(
+    meta: &CampaignMeta,
+    planned: u64,
+    records: &[CoverageRecord],
+) -> CoverageReport {
+    let mut order: Vec<&str> = Vec::new();
+    for r in records {
+        if !order.contains(&r.model.as_str()) {
+            order.push(&r.model);
+        }
+    }
+    let models = order
+        .iter()
+        .map(|m| model_coverage(m, records.iter().filter(|r| r.model == *m)))
+        .collect();
+    let escaped: Vec<&CoverageRecord> = records.iter().filter(|r| !r.detected).collect();
+    CoverageReport {
+        schema_version: COVERAGE_SCHEMA_VERSION,
+        meta: meta.clone(),
+        planned,
+        models,
+        total: model_coverage("all", records.iter()),
+        escapes: escaped.iter().map(|r| r.spec.clone()).collect(),
+        escape_details: escaped
+            .iter()
+            .map(|r| Escape {
+                model: r.model.clone(),
+                spec: r.spec.clone(),
+                verdict: r.verdict.clone(),
+                scheduling_seed: r.scheduling_seed,
+            })
+            .collect(),
+    }
+}
+
+fn model_coverage<'a>(
+    model: &str,
+    records: impl Iterator<Item = &'a CoverageRecord>,
+) -> ModelCoverage {
+    let (mut n, mut d, mut named, mut first, mut unit, mut us) =
+        (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
+    for r in records {
+        n += 1;
+        us += r.duration_us;
+        if r.detected {
+            d += 1;
+            named += u64::from(r.sm_named);
+            first += u64::from(r.sm_first);
+            unit += u64::from(r.unit_correct);
+        }
+    }
+    let rate = Rate::new(d, n);
+    let of_detected = |k: u64| if d == 0 { 0.0 } else { k as f64 / d as f64 };
+    ModelCoverage {
+        model: model.to_string(),
+        injected: n,
+        detected: d,
+        coverage: rate.share,
+        ci_low: rate.lo,
+        ci_high: rate.hi,
+        sm_correct: of_detected(named),
+        sm_first: of_detected(first),
+        unit_correct: of_detected(unit),
+        mean_check_ms: if n == 0 {
+            0.0
+        } else {
+            us as f64 / n as f64 / 1e3
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(model: &str, detected: bool, sm_first: bool, unit: bool) -> CoverageRecord {
+        CoverageRecord {
+            model: model.into(),
+            index: 0,
+            spec: format!("{model}:sm=1"),
+            fault_sm: 1,
+            expected_unit: "decode".into(),
+            scheduling_seed: 7,
+            detected,
+            verdict: if detected { "faulty" } else { "healthy" }.into(),
+            reason: None,
+            sms: if detected { vec![1] } else { vec![] },
+            units: vec![],
+            kernels: vec![],
+            findings: u64::from(detected),
+            sm_named: sm_first,
+            sm_first,
+            unit_correct: unit,
+            instructions: None,
+            duration_us: 2000,
+        }
+    }
+
+    #[test]
+    fn coverage_per_model_with_wilson_intervals_and_escapes() {
+        let records = vec![
+            rec("ioc", true, true, true),
+            rec("ioc", true, false, true),
+            rec("ioc", false, false, false),
+            rec("wv", true, true, false),
+        ];
+        let r = summarize_coverage(&CampaignMeta::default(), 5, &records);
+        assert_eq!(r.models.len(), 2);
+        let ioc = &r.models[0];
+        assert_eq!(
+            (ioc.model.as_str(), ioc.injected, ioc.detected),
+            ("ioc", 3, 2)
+        );
+        let w = Rate::new(2, 3);
+        assert_eq!(
+            (ioc.coverage, ioc.ci_low, ioc.ci_high),
+            (w.share, w.lo, w.hi)
+        );
+        assert!(ioc.ci_low < 2.0 / 3.0 && 2.0 / 3.0 < ioc.ci_high);
+        assert_eq!(ioc.sm_first, 0.5);
+        assert_eq!(ioc.unit_correct, 1.0);
+        assert_eq!(ioc.mean_check_ms, 2.0);
+        assert_eq!(r.models[1].unit_correct, 0.0);
+        assert_eq!((r.total.injected, r.total.detected), (4, 3));
+        assert_eq!(r.escapes, vec!["ioc:sm=1".to_string()]);
+        assert_eq!(r.escape_details[0].verdict, "healthy");
+    }
+}

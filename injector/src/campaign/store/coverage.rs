@@ -178,3 +178,198 @@ pub(crate) fn outcome_of(r: &CoverageRecord) -> Outcome {
 fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("lists serialize")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaign::config::{CampaignConfig, CampaignKind, Injections};
+    use crate::campaign::plan::{CampaignPlan, CellPlan};
+    use crate::campaign::store::{Session, STORE_SCHEMA_VERSION};
+    use crate::model::Model;
+    use crate::spec::FaultSpec;
+    use crate::subject::SubjectRef;
+    use rusqlite::Connection;
+    use std::path::{Path, PathBuf};
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "gpufault-coverage-store-{name}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn plan() -> CampaignPlan {
+        let subject = SubjectRef {
+            kind: "suite".into(),
+            name: "suite".into(),
+            source: None,
+            digest: "d".into(),
+        };
+        let config = CampaignConfig {
+            kind: CampaignKind::Coverage,
+            sampling: crate::Sampling::Physical,
+            ..CampaignConfig::new(vec![subject], vec![Model::Iat], Injections::Fixed { n: 2 })
+        };
+        let spec = |sm| {
+            FaultSpec::parse(&format!(
+                "iat:sm={sm},sp=1,warps=0x1,lanes=0x3,dim=x,mask=0x4,pol=sa1"
+            ))
+            .unwrap()
+        };
+        let rows: Vec<PlanRow> = (0..2)
+            .map(|i| PlanRow {
+                subject: "suite".into(),
+                model: Model::Iat,
+                index: i,
+                spec: spec(i as u32 + 2),
+            })
+            .collect();
+        CampaignPlan {
+            cells: vec![CellPlan {
+                subject: "suite".into(),
+                model: Model::Iat,
+                size: None,
+                candidate_sites: 3,
+                exercised_sites: 0,
+                planned: 2,
+                note: None,
+            }],
+            rows,
+            config,
+        }
+    }
+
+    fn record(row: &PlanRow, detected: bool) -> CoverageRecord {
+        CoverageRecord {
+            model: "iat".into(),
+            index: row.index,
+            spec: row.spec.to_string(),
+            fault_sm: row.spec.sm,
+            expected_unit: "warp-scheduler".into(),
+            scheduling_seed: u64::MAX - row.index, // above i64::MAX: stored as its bits
+            detected,
+            verdict: if detected { "faulty" } else { "healthy" }.into(),
+            reason: None,
+            sms: if detected {
+                vec![row.spec.sm, 9]
+            } else {
+                vec![]
+            },
+            units: if detected {
+                vec!["warp-scheduler".into()]
+            } else {
+                vec![]
+            },
+            kernels: if detected {
+                vec!["sig_ids".into()]
+            } else {
+                vec![]
+            },
+            findings: if detected { 2 } else { 0 },
+            sm_named: detected,
+            sm_first: detected,
+            unit_correct: detected,
+            instructions: Some(1234),
+            duration_us: 5678,
+        }
+    }
+
+    fn session(store: &mut CampaignStore) -> i64 {
+        store
+            .begin_session(&Session {
+                id: 0,
+                started: now(),
+                finished: None,
+                status: "running".into(),
+                command: None,
+                host: "h".into(),
+                pid: 1,
+                shard: None,
+                jobs: 1,
+                isolation: "thread".into(),
+                device: "sim".into(),
+                device_name: "sim".into(),
+                device_uuid: None,
+                tool_version: "t".into(),
+                completed: 0,
+                reason: None,
+            })
+            .unwrap()
+    }
+
+    fn version(path: &Path) -> String {
+        Connection::open(path)
+            .unwrap()
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn coverage_results_round_trip_once_each_with_their_outcome() {
+        let dir = scratch("round-trip");
+        let path = dir.join("c.db");
+        let plan = plan();
+        let mut store = CampaignStore::create(&path, &plan, None).unwrap();
+        let s = session(&mut store);
+        let (a, b) = (record(&plan.rows[0], true), record(&plan.rows[1], false));
+        assert!(store.insert_coverage(s, 0, &plan.rows[0], &a).unwrap());
+        assert!(store.insert_coverage(s, 1, &plan.rows[1], &b).unwrap());
+        // a second result of a row is dropped, the first kept
+        assert!(!store.insert_coverage(s, 0, &plan.rows[0], &b).unwrap());
+        assert_eq!(store.coverage_records().unwrap(), vec![a.clone(), b]);
+        let results = store.results().unwrap();
+        assert_eq!(
+            results[0].record.outcome,
+            Outcome::Detected {
+                sm: Some(2),
+                unit: "warp-scheduler".into()
+            }
+        );
+        assert_eq!(results[1].record.outcome, Outcome::Escaped);
+        assert_eq!(store.progress(None).unwrap(), (2, 2));
+        assert!(store.pending(None).unwrap().is_empty());
+        assert_eq!(version(&path), STORE_SCHEMA_VERSION.to_string());
+    }
+
+    #[test]
+    fn a_schema_2_store_is_read_unchanged_and_upgraded_when_written() {
+        let dir = scratch("v2");
+        let path = dir.join("c.db");
+        let plan = plan();
+        drop(CampaignStore::create(&path, &plan, None).unwrap());
+        // what gpufault wrote before schema 3: no coverage table
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch(
+            "DROP TABLE coverage; UPDATE meta SET value = '2' WHERE key = 'schema_version';
+             PRAGMA wal_checkpoint(TRUNCATE);",
+        )
+        .unwrap();
+        drop(c);
+        let before = std::fs::read(&path).unwrap();
+        let store = CampaignStore::open_read_only(&path).unwrap();
+        assert!(store.coverage_records().unwrap().is_empty());
+        assert_eq!(store.plan_rows(None).unwrap(), plan.rows);
+        drop(store);
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "a read changed the file"
+        );
+        assert_eq!(version(&path), "2");
+
+        let mut store = CampaignStore::open(&path).unwrap();
+        assert_eq!(version(&path), "3");
+        let s = session(&mut store);
+        let a = record(&plan.rows[0], true);
+        assert!(store.insert_coverage(s, 0, &plan.rows[0], &a).unwrap());
+        assert_eq!(store.coverage_records().unwrap(), vec![a]);
+        assert_eq!(store.meta().config, plan.config);
+    }
+}

@@ -125,7 +125,7 @@ fn a_coverage_store_reports_as_table_json_html_and_jsonl() {
     let dir = scratch("report");
     ok(
         &dir,
-        &words("coverage --models wdrop,ims --faults 2 --device sim --seed 9 --jobs 2 --out c.db"),
+        &words("coverage --models wdrop,ims --faults 2 --device sim --seed 9 --jobs 2 --baseline gpu-burn --out c.db"),
     );
     let v = json(&ok(&dir, &words("report c.db --format json")));
     assert_eq!(v["schema_version"], 1);
@@ -148,9 +148,15 @@ fn a_coverage_store_reports_as_table_json_html_and_jsonl() {
         ] {
             assert!(m[key].is_number(), "{key}: {m}");
         }
+        // the baseline's verdicts on the same faults, both comparisons
+        assert_eq!(m["baseline"]["name"], "gpu-burn");
+        for cmp in ["vs_first", "vs_cpu"] {
+            assert_eq!(m["baseline"][cmp]["of"], 2, "{m}");
+        }
     }
     let table = stdout(&ok(&dir, &words("report c.db")));
     assert_contains(&table, "SM first");
+    assert_contains(&table, "gpu-burn vs first");
     let html = stdout(&ok(&dir, &words("report c.db --format html")));
     assert_contains(&html, "<svg class=\"chart\" id=\"coverage-bars\"");
     let jsonl = stdout(&ok(&dir, &words("report c.db --format jsonl")));
@@ -158,6 +164,7 @@ fn a_coverage_store_reports_as_table_json_html_and_jsonl() {
     let first: serde_json::Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
     assert_eq!(first["model"], "wdrop");
     assert_eq!(first["expected_unit"], "warp-scheduler");
+    assert_eq!(first["baseline"]["iterations"], 3);
     let csv = gpufault(&dir, &words("report c.db --format csv"));
     assert_eq!(csv.status.code(), Some(2));
     assert_contains(

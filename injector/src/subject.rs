@@ -108,7 +108,7 @@ pub trait Subject: Send + Sync {
 pub trait CoverageProbe: Send + Sync {
     /// Runs the detector on `device` of `platform`, a virtual GPU that carries `row`'s
     /// fault and schedules with `scheduling_seed` ([`crate::faulty_gpu`]), and says what
-    /// it found. `Err` when the detector could not be run at all (not an escape: the row
+    /// it found (and what the baseline `config` names made of it). `Err` when the detector could not be run at all (not an escape: the row
     /// stays pending).
     fn probe(
         &self,
@@ -116,6 +116,7 @@ pub trait CoverageProbe: Send + Sync {
         device: &gpu::DeviceSpec,
         row: &crate::PlanRow,
         scheduling_seed: u64,
+        config: &crate::CampaignConfig,
     ) -> Result<reports::CoverageRecord, String>;
 }
 

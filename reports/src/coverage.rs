@@ -57,6 +57,45 @@ pub struct CoverageRecord {
     pub instructions: Option<u64>,
     /// Wall time of the check, microseconds.
     pub duration_us: u64,
+    /// What the baseline detector (the method of today's tools) made of the same faulty
+    /// GPU, when the campaign asked for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineRecord>,
+}
+
+/// The gpu-burn / DCGM-diag method on one faulty GPU: repeated GEMMs, each compared
+/// with the first result on the same GPU, and (a variant) with a result computed on the
+/// CPU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaselineRecord {
+    /// The baseline (`gpu-burn`).
+    pub name: String,
+    /// Some later GEMM differed from the first beyond the tolerance (or held a NaN), or
+    /// the GEMM failed: what gpu-burn and DCGM diag report.
+    pub detected_vs_first: bool,
+    /// Some GEMM differed from the CPU's product beyond the tolerance, or failed.
+    pub detected_vs_cpu: bool,
+    /// Elements that differed from the first result (all iterations).
+    pub faulty_elements_vs_first: u64,
+    /// Elements that differed from the CPU's product (all iterations).
+    pub faulty_elements_vs_cpu: u64,
+    /// GEMMs that completed.
+    pub iterations: u32,
+    /// The device error that stopped the GEMMs, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A baseline's coverage of one model: detected / injected for both comparisons, with
+/// their 95% Wilson intervals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineCoverage {
+    /// The baseline (`gpu-burn`).
+    pub name: String,
+    /// Compared with the first result on the same GPU (gpu-burn, DCGM diag).
+    pub vs_first: Rate,
+    /// Compared with the CPU's product.
+    pub vs_cpu: Rate,
 }
 
 /// Coverage of one fault model (or of all, `model` = `all`).
@@ -82,6 +121,9 @@ pub struct ModelCoverage {
     pub unit_correct: f64,
     /// Mean wall time of one check, milliseconds.
     pub mean_check_ms: f64,
+    /// The baseline's coverage of the same faults (over those it ran on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineCoverage>,
 }
 
 /// An escaped fault.
@@ -156,9 +198,15 @@ fn model_coverage<'a>(
     model: &str,
     records: impl Iterator<Item = &'a CoverageRecord>,
 ) -> ModelCoverage {
-    let (mut n, mut d, mut named, mut first, mut unit, mut us) =
-        (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
+    let (mut n, mut d, mut named, mut first, mut unit, mut us) = (0u64, 0, 0, 0, 0, 0);
+    let (mut bn, mut b_first, mut b_cpu, mut b_name) = (0u64, 0u64, 0u64, None);
     for r in records {
+        if let Some(b) = &r.baseline {
+            bn += 1;
+            b_first += u64::from(b.detected_vs_first);
+            b_cpu += u64::from(b.detected_vs_cpu);
+            b_name.get_or_insert_with(|| b.name.clone());
+        }
         n += 1;
         us += r.duration_us;
         if r.detected {
@@ -185,6 +233,11 @@ fn model_coverage<'a>(
         } else {
             us as f64 / n as f64 / 1e3
         },
+        baseline: b_name.map(|name| BaselineCoverage {
+            name,
+            vs_first: Rate::new(b_first, bn),
+            vs_cpu: Rate::new(b_cpu, bn),
+        }),
     }
 }
 
@@ -212,6 +265,7 @@ mod tests {
             unit_correct: unit,
             instructions: None,
             duration_us: 2000,
+            baseline: None,
         }
     }
 

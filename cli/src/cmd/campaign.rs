@@ -338,6 +338,7 @@ fn config_of(p: &PlanArgs) -> anyhow::Result<CampaignConfig> {
         hang_floor_instructions: p.hang_floor,
         hang_floor_wall_ms: p.hang_floor_ms,
         node_config,
+        baseline: None,
     };
     config.validate()?;
     Ok(config)

@@ -2,7 +2,7 @@
 //! `docs/coverage.md`).
 //!
 //! `gpufault coverage --models all --faults N [--device sim:h100] [--seed S] [--jobs J]
-//! [--shard I/N] --out F.db` plans N faults per model over the hardware of a virtual GPU
+//! [--shard I/N] [--baseline gpu-burn] --out F.db` plans N faults per model over the hardware of a virtual GPU
 //! (SM, sub-partition, warp slot, lanes uniform; the model's parameters from a candidate
 //! site of the signature suite), then runs the quick health check on a faulty virtual GPU
 //! carrying each fault under its own scheduling seed, and stores detected / escaped and
@@ -48,6 +48,11 @@ pub struct CoverageArgs {
     /// The coverage store (created, or continued when it holds the same campaign).
     #[arg(long, short = 'o', value_name = "FILE", default_value = "coverage.db")]
     out: PathBuf,
+    /// Also run the method of today's health checks on each faulty GPU and record its
+    /// verdicts: `gpu-burn` (repeated GEMMs compared with the first result on the same
+    /// GPU, as gpu-burn and DCGM diag do, and with a CPU-computed product).
+    #[arg(long, value_name = "NAME", value_parser = ["gpu-burn"])]
+    baseline: Option<String>,
     /// Sync every commit to disk (survives a power loss; slower).
     #[arg(long)]
     full_sync: bool,
@@ -68,7 +73,13 @@ pub fn run(args: CoverageArgs) -> anyhow::Result<ExitCode> {
         ),
         Err(e) => bail!("--device {}: {e}", args.device),
     };
-    let config = detector::coverage_config(models, args.faults, &device, args.seed);
+    let config = detector::coverage_config(
+        models,
+        args.faults,
+        &device,
+        args.seed,
+        args.baseline.as_deref(),
+    );
     config.validate()?;
     if args.out.exists() {
         let store = CampaignStore::open(&args.out)?;

@@ -20,6 +20,8 @@
 //! merged like any campaign; [`coverage_config`] is the configuration of a coverage
 //! campaign.
 
+pub mod baseline;
+
 use crate::check::{check_device, CheckOptions};
 use crate::suite::{Suite, SuiteRun};
 use gpu::{Device, DeviceSpec, GpuError, ModuleHandle, Platform};
@@ -93,6 +95,7 @@ impl CoverageProbe for SuiteSubject {
         device: &DeviceSpec,
         row: &PlanRow,
         scheduling_seed: u64,
+        config: &CampaignConfig,
     ) -> Result<CoverageRecord, String> {
         let check = check_device(platform, device, &CheckOptions::default());
         if check.findings.is_empty() && check.coverage.sms_observed == 0 {
@@ -122,6 +125,11 @@ impl CoverageProbe for SuiteSubject {
                 kernels.push(kernel.clone());
             }
         }
+        let baseline = match config.baseline.as_deref() {
+            None => None,
+            Some(baseline::GPU_BURN) => Some(baseline::gpu_burn(platform, device)?),
+            Some(other) => return Err(format!("unknown baseline `{other}` (known: gpu-burn)")),
+        };
         let expected_unit = row.model.check_unit();
         let detected = check.verdict == Verdict::Faulty;
         Ok(CoverageRecord {
@@ -143,6 +151,7 @@ impl CoverageProbe for SuiteSubject {
             findings: check.findings.len() as u64,
             instructions: check.instructions,
             duration_us: (check.duration_ms * 1e3) as u64,
+            baseline,
         })
     }
 }
@@ -155,12 +164,15 @@ pub fn register(source: &mut SubjectSource) {
 }
 
 /// The configuration of a coverage campaign: `faults` per model of `models`, drawn with
-/// `seed` over the hardware of `device` (a virtual GPU, `sim`, `sim:a100`, `sim:h100`).
+/// `seed` over the hardware of `device` (a virtual GPU, `sim`, `sim:a100`, `sim:h100`),
+/// with the `baseline` detector ([`baseline::GPU_BURN`]) run on each faulty GPU too
+/// when given.
 pub fn coverage_config(
     models: Vec<Model>,
     faults: u64,
     device: &gpu::SimSpec,
     seed: u64,
+    baseline: Option<&str>,
 ) -> CampaignConfig {
     let name = DeviceSpec::Sim(device.clone()).to_string();
     CampaignConfig {
@@ -169,6 +181,7 @@ pub fn coverage_config(
         sampling: Sampling::Physical,
         device: name.clone(),
         profile: name,
+        baseline: baseline.map(str::to_string),
         ..CampaignConfig::new(
             vec![SuiteSubject::new().id().clone()],
             models,

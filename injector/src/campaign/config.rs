@@ -135,6 +135,10 @@ pub struct CampaignConfig {
     /// opens the device with it again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_config: Option<String>,
+    /// Coverage campaigns: a baseline detector also run on each faulty GPU (its name,
+    /// `gpu-burn`; the subject's probe knows it), when asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
 }
 
 impl CampaignConfig {
@@ -157,6 +161,7 @@ impl CampaignConfig {
             hang_floor_instructions: crate::run::HANG_FLOOR_INSTRUCTIONS,
             hang_floor_wall_ms: crate::run::HANG_FLOOR_WALL.as_millis() as u64,
             node_config: None,
+            baseline: None,
         }
     }
 

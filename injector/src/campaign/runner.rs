@@ -636,7 +636,7 @@ fn probe(sh: &Shared<'_>, sim: Option<&SimSpec>, row: &PlanRow) -> Result<Covera
     })?;
     let seed = crate::sample::scheduling_seed(sh.config.seed, &row.subject, row.model, row.index);
     let (platform, device) = crate::faulty::faulty_gpu(sim, &row.spec, Some(seed))?;
-    probe.probe(&platform, &device, row, seed)
+    probe.probe(&platform, &device, row, seed, sh.config)
 }
 
 /// One injection on a fresh virtual GPU holding the original and the instrumented

@@ -3,7 +3,7 @@
 //! escape list.
 
 use super::svg::esc;
-use super::{pct_of, thousands};
+use super::{pct_ci, pct_of, thousands};
 use crate::coverage::{CoverageReport, ModelCoverage};
 use std::fmt::Write;
 
@@ -69,8 +69,18 @@ pub fn render_coverage_table(r: &CoverageReport) -> String {
         "unit ok",
         "check ms"
     );
-    for m in r.models.iter().chain(std::iter::once(&r.total)) {
+    let baseline = r.total.baseline.as_ref().map(|b| b.name.clone());
+    if let Some(name) = &baseline {
+        o.truncate(o.trim_end_matches('\n').len());
         let _ = writeln!(
+            o,
+            " {:>22} {:>22}",
+            format!("{name} vs first"),
+            format!("{name} vs CPU")
+        );
+    }
+    for m in r.models.iter().chain(std::iter::once(&r.total)) {
+        let _ = write!(
             o,
             "{:<6} {:>8} {:>8} {:>22} {:>9} {:>9} {:>9} {:>9.0}",
             m.model,
@@ -82,6 +92,15 @@ pub fn render_coverage_table(r: &CoverageReport) -> String {
             of_detected(m, m.unit_correct),
             m.mean_check_ms
         );
+        if baseline.is_some() {
+            let (first, cpu) = m
+                .baseline
+                .as_ref()
+                .map(|b| (pct_ci(&b.vs_first), pct_ci(&b.vs_cpu)))
+                .unwrap_or_default();
+            let _ = write!(o, " {first:>22} {cpu:>22}");
+        }
+        o.push('\n');
     }
     if r.total.injected < r.planned {
         let _ = writeln!(
@@ -141,7 +160,12 @@ pub fn render_coverage_html(r: &CoverageReport) -> String {
         "SM first",
         "unit correct",
         "check ms",
-    ] {
+        "gpu-burn vs first",
+        "gpu-burn vs CPU",
+    ]
+    .into_iter()
+    .take(if r.total.baseline.is_some() { 11 } else { 9 })
+    {
         let _ = write!(
             o,
             "<th{}>{h}</th>",
@@ -172,6 +196,15 @@ pub fn render_coverage_html(r: &CoverageReport) -> String {
             of_detected(m, m.unit_correct),
             m.mean_check_ms
         );
+        if r.total.baseline.is_some() {
+            let (first, cpu) = m
+                .baseline
+                .as_ref()
+                .map(|b| (pct_ci(&b.vs_first), pct_ci(&b.vs_cpu)))
+                .unwrap_or_default();
+            o.truncate(o.len() - "</tr>".len());
+            let _ = write!(o, "<td>{}</td><td>{}</td></tr>", esc(&first), esc(&cpu));
+        }
     }
     o.push_str("</tbody></table></div>\n");
     let _ = writeln!(o, "<h2>Escapes ({})</h2>", r.escape_details.len());
@@ -287,6 +320,7 @@ mod tests {
             unit_correct: detected,
             instructions: Some(10),
             duration_us: 1500,
+            baseline: None,
         };
         let meta = CampaignMeta {
             campaign_id: "abc<def".into(),

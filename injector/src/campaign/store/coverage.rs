@@ -46,8 +46,8 @@ impl CampaignStore {
         tx.execute(
             "INSERT INTO coverage (subject, model, idx, scheduling_seed, detected, verdict,
                 reason, sms, units, kernels, findings, expected_unit, sm_named, sm_first,
-                unit_correct)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                unit_correct, baseline)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             params![
                 row.subject,
                 row.model.id(),
@@ -63,7 +63,8 @@ impl CampaignStore {
                 record.expected_unit,
                 record.sm_named,
                 record.sm_first,
-                record.unit_correct
+                record.unit_correct,
+                record.baseline.as_ref().map(json)
             ],
         )
         .map_err(|e| self.err(e))?;
@@ -87,11 +88,13 @@ impl CampaignStore {
             String,
             (bool, bool, bool),
             (Option<i64>, i64),
+            Option<String>,
         );
         let rows: Vec<Row> = self.query(
             "SELECT v.model, v.idx, p.spec, p.sm, v.scheduling_seed, v.detected, v.verdict,
                     v.reason, v.sms, v.units, v.kernels, v.findings, v.expected_unit,
-                    v.sm_named, v.sm_first, v.unit_correct, r.instructions, r.elapsed_us
+                    v.sm_named, v.sm_first, v.unit_correct, r.instructions, r.elapsed_us,
+                    v.baseline
              FROM coverage v
              JOIN results r ON r.subject = v.subject AND r.model = v.model AND r.idx = v.idx
              JOIN plan p ON p.subject = v.subject AND p.model = v.model AND p.idx = v.idx
@@ -112,6 +115,7 @@ impl CampaignStore {
                     r.get(12)?,
                     (r.get(13)?, r.get(14)?, r.get(15)?),
                     (r.get(16)?, r.get(17)?),
+                    r.get(18)?,
                 ))
             },
         )?;
@@ -131,10 +135,14 @@ impl CampaignStore {
                     expected_unit,
                     (sm_named, sm_first, unit_correct),
                     (instructions, elapsed_us),
+                    baseline,
                 )| {
                     let bad = |what: &str, e: serde_json::Error| {
                         self.bad(format!("coverage row {model}/{idx}: bad `{what}`: {e}"))
                     };
+                    let baseline = baseline
+                        .map(|b| serde_json::from_str(&b).map_err(|e| bad("baseline", e)))
+                        .transpose()?;
                     Ok(CoverageRecord {
                         sms: serde_json::from_str(&sms).map_err(|e| bad("sms", e))?,
                         units: serde_json::from_str(&units).map_err(|e| bad("units", e))?,
@@ -154,6 +162,7 @@ impl CampaignStore {
                         unit_correct,
                         instructions: instructions.map(|n| n as u64),
                         duration_us: elapsed_us as u64,
+                        baseline,
                     })
                 },
             )
@@ -274,6 +283,15 @@ mod tests {
             unit_correct: detected,
             instructions: Some(1234),
             duration_us: 5678,
+            baseline: detected.then(|| reports::BaselineRecord {
+                name: "gpu-burn".into(),
+                detected_vs_first: false,
+                detected_vs_cpu: true,
+                faulty_elements_vs_first: 0,
+                faulty_elements_vs_cpu: 12,
+                iterations: 3,
+                error: None,
+            }),
         }
     }
 

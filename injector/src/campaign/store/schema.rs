@@ -131,6 +131,7 @@ CREATE TABLE coverage (
     sm_named        INTEGER NOT NULL,
     sm_first        INTEGER NOT NULL,
     unit_correct    INTEGER NOT NULL,
+    baseline        TEXT,
     PRIMARY KEY (subject, model, idx),
     FOREIGN KEY (subject, model, idx) REFERENCES results (subject, model, idx)
 );
@@ -138,7 +139,7 @@ CREATE TABLE coverage (
 
 /// The columns of the `coverage` table that say what the check made of a fault: two
 /// results of one fault must agree on all of them (and on [`RESULT_COLUMNS`]).
-pub const COVERAGE_COLUMNS: [&str; 12] = [
+pub const COVERAGE_COLUMNS: [&str; 13] = [
     "scheduling_seed",
     "detected",
     "verdict",
@@ -151,6 +152,7 @@ pub const COVERAGE_COLUMNS: [&str; 12] = [
     "sm_named",
     "sm_first",
     "unit_correct",
+    "baseline",
 ];
 
 /// The columns of the store's `results` table that say what an injection gave

@@ -46,6 +46,10 @@ pub struct CoverageRecord {
     pub kernels: Vec<String>,
     /// Findings in all.
     pub findings: u64,
+    /// What the findings look like (kernels and words that disagreed, lane counts,
+    /// kernel failures; `detector`'s features), for the fault dictionary.
+    #[serde(default)]
+    pub features: Vec<String>,
     /// The faulty SM is among [`sms`](Self::sms).
     pub sm_named: bool,
     /// The faulty SM is the first of [`sms`](Self::sms).
@@ -260,6 +264,7 @@ mod tests {
             units: vec![],
             kernels: vec![],
             findings: u64::from(detected),
+            features: vec![],
             sm_named: sm_first,
             sm_first,
             unit_correct: unit,

@@ -21,6 +21,7 @@
 //! campaign.
 
 pub mod baseline;
+pub mod features;
 
 use crate::check::{check_device, CheckOptions};
 use crate::suite::{Suite, SuiteRun};
@@ -149,6 +150,7 @@ impl CoverageProbe for SuiteSubject {
             units,
             kernels,
             findings: check.findings.len() as u64,
+            features: features::features(&check.findings),
             instructions: check.instructions,
             duration_us: (check.duration_ms * 1e3) as u64,
             baseline,

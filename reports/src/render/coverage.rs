@@ -315,6 +315,7 @@ mod tests {
             units: vec!["memory".into()],
             kernels: vec!["sig_mem".into()],
             findings: 1,
+            features: vec![],
             sm_named: detected,
             sm_first: detected,
             unit_correct: detected,

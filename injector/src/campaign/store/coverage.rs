@@ -46,8 +46,8 @@ impl CampaignStore {
         tx.execute(
             "INSERT INTO coverage (subject, model, idx, scheduling_seed, detected, verdict,
                 reason, sms, units, kernels, findings, expected_unit, sm_named, sm_first,
-                unit_correct, baseline)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                unit_correct, baseline, features)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             params![
                 row.subject,
                 row.model.id(),
@@ -64,7 +64,8 @@ impl CampaignStore {
                 record.sm_named,
                 record.sm_first,
                 record.unit_correct,
-                record.baseline.as_ref().map(json)
+                record.baseline.as_ref().map(json),
+                json(&record.features)
             ],
         )
         .map_err(|e| self.err(e))?;
@@ -89,12 +90,13 @@ impl CampaignStore {
             (bool, bool, bool),
             (Option<i64>, i64),
             Option<String>,
+            String,
         );
         let rows: Vec<Row> = self.query(
             "SELECT v.model, v.idx, p.spec, p.sm, v.scheduling_seed, v.detected, v.verdict,
                     v.reason, v.sms, v.units, v.kernels, v.findings, v.expected_unit,
                     v.sm_named, v.sm_first, v.unit_correct, r.instructions, r.elapsed_us,
-                    v.baseline
+                    v.baseline, v.features
              FROM coverage v
              JOIN results r ON r.subject = v.subject AND r.model = v.model AND r.idx = v.idx
              JOIN plan p ON p.subject = v.subject AND p.model = v.model AND p.idx = v.idx
@@ -116,6 +118,7 @@ impl CampaignStore {
                     (r.get(13)?, r.get(14)?, r.get(15)?),
                     (r.get(16)?, r.get(17)?),
                     r.get(18)?,
+                    r.get(19)?,
                 ))
             },
         )?;
@@ -136,6 +139,7 @@ impl CampaignStore {
                     (sm_named, sm_first, unit_correct),
                     (instructions, elapsed_us),
                     baseline,
+                    features,
                 )| {
                     let bad = |what: &str, e: serde_json::Error| {
                         self.bad(format!("coverage row {model}/{idx}: bad `{what}`: {e}"))
@@ -143,7 +147,10 @@ impl CampaignStore {
                     let baseline = baseline
                         .map(|b| serde_json::from_str(&b).map_err(|e| bad("baseline", e)))
                         .transpose()?;
+                    let features =
+                        serde_json::from_str(&features).map_err(|e| bad("features", e))?;
                     Ok(CoverageRecord {
+                        features,
                         sms: serde_json::from_str(&sms).map_err(|e| bad("sms", e))?,
                         units: serde_json::from_str(&units).map_err(|e| bad("units", e))?,
                         kernels: serde_json::from_str(&kernels).map_err(|e| bad("kernels", e))?,
@@ -278,6 +285,11 @@ mod tests {
                 vec![]
             },
             findings: if detected { 2 } else { 0 },
+            features: if detected {
+                vec!["sms:1".into(), "word:sig_ids/tid.x".into()]
+            } else {
+                vec![]
+            },
             sm_named: detected,
             sm_first: detected,
             unit_correct: detected,

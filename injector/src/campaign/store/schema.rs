@@ -127,6 +127,7 @@ CREATE TABLE coverage (
     units           TEXT NOT NULL,
     kernels         TEXT NOT NULL,
     findings        INTEGER NOT NULL,
+    features        TEXT NOT NULL,
     expected_unit   TEXT NOT NULL,
     sm_named        INTEGER NOT NULL,
     sm_first        INTEGER NOT NULL,
@@ -139,7 +140,7 @@ CREATE TABLE coverage (
 
 /// The columns of the `coverage` table that say what the check made of a fault: two
 /// results of one fault must agree on all of them (and on [`RESULT_COLUMNS`]).
-pub const COVERAGE_COLUMNS: [&str; 13] = [
+pub const COVERAGE_COLUMNS: [&str; 14] = [
     "scheduling_seed",
     "detected",
     "verdict",
@@ -148,6 +149,7 @@ pub const COVERAGE_COLUMNS: [&str; 13] = [
     "units",
     "kernels",
     "findings",
+    "features",
     "expected_unit",
     "sm_named",
     "sm_first",

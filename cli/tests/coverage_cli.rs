@@ -148,6 +148,8 @@ fn a_coverage_store_reports_as_table_json_html_and_jsonl() {
         ] {
             assert!(m[key].is_number(), "{key}: {m}");
         }
+        // every detection diagnosed with the bundled fault dictionary
+        assert!(m["diagnosis_correct"].is_number(), "{m}");
         // the baseline's verdicts on the same faults, both comparisons
         assert_eq!(m["baseline"]["name"], "gpu-burn");
         for cmp in ["vs_first", "vs_cpu"] {
@@ -165,6 +167,7 @@ fn a_coverage_store_reports_as_table_json_html_and_jsonl() {
     assert_eq!(first["model"], "wdrop");
     assert_eq!(first["expected_unit"], "warp-scheduler");
     assert_eq!(first["baseline"]["iterations"], 3);
+    assert!(first["diagnosis"]["confidence"].is_number(), "{first}");
     let csv = gpufault(&dir, &words("report c.db --format csv"));
     assert_eq!(csv.status.code(), Some(2));
     assert_contains(

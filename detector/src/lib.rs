@@ -27,6 +27,7 @@ pub use check::{
     check_device, check_node, judge, nvidia_gpus_on_pci, select_devices, CheckOptions, Progress,
     Selection, DEFAULT_TIMEOUT,
 };
+pub use coverage::diagnosis::{FaultDictionary, ModelEntry};
 pub use coverage::{coverage_config, register as register_suite, SuiteSubject, SUITE_KIND};
 pub use geometry::{Geometry, Level};
 pub use suite::{LaunchRecord, Suite, SuiteRun};

@@ -65,6 +65,28 @@ pub struct CoverageRecord {
     /// GPU, when the campaign asked for one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineRecord>,
+    /// The fault model a fault dictionary names from the features (filled when a
+    /// report is made, from the dictionary of that build; not stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<Diagnosis>,
+}
+
+/// A diagnosis of a failing check: the most likely fault model and its unit, with a
+/// confidence, and the runner-up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Diagnosis {
+    /// The model (`iat`).
+    pub model: String,
+    /// Its unit of the check's findings (`warp-scheduler`, …).
+    pub unit: String,
+    /// Its probability under the dictionary, 0..=1.
+    pub confidence: f64,
+    /// The second most likely model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner_up: Option<String>,
+    /// Its probability.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner_up_confidence: Option<f64>,
 }
 
 /// The gpu-burn / DCGM-diag method on one faulty GPU: repeated GEMMs, each compared
@@ -125,6 +147,12 @@ pub struct ModelCoverage {
     pub unit_correct: f64,
     /// Mean wall time of one check, milliseconds.
     pub mean_check_ms: f64,
+    /// Share of detections whose diagnosis names this model (when diagnosed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnosis_correct: Option<f64>,
+    /// Share of detections whose diagnosis names this model's unit (when diagnosed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnosis_unit_correct: Option<f64>,
     /// The baseline's coverage of the same faults (over those it ran on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineCoverage>,
@@ -204,7 +232,13 @@ fn model_coverage<'a>(
 ) -> ModelCoverage {
     let (mut n, mut d, mut named, mut first, mut unit, mut us) = (0u64, 0, 0, 0, 0, 0);
     let (mut bn, mut b_first, mut b_cpu, mut b_name) = (0u64, 0u64, 0u64, None);
+    let (mut diagnosed, mut diag_model, mut diag_unit) = (0u64, 0u64, 0u64);
     for r in records {
+        if let Some(g) = r.diagnosis.as_ref().filter(|_| r.detected) {
+            diagnosed += 1;
+            diag_model += u64::from(g.model == r.model);
+            diag_unit += u64::from(g.unit == r.expected_unit);
+        }
         if let Some(b) = &r.baseline {
             bn += 1;
             b_first += u64::from(b.detected_vs_first);
@@ -237,6 +271,8 @@ fn model_coverage<'a>(
         } else {
             us as f64 / n as f64 / 1e3
         },
+        diagnosis_correct: (diagnosed > 0).then(|| diag_model as f64 / diagnosed as f64),
+        diagnosis_unit_correct: (diagnosed > 0).then(|| diag_unit as f64 / diagnosed as f64),
         baseline: b_name.map(|name| BaselineCoverage {
             name,
             vs_first: Rate::new(b_first, bn),
@@ -271,6 +307,7 @@ mod tests {
             instructions: None,
             duration_us: 2000,
             baseline: None,
+            diagnosis: None,
         }
     }
 
@@ -301,6 +338,24 @@ mod tests {
         assert_eq!(r.models[1].unit_correct, 0.0);
         assert_eq!((r.total.injected, r.total.detected), (4, 3));
         assert_eq!(r.escapes, vec!["ioc:sm=1".to_string()]);
+        assert_eq!(ioc.diagnosis_correct, None);
+
+        // diagnoses: the share of detections that name the model, and its unit
+        let diagnosed = |model: &str, unit: &str| Diagnosis {
+            model: model.into(),
+            unit: unit.into(),
+            confidence: 0.9,
+            runner_up: None,
+            runner_up_confidence: None,
+        };
+        let mut records = records;
+        records[0].diagnosis = Some(diagnosed("ioc", "decode"));
+        records[1].diagnosis = Some(diagnosed("iio", "decode"));
+        records[2].diagnosis = Some(diagnosed("ioc", "decode")); // escaped: not counted
+        let r = summarize_coverage(&CampaignMeta::default(), 5, &records);
+        assert_eq!(r.models[0].diagnosis_correct, Some(0.5));
+        assert_eq!(r.models[0].diagnosis_unit_correct, Some(1.0));
+        assert_eq!(r.models[1].diagnosis_correct, None);
         assert_eq!(r.escape_details[0].verdict, "healthy");
     }
 }

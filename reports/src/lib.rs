@@ -65,8 +65,8 @@ mod stats;
 mod summary;
 
 pub use coverage::{
-    summarize_coverage, BaselineCoverage, BaselineRecord, CoverageRecord, CoverageReport, Escape,
-    ModelCoverage, COVERAGE_SCHEMA_VERSION,
+    summarize_coverage, BaselineCoverage, BaselineRecord, CoverageRecord, CoverageReport,
+    Diagnosis, Escape, ModelCoverage, COVERAGE_SCHEMA_VERSION,
 };
 pub use error::ReportError;
 pub use format::Format;

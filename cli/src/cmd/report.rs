@@ -58,9 +58,15 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The report of a coverage store (`gpufault coverage`): table, JSON or HTML of the
-/// coverage per model; jsonl: one coverage record per line.
+/// coverage per model (each detection diagnosed with the bundled fault dictionary);
+/// jsonl: one coverage record per line.
 fn coverage_text(store: &CampaignStore, format: Option<Format>) -> anyhow::Result<String> {
-    let records = store.coverage_records()?;
+    let mut records = store.coverage_records()?;
+    // The diagnosis of each detection, from this build's fault dictionary.
+    let dictionary = detector::FaultDictionary::bundled();
+    for r in records.iter_mut().filter(|r| r.detected) {
+        r.diagnosis = dictionary.diagnose(&r.features);
+    }
     if format.is_none() {
         let mut out = String::new();
         for r in &records {

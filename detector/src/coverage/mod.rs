@@ -21,6 +21,7 @@
 //! campaign.
 
 pub mod baseline;
+pub mod diagnosis;
 pub mod features;
 
 use crate::check::{check_device, CheckOptions};
@@ -154,6 +155,7 @@ impl CoverageProbe for SuiteSubject {
             instructions: check.instructions,
             duration_us: (check.duration_ms * 1e3) as u64,
             baseline,
+            diagnosis: None,
         })
     }
 }

@@ -57,7 +57,7 @@ pub fn render_coverage_table(r: &CoverageReport) -> String {
         let _ = writeln!(o, "{k:<10} {v}");
     }
     let _ = writeln!(o);
-    let _ = writeln!(
+    let _ = write!(
         o,
         "{:<6} {:>8} {:>8} {:>22} {:>9} {:>9} {:>9} {:>9}",
         "model",
@@ -69,16 +69,20 @@ pub fn render_coverage_table(r: &CoverageReport) -> String {
         "unit ok",
         "check ms"
     );
+    let diagnosed = r.total.diagnosis_correct.is_some();
+    if diagnosed {
+        let _ = write!(o, " {:>9}", "diagnosis");
+    }
     let baseline = r.total.baseline.as_ref().map(|b| b.name.clone());
     if let Some(name) = &baseline {
-        o.truncate(o.trim_end_matches('\n').len());
-        let _ = writeln!(
+        let _ = write!(
             o,
             " {:>22} {:>22}",
             format!("{name} vs first"),
             format!("{name} vs CPU")
         );
     }
+    o.push('\n');
     for m in r.models.iter().chain(std::iter::once(&r.total)) {
         let _ = write!(
             o,
@@ -92,6 +96,13 @@ pub fn render_coverage_table(r: &CoverageReport) -> String {
             of_detected(m, m.unit_correct),
             m.mean_check_ms
         );
+        if diagnosed {
+            let d = m
+                .diagnosis_correct
+                .map(pct_of)
+                .unwrap_or_else(|| "–".into());
+            let _ = write!(o, " {d:>9}");
+        }
         if baseline.is_some() {
             let (first, cpu) = m
                 .baseline
@@ -160,11 +171,18 @@ pub fn render_coverage_html(r: &CoverageReport) -> String {
         "SM first",
         "unit correct",
         "check ms",
+        "diagnosis correct",
         "gpu-burn vs first",
         "gpu-burn vs CPU",
     ]
     .into_iter()
-    .take(if r.total.baseline.is_some() { 11 } else { 9 })
+    .enumerate()
+    .filter(|(i, _)| match i {
+        9 => r.total.diagnosis_correct.is_some(),
+        10 | 11 => r.total.baseline.is_some(),
+        _ => true,
+    })
+    .map(|(_, h)| h)
     {
         let _ = write!(
             o,
@@ -196,6 +214,14 @@ pub fn render_coverage_html(r: &CoverageReport) -> String {
             of_detected(m, m.unit_correct),
             m.mean_check_ms
         );
+        if r.total.diagnosis_correct.is_some() {
+            let d = m
+                .diagnosis_correct
+                .map(pct_of)
+                .unwrap_or_else(|| "–".into());
+            o.truncate(o.len() - "</tr>".len());
+            let _ = write!(o, "<td>{d}</td></tr>");
+        }
         if r.total.baseline.is_some() {
             let (first, cpu) = m
                 .baseline
@@ -322,6 +348,7 @@ mod tests {
             instructions: Some(10),
             duration_us: 1500,
             baseline: None,
+            diagnosis: None,
         };
         let meta = CampaignMeta {
             campaign_id: "abc<def".into(),

@@ -170,6 +170,7 @@ impl CampaignStore {
                         instructions: instructions.map(|n| n as u64),
                         duration_us: elapsed_us as u64,
                         baseline,
+                        diagnosis: None,
                     })
                 },
             )
@@ -295,6 +296,7 @@ mod tests {
             unit_correct: detected,
             instructions: Some(1234),
             duration_us: 5678,
+            diagnosis: None,
             baseline: detected.then(|| reports::BaselineRecord {
                 name: "gpu-burn".into(),
                 detected_vs_first: false,

@@ -39,6 +39,8 @@ enum Command {
     Devices(cmd::devices::DevicesArgs),
     /// Health-check GPUs: signature kernels on every SM and NVML rules (exit 0 healthy, 1 faulty, 2 degraded, 3 unknown).
     Check(cmd::check::CheckArgs),
+    /// Measure the health check's coverage: faults per model on faulty virtual GPUs, detected or escaped (a campaign store; `report` renders it).
+    Coverage(cmd::coverage::CoverageArgs),
     /// Serve one device to a parent process over stdin/stdout (internal).
     #[command(name = "__worker", hide = true)]
     Worker(cmd::worker::WorkerArgs),
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Command::Worker(a) => cmd::worker::run(a),
         Command::Campaign(a) => cmd::campaign::run(*a),
         Command::Report(a) => cmd::report::run(a),
+        Command::Coverage(a) => cmd::coverage::run(a),
     };
     match result {
         Ok(code) => code,

@@ -12,9 +12,13 @@
 //!   [`reports::check::DeviceCheck`] each; [`judge`] gives the verdict; [`select_devices`]
 //!   says which GPUs `auto` means.
 //! - [`rules`]: the NVML health rules, each a named function of the telemetry.
+//! - [`SuiteSubject`], [`register_suite`], [`coverage_config`]: the check as the subject
+//!   of coverage campaigns on the injector's engine (its measured coverage per fault
+//!   model, `docs/coverage.md`).
 #![deny(missing_docs)]
 
 mod check;
+mod coverage;
 mod geometry;
 pub mod rules;
 mod suite;
@@ -23,5 +27,7 @@ pub use check::{
     check_device, check_node, judge, nvidia_gpus_on_pci, select_devices, CheckOptions, Progress,
     Selection, DEFAULT_TIMEOUT,
 };
+pub use coverage::diagnosis::{FaultDictionary, ModelEntry};
+pub use coverage::{coverage_config, register as register_suite, SuiteSubject, SUITE_KIND};
 pub use geometry::{Geometry, Level};
 pub use suite::{LaunchRecord, Suite, SuiteRun};

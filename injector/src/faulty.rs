@@ -38,6 +38,35 @@ impl FaultFactory for InjectorFaults {
     }
 }
 
+/// A platform with one permanently faulty virtual GPU, and that GPU's name: GPU 1 of
+/// a virtual node of `device`'s profile, carrying `fault` (its node-config entry, armed
+/// by [`InjectorFaults`]) and scheduling with `scheduling_seed` (`None`: the fixed
+/// rule). What coverage campaigns run each fault's detector on.
+pub fn faulty_gpu(
+    device: &gpu::SimSpec,
+    fault: &FaultSpec,
+    scheduling_seed: Option<u64>,
+) -> Result<(gpu::Platform, gpu::DeviceSpec), String> {
+    let gpu = gpu::SimSpec {
+        profile: device.profile.clone(),
+        count: None,
+        index: Some(1),
+        scheduling_seed: None,
+    };
+    let key = gpu::DeviceSpec::Sim(gpu.clone()).to_string();
+    let config = serde_json::json!({ "gpus": { key: { "fault": fault.to_string() } } });
+    let node = gpu::NodeConfig::parse(&config.to_string(), "(a coverage campaign's faulty GPU)")
+        .map_err(|e| e.to_string())?;
+    let platform = gpu::Platform::new()
+        .with_node_config(node)
+        .with_fault_factory(Arc::new(InjectorFaults));
+    let spec = gpu::DeviceSpec::Sim(gpu::SimSpec {
+        scheduling_seed,
+        ..gpu
+    });
+    Ok((platform, spec))
+}
+
 /// The module transform of one permanent fault.
 #[derive(Debug, Clone)]
 pub struct PermanentFault {

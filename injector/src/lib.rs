@@ -63,12 +63,12 @@ mod types;
 pub use campaign::{
     in_shard, merge_stores, parse_models, parse_shard, parse_workloads, plan_campaign, rfc3339,
     run_campaign, shard_label, shard_name, site_profile_for, CampaignConfig, CampaignError,
-    CampaignEvent, CampaignPlan, CampaignStore, CellPlan, Durability, Injections, Isolation,
-    MergeSummary, PlanProgress, PlanRow, RunOptions, RunSummary, Session, StoreMeta, StoredResult,
-    RESULT_COLUMNS, STORE_SCHEMA_VERSION,
+    CampaignEvent, CampaignKind, CampaignPlan, CampaignStore, CellPlan, Durability, Injections,
+    Isolation, MergeSummary, PlanProgress, PlanRow, RunOptions, RunSummary, Session, StoreMeta,
+    StoredResult, COVERAGE_COLUMNS, RESULT_COLUMNS, STORE_SCHEMA_VERSION,
 };
 pub use descriptor::{op_group_id, DescField, Descriptor, DESCRIPTOR_BYTES};
-pub use faulty::{InjectorFaults, PermanentFault};
+pub use faulty::{faulty_gpu, InjectorFaults, PermanentFault};
 pub use instrument::{
     instrument, sites, InstrumentError, Instrumented, Site, SiteInfo, COUNT_SYMBOL, DESC_SYMBOL,
 };
@@ -82,11 +82,12 @@ pub use run::{
     HANG_FLOOR_INSTRUCTIONS, HANG_FLOOR_WALL, SLOW_FACTOR,
 };
 pub use sample::{
-    injection_rng, profile_sites, sample, ExercisedSite, Sampling, SiteProfile, SlotLanes,
+    injection_rng, profile_sites, sample, scheduling_seed, ExercisedSite, Sampling, SiteProfile,
+    SlotLanes,
 };
 pub use spec::{FaultSpec, Policy, SpecError, SUBSTITUTES};
 pub use subject::{
-    digest_of, workload_names, workload_refs, Subject, SubjectError, SubjectOpener, SubjectOptions,
-    SubjectRef, SubjectSource, WorkloadSubject, WORKLOAD_KIND,
+    digest_of, workload_names, workload_refs, CoverageProbe, Subject, SubjectError, SubjectOpener,
+    SubjectOptions, SubjectRef, SubjectSource, WorkloadSubject, WORKLOAD_KIND,
 };
 pub use types::{op_group, operand_types};

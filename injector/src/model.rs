@@ -209,6 +209,14 @@ impl Model {
         self.kind().unit()
     }
 
+    /// The unit of the health check's findings a fault of the model belongs to
+    /// (`warp-scheduler`, `control-flow`, `decode`, `memory`): the unit of the
+    /// signature kernel aimed at it, which coverage campaigns expect the findings of a
+    /// detected fault to name.
+    pub fn check_unit(self) -> &'static str {
+        self.kind().check_unit()
+    }
+
     /// The precise definition: which instructions it touches and what happens to a
     /// selected thread. Also printed by `gpufault models`.
     pub fn definition(self) -> &'static str {

@@ -163,6 +163,14 @@ pub fn injection_rng(seed: u64, workload: &str, model: Model, index: u64) -> Cha
     ChaCha8Rng::seed_from_u64(h)
 }
 
+/// The virtual GPU's scheduling seed (CTA placement and order, warp turns) for fault
+/// `index` of (`subject`, `model`) in a coverage campaign seeded with `seed`: each fault
+/// runs under its own schedule, so coverage does not hinge on one placement; drawn
+/// from a stream of its own, independent of the fault's.
+pub fn scheduling_seed(seed: u64, subject: &str, model: Model, index: u64) -> u64 {
+    injection_rng(seed, &format!("{subject}\0schedule"), model, index).next_u64()
+}
+
 /// A number in `0..n` (0 when `n` is 0).
 pub(crate) fn below(rng: &mut ChaCha8Rng, n: u32) -> u32 {
     ((u64::from(rng.next_u32()) * u64::from(n.max(1))) >> 32) as u32

@@ -76,6 +76,12 @@ pub trait Subject: Send + Sync {
         workloads::compare_arrays(&golden.arrays, &got.arrays, |_| Tolerance::Exact)
     }
 
+    /// The detector a coverage campaign measures, when the subject is one (the health
+    /// check's signature suite, `detector` crate); `None` for programs.
+    fn probe(&self) -> Option<&dyn CoverageProbe> {
+        None
+    }
+
     /// The outcome of a run that completed: not activated (the counter read 0 and the
     /// outputs agree), masked (agree), or an SDC with its magnitude.
     fn judge(
@@ -96,6 +102,22 @@ pub trait Subject: Send + Sync {
             Outcome::Masked { slow }
         }
     }
+}
+
+/// A detector measured by a coverage campaign: what it makes of one faulty GPU.
+pub trait CoverageProbe: Send + Sync {
+    /// Runs the detector on `device` of `platform`, a virtual GPU that carries `row`'s
+    /// fault and schedules with `scheduling_seed` ([`crate::faulty_gpu`]), and says what
+    /// it found (and what the baseline `config` names made of it). `Err` when the detector could not be run at all (not an escape: the row
+    /// stays pending).
+    fn probe(
+        &self,
+        platform: &gpu::Platform,
+        device: &gpu::DeviceSpec,
+        row: &crate::PlanRow,
+        scheduling_seed: u64,
+        config: &crate::CampaignConfig,
+    ) -> Result<reports::CoverageRecord, String>;
 }
 
 /// Hex SHA-256 of `parts`, each length-prefixed (so `["ab","c"]` and `["a","bc"]`

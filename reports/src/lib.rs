@@ -17,6 +17,10 @@
 //!   [`render_markdown`], [`render_html`] (one self-contained page with SVG charts); and
 //!   [`render_jsonl`] / [`write_jsonl`] / [`parse_jsonl`] for the raw records. [`Format`]
 //!   picks one by name.
+//! - [`CoverageRecord`] → [`summarize_coverage`] → [`CoverageReport`]: what the health
+//!   check made of each fault of a coverage campaign, and the coverage per fault model
+//!   with its 95% Wilson interval; [`render_coverage_table`], [`render_coverage_json`],
+//!   [`render_coverage_html`].
 //! - [`output`]: the JSON documents the other commands print with `--json` (`run`,
 //!   `sim run`, `ptx stats`, `models`, `workloads`, `campaign status`).
 //! - [`exit`]: the documented exit codes of every `gpufault` command.
@@ -48,6 +52,7 @@
 #![deny(missing_docs)]
 
 pub mod check;
+mod coverage;
 mod error;
 pub mod exit;
 mod format;
@@ -59,11 +64,16 @@ mod render;
 mod stats;
 mod summary;
 
+pub use coverage::{
+    summarize_coverage, BaselineCoverage, BaselineRecord, CoverageRecord, CoverageReport,
+    Diagnosis, Escape, ModelCoverage, COVERAGE_SCHEMA_VERSION,
+};
 pub use error::ReportError;
 pub use format::Format;
 pub use outcome::*;
 pub use record::{CampaignMeta, RunRecord, Shard};
 pub use render::check::{render_check_json, render_check_table};
+pub use render::coverage::{render_coverage_html, render_coverage_json, render_coverage_table};
 pub use render::csv::render_csv;
 pub use render::html::render_html;
 pub use render::json::{parse_json, render_json};

@@ -253,7 +253,7 @@ fn jobs_default() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-fn check_jobs(jobs: Option<usize>) -> anyhow::Result<usize> {
+pub(crate) fn check_jobs(jobs: Option<usize>) -> anyhow::Result<usize> {
     match jobs {
         Some(0) => bail!("--jobs: must be at least 1"),
         Some(j) => Ok(j),
@@ -321,6 +321,7 @@ fn config_of(p: &PlanArgs) -> anyhow::Result<CampaignConfig> {
         }
     };
     let config = CampaignConfig {
+        kind: injector::CampaignKind::Injection,
         subjects: subjects.iter().map(|s| s.id().clone()).collect(),
         models,
         injections,
@@ -337,6 +338,7 @@ fn config_of(p: &PlanArgs) -> anyhow::Result<CampaignConfig> {
         hang_floor_instructions: p.hang_floor,
         hang_floor_wall_ms: p.hang_floor_ms,
         node_config,
+        baseline: None,
     };
     config.validate()?;
     Ok(config)
@@ -345,7 +347,7 @@ fn config_of(p: &PlanArgs) -> anyhow::Result<CampaignConfig> {
 /// The command line that planned the campaign, for the record. The program is written
 /// as `gpufault` whatever path it was started by, so a store (and the reports made from
 /// it) does not carry the planning machine's directory layout.
-fn command_line() -> String {
+pub(crate) fn command_line() -> String {
     std::iter::once("gpufault".to_string())
         .chain(std::env::args().skip(1))
         .map(|a| {
@@ -369,6 +371,22 @@ pub(crate) fn host_name() -> String {
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "localhost".into())
+}
+
+/// The run flags of a command that runs a store (`coverage`): worker threads, shard,
+/// how hard commits are synced; devices in threads (virtual GPUs), no JSON Lines.
+pub(crate) fn run_flags(jobs: Option<usize>, shard: Option<String>, full_sync: bool) -> RunFlags {
+    RunFlags {
+        jobs,
+        shard,
+        isolation: None,
+        jsonl: None,
+        sync: if full_sync {
+            SyncArg::Full
+        } else {
+            SyncArg::Normal
+        },
+    }
 }
 
 fn plan_cmd(p: &PlanArgs, jobs: Option<usize>) -> anyhow::Result<CampaignConfig> {
@@ -495,7 +513,11 @@ fn resume(r: ResumeCommand) -> anyhow::Result<ExitCode> {
     run_store(&r.store, &flags, last.map(|s| s.id))
 }
 
-fn run_store(path: &Path, r: &RunFlags, resumed: Option<i64>) -> anyhow::Result<ExitCode> {
+pub(crate) fn run_store(
+    path: &Path,
+    r: &RunFlags,
+    resumed: Option<i64>,
+) -> anyhow::Result<ExitCode> {
     let jobs = check_jobs(r.jobs)?;
     let shard: Option<Shard> = r.shard.as_deref().map(injector::parse_shard).transpose()?;
     let store = CampaignStore::open(path)?;

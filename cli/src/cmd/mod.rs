@@ -3,6 +3,7 @@
 
 pub mod campaign;
 pub mod check;
+pub mod coverage;
 pub mod devices;
 pub mod models;
 pub mod ptx;

@@ -49,20 +49,67 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         })?),
     };
     let store = CampaignStore::open_read_only(&args.store)?;
+    let text = if store.meta().config.kind == injector::CampaignKind::Coverage {
+        coverage_text(&store, format)?
+    } else {
+        campaign_text(&store, format)?
+    };
+    write_out(&args, text)
+}
+
+/// The report of a coverage store (`gpufault coverage`): table, JSON or HTML of the
+/// coverage per model (each detection diagnosed with the bundled fault dictionary);
+/// jsonl: one coverage record per line.
+fn coverage_text(store: &CampaignStore, format: Option<Format>) -> anyhow::Result<String> {
+    let mut records = store.coverage_records()?;
+    // The diagnosis of each detection, from this build's fault dictionary.
+    let dictionary = detector::FaultDictionary::bundled();
+    for r in records.iter_mut().filter(|r| r.detected) {
+        r.diagnosis = dictionary.diagnose(&r.features);
+    }
+    if format.is_none() {
+        let mut out = String::new();
+        for r in &records {
+            out.push_str(&serde_json::to_string(r)?);
+            out.push('\n');
+        }
+        return Ok(out);
+    }
+    let (planned, _) = store.progress(store.meta().shard)?;
+    let report = reports::summarize_coverage(&store.campaign_meta()?, planned, &records);
+    Ok(match format {
+        Some(Format::Table | Format::Wide) => reports::render_coverage_table(&report),
+        Some(Format::Json) => reports::render_coverage_json(&report),
+        Some(Format::Html) => reports::render_coverage_html(&report),
+        Some(f) => bail!(
+            "--format {}: a coverage store renders as table, json, html or jsonl",
+            f.name()
+        ),
+        None => unreachable!("jsonl handled above"),
+    })
+}
+
+/// The report of an injection campaign store.
+fn campaign_text(store: &CampaignStore, format: Option<Format>) -> anyhow::Result<String> {
     let results = store.results()?;
     let records: Vec<reports::RunRecord> = results.into_iter().map(|r| r.record).collect();
-    let mut text = match format {
+    let text = match format {
         None => reports::render_jsonl(&records),
         Some(f) => {
             let meta = store.campaign_meta()?;
             let report = reports::summarize(&meta, &records);
             let mut text = f.render(&report);
             if matches!(f, Format::Table | Format::Wide) {
-                text.push_str(&footer(&store)?);
+                text.push_str(&footer(store)?);
             }
             text
         }
     };
+    Ok(text)
+}
+
+/// Writes the report to `-o FILE` (all or nothing) or standard output.
+fn write_out(args: &ReportArgs, mut text: String) -> anyhow::Result<ExitCode> {
     if !text.ends_with('\n') && !text.is_empty() {
         text.push('\n');
     }

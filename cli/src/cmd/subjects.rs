@@ -31,9 +31,13 @@ pub fn node_config_text(path: &Path) -> anyhow::Result<String> {
     Ok(text)
 }
 
-/// Every kind of subject this program can run (and resume campaigns of).
+/// Every kind of subject this program can run (and resume campaigns of): bundled
+/// workloads, kernel manifests, and the health check's signature suite (coverage
+/// campaigns).
 pub fn source() -> SubjectSource {
-    SubjectSource::standard()
+    let mut s = SubjectSource::standard();
+    detector::register_suite(&mut s);
+    s
 }
 
 /// The subjects of `--workloads` (names or `all`) and `--kernels` (manifest files), in

@@ -64,11 +64,44 @@ impl Injections {
     }
 }
 
+/// What a campaign measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CampaignKind {
+    /// Fault injections into programs: outcomes (masked, SDC, DUE, hang) against a
+    /// fault-free run (`gpufault campaign`).
+    #[default]
+    Injection,
+    /// The coverage of a detector (the health check): each fault put on a faulty
+    /// virtual GPU, the detector run on it, detected or escaped (`gpufault coverage`).
+    /// Faults are drawn over hardware sites without a profiling run, and a fault the
+    /// detector never activates is an escape.
+    Coverage,
+}
+
+impl CampaignKind {
+    /// The lower-case name (`injection`, `coverage`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CampaignKind::Injection => "injection",
+            CampaignKind::Coverage => "coverage",
+        }
+    }
+
+    fn is_injection(&self) -> bool {
+        *self == CampaignKind::Injection
+    }
+}
+
 /// The configuration a campaign is planned from; stored in the campaign's meta table
 /// and hashed into its plan hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignConfig {
+    /// What the campaign measures (absent in the stored JSON of injection campaigns, so
+    /// stores and plan hashes from before coverage campaigns read unchanged).
+    #[serde(default, skip_serializing_if = "CampaignKind::is_injection")]
+    pub kind: CampaignKind,
     /// What the injections run (bundled workloads, kernel manifests, …), in campaign
     /// order; names are unique (they key the store).
     pub subjects: Vec<SubjectRef>,
@@ -102,6 +135,10 @@ pub struct CampaignConfig {
     /// opens the device with it again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_config: Option<String>,
+    /// Coverage campaigns: a baseline detector also run on each faulty GPU (its name,
+    /// `gpu-burn`; the subject's probe knows it), when asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
 }
 
 impl CampaignConfig {
@@ -110,6 +147,7 @@ impl CampaignConfig {
     /// seed 1, the default hang policy, no node config.
     pub fn new(subjects: Vec<SubjectRef>, models: Vec<Model>, injections: Injections) -> Self {
         CampaignConfig {
+            kind: CampaignKind::Injection,
             subjects,
             models,
             injections,
@@ -123,6 +161,7 @@ impl CampaignConfig {
             hang_floor_instructions: crate::run::HANG_FLOOR_INSTRUCTIONS,
             hang_floor_wall_ms: crate::run::HANG_FLOOR_WALL.as_millis() as u64,
             node_config: None,
+            baseline: None,
         }
     }
 
@@ -168,6 +207,12 @@ impl CampaignConfig {
             return Err(CampaignError::config("--models", "no model selected"));
         }
         self.injections.validate()?;
+        if self.kind == CampaignKind::Coverage && self.sampling != Sampling::Physical {
+            return Err(CampaignError::config(
+                "--sampling",
+                "a coverage campaign draws its faults over hardware sites (physical sampling)",
+            ));
+        }
         if self.hang_factor == 0 {
             return Err(CampaignError::config("--hang-factor", "must be at least 1"));
         }

@@ -51,12 +51,13 @@ mod runner;
 mod store;
 
 pub use config::{
-    in_shard, parse_models, parse_shard, parse_workloads, shard_name, CampaignConfig, Injections,
+    in_shard, parse_models, parse_shard, parse_workloads, shard_name, CampaignConfig, CampaignKind,
+    Injections,
 };
 pub use error::CampaignError;
 pub use plan::{plan_campaign, site_profile_for, CampaignPlan, CellPlan, PlanProgress, PlanRow};
 pub use runner::{run_campaign, shard_label, CampaignEvent, Isolation, RunOptions, RunSummary};
 pub use store::{
     merge_stores, rfc3339, CampaignStore, Durability, MergeSummary, Session, StoreMeta,
-    StoredResult, RESULT_COLUMNS, STORE_SCHEMA_VERSION,
+    StoredResult, COVERAGE_COLUMNS, RESULT_COLUMNS, STORE_SCHEMA_VERSION,
 };

@@ -1,11 +1,11 @@
 //! Planning: profile the fault sites of every (subject, model) cell on a virtual GPU and
 //! draw each cell's faults from the campaign seed.
 
-use super::config::CampaignConfig;
+use super::config::{CampaignConfig, CampaignKind};
 use super::error::CampaignError;
 use crate::instrument::instrument;
 use crate::model::Model;
-use crate::sample::{injection_rng, profile_sites, sample};
+use crate::sample::{injection_rng, profile_sites, sample, ExercisedSite, SiteProfile};
 use crate::spec::FaultSpec;
 use crate::subject::{Subject, SubjectSource};
 use gpu::{DeviceSpec, SimDevice, SimSpec};
@@ -253,6 +253,26 @@ pub(crate) fn open_subjects(
         .collect()
 }
 
+/// The candidate sites of `inst` with none marked as exercised, on the geometry of
+/// `dev` (what physical sampling needs).
+fn unprofiled(dev: &mut SimDevice, inst: &crate::instrument::Instrumented) -> SiteProfile {
+    let p = dev.gpu().profile();
+    SiteProfile {
+        model: inst.model,
+        sms: p.sms,
+        warp_slots: p.warp_slots,
+        sites: inst
+            .sites
+            .iter()
+            .map(|site| ExercisedSite {
+                site: site.clone(),
+                slots: Vec::new(),
+                warp_instructions: 0,
+            })
+            .collect(),
+    }
+}
+
 /// Why a cell gets no injection although `n` were asked (`None` when it gets them).
 fn shortfall(subject: &str, model: Model, n: u64, candidates: u64, usable: u64) -> Option<String> {
     if n == 0 || usable > 0 {
@@ -291,7 +311,15 @@ fn plan_cell(
         device: config.profile.clone(),
         error: e,
     })?;
-    let profile = profile_sites(&mut dev, subject, &inst).map_err(|e| fail(e.to_string()))?;
+    let profile = match config.kind {
+        CampaignKind::Injection => {
+            profile_sites(&mut dev, subject, &inst).map_err(|e| fail(e.to_string()))?
+        }
+        // A detector's job is to exercise every site: faults are drawn over the
+        // device's hardware (physical sampling) from the candidate sites alone, with no
+        // profiling run, and one it never activates counts as an escape.
+        CampaignKind::Coverage => unprofiled(&mut dev, &inst),
+    };
     let candidate_sites = profile.sites.len() as u64;
     let exercised_sites = profile.exercised().count() as u64;
     let usable = match config.sampling {

@@ -17,8 +17,15 @@
 //! [`Isolation::Processes`] (CUDA devices) each worker serves its device from a
 //! subprocess that is replaced when a launch hangs or poisons its context, opened anew
 //! for every cell, so each module is loaded once per (cell, worker).
+//!
+//! Coverage campaigns ([`CampaignKind::Coverage`]) run the same way, row by row, but a
+//! row is not an injection into a program: its subject's [`CoverageProbe`] (the health
+//! check) runs on a fresh faulty virtual GPU carrying the row's fault
+//! ([`crate::faulty_gpu`]) under the row's own scheduling seed
+//! ([`crate::scheduling_seed`]), and the store commits the check's result with its
+//! `results` row in one transaction.
 
-use super::config::{shard_name, CampaignConfig};
+use super::config::{shard_name, CampaignConfig, CampaignKind};
 use super::error::CampaignError;
 use super::plan::open_subjects;
 use super::plan::PlanRow;
@@ -26,9 +33,9 @@ use super::store::{CampaignStore, Durability, Session};
 use crate::instrument::instrument;
 use crate::model::Model;
 use crate::run::{InjectError, Injection, Target};
-use crate::subject::{Subject, SubjectSource};
+use crate::subject::{CoverageProbe, Subject, SubjectSource};
 use gpu::{Device, DeviceSpec, NodeConfig, Platform, SimSpec, WorkerCommand, WorkerOptions};
-use reports::{OutcomeKind, RunRecord, Shard};
+use reports::{CoverageRecord, OutcomeKind, RunRecord, Shard};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -149,6 +156,11 @@ enum Msg {
         worker: u32,
         row: usize,
         injection: Injection,
+    },
+    Coverage {
+        worker: u32,
+        row: usize,
+        record: Box<CoverageRecord>,
     },
     Target {
         worker: u32,
@@ -359,6 +371,41 @@ fn run_session(
                         Err(e) => Err(e),
                     }
                 }
+                Msg::Coverage {
+                    worker,
+                    row,
+                    record,
+                } => {
+                    let row = &rows[row];
+                    match store.insert_coverage(session, worker, row, &record) {
+                        Ok(true) => {
+                            done += 1;
+                            summary.ran += 1;
+                            let outcome = super::store::coverage_outcome(&record);
+                            *summary.counts.entry(outcome.kind()).or_default() += 1;
+                            let record = RunRecord {
+                                workload: row.subject.clone(),
+                                model: row.model.id().to_string(),
+                                spec: row.spec.to_string(),
+                                outcome,
+                                activations: None,
+                                instructions: record.instructions,
+                                elapsed_us: record.duration_us,
+                                error: None,
+                                fault_sm: Some(row.spec.sm),
+                            };
+                            on_event(&CampaignEvent::Result {
+                                row,
+                                record: &record,
+                                done,
+                                planned,
+                            });
+                            Ok(())
+                        }
+                        Ok(false) => Ok(()),
+                        Err(e) => Err(e),
+                    }
+                }
                 Msg::Target {
                     worker,
                     row,
@@ -478,6 +525,24 @@ fn work(worker: u32, sh: &Shared<'_>, sim: Option<SimSpec>, tx: mpsc::Sender<Msg
         if sh.failed.lock().expect("failed lock").contains(&key) {
             continue;
         }
+        if sh.config.kind == CampaignKind::Coverage {
+            let msg = match probe(sh, sim.as_ref(), row) {
+                Ok(record) => Msg::Coverage {
+                    worker,
+                    row: i,
+                    record: Box::new(record),
+                },
+                Err(reason) => Msg::Failed {
+                    row: i,
+                    whole_cell: false,
+                    reason,
+                },
+            };
+            if tx.send(msg).is_err() {
+                return;
+            }
+            continue;
+        }
         if current.as_ref().is_none_or(|p| p.key != key) {
             current = None; // drop the previous device (a worker process exits)
             match prepare(sh, &key) {
@@ -545,6 +610,33 @@ fn work(worker: u32, sh: &Shared<'_>, sim: Option<SimSpec>, tx: mpsc::Sender<Msg
             return;
         }
     }
+}
+
+/// One row of a coverage campaign: the subject's detector on a fresh faulty virtual GPU
+/// of the campaign's profile, under the row's scheduling seed.
+fn probe(sh: &Shared<'_>, sim: Option<&SimSpec>, row: &PlanRow) -> Result<CoverageRecord, String> {
+    let subject = sh.subjects.get(&row.subject).ok_or_else(|| {
+        format!(
+            "the store plans `{}`, which its configuration does not name",
+            row.subject
+        )
+    })?;
+    let probe: &dyn CoverageProbe = subject.probe().ok_or_else(|| {
+        format!(
+            "{} `{}` is not a detector; a coverage campaign measures one",
+            subject.id().kind,
+            row.subject
+        )
+    })?;
+    let sim = sim.ok_or_else(|| {
+        format!(
+            "coverage campaigns run on virtual GPUs; the store names {}",
+            sh.config.device
+        )
+    })?;
+    let seed = crate::sample::scheduling_seed(sh.config.seed, &row.subject, row.model, row.index);
+    let (platform, device) = crate::faulty::faulty_gpu(sim, &row.spec, Some(seed))?;
+    probe.probe(&platform, &device, row, seed, sh.config)
 }
 
 /// One injection on a fresh virtual GPU holding the original and the instrumented

@@ -15,6 +15,9 @@ impl FaultModel for Brx {
     fn unit(&self) -> &'static str {
         "branch unit: branch direction"
     }
+    fn check_unit(&self) -> &'static str {
+        "control-flow"
+    }
     fn definition(&self) -> &'static str {
         "Branch-unit fault: at every conditional branch (@p bra) the selected lanes \
          take the opposite direction."

@@ -28,6 +28,9 @@ impl FaultModel for Fu {
     fn unit(&self) -> &'static str {
         "functional unit of one lane (NVBitFI permanent mode)"
     }
+    fn check_unit(&self) -> &'static str {
+        "decode"
+    }
     fn definition(&self) -> &'static str {
         "Functional-unit fault: every instruction of opcode group `op` executed in the \
          selected lanes (NVBitFI: one lane of every warp of the SM sub-partition) has \

@@ -44,6 +44,9 @@ impl FaultModel for Ial {
     fn unit(&self) -> &'static str {
         "active-mask control (parallelism management)"
     }
+    fn check_unit(&self) -> &'static str {
+        "control-flow"
+    }
     fn definition(&self) -> &'static str {
         "Active-mask fault on arithmetic, logic, conversion, comparison and \
          special-function instructions. `mode=off` (lane wrongly inactive): the \

@@ -83,6 +83,9 @@ impl FaultModel for Ids {
     fn unit(&self) -> &'static str {
         self.unit
     }
+    fn check_unit(&self) -> &'static str {
+        "warp-scheduler"
+    }
     fn definition(&self) -> &'static str {
         self.definition
     }

@@ -29,6 +29,9 @@ impl FaultModel for Iio {
     fn unit(&self) -> &'static str {
         "decoder: immediate operand (operation management)"
     }
+    fn check_unit(&self) -> &'static str {
+        "decode"
+    }
     fn definition(&self) -> &'static str {
         "Immediate-operand decode fault: every immediate operand of an arithmetic, \
          logic, comparison, move or conversion instruction, and every address offset \

@@ -50,6 +50,9 @@ impl FaultModel for Imd {
     fn unit(&self) -> &'static str {
         "memory destination: store data or address (resource management)"
     }
+    fn check_unit(&self) -> &'static str {
+        "memory"
+    }
     fn definition(&self) -> &'static str {
         "Every store of a selected thread to the spaces in `spaces` (s = shared, \
          l = local, g = global and generic) writes corrupted data (`mode=data`: the \

@@ -26,6 +26,9 @@ impl FaultModel for Ims {
     fn unit(&self) -> &'static str {
         "memory source: constant bank / parameters (resource management)"
     }
+    fn check_unit(&self) -> &'static str {
+        "memory"
+    }
     fn definition(&self) -> &'static str {
         "Every value a selected thread loads from the constant bank - `ld.const`, and \
          `ld.param` of kernel parameters (which SASS reads from constant bank 0) - is \

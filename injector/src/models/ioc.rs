@@ -31,6 +31,9 @@ impl FaultModel for Ioc {
     fn unit(&self) -> &'static str {
         "fetch/decode/scheduler: operation code (operation management)"
     }
+    fn check_unit(&self) -> &'static str {
+        "decode"
+    }
     fn definition(&self) -> &'static str {
         "Operation-code decode fault: every ALU/FP instruction of opcode group `op` \
          (e.g. add.s32) computes the substitute operation `subst` on the same operands \

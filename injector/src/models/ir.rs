@@ -28,6 +28,9 @@ impl FaultModel for Ir {
     fn unit(&self) -> &'static str {
         "decoder: invalid register (operation/resource management)"
     }
+    fn check_unit(&self) -> &'static str {
+        "decode"
+    }
     fn definition(&self) -> &'static str {
         "Invalid-register decode fault: the first instruction of opcode group `op` \
          (e.g. add.s32) that a selected thread executes raises an error (PTX `trap`; \

@@ -30,6 +30,9 @@ impl FaultModel for Ira {
     fn unit(&self) -> &'static str {
         "decoder: register address (operation/resource management)"
     }
+    fn check_unit(&self) -> &'static str {
+        "decode"
+    }
     fn definition(&self) -> &'static str {
         "Register-address decode fault: in every instruction, register field `field` \
          (0 = destination, k = k-th register source) addresses the register whose index \

@@ -57,6 +57,11 @@ pub(crate) trait FaultModel: Sync {
     fn id(&self) -> &'static str;
     /// The unit the model stands for, with the SC'23 class in parentheses.
     fn unit(&self) -> &'static str;
+    /// The unit of the health check's findings that a fault of the model belongs to:
+    /// the `unit` of the signature kernel aimed at it (`warp-scheduler`,
+    /// `control-flow`, `decode`, `memory`; `docs/signature-suite.md`). Coverage
+    /// campaigns count a detection's unit as correct when its findings name this one.
+    fn check_unit(&self) -> &'static str;
     /// The precise definition (printed by `gpufault models`).
     fn definition(&self) -> &'static str;
     /// The parameters with their ranges and defaults, for documentation; their keys are

@@ -15,6 +15,9 @@ impl FaultModel for Wdrop {
     fn unit(&self) -> &'static str {
         "warp scheduler: a warp slot is never issued"
     }
+    fn check_unit(&self) -> &'static str {
+        "warp-scheduler"
+    }
     fn definition(&self) -> &'static str {
         "The warp scheduler never issues the selected warp slots: their warps end \
          before their first instruction (missing output, or a barrier the rest of the \

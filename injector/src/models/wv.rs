@@ -26,6 +26,9 @@ impl FaultModel for Wv {
     fn unit(&self) -> &'static str {
         "control flow: predicate values (control flow)"
     }
+    fn check_unit(&self) -> &'static str {
+        "control-flow"
+    }
     fn definition(&self) -> &'static str {
         "Every predicate written by setp (both of a p|q pair) is corrupted in the \
          selected lanes: stuck-at-0 (`pol=sa0`), stuck-at-1 (`pol=sa1`) or inverted \

@@ -9,7 +9,8 @@ use super::{
 use crate::summary::{CampaignReport, Rate, Summary, SCHEMA_VERSION};
 use std::fmt::Write;
 
-const CSS: &str = r#"
+/// The page's style sheet (shared with the coverage page).
+pub(crate) const CSS: &str = r#"
 :root { color-scheme: light; --fg: #1b1f24; --muted: #57606a; --line: #d0d7de;
   --soft: #eaeef2; --panel: #f6f8fa; }
 * { box-sizing: border-box; }

@@ -3,6 +3,7 @@
 //! [`CheckReport`](crate::check::CheckReport) (`check`, `prometheus`, `reason`).
 
 pub(crate) mod check;
+pub(crate) mod coverage;
 pub(crate) mod csv;
 pub(crate) mod html;
 pub(crate) mod json;

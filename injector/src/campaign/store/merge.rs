@@ -1,6 +1,6 @@
 //! Joining the stores of a sharded campaign.
 
-use super::schema::{RESULT_COLUMNS, SCHEMA};
+use super::schema::{COVERAGE_COLUMNS, COVERAGE_TABLE, RESULT_COLUMNS, SCHEMA};
 use super::CampaignStore;
 use crate::campaign::error::CampaignError;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
@@ -131,13 +131,20 @@ fn merge_into(
     )
     .map_err(e_out)?;
     conn.execute_batch(SCHEMA).map_err(e_out)?;
+    conn.execute_batch(COVERAGE_TABLE).map_err(e_out)?;
     let mut duplicates = 0u64;
     let mut merged_from = Vec::new();
-    let differs = RESULT_COLUMNS
-        .iter()
-        .map(|c| format!("m.{c} IS NOT s.{c}"))
-        .collect::<Vec<_>>()
-        .join(" OR ");
+    let differs = |columns: &[&str]| {
+        columns
+            .iter()
+            .map(|c| format!("m.{c} IS NOT s.{c}"))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    };
+    let conflicting = [
+        ("results", differs(&RESULT_COLUMNS)),
+        ("coverage", differs(&COVERAGE_COLUMNS)),
+    ];
     for (k, (input, source)) in inputs.iter().zip(sources).enumerate() {
         let e_in = |source| CampaignError::CampaignStore {
             path: input.clone(),
@@ -182,18 +189,21 @@ fn merge_into(
                 [offset],
             )
             .map_err(e_in)?;
-            let conflict: Option<(String, String, i64)> = conn
-                .query_row(
-                    &format!(
-                        "SELECT s.subject, s.model, s.idx FROM src.results s
-                         JOIN main.results m ON m.subject = s.subject AND m.model = s.model AND m.idx = s.idx
-                         WHERE {differs} LIMIT 1"
-                    ),
-                    [],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()
-                .map_err(e_in)?;
+            let mut conflict: Option<(String, String, i64)> = None;
+            for (table, differs) in &conflicting {
+                conflict = conflict.or(conn
+                    .query_row(
+                        &format!(
+                            "SELECT s.subject, s.model, s.idx FROM src.{table} s
+                             JOIN main.{table} m ON m.subject = s.subject AND m.model = s.model AND m.idx = s.idx
+                             WHERE {differs} LIMIT 1"
+                        ),
+                        [],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .optional()
+                    .map_err(e_in)?);
+            }
             if let Some((w, m, i)) = conflict {
                 return Err(CampaignError::Merge {
                     path: input.clone(),
@@ -217,6 +227,11 @@ fn merge_into(
                     sdc_max_abs, sdc_max_rel, sdc_nan_inf, outcome_json, session + ?1, worker, finished
                  FROM src.results WHERE true ON CONFLICT DO NOTHING",
                 [offset],
+            )
+            .map_err(e_in)?;
+            conn.execute(
+                "INSERT INTO main.coverage SELECT * FROM src.coverage WHERE true ON CONFLICT DO NOTHING",
+                [],
             )
             .map_err(e_in)?;
             let shard: Option<String> = conn

@@ -8,7 +8,8 @@
 //! outcome, cause, activations, instructions, SDC magnitude, timing, session),
 //! `sessions` (one per `run`/`resume`: host, process, device identity, tool version,
 //! status) and `targets` (the calibration of every golden + dry run: hang limits).
-//! Stores of schema 1 (workloads only) are upgraded on open ([`schema`]); every open
+//! `coverage` (schema 3: the health check's result on each fault of a coverage campaign).
+//! Stores of schema 1 (workloads only) and 2 are upgraded on open ([`schema`]); every open
 //! first runs SQLite's `quick_check`, so a damaged file is reported, never read.
 //!
 //! Durability: the journal is a write-ahead log (`journal_mode=WAL`); each result is
@@ -19,12 +20,14 @@
 //! (the last commits may be lost, never corrupted: they are simply run again);
 //! [`Durability::Full`] also syncs every commit to disk.
 
+mod coverage;
 mod merge;
 mod schema;
 
+pub(crate) use coverage::outcome_of as coverage_outcome;
 pub use merge::{merge_stores, MergeSummary};
-use schema::SCHEMA;
-pub use schema::{RESULT_COLUMNS, STORE_SCHEMA_VERSION};
+pub use schema::{COVERAGE_COLUMNS, RESULT_COLUMNS, STORE_SCHEMA_VERSION};
+use schema::{COVERAGE_TABLE, SCHEMA};
 
 use super::config::{in_shard, shard_name, CampaignConfig};
 use super::error::CampaignError;
@@ -324,6 +327,7 @@ impl CampaignStore {
         conn.execute_batch("PRAGMA foreign_keys = ON;").map_err(e)?;
         let tx = conn.transaction().map_err(e)?;
         tx.execute_batch(SCHEMA).map_err(e)?;
+        tx.execute_batch(COVERAGE_TABLE).map_err(e)?;
         let config = &plan.config;
         let mut meta: Vec<(&str, String)> = vec![
             ("schema_version", STORE_SCHEMA_VERSION.to_string()),
@@ -440,13 +444,13 @@ impl CampaignStore {
         };
         match schema_version(&conn, path)? {
             v if v == STORE_SCHEMA_VERSION => {}
-            1 if !read_only => {
-                schema::upgrade_v1(&mut conn).map_err(bad)?;
+            v @ (1 | 2) if !read_only => {
+                schema::upgrade(&mut conn, v).map_err(bad)?;
             }
-            1 => {
+            v @ (1 | 2) => {
                 // Reading only: upgrade a private copy, leave the file as it is.
                 drop(conn);
-                let copy = upgraded_copy(path)?;
+                let copy = upgraded_copy(path, v)?;
                 let conn = connect(&copy.file, flags)?;
                 let meta = read_meta(&conn, path)?;
                 return Ok(CampaignStore {
@@ -458,7 +462,7 @@ impl CampaignStore {
             }
             v => {
                 return Err(bad(format!(
-                    "campaign store schema version {v}; this build reads versions 1 and {STORE_SCHEMA_VERSION} (a newer gpufault wrote it)"
+                    "campaign store schema version {v}; this build reads versions 1 to {STORE_SCHEMA_VERSION} (a newer gpufault wrote it)"
                 )))
             }
         }
@@ -1146,7 +1150,7 @@ fn schema_version(conn: &Connection, path: &Path) -> Result<u32, CampaignError> 
 }
 
 /// A private, upgraded copy of the older store at `path` (for reading only).
-fn upgraded_copy(path: &Path) -> Result<UpgradedCopy, CampaignError> {
+fn upgraded_copy(path: &Path, from: u32) -> Result<UpgradedCopy, CampaignError> {
     let fail = |reason: String| CampaignError::Format {
         path: path.to_path_buf(),
         reason,
@@ -1168,7 +1172,7 @@ fn upgraded_copy(path: &Path) -> Result<UpgradedCopy, CampaignError> {
         .map_err(|e| fail(format!("cannot copy the store to upgrade it: {e}")))?;
     drop(src);
     let mut conn = connect(&copy.file, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
-    schema::upgrade_v1(&mut conn).map_err(fail)?;
+    schema::upgrade(&mut conn, from).map_err(fail)?;
     Ok(copy)
 }
 

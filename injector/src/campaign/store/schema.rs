@@ -7,6 +7,10 @@
 //! columns; [`upgrade_v1`] rewrites such a store to schema 2 in one transaction
 //! (rows, results and sessions unchanged; the configuration gets its `subjects` and the
 //! plan hash is recomputed from it).
+//!
+//! Schema 3 adds the `coverage` table ([`COVERAGE_TABLE`]): one row per result of a
+//! coverage campaign (what the health check made of the fault); [`upgrade_v2`] adds it
+//! to a schema-2 store (nothing else changes, so injection campaigns read as before).
 
 use super::super::config::CampaignConfig;
 use super::super::plan::plan_hash;
@@ -15,9 +19,9 @@ use crate::subject::{SubjectRef, WorkloadSubject};
 use rusqlite::{params, Connection};
 
 /// Version of the store's tables; older versions are upgraded, newer ones refused.
-pub const STORE_SCHEMA_VERSION: u32 = 2;
+pub const STORE_SCHEMA_VERSION: u32 = 3;
 
-/// The tables of a new store.
+/// The tables of schema 2 (a new store has these and [`COVERAGE_TABLE`]).
 pub(super) const SCHEMA: &str = "
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
@@ -107,6 +111,52 @@ CREATE TABLE results (
 );
 ";
 
+/// The table schema 3 adds: the health check's result on each fault of a coverage
+/// campaign, beside its `results` row (outcome `detected` or `escaped`, timing,
+/// session), committed in the same transaction.
+pub(super) const COVERAGE_TABLE: &str = "
+CREATE TABLE coverage (
+    subject         TEXT NOT NULL,
+    model           TEXT NOT NULL,
+    idx             INTEGER NOT NULL,
+    scheduling_seed INTEGER NOT NULL,
+    detected        INTEGER NOT NULL,
+    verdict         TEXT NOT NULL,
+    reason          TEXT,
+    sms             TEXT NOT NULL,
+    units           TEXT NOT NULL,
+    kernels         TEXT NOT NULL,
+    findings        INTEGER NOT NULL,
+    features        TEXT NOT NULL,
+    expected_unit   TEXT NOT NULL,
+    sm_named        INTEGER NOT NULL,
+    sm_first        INTEGER NOT NULL,
+    unit_correct    INTEGER NOT NULL,
+    baseline        TEXT,
+    PRIMARY KEY (subject, model, idx),
+    FOREIGN KEY (subject, model, idx) REFERENCES results (subject, model, idx)
+);
+";
+
+/// The columns of the `coverage` table that say what the check made of a fault: two
+/// results of one fault must agree on all of them (and on [`RESULT_COLUMNS`]).
+pub const COVERAGE_COLUMNS: [&str; 14] = [
+    "scheduling_seed",
+    "detected",
+    "verdict",
+    "reason",
+    "sms",
+    "units",
+    "kernels",
+    "findings",
+    "features",
+    "expected_unit",
+    "sm_named",
+    "sm_first",
+    "unit_correct",
+    "baseline",
+];
+
 /// The columns of the store's `results` table that say what an injection gave
 /// (everything but when, where and how long): two results of one injection must agree
 /// on all of them.
@@ -142,6 +192,28 @@ pub(super) fn quick_check(conn: &Connection) -> Result<(), String> {
     } else {
         Err(rows.join("; "))
     }
+}
+
+/// Adds the `coverage` table to a schema-2 store (in one transaction).
+pub(super) fn upgrade_v2(conn: &mut Connection) -> Result<(), String> {
+    let result = (|| -> Result<(), rusqlite::Error> {
+        let tx = conn.transaction()?;
+        tx.execute_batch(COVERAGE_TABLE)?;
+        tx.execute(
+            "UPDATE meta SET value = '3' WHERE key = 'schema_version'",
+            [],
+        )?;
+        tx.commit()
+    })();
+    result.map_err(|e| format!("upgrading the store from schema 2: {e}"))
+}
+
+/// Upgrades a store of schema `from` (1 or 2) to [`STORE_SCHEMA_VERSION`].
+pub(super) fn upgrade(conn: &mut Connection, from: u32) -> Result<(), String> {
+    if from == 1 {
+        upgrade_v1(conn)?;
+    }
+    upgrade_v2(conn)
 }
 
 /// The schema-1 configuration: workload names instead of subjects.

@@ -48,6 +48,7 @@ enum Command {
 
 fn main() -> ExitCode {
     cmd::set_signal_dispositions();
+    cmd::keep_freed_memory();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return cmd::check::parse_error(e),

@@ -35,6 +35,29 @@ pub fn print_json_or_text<T: serde::Serialize>(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Keeps freed memory in the process (glibc's malloc; a no-op elsewhere); called first
+/// in `main`, before any other thread exists. Every injection and every health check on
+/// a virtual GPU allocates the same large buffers again (a `sim:h100` check: 112 MB of
+/// records), which glibc by default maps fresh from the kernel and returns after use —
+/// zeroed pages and page faults each time, 10% of a coverage campaign's time
+/// (BENCHMARKS.md). Buffers up to 2 GiB now come from the heap, and the heap is not
+/// trimmed: a process keeps its peak memory until it exits, which for these short-lived
+/// commands and workers is the trade wanted.
+pub fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use nix::libc::{mallopt, M_MMAP_THRESHOLD, M_TRIM_THRESHOLD};
+        // SAFETY: mallopt only changes malloc's parameters; no other thread allocates yet.
+        unsafe {
+            if mallopt(M_MMAP_THRESHOLD, i32::MAX) == 0 {
+                // a glibc that caps the threshold takes its maximum (32 MiB on 64-bit)
+                mallopt(M_MMAP_THRESHOLD, 32 << 20);
+            }
+            mallopt(M_TRIM_THRESHOLD, i32::MAX);
+        }
+    }
+}
+
 /// Sets the signal dispositions of a command-line tool; called first in `main`, before
 /// any other thread exists:
 ///

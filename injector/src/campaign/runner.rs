@@ -149,6 +149,24 @@ impl RunSummary {
     pub fn complete(&self) -> bool {
         self.done == self.planned
     }
+
+    /// Counts a result this session committed and reports it.
+    fn commit(
+        &mut self,
+        row: &PlanRow,
+        record: &RunRecord,
+        on_event: &mut dyn FnMut(&CampaignEvent<'_>),
+    ) {
+        self.ran += 1;
+        self.done += 1;
+        *self.counts.entry(record.outcome.kind()).or_default() += 1;
+        on_event(&CampaignEvent::Result {
+            row,
+            record,
+            done: self.done,
+            planned: self.planned,
+        });
+    }
 }
 
 enum Msg {
@@ -296,7 +314,7 @@ fn run_session(
     let (store, session, config, device, opts) =
         (ctx.store, ctx.session, ctx.config, ctx.device, ctx.opts);
     let rows = store.pending(ctx.shard)?;
-    let (planned, mut done) = store.progress(ctx.shard)?;
+    let (planned, done) = store.progress(ctx.shard)?;
     let jobs = opts.jobs.clamp(1, rows.len().max(1));
     on_event(&CampaignEvent::Started {
         session,
@@ -353,23 +371,14 @@ fn run_session(
                     injection,
                 } => {
                     let row = &rows[row];
-                    match store.insert_result(session, worker, row, &injection) {
-                        Ok(true) => {
-                            done += 1;
-                            summary.ran += 1;
-                            *summary.counts.entry(injection.outcome.kind()).or_default() += 1;
-                            let record = record_of(row, &injection);
-                            on_event(&CampaignEvent::Result {
-                                row,
-                                record: &record,
-                                done,
-                                planned,
-                            });
-                            Ok(())
-                        }
-                        Ok(false) => Ok(()),
-                        Err(e) => Err(e),
-                    }
+                    store
+                        .insert_result(session, worker, row, &injection)
+                        .map(|inserted| {
+                            if inserted {
+                                let record = record_of(row, &injection);
+                                summary.commit(row, &record, on_event);
+                            }
+                        })
                 }
                 Msg::Coverage {
                     worker,
@@ -377,34 +386,24 @@ fn run_session(
                     record,
                 } => {
                     let row = &rows[row];
-                    match store.insert_coverage(session, worker, row, &record) {
-                        Ok(true) => {
-                            done += 1;
-                            summary.ran += 1;
-                            let outcome = super::store::coverage_outcome(&record);
-                            *summary.counts.entry(outcome.kind()).or_default() += 1;
-                            let record = RunRecord {
-                                workload: row.subject.clone(),
-                                model: row.model.id().to_string(),
-                                spec: row.spec.to_string(),
-                                outcome,
-                                activations: None,
-                                instructions: record.instructions,
-                                elapsed_us: record.duration_us,
-                                error: None,
-                                fault_sm: Some(row.spec.sm),
-                            };
-                            on_event(&CampaignEvent::Result {
-                                row,
-                                record: &record,
-                                done,
-                                planned,
-                            });
-                            Ok(())
-                        }
-                        Ok(false) => Ok(()),
-                        Err(e) => Err(e),
-                    }
+                    store
+                        .insert_coverage(session, worker, row, &record)
+                        .map(|inserted| {
+                            if inserted {
+                                let record = RunRecord {
+                                    workload: row.subject.clone(),
+                                    model: row.model.id().to_string(),
+                                    spec: row.spec.to_string(),
+                                    outcome: super::store::coverage_outcome(&record),
+                                    activations: None,
+                                    instructions: record.instructions,
+                                    elapsed_us: record.duration_us,
+                                    error: None,
+                                    fault_sm: Some(row.spec.sm),
+                                };
+                                summary.commit(row, &record, on_event);
+                            }
+                        })
                 }
                 Msg::Target {
                     worker,
@@ -457,8 +456,7 @@ fn run_session(
     if let Some(e) = write_error {
         return Err(e);
     }
-    summary.done = done;
-    summary.interrupted = stop.load(Ordering::SeqCst) && done < planned;
+    summary.interrupted = stop.load(Ordering::SeqCst) && summary.done < planned;
     summary.elapsed = t0.elapsed();
     Ok(summary)
 }

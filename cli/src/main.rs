@@ -41,6 +41,12 @@ enum Command {
     Check(cmd::check::CheckArgs),
     /// Measure the health check's coverage: faults per model on faulty virtual GPUs, detected or escaped (a campaign store; `report` renders it).
     Coverage(cmd::coverage::CoverageArgs),
+    /// The quarantine ledger of GPUs kept out of jobs: list, add, release (after a clean check).
+    Quarantine(cmd::quarantine::QuarantineArgs),
+    /// Run a training job with only healthy GPUs; quarantine a GPU that turns faulty and restart the job from its checkpoint on the rest.
+    Guard(cmd::guard::GuardArgs),
+    /// Data-parallel training of an MLP on N devices with checkpoints (the job the guard's tests guard).
+    Train(cmd::train::TrainArgs),
     /// Serve one device to a parent process over stdin/stdout (internal).
     #[command(name = "__worker", hide = true)]
     Worker(cmd::worker::WorkerArgs),
@@ -65,6 +71,9 @@ fn main() -> ExitCode {
         Command::Campaign(a) => cmd::campaign::run(*a),
         Command::Report(a) => cmd::report::run(a),
         Command::Coverage(a) => cmd::coverage::run(a),
+        Command::Quarantine(a) => cmd::quarantine::run(a),
+        Command::Guard(a) => cmd::guard::run(a),
+        Command::Train(a) => cmd::train::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,13 +1,16 @@
 //! Exit codes of every `gpufault` command — a documented API, defined here once and
 //! explained per command in `docs/exit-codes.md` (a test keeps the two in step).
 //!
-//! Three schemes, one per kind of process, each an enum whose variants are the codes:
+//! Five schemes, one per kind of process, each an enum whose variants are the codes:
 //!
 //! - [`Exit`]: every command but the health check (success, found a problem, usage or
 //!   environment error, SIGINT, SIGTERM).
 //! - [`CheckExit`]: the health check's verdict (`gpufault check`). A check that could not
 //!   run is never 0; nor is a usage error of `check`, which is documented apart.
 //! - [`WorkerExit`]: the hidden `gpufault __worker` process, read by its parent only.
+//! - [`GuardExit`]: the training guard (`gpufault guard`), read by a scheduler: did the
+//!   job complete, or should it be requeued.
+//! - [`TrainExit`]: the data-parallel training job (`gpufault train`), read by the guard.
 //!
 //! ```
 //! use reports::exit::{CheckExit, Exit};
@@ -111,6 +114,56 @@ codes! {
     }
 }
 
+codes! {
+    /// The exit code of the training guard (`gpufault guard -- CMD…`). The guard judges
+    /// the job by its completion marker (its progress file saying `done`), never by the
+    /// exit code of the command or launcher it started.
+    GuardExit {
+        /// The job wrote its completion marker (after any number of restarts within the
+        /// budget).
+        Completed = 0, "the job completed";
+        /// The job ended without its completion marker and the restart budget is spent
+        /// (or restarting cannot help: the command could not be started).
+        JobFailed = 1, "the job did not complete";
+        /// A usage or environment error kept the guard from starting the job: a bad
+        /// flag, an unreadable node config or ledger.
+        Usage = 2, "usage or environment error";
+        /// Fewer usable GPUs than `--min-devices` (before the first start or after a
+        /// quarantine): requeue the job on another node.
+        TooFewDevices = 3, "too few healthy GPUs";
+        /// The guard was stopped by SIGINT; it forwarded the signal, waited for the job
+        /// to checkpoint and stop (then killed what was left).
+        Interrupted = 130, "stopped by Ctrl-C (SIGINT)";
+        /// The guard was stopped by SIGTERM (`scancel`, a pod's termination), forwarded
+        /// as for SIGINT.
+        Terminated = 143, "stopped by SIGTERM";
+    }
+}
+
+codes! {
+    /// The exit code of the data-parallel training job (`gpufault train`).
+    TrainExit {
+        /// Every step ran; the final checkpoint and the completion marker are written.
+        Finished = 0, "training finished";
+        /// A usage or environment error: a bad flag, a checkpoint of another run, an
+        /// unknown device.
+        Usage = 2, "usage or environment error";
+        /// A device failed: a launch faulted, hung or could not run; the last checkpoint
+        /// stays.
+        DeviceFailed = 3, "a device failed";
+        /// The loss or a gradient is not finite; nothing of that step is kept.
+        NonFinite = 4, "non-finite loss or gradients";
+        /// The loss jumped beyond `--max-loss-jump` times its recent average; nothing of
+        /// that step is kept.
+        LossJump = 5, "the loss jumped";
+        /// Stopped by SIGINT after writing a checkpoint of the last finished step.
+        Interrupted = 130, "stopped by Ctrl-C (SIGINT)";
+        /// Stopped by SIGTERM (the guard asking it to checkpoint) after writing a
+        /// checkpoint of the last finished step.
+        Terminated = 143, "stopped by SIGTERM";
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +223,20 @@ mod tests {
         agree(
             &table(&doc, "## The health check"),
             &CheckExit::ALL
+                .iter()
+                .map(|e| (e.code(), e.meaning()))
+                .collect::<Vec<_>>(),
+        );
+        agree(
+            &table(&doc, "## The training guard"),
+            &GuardExit::ALL
+                .iter()
+                .map(|e| (e.code(), e.meaning()))
+                .collect::<Vec<_>>(),
+        );
+        agree(
+            &table(&doc, "## The training job"),
+            &TrainExit::ALL
                 .iter()
                 .map(|e| (e.code(), e.meaning()))
                 .collect::<Vec<_>>(),

@@ -56,6 +56,8 @@ mod coverage;
 mod error;
 pub mod exit;
 mod format;
+pub mod guard;
+pub mod ledger;
 mod nonfinite;
 mod outcome;
 pub mod output;

@@ -364,15 +364,6 @@ pub(crate) fn command_line() -> String {
         .join(" ")
 }
 
-pub(crate) fn host_name() -> String {
-    ["/proc/sys/kernel/hostname", "/etc/hostname"]
-        .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".into())
-}
-
 /// The run flags of a command that runs a store (`coverage`): worker threads, shard,
 /// how hard commits are synced; devices in threads (virtual GPUs), no JSON Lines.
 pub(crate) fn run_flags(jobs: Option<usize>, shard: Option<String>, full_sync: bool) -> RunFlags {
@@ -556,7 +547,7 @@ pub(crate) fn run_store(
             SyncArg::Normal => Durability::Normal,
             SyncArg::Full => Durability::Full,
         },
-        host: host_name(),
+        host: shim::sys::host_name(),
         command: Some(command_line()),
     };
     let stop = interrupt::install()?;

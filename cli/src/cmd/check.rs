@@ -135,7 +135,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     let report = CheckReport::new(
         env!("CARGO_PKG_VERSION"),
-        &super::campaign::host_name(),
+        &shim::sys::host_name(),
         &started,
         level.name(),
         checks,
@@ -151,7 +151,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     out.write_all(text.as_bytes())?;
     out.flush()?;
     if let Some(path) = &args.prometheus {
-        super::report::write_whole(path, reports::render_check_prometheus(&report).as_bytes())
+        shim::sys::write_atomic(path, reports::render_check_prometheus(&report).as_bytes())
             .with_context(|| format!("--prometheus {}", path.display()))?;
     }
     Ok(report.verdict.exit().into())

@@ -5,12 +5,15 @@ pub mod campaign;
 pub mod check;
 pub mod coverage;
 pub mod devices;
+pub mod guard;
 pub mod models;
 pub mod ptx;
+pub mod quarantine;
 pub mod report;
 pub mod run;
 pub mod sim;
 pub mod subjects;
+pub mod train;
 pub mod worker;
 pub mod workloads;
 

@@ -16,8 +16,8 @@ use anyhow::{anyhow, bail, Context};
 use clap::Args;
 use injector::CampaignStore;
 use reports::{Format, ReportError};
-use std::fs::{self, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs;
+use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -116,7 +116,8 @@ fn write_out(args: &ReportArgs, mut text: String) -> anyhow::Result<ExitCode> {
     match &args.out {
         Some(path) => {
             refuse_to_destroy(&args.store, path)?;
-            write_whole(path, text.as_bytes()).with_context(|| format!("-o {}", path.display()))?
+            shim::sys::write_atomic(path, text.as_bytes())
+                .with_context(|| format!("-o {}", path.display()))?
         }
         None => {
             let mut out = std::io::stdout().lock();
@@ -173,53 +174,6 @@ fn refuse_to_destroy(store: &Path, out: &Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// Writes `bytes` to `path` all or nothing: into a new temporary file in the same
-/// directory (with the permissions of the file it replaces), synced to disk, then
-/// renamed over `path`. On any error the temporary file is removed and `path` is left
-/// as it was. A symlink at `path` is followed: its target is replaced. What is not a
-/// regular file (`/dev/null`, a FIFO, a terminal) is written to, never replaced.
-pub(crate) fn write_whole(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    if fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        return fs::write(path, bytes);
-    }
-    let path = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
-    let old = fs::metadata(&path).ok();
-    for attempt in 0..100 {
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(format!(".{}-{attempt}.tmp", std::process::id()));
-        let tmp = dir.join(tmp_name);
-        let mut file = match OpenOptions::new().write(true).create_new(true).open(&tmp) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        };
-        let written = (|| {
-            if let Some(m) = &old {
-                file.set_permissions(m.permissions())?;
-            }
-            file.write_all(bytes)?;
-            file.sync_all()?;
-            fs::rename(&tmp, &path)
-        })();
-        if written.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        return written;
-    }
-    Err(io::Error::new(
-        io::ErrorKind::AlreadyExists,
-        "no free temporary file name beside it",
-    ))
 }
 
 /// Prints the compact terminal table of `store` on stdout (the one-shot campaign's

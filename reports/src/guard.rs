@@ -1,0 +1,1 @@
+//! The training guard's event records (to be written).

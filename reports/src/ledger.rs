@@ -1,0 +1,1 @@
+//! The quarantine ledger's records (to be written).

@@ -1,0 +1,1 @@
+//! `gpufault guard` (to be written).

@@ -1,0 +1,1 @@
+//! The quarantine ledger (to be written).

@@ -1,0 +1,1 @@
+//! `gpufault train` (to be written).

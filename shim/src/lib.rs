@@ -10,9 +10,11 @@
 //! - [`train`]: `gpufault train`: data-parallel training of the `mlp_train` workload's MLP
 //!   on N devices, with atomic checkpoints and its own numerical checks: the job the
 //!   guard's tests guard.
+//! - [`env`]: the environment variables between the guard and its job.
 //! - [`sys`]: the all-or-nothing file write and the host name they share.
 #![deny(missing_docs)]
 
+pub mod env;
 pub mod guard;
 pub mod ledger;
 pub mod sys;

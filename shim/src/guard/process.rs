@@ -39,6 +39,10 @@ pub struct Job {
     child: Child,
     run_id: String,
     exited: Option<ExitStatus>,
+    /// Every process ever seen as a member (to reap those re-parented to this process,
+    /// and only those: its other children, such as health-check workers, are reaped by
+    /// their owners).
+    seen: std::cell::RefCell<BTreeSet<Pid>>,
 }
 
 impl Job {
@@ -70,6 +74,7 @@ impl Job {
             child,
             run_id: run_id.to_string(),
             exited: None,
+            seen: Default::default(),
         })
     }
 
@@ -88,7 +93,9 @@ impl Job {
 
     /// Every live process of the job (the main process included while it runs).
     pub fn members(&self) -> Vec<Pid> {
-        members(&self.run_id, Pid::from_raw(self.pid() as i32))
+        let m = members(&self.run_id, Pid::from_raw(self.pid() as i32));
+        self.seen.borrow_mut().extend(m.iter().copied());
+        m
     }
 
     /// Asks every process of the job to stop (SIGTERM), waits up to `grace` for all to
@@ -157,12 +164,18 @@ impl Job {
         sent
     }
 
-    /// Reaps members that are this process's children (orphans re-parented to the
-    /// subreaper) and have exited; never the main process (its `Child` does that).
+    /// Reaps processes once seen as members that are now this process's children
+    /// (orphans re-parented to the subreaper) and have exited; never the main process
+    /// (its `Child` does that) nor any other child of this process.
     fn reap_members(&self) {
         let me = nix::unistd::getpid();
+        let seen = self.seen.borrow();
         for (pid, info) in processes() {
-            if info.ppid == me && info.zombie && pid.as_raw() as u32 != self.pid() {
+            if info.ppid == me
+                && info.zombie
+                && seen.contains(&pid)
+                && pid.as_raw() as u32 != self.pid()
+            {
                 let _ = waitpid(pid, Some(WaitPidFlag::WNOHANG));
             }
         }

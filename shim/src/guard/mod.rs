@@ -21,6 +21,7 @@
 
 mod events;
 pub mod process;
+pub mod timeline;
 
 pub use events::EventLog;
 pub use process::{become_subreaper, Job, Stop};

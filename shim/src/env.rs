@@ -28,3 +28,10 @@ pub const DEVICE_COUNT: &str = "GPUFAULT_DEVICE_COUNT";
 pub const GUARD_RUN: &str = "GPUFAULT_GUARD_RUN";
 /// The quarantine ledger file (`--ledger` defaults to it).
 pub const LEDGER: &str = "GPUFAULT_LEDGER";
+/// Set on a restart after a fault: the newest checkpoint step the job may resume from.
+/// Checkpoints written after the last clean check of the now-faulty GPU may hold state
+/// the fault already corrupted (its gradients went into every replica), so the guard
+/// names the newest checkpoint it saw written before that check began; the job resumes
+/// from the newest one it kept at or below this step (0: from the start). Absent: the
+/// newest checkpoint.
+pub const RESUME_AT_MOST: &str = "GPUFAULT_RESUME_AT_MOST";

@@ -118,6 +118,10 @@ pub fn run(config: GuardConfig, log: &mut EventLog, signals: &Receiver<i32>) -> 
         log,
         signals,
         restarts: 0,
+        checkpoints: Vec::new(),
+        resume_at_most: None,
+        resumed_from: None,
+        last_clean: None,
     };
     guard.run()
 }
@@ -128,6 +132,14 @@ struct Guard<'a> {
     signals: &'a Receiver<i32>,
     run_id: String,
     restarts: u32,
+    /// Checkpoint steps the job reported, with when the guard first saw each.
+    checkpoints: Vec<(u64, Instant)>,
+    /// The newest checkpoint the current start may resume from (`None`: any).
+    resume_at_most: Option<u64>,
+    /// What the current start resumed from, as it reported.
+    resumed_from: Option<u64>,
+    /// When the last clean check of the devices in use (in this start) began.
+    last_clean: Option<Instant>,
 }
 
 impl Guard<'_> {
@@ -166,6 +178,8 @@ impl Guard<'_> {
                 });
             }
             let _ = std::fs::remove_file(&self.config.progress_file);
+            self.resumed_from = None;
+            self.last_clean = None;
             let mut job = match Job::spawn(
                 &self.config.command,
                 &self.job_env(&in_use, attempt),
@@ -227,6 +241,7 @@ impl Guard<'_> {
                     for (dev, reason, evidence) in &faulty {
                         self.quarantine(dev, reason, evidence.clone());
                     }
+                    self.resume_at_most = Some(self.trusted_checkpoint());
                     self.stop(&mut job, "a device in use is faulty");
                     self.job_exited(&mut job, attempt);
                     if self.progress().is_some_and(|p| p.done) {
@@ -253,6 +268,7 @@ impl Guard<'_> {
                         for (dev, reason, evidence) in &faulty {
                             self.quarantine(dev, reason, evidence.clone());
                         }
+                        self.resume_at_most = Some(self.trusted_checkpoint());
                     }
                     in_use.retain(|d| !faulty.iter().any(|f| f.0.uuid == d.uuid));
                 }
@@ -420,6 +436,9 @@ impl Guard<'_> {
         if let Some(path) = &self.config.node_config {
             env.push((env::NODE_CONFIG.to_string(), path.display().to_string()));
         }
+        if let Some(step) = self.resume_at_most {
+            env.push((env::RESUME_AT_MOST.to_string(), step.to_string()));
+        }
         env
     }
 
@@ -428,7 +447,7 @@ impl Guard<'_> {
         let mut first_step = false;
         let mut checkpoint = None;
         let mut next_check = self.config.check_every.map(|d| Instant::now() + d);
-        let mut running: Option<Receiver<(Vec<DeviceCheck>, Duration)>> = None;
+        let mut running: Option<(Receiver<(Vec<DeviceCheck>, Duration)>, Instant)> = None;
         let specs: Vec<DeviceSpec> = in_use.iter().map(|d| d.spec.clone()).collect();
         let mut xids = self.config.platform.xid_watch(&specs).ok();
         loop {
@@ -439,6 +458,7 @@ impl Guard<'_> {
             if let Some(p) = self.progress() {
                 if p.step > 0 && !first_step {
                     first_step = true;
+                    self.resumed_from = p.resumed_from;
                     self.log.emit(GuardEvent::JobFirstStep {
                         attempt,
                         step: p.step,
@@ -451,6 +471,8 @@ impl Guard<'_> {
                 }
                 if p.checkpoint_step.is_some() && p.checkpoint_step != checkpoint {
                     checkpoint = p.checkpoint_step;
+                    self.checkpoints
+                        .push((checkpoint.unwrap_or_default(), Instant::now()));
                     self.log.emit(GuardEvent::JobCheckpoint {
                         attempt,
                         step: checkpoint.unwrap_or_default(),
@@ -464,9 +486,10 @@ impl Guard<'_> {
                 return WatchEnd::Exited;
             }
             // periodic checks, one at a time, on a thread of their own
-            if let Some(rx) = &running {
+            if let Some((rx, began)) = &running {
                 match rx.try_recv() {
                     Ok((checks, took)) => {
+                        let began = *began;
                         running = None;
                         self.log_checks(in_use, &checks, "periodic", took);
                         let faulty = faulty_of(in_use, &checks);
@@ -475,6 +498,9 @@ impl Guard<'_> {
                                 source: "periodic_check",
                                 faulty,
                             };
+                        }
+                        if checks.iter().all(|c| c.verdict != Verdict::Faulty) {
+                            self.last_clean = Some(began);
                         }
                         next_check = self.config.check_every.map(|d| Instant::now() + d);
                     }
@@ -493,7 +519,7 @@ impl Guard<'_> {
                     let checks = detector::check_node(&platform, &specs, &options, &mut |_| {});
                     let _ = tx.send((checks, started.elapsed()));
                 });
-                running = Some(rx);
+                running = Some((rx, Instant::now()));
                 next_check = None;
             }
             // XID events double as the poll's sleep
@@ -571,6 +597,25 @@ impl Guard<'_> {
             done: progress.as_ref().is_some_and(|p| p.done),
             step: progress.map(|p| p.step),
         });
+    }
+
+    /// The newest checkpoint step that predates the fault for certain: the newest seen
+    /// before the last clean check of this start began; without a clean check in this
+    /// start, the checkpoint it resumed from (0: none, start over). The ledger's evidence
+    /// says the GPU was bad at detection; it may have been bad since just after the last
+    /// clean check, and every step since then averaged its gradients into every replica.
+    fn trusted_checkpoint(&self) -> u64 {
+        match self.last_clean {
+            Some(clean) => self
+                .checkpoints
+                .iter()
+                .filter(|(_, seen)| *seen <= clean)
+                .map(|(step, _)| *step)
+                .max()
+                .unwrap_or(0)
+                .max(self.resumed_from.unwrap_or(0)),
+            None => self.resumed_from.unwrap_or(0),
+        }
     }
 
     fn progress(&self) -> Option<JobProgress> {

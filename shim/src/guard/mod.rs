@@ -177,6 +177,21 @@ impl Guard<'_> {
                     restarts: self.restarts,
                 });
             }
+            if let Ok(sig) = self.signals.try_recv() {
+                let name = signal_name(sig);
+                self.log.emit(GuardEvent::Signal {
+                    signal: name.clone(),
+                });
+                return self.finish(Outcome {
+                    exit: if sig == nix::libc::SIGINT {
+                        GuardExit::Interrupted
+                    } else {
+                        GuardExit::Terminated
+                    },
+                    reason: format!("stopped by {name} before the job was (re)started"),
+                    restarts: self.restarts,
+                });
+            }
             let _ = std::fs::remove_file(&self.config.progress_file);
             self.resumed_from = None;
             self.last_clean = None;
@@ -575,13 +590,26 @@ impl Guard<'_> {
     /// Logs the end of the job's main process and kills whatever of it is left (workers
     /// that outlived it).
     fn job_exited(&mut self, job: &mut Job, attempt: u32) {
-        let status = loop {
+        // A job that wrote its marker gets the grace period to exit by itself.
+        let until = Instant::now() + self.config.grace;
+        let mut status = None;
+        while Instant::now() < until {
             match job.try_wait() {
-                Ok(Some(s)) => break Some(s),
+                Ok(Some(s)) => {
+                    status = Some(s);
+                    break;
+                }
                 Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-                Err(_) => break None,
+                Err(_) => break,
             }
-        };
+        }
+        if status.is_none() {
+            self.stop(
+                job,
+                "the job's main process did not exit within the grace period",
+            );
+            status = job.try_wait().ok().flatten();
+        }
         if !job.members().is_empty() {
             self.stop(
                 job,

@@ -92,6 +92,9 @@ struct Dev {
     cuda: bool,
 }
 
+/// A periodic check's verdicts and how long it took.
+type CheckResult = (Vec<DeviceCheck>, Duration);
+
 /// Why [`Guard::watch`] returned.
 enum WatchEnd {
     /// The job wrote its completion marker.
@@ -462,7 +465,7 @@ impl Guard<'_> {
         let mut first_step = false;
         let mut checkpoint = None;
         let mut next_check = self.config.check_every.map(|d| Instant::now() + d);
-        let mut running: Option<(Receiver<(Vec<DeviceCheck>, Duration)>, Instant)> = None;
+        let mut running: Option<(Receiver<CheckResult>, Instant)> = None;
         let specs: Vec<DeviceSpec> = in_use.iter().map(|d| d.spec.clone()).collect();
         let mut xids = self.config.platform.xid_watch(&specs).ok();
         loop {

@@ -299,7 +299,8 @@ fn recovery(o: &Opts, scratch: &Path) -> bool {
         }));
         recs.extend(rec);
     }
-    let phases: [(&str, fn(&Recovery) -> f64); 9] = [
+    type Phase = (&'static str, fn(&Recovery) -> f64);
+    let phases: [Phase; 9] = [
         ("detect (the check that found it)", |r| {
             r.detect_ms.unwrap_or(0.0)
         }),

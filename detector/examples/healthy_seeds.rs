@@ -74,7 +74,7 @@ fn main() {
                 }
                 results.lock().unwrap().push((seed, check.verdict, alarm));
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if n % 50 == 0 || n == runs {
+                if n.is_multiple_of(50) || n == runs {
                     eprintln!("{n}/{runs} runs, {:.0} s", start.elapsed().as_secs_f64());
                 }
             });

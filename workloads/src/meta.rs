@@ -65,7 +65,7 @@ impl SizeSpec {
 
     /// Checks `size` for the workload `workload`.
     pub fn check(&self, workload: &'static str, size: usize) -> Result<(), InputError> {
-        if size < self.min || size > self.max || size % self.multiple_of != 0 {
+        if size < self.min || size > self.max || !size.is_multiple_of(self.multiple_of) {
             return Err(InputError::Size {
                 workload,
                 size,

@@ -57,7 +57,7 @@ impl Shape {
         }
         let warps = [32, 16, 8, 4]
             .into_iter()
-            .find(|w| g.warp_slots % w == 0)
+            .find(|w| g.warp_slots.is_multiple_of(*w))
             .ok_or_else(|| {
                 invalid(format!(
                     "geometry: {} warp slots per SM is not a multiple of 4",

@@ -221,7 +221,7 @@ fn one(p: &Param, a: &Value, buffers: &[BufferSpec]) -> Result<Arg, String> {
                 .chars()
                 .filter(|c| !c.is_whitespace() && *c != '_')
                 .collect();
-            if digits.len() % 2 != 0 {
+            if !digits.len().is_multiple_of(2) {
                 return Err(format!(
                     "`hex` has an odd number of digits ({})",
                     digits.len()

@@ -171,3 +171,113 @@ fn sim_run_arms_the_fault_of_a_faulty_virtual_gpu() {
         assert_eq!(got, if i < 4 { 0.0 } else { right }, "element {i}");
     }
 }
+
+#[test]
+fn the_environment_names_the_node_config_and_the_visible_gpus() {
+    let fault = "wv:sm=0,sp=0,warps=0x1,lanes=0xffff,pol=sa0";
+    let node = node_config("env", fault);
+    let dir = node.parent().unwrap().to_path_buf();
+    let with_env = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = support::command(&dir, args);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let node_env = ("GPUFAULT_NODE_CONFIG", node.to_str().unwrap());
+    // GPUFAULT_NODE_CONFIG: the faulty GPU without a flag ...
+    let o = with_env(
+        &["run", "scan", "--device", "sim:h100#2", "--json"],
+        &[node_env],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_ne!(json(&o)["verdict"], "identical");
+    // ... and an explicit --node-config wins over it
+    std::fs::write(dir.join("healthy.json"), r#"{"gpus": {}}"#).unwrap();
+    let o = with_env(
+        &[
+            "run",
+            "scan",
+            "--device",
+            "sim:h100#2",
+            "--node-config",
+            "healthy.json",
+            "--json",
+        ],
+        &[node_env],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // a missing file named by the variable is an error naming the variable
+    let o = with_env(
+        &["devices", "sim"],
+        &[("GPUFAULT_NODE_CONFIG", "missing.json")],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_contains(&stderr(&o), "GPUFAULT_NODE_CONFIG=missing.json");
+
+    // GPUFAULT_VISIBLE_DEVICES: a node is its listed GPUs, an unlisted GPU is refused
+    let all = json(&with_env(&["devices", "sim:h100*4", "--json"], &[]));
+    let uuid = |i: usize| all["devices"][i]["uuid"].as_str().unwrap().to_string();
+    let visible = format!("{},{}", uuid(0), uuid(3));
+    let env = [("GPUFAULT_VISIBLE_DEVICES", visible.as_str())];
+    let v = json(&with_env(&["devices", "sim:h100*4", "--json"], &env));
+    let names: Vec<&str> = v["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["device"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["sim:h100#0", "sim:h100#3"]);
+    let o = with_env(&["run", "vecadd", "--device", "sim:h100#2"], &env);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_contains(&stderr(&o), "sim:h100#2");
+    assert_contains(
+        &stderr(&o),
+        "is not visible: GPUFAULT_VISIBLE_DEVICES lists",
+    );
+}
+
+#[test]
+fn a_fault_that_has_not_arrived_leaves_the_gpu_healthy() {
+    let fault = "wv:sm=0,sp=0,warps=0x1,lanes=0xffff,pol=sa0";
+    let dir = support::scratch("faulty-cli-arrival");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    for (at, code, healthy) in [(now + 3600.0, 0, true), (now - 1.0, 1, false)] {
+        std::fs::write(
+            dir.join("node.json"),
+            format!(
+                r#"{{"gpus": {{"sim:h100#2": {{"fault": "{fault}", "fault_arrives_at": {at}}}}}}}"#
+            ),
+        )
+        .unwrap();
+        let args = [
+            "run",
+            "scan",
+            "--device",
+            "sim:h100#2",
+            "--node-config",
+            "node.json",
+            "--json",
+        ];
+        let o = gpufault(&dir, &args);
+        assert_eq!(o.status.code(), Some(code), "{}", stderr(&o));
+        assert_eq!(json(&o)["verdict"] == "identical", healthy, "arrival {at}");
+        let o = gpufault(
+            &dir,
+            &[
+                "devices",
+                "sim:h100#2",
+                "--node-config",
+                "node.json",
+                "--json",
+            ],
+        );
+        assert_eq!(
+            json(&o)["devices"][0]["fault_arrives_at"],
+            serde_json::json!(at)
+        );
+    }
+}

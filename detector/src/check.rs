@@ -504,7 +504,7 @@ pub fn select_devices(
                     vec![sim]
                 }
             },
-            other => other.expand(),
+            other => platform.expand(other),
         };
         for d in one {
             if !out.devices.contains(&d) {

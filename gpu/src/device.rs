@@ -258,12 +258,12 @@ impl<D: Device + ?Sized> DeviceExt for D {}
 
 /// A device that wraps another one: implement this instead of [`Device`], and the
 /// blanket impl below hands every call to [`wrapped_mut`](DeviceWrapper::wrapped_mut).
-/// A wrapper changes what it loads or what reads return by overriding
-/// [`on_load`](DeviceWrapper::on_load) or [`on_read`](DeviceWrapper::on_read), whose
-/// defaults forward too.
+/// A wrapper changes what it loads, what reads return or what happens around a launch by
+/// overriding [`on_load`](DeviceWrapper::on_load), [`on_read`](DeviceWrapper::on_read)
+/// or [`on_launch`](DeviceWrapper::on_launch), whose defaults forward too.
 ///
 /// `Box<D>` is one; [`Transformed`](crate::Transformed) rewrites every module in
-/// `on_load`.
+/// `on_load` (and arms a fault that arrives later in `on_launch`).
 pub trait DeviceWrapper {
     /// The type of the wrapped device.
     type Inner: Device + ?Sized;
@@ -278,6 +278,16 @@ pub trait DeviceWrapper {
     /// [`Device::read`]; by default a read of the wrapped device.
     fn on_read(&mut self, buf: Buffer, out: &mut [u8]) -> Result<(), GpuError> {
         self.wrapped_mut().read(buf, out)
+    }
+    /// [`Device::launch`]; by default a launch on the wrapped device.
+    fn on_launch(
+        &mut self,
+        m: ModuleHandle,
+        kernel: &str,
+        cfg: &LaunchConfig,
+        args: &[KernelArg],
+    ) -> Result<LaunchStats, GpuError> {
+        self.wrapped_mut().launch(m, kernel, cfg, args)
     }
 }
 
@@ -313,7 +323,7 @@ impl<W: DeviceWrapper> Device for W {
         cfg: &LaunchConfig,
         args: &[KernelArg],
     ) -> Result<LaunchStats, GpuError> {
-        self.wrapped_mut().launch(m, kernel, cfg, args)
+        self.on_launch(m, kernel, cfg, args)
     }
     fn set_limits(&mut self, limits: Limits) {
         self.wrapped_mut().set_limits(limits)

@@ -34,6 +34,7 @@ pub enum DeviceKind {
 /// | `memory_bytes` | integer | device memory |
 /// | `driver` | object \| null | [`DriverInfo`]; `null` for virtual GPUs |
 /// | `fault` | string \| null | the fault a node config gives this virtual GPU (the fault spec, uninterpreted) |
+/// | `fault_arrives_at` | number, absent when none | when that fault arrives (Unix time in seconds; before it the GPU is healthy); absent: there from the start |
 /// | `scheduling_seed` | integer \| null | the seed a virtual GPU schedules its launches from (from its name, `sim:h100#3@7`, or the node config); `null`: the fixed scheduling, and for real GPUs |
 /// | `telemetry` | object | [`Telemetry`] |
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +59,9 @@ pub struct DeviceInfo {
     pub driver: Option<DriverInfo>,
     /// The fault a node config marks this virtual GPU with, if any.
     pub fault: Option<String>,
+    /// When the fault arrives (Unix time in seconds; `None`: there from the start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault_arrives_at: Option<f64>,
     /// The scheduling seed of a virtual GPU (`None`: the fixed scheduling).
     #[serde(default)]
     pub scheduling_seed: Option<u64>,

@@ -82,10 +82,11 @@ pub use info::{
     RetiredPages, Telemetry, INFO_SCHEMA_VERSION,
 };
 pub use node::{
-    FaultFactory, FaultTarget, GpuFaults, ModuleTransform, NodeConfig, NodeConfigError, Transformed,
+    DormantModule, FaultFactory, FaultTarget, GpuFaults, ModuleTransform, NodeConfig,
+    NodeConfigError, Transformed,
 };
 pub use nvml::{XidEvent, XidWatch};
-pub use platform::{enumerate, open, Platform};
+pub use platform::{enumerate, open, Platform, VISIBLE_DEVICES_ENV};
 pub use sim_device::{LaunchProfile, SimDevice};
 pub use spec::{CudaSelector, DeviceSpec, SimSpec, SpecError, MAX_NODE_GPUS};
 pub use worker::{

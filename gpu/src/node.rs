@@ -4,10 +4,14 @@
 //! rule should catch (a pending row remap, an XID, a volatile DBE, a degraded PCIe link)
 //! and a *fault*: a spec string this crate stores but does not interpret. A
 //! [`FaultFactory`] supplied by a higher crate (the injector) turns that string into a
-//! [`ModuleTransform`], and every module the faulty GPU loads goes through it first. It
-//! can also give each virtual GPU its own scheduling seed.
+//! [`ModuleTransform`], and every module the faulty GPU loads goes through it first. A
+//! fault can also *arrive* at an instant (`fault_arrives_at`): the GPU is healthy before
+//! it and faulty from it on, in every process that loads the config. It can also give
+//! each virtual GPU its own scheduling seed.
 
-use crate::device::{Device, DeviceWrapper, GpuError, ModuleHandle};
+use crate::device::{
+    Device, DeviceWrapper, GpuError, KernelArg, LaunchConfig, LaunchStats, ModuleHandle,
+};
 use crate::info::Telemetry;
 use crate::spec::DeviceSpec;
 use serde::{Deserialize, Serialize};
@@ -15,11 +19,34 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Rewrites a module's PTX before a device loads it (the module-load hook of a faulty
 /// virtual GPU).
 pub trait ModuleTransform: Send + Sync {
-    /// PTX text in, PTX text out.
-    fn transform(&self, ptx: &str) -> Result<String, Box<dyn std::error::Error + Send + Sync>>;
+    /// PTX text in, PTX text out: the module as the faulty GPU runs it, the fault armed
+    /// from load on.
+    fn transform(&self, ptx: &str) -> Result<String, BoxError>;
+
+    /// The module as the GPU runs it *before* its fault arrives (it computes exactly what
+    /// `ptx` computes), and the module-scope variables to write, with their bytes, to arm
+    /// the fault from a launch on: what a fault that arrives later
+    /// (`fault_arrives_at` in a [`NodeConfig`]) needs. `Ok(None)`, the default: this
+    /// transform cannot arm a loaded module, so its fault can only be there from load on.
+    fn dormant(&self, ptx: &str) -> Result<Option<DormantModule>, BoxError> {
+        let _ = ptx;
+        Ok(None)
+    }
+}
+
+/// A module as a faulty GPU loads it before its fault arrives ([`ModuleTransform::dormant`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DormantModule {
+    /// The PTX to load: it computes exactly what the original computes.
+    pub ptx: String,
+    /// The writes that arm the fault: module-scope variable name and its bytes. Empty
+    /// when the fault has nothing to touch in this module.
+    pub arm: Vec<(String, Vec<u8>)>,
 }
 
 /// Turns the fault spec string of a node config into a [`ModuleTransform`]. The
@@ -31,7 +58,7 @@ pub trait FaultFactory: Send + Sync {
         &self,
         fault: &str,
         target: &FaultTarget<'_>,
-    ) -> Result<Arc<dyn ModuleTransform>, Box<dyn std::error::Error + Send + Sync>>;
+    ) -> Result<Arc<dyn ModuleTransform>, BoxError>;
 }
 
 /// The device a fault is placed on, as a [`FaultFactory`] needs to check it.
@@ -62,7 +89,9 @@ pub struct FaultTarget<'a> {
 ///                      "pcie": { "width": 8 } },
 ///       "scheduling_seed": 7
 ///     },
-///     "sim:h100#6": { "scheduling_seed": 8 }
+///     "sim:h100#6": { "scheduling_seed": 8 },
+///     "sim:h100#7": { "fault": "wv:sm=0,sp=0,warps=0x1,lanes=0xff,pol=sa1",
+///                     "fault_arrives_at": 1767225600.5 }
 ///   }
 /// }
 /// ```
@@ -74,6 +103,15 @@ pub struct FaultTarget<'a> {
 ///   [`FaultFactory`]; every module the GPU loads is transformed by what it returns (the
 ///   injector instruments it for the model and arms the fault for every launch: a
 ///   permanent fault of that GPU).
+/// - `fault_arrives_at` (optional, only with `fault`): a Unix time in seconds (a
+///   number, fractions allowed) at which the fault *arrives*: before that instant the
+///   GPU computes exactly what a healthy one does (its modules are loaded instrumented
+///   but disarmed, [`ModuleTransform::dormant`]); every launch at or after it, of a
+///   module loaded before or after, runs with the fault armed (the device writes the
+///   armed descriptor before the launch). Every process that loads the config sees the
+///   same instant, so a guard's health check and the job it guards agree on when the GPU
+///   turned faulty. A time in the past is a fault armed from the first launch; absent:
+///   armed from load (the fault was always there).
 /// - `telemetry` (optional): a JSON object merged field by field over the GPU's healthy
 ///   [`Telemetry`] (same field names); unknown fields are errors.
 /// - `scheduling_seed` (optional): an integer in `0..2^64`; the GPU schedules its
@@ -98,6 +136,9 @@ pub struct GpuFaults {
     /// A fault spec for the registered [`FaultFactory`] (not interpreted here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
+    /// When the fault arrives (Unix time in seconds; `None`: there from load on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault_arrives_at: Option<f64>,
     /// Telemetry fields that differ from the healthy values (merged over them).
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub telemetry: serde_json::Map<String, serde_json::Value>,
@@ -203,6 +244,18 @@ impl NodeConfig {
                     return Err(invalid(format!("`{name}`: empty fault spec")));
                 }
             }
+            if let Some(at) = faults.fault_arrives_at {
+                if faults.fault.is_none() {
+                    return Err(invalid(format!(
+                        "`{name}`: `fault_arrives_at` without a `fault` (what arrives?)"
+                    )));
+                }
+                if !at.is_finite() || at < 0.0 {
+                    return Err(invalid(format!(
+                        "`{name}`: `fault_arrives_at` must be a Unix time in seconds, got {at}"
+                    )));
+                }
+            }
             let healthy = crate::sim_device::healthy_telemetry(sim.profile.as_deref());
             apply_overrides(&healthy, &faults.telemetry)
                 .map_err(|e| invalid(format!("`{name}`: telemetry: {e}")))?;
@@ -260,33 +313,109 @@ pub(crate) fn apply_overrides(
     })
 }
 
+/// A virtual GPU's fault as a device applies it: the transform, when the fault arrives,
+/// and the writes that arm each module loaded dormant. [`Transformed`] and
+/// [`WorkerDevice`](crate::WorkerDevice) share it.
+#[derive(Clone)]
+pub(crate) struct FaultHook {
+    transform: Arc<dyn ModuleTransform>,
+    /// Unix time in seconds; `None`: armed from load on.
+    arrives_at: Option<f64>,
+    /// The arming writes of the modules loaded dormant (those the fault can touch).
+    arming: std::collections::HashMap<ModuleHandle, ArmingWrites>,
+}
+
+/// The writes that arm a module: module-scope variable name, bytes.
+pub(crate) type ArmingWrites = Vec<(String, Vec<u8>)>;
+
+/// The current Unix time in seconds.
+pub(crate) fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl FaultHook {
+    pub(crate) fn new(transform: Arc<dyn ModuleTransform>, arrives_at: Option<f64>) -> FaultHook {
+        FaultHook {
+            transform,
+            arrives_at,
+            arming: Default::default(),
+        }
+    }
+
+    /// The text `device` loads for `ptx`, and the writes that arm it later (none when
+    /// the fault is there from load on, or has nothing to touch).
+    pub(crate) fn prepare(
+        &self,
+        device: &str,
+        ptx: &str,
+    ) -> Result<(String, ArmingWrites), GpuError> {
+        let failed = |e: BoxError| GpuError::ModuleLoad {
+            detail: format!("module transform of faulty device {device} failed: {e}"),
+        };
+        if self.arrives_at.is_none() {
+            return Ok((self.transform.transform(ptx).map_err(failed)?, Vec::new()));
+        }
+        match self.transform.dormant(ptx).map_err(failed)? {
+            Some(d) => Ok((d.ptx, d.arm)),
+            None => Err(GpuError::Invalid {
+                detail: format!(
+                    "the fault of {device} has a `fault_arrives_at`, but its transform cannot \
+                     arm a loaded module (it has no dormant form)"
+                ),
+            }),
+        }
+    }
+
+    /// Records the arming writes of module `m`, just loaded.
+    pub(crate) fn loaded(&mut self, m: ModuleHandle, arm: ArmingWrites) {
+        if !arm.is_empty() {
+            self.arming.insert(m, arm);
+        }
+    }
+
+    /// The writes to make before launching a kernel of `m` now: its arming writes once
+    /// the fault has arrived (written before every such launch, so a device that
+    /// reloads its modules, a replaced worker child, stays armed), else none.
+    pub(crate) fn due(&self, m: ModuleHandle) -> Option<&[(String, Vec<u8>)]> {
+        let at = self.arrives_at?;
+        let arm = self.arming.get(&m)?;
+        (unix_now() >= at).then_some(arm.as_slice())
+    }
+}
+
 /// A device whose every loaded module goes through a [`ModuleTransform`] first: a
-/// faulty virtual GPU, or any device running instrumented code.
+/// faulty virtual GPU, or any device running instrumented code. With an arrival time
+/// ([`Transformed::arriving`]) it loads modules dormant and arms them before every
+/// launch from that instant on.
 pub struct Transformed<D> {
     inner: D,
-    transform: Arc<dyn ModuleTransform>,
+    fault: FaultHook,
 }
 
 impl<D: Device> Transformed<D> {
     /// Wraps `inner` so that `transform` rewrites every module it loads.
     pub fn new(inner: D, transform: Arc<dyn ModuleTransform>) -> Self {
-        Transformed { inner, transform }
+        Transformed {
+            inner,
+            fault: FaultHook::new(transform, None),
+        }
+    }
+
+    /// Wraps `inner` so that its modules are loaded as `transform`'s dormant form and
+    /// armed before every launch at or after `arrives_at` (Unix time in seconds).
+    pub fn arriving(inner: D, transform: Arc<dyn ModuleTransform>, arrives_at: f64) -> Self {
+        Transformed {
+            inner,
+            fault: FaultHook::new(transform, Some(arrives_at)),
+        }
     }
 
     /// The wrapped device.
     pub fn inner(&self) -> &D {
         &self.inner
     }
-}
-
-pub(crate) fn run_transform(
-    transform: &dyn ModuleTransform,
-    device: &str,
-    ptx: &str,
-) -> Result<String, GpuError> {
-    transform.transform(ptx).map_err(|e| GpuError::ModuleLoad {
-        detail: format!("module transform of faulty device {device} failed: {e}"),
-    })
 }
 
 impl<D: Device> DeviceWrapper for Transformed<D> {
@@ -298,8 +427,24 @@ impl<D: Device> DeviceWrapper for Transformed<D> {
         &mut self.inner
     }
     fn on_load(&mut self, ptx: &str) -> Result<ModuleHandle, GpuError> {
-        let text = run_transform(&*self.transform, self.inner.name(), ptx)?;
-        self.inner.load(&text)
+        let (text, arm) = self.fault.prepare(self.inner.name(), ptx)?;
+        let m = self.inner.load(&text)?;
+        self.fault.loaded(m, arm);
+        Ok(m)
+    }
+    fn on_launch(
+        &mut self,
+        m: ModuleHandle,
+        kernel: &str,
+        cfg: &LaunchConfig,
+        args: &[KernelArg],
+    ) -> Result<LaunchStats, GpuError> {
+        if let Some(arm) = self.fault.due(m) {
+            for (name, bytes) in arm {
+                self.inner.write_global(m, name, bytes)?;
+            }
+        }
+        self.inner.launch(m, kernel, cfg, args)
     }
 }
 

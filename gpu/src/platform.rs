@@ -14,15 +14,37 @@ use crate::worker::{WorkerCommand, WorkerDevice, WorkerOptions};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// A virtual GPU's fault: its module transform and when it arrives (Unix time in
+/// seconds; `None`: there from load on).
+type VirtualFault = (Arc<dyn ModuleTransform>, Option<f64>);
+
+/// The environment variable that lists the virtual GPUs a process may see, by UUID,
+/// comma-separated: the virtual-GPU equivalent of `CUDA_VISIBLE_DEVICES`. Set (even
+/// empty), a virtual node (`sim:h100*4`) stands for its listed GPUs only, and opening or
+/// inspecting an unlisted virtual GPU is an error ([`GpuError::Unavailable`]) that says
+/// so; GPUs keep their names (`sim:h100#2` stays GPU 2, no renumbering). Unset: every
+/// virtual GPU is visible. CUDA devices are filtered by `CUDA_VISIBLE_DEVICES`, which
+/// the driver reads itself.
+pub const VISIBLE_DEVICES_ENV: &str = "GPUFAULT_VISIBLE_DEVICES";
+
 /// The devices of this process, with an optional virtual node config and the fault
 /// factory that interprets its fault specs.
 ///
-/// `Platform::new()` sees the CUDA devices of the machine and healthy virtual GPUs;
-/// [`gpu::open`](crate::open) and [`gpu::enumerate`](crate::enumerate) use it.
-#[derive(Clone, Default)]
+/// `Platform::new()` sees the CUDA devices of the machine and healthy virtual GPUs
+/// (those [`VISIBLE_DEVICES_ENV`] lists, when it is set); [`gpu::open`](crate::open) and
+/// [`gpu::enumerate`](crate::enumerate) use it.
+#[derive(Clone)]
 pub struct Platform {
     node: Option<Arc<NodeConfig>>,
     faults: Option<Arc<dyn FaultFactory>>,
+    /// The UUIDs of the visible virtual GPUs (lower case); `None`: all are.
+    visible: Option<Arc<Vec<String>>>,
+}
+
+impl Default for Platform {
+    fn default() -> Self {
+        Platform::new()
+    }
 }
 
 impl std::fmt::Debug for Platform {
@@ -30,14 +52,79 @@ impl std::fmt::Debug for Platform {
         f.debug_struct("Platform")
             .field("node", &self.node)
             .field("fault_factory", &self.faults.is_some())
+            .field("visible", &self.visible)
             .finish()
     }
 }
 
 impl Platform {
-    /// The machine's CUDA devices and healthy virtual GPUs.
+    /// The machine's CUDA devices and healthy virtual GPUs, those of
+    /// [`VISIBLE_DEVICES_ENV`] when it is set.
     pub fn new() -> Platform {
-        Platform::default()
+        Platform {
+            node: None,
+            faults: None,
+            visible: None,
+        }
+        .with_visible_devices(std::env::var(VISIBLE_DEVICES_ENV).ok().as_deref())
+    }
+
+    /// Only the virtual GPUs whose UUIDs `list` names (comma-separated, as in
+    /// [`VISIBLE_DEVICES_ENV`]) are visible; `None`: all of them.
+    pub fn with_visible_devices(mut self, list: Option<&str>) -> Platform {
+        self.visible = list.map(|l| {
+            Arc::new(
+                l.split(',')
+                    .map(|u| u.trim().to_ascii_lowercase())
+                    .filter(|u| !u.is_empty())
+                    .collect(),
+            )
+        });
+        self
+    }
+
+    /// Whether the virtual GPU `sim` names is visible to this platform.
+    pub fn is_visible(&self, sim: &SimSpec) -> bool {
+        let Some(list) = &self.visible else {
+            return true;
+        };
+        let (profile, position) = crate::node::sim_key(sim);
+        let uuid = crate::info::virtual_uuid(&profile, position).to_ascii_lowercase();
+        list.contains(&uuid)
+    }
+
+    /// An error unless the virtual GPU `sim` names is visible.
+    fn check_visible(&self, sim: &SimSpec) -> Result<(), GpuError> {
+        if self.is_visible(sim) {
+            return Ok(());
+        }
+        let (profile, position) = crate::node::sim_key(sim);
+        Err(GpuError::Unavailable {
+            detail: format!(
+                "virtual GPU {} ({}) is not visible: {VISIBLE_DEVICES_ENV} lists {}",
+                DeviceSpec::Sim(sim.clone()),
+                crate::info::virtual_uuid(&profile, position),
+                match self.visible.as_deref() {
+                    Some(l) if !l.is_empty() => l.join(","),
+                    _ => "no GPU".into(),
+                }
+            ),
+        })
+    }
+
+    /// The single devices `spec` stands for (`auto` resolved): a virtual node's visible
+    /// GPUs ([`VISIBLE_DEVICES_ENV`]), any other name itself. The one place node names
+    /// are expanded.
+    pub fn expand(&self, spec: &DeviceSpec) -> Vec<DeviceSpec> {
+        let spec = self.resolve(spec);
+        let node = spec.is_node();
+        spec.expand()
+            .into_iter()
+            .filter(|one| match one {
+                DeviceSpec::Sim(sim) if node => self.is_visible(sim),
+                _ => true,
+            })
+            .collect()
     }
 
     /// Virtual GPUs get the faults and telemetry `config` gives them.
@@ -74,14 +161,13 @@ impl Platform {
         }
     }
 
-    /// The module transform a virtual GPU's fault calls for, if it has one.
-    fn transform_for(&self, sim: &SimSpec) -> Result<Option<Arc<dyn ModuleTransform>>, GpuError> {
-        let Some(fault) = self
-            .node
-            .as_deref()
-            .and_then(|n| n.lookup(sim))
-            .and_then(|f| f.fault.as_deref())
-        else {
+    /// The module transform a virtual GPU's fault calls for, if it has one, and when the
+    /// fault arrives (`None`: there from load on).
+    fn transform_for(&self, sim: &SimSpec) -> Result<Option<VirtualFault>, GpuError> {
+        let Some(entry) = self.node.as_deref().and_then(|n| n.lookup(sim)) else {
+            return Ok(None);
+        };
+        let Some(fault) = entry.fault.as_deref() else {
             return Ok(None);
         };
         let name = DeviceSpec::Sim(sim.clone()).to_string();
@@ -106,7 +192,7 @@ impl Platform {
         };
         factory
             .create(fault, &target)
-            .map(Some)
+            .map(|transform| Some((transform, entry.fault_arrives_at)))
             .map_err(|e| GpuError::Invalid {
                 detail: format!("fault `{fault}` of virtual GPU {name}{origin}: {e}"),
             })
@@ -120,11 +206,13 @@ impl Platform {
             DeviceSpec::Cuda(sel) => Ok(Box::new(CudaDevice::open(sel)?)),
             DeviceSpec::Sim(sim) => {
                 refuse_node(&spec)?;
+                self.check_visible(sim)?;
                 let transform = self.transform_for(sim)?;
                 let sim = crate::node::seeded(sim, self.node.as_deref());
                 let device = crate::sim_device::SimDevice::open(&sim)?;
                 Ok(match transform {
-                    Some(t) => Box::new(Transformed::new(device, t)),
+                    Some((t, None)) => Box::new(Transformed::new(device, t)),
+                    Some((t, Some(at))) => Box::new(Transformed::arriving(device, t, at)),
                     None => Box::new(device),
                 })
             }
@@ -144,7 +232,10 @@ impl Platform {
         let mut spec = self.resolve(spec);
         refuse_node(&spec)?;
         let transform = match &spec {
-            DeviceSpec::Sim(sim) => self.transform_for(sim)?,
+            DeviceSpec::Sim(sim) => {
+                self.check_visible(sim)?;
+                self.transform_for(sim)?
+            }
             _ => None,
         };
         if let DeviceSpec::Sim(sim) = &spec {
@@ -152,7 +243,8 @@ impl Platform {
         }
         let worker = WorkerDevice::spawn(&spec, command, options)?;
         Ok(match transform {
-            Some(t) => worker.with_transform(t),
+            Some((t, None)) => worker.with_transform(t),
+            Some((t, Some(at))) => worker.with_arriving_transform(t, at),
             None => worker,
         })
     }
@@ -164,6 +256,7 @@ impl Platform {
             DeviceSpec::Auto => unreachable!("resolved"),
             DeviceSpec::Sim(sim) => {
                 refuse_node(&spec)?;
+                self.check_visible(sim)?;
                 // a fault the factory cannot place on this GPU is an error here too
                 if self.faults.is_some() {
                     self.transform_for(sim)?;
@@ -191,6 +284,9 @@ impl Platform {
             Err(err) => e.cuda_unavailable = Some(unavailable_reason(&err)),
         }
         for sim in crate::sim_device::profile_specs() {
+            if !self.is_visible(&sim) {
+                continue;
+            }
             match crate::sim_device::info(&sim, self.node.as_deref()) {
                 Ok(i) => e.devices.push(i),
                 Err(err) => {
@@ -218,7 +314,7 @@ impl Platform {
                     e.cuda_unavailable = why;
                 }
             }
-            for one in self.resolve(spec).expand() {
+            for one in self.expand(spec) {
                 match self.info(&one) {
                     Ok(i) => e.devices.push(i),
                     Err(err) => {
@@ -240,9 +336,10 @@ impl Platform {
         let mut virtual_events = Vec::new();
         let mut cuda_devices = Vec::new();
         for spec in specs {
-            for one in self.resolve(spec).expand() {
+            for one in self.expand(spec) {
                 match &one {
                     DeviceSpec::Sim(sim) => {
+                        self.check_visible(sim)?;
                         let i = crate::sim_device::info(sim, self.node.as_deref())?;
                         virtual_events.extend(i.telemetry.xid_events.iter().map(|&xid| XidEvent {
                             device: i.device.clone(),
@@ -310,6 +407,7 @@ fn cuda_info(id: &CudaIdentity) -> DeviceInfo {
         memory_bytes: id.memory_bytes,
         driver,
         fault: None,
+        fault_arrives_at: None,
         scheduling_seed: None,
         telemetry,
     }
@@ -331,4 +429,69 @@ pub fn open(spec: &DeviceSpec) -> Result<Box<dyn Device + Send>, GpuError> {
 /// Every device `auto` can see, with [`Platform::new`].
 pub fn enumerate() -> Enumeration {
     Platform::new().enumerate()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(s: &str) -> DeviceSpec {
+        s.parse().unwrap()
+    }
+
+    fn names(specs: &[DeviceSpec]) -> Vec<String> {
+        specs.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn visible_devices_filter_nodes_and_refuse_unlisted_gpus() {
+        let uuid = |name: &str| {
+            Platform::new()
+                .with_visible_devices(None)
+                .info(&spec(name))
+                .unwrap()
+                .uuid
+        };
+        let list = format!(
+            "{}, {}",
+            uuid("sim:h100#1"),
+            uuid("sim:h100#3").to_uppercase()
+        );
+        let p = Platform::new().with_visible_devices(Some(&list));
+        assert_eq!(
+            names(&p.expand(&spec("sim:h100*4"))),
+            ["sim:h100#1", "sim:h100#3"]
+        );
+        assert_eq!(names(&p.expand(&spec("sim:h100*2"))), ["sim:h100#1"]);
+        // a GPU named one by one is not filtered out of a list, but cannot be opened
+        assert_eq!(names(&p.expand(&spec("sim:h100#2"))), ["sim:h100#2"]);
+        assert!(p.open(&spec("sim:h100#3")).is_ok());
+        for e in [
+            p.open(&spec("sim:h100#2")).err().unwrap(),
+            p.info(&spec("sim:h100#2")).unwrap_err(),
+            p.open(&spec("sim:h100")).err().unwrap(),
+        ] {
+            let msg = e.to_string();
+            assert!(matches!(e, GpuError::Unavailable { .. }), "{e:?}");
+            assert!(
+                msg.contains("is not visible: GPUFAULT_VISIBLE_DEVICES lists"),
+                "{msg}"
+            );
+            assert!(
+                msg.contains(&uuid("sim:h100#1").to_ascii_lowercase()),
+                "{msg}"
+            );
+        }
+        let listing = p.inspect(&[spec("sim:h100*4")]);
+        assert_eq!(listing.devices.len(), 2);
+        assert!(listing.errors.is_empty(), "{:?}", listing.errors);
+        // set but empty: nothing is visible; unset: everything
+        let none = Platform::new().with_visible_devices(Some(""));
+        assert!(none.expand(&spec("sim*3")).is_empty());
+        let e = none.open(&spec("sim")).err().unwrap().to_string();
+        assert!(e.ends_with("lists no GPU"), "{e}");
+        let all = Platform::new().with_visible_devices(None);
+        assert_eq!(all.expand(&spec("sim*3")).len(), 3);
+        assert_eq!(names(&all.expand(&spec("sim#1"))), ["sim#1"]);
+    }
 }

@@ -156,6 +156,7 @@ pub(crate) fn info(
         memory_bytes: VIRTUAL_MEMORY_BYTES,
         driver: None,
         fault: faults.and_then(|x| x.fault.clone()),
+        fault_arrives_at: faults.and_then(|x| x.fault_arrives_at),
         scheduling_seed: spec.scheduling_seed,
         telemetry,
     })

@@ -19,7 +19,7 @@
 use crate::device::{
     Buffer, Device, GpuError, HangKind, KernelArg, LaunchConfig, LaunchStats, Limits, ModuleHandle,
 };
-use crate::node::{run_transform, ModuleTransform};
+use crate::node::{FaultHook, ModuleTransform};
 use crate::spec::DeviceSpec;
 use reports::exit::WorkerExit;
 use serde::de::DeserializeOwned;
@@ -576,7 +576,8 @@ pub struct WorkerDevice {
     /// PTX as loaded (after the transform) and its handle in the current child.
     modules: Vec<(String, Option<ModuleHandle>)>,
     limits: Limits,
-    transform: Option<Arc<dyn ModuleTransform>>,
+    /// A faulty virtual GPU's fault: how modules are transformed, when it arrives.
+    fault: Option<FaultHook>,
     /// Children started successfully (the first one and its replacements).
     starts: u64,
     /// The child was replaced since the last launch began: buffers allocated before
@@ -606,7 +607,7 @@ impl WorkerDevice {
             proc: None,
             modules: Vec::new(),
             limits: Limits::default(),
-            transform: None,
+            fault: None,
             starts: 0,
             replaced: false,
         };
@@ -616,7 +617,19 @@ impl WorkerDevice {
 
     /// Routes every module this device loads through `transform` (a faulty virtual GPU).
     pub fn with_transform(mut self, transform: Arc<dyn ModuleTransform>) -> Self {
-        self.transform = Some(transform);
+        self.fault = Some(FaultHook::new(transform, None));
+        self
+    }
+
+    /// Loads every module as `transform`'s dormant form and arms it before every launch
+    /// at or after `arrives_at` (Unix time in seconds): a virtual GPU whose fault arrives
+    /// later ([`Transformed::arriving`](crate::Transformed::arriving) in-process).
+    pub fn with_arriving_transform(
+        mut self,
+        transform: Arc<dyn ModuleTransform>,
+        arrives_at: f64,
+    ) -> Self {
+        self.fault = Some(FaultHook::new(transform, Some(arrives_at)));
         self
     }
 
@@ -808,14 +821,18 @@ impl Device for WorkerDevice {
     }
 
     fn load(&mut self, ptx: &str) -> Result<ModuleHandle, GpuError> {
-        let text = match &self.transform {
-            Some(t) => run_transform(&**t, &self.name, ptx)?,
-            None => ptx.to_string(),
+        let (text, arm) = match &self.fault {
+            Some(f) => f.prepare(&self.name, ptx)?,
+            None => (ptx.to_string(), Vec::new()),
         };
         match self.call(Request::Load { ptx: text.clone() }, &[], "module load")? {
             (Response::Module { handle }, _) => {
                 self.modules.push((text, Some(handle)));
-                Ok(ModuleHandle(self.modules.len() as u32 - 1))
+                let m = ModuleHandle(self.modules.len() as u32 - 1);
+                if let Some(f) = &mut self.fault {
+                    f.loaded(m, arm);
+                }
+                Ok(m)
             }
             (r, _) => Err(unexpected("load", r)),
         }
@@ -891,6 +908,14 @@ impl Device for WorkerDevice {
         cfg: &LaunchConfig,
         args: &[KernelArg],
     ) -> Result<LaunchStats, GpuError> {
+        let arm = self
+            .fault
+            .as_ref()
+            .and_then(|f| f.due(m))
+            .map(<[_]>::to_vec);
+        for (name, bytes) in arm.iter().flatten() {
+            self.write_global(m, name, bytes)?;
+        }
         self.replaced = false;
         let module = self.child_module(m)?;
         let req = Request::Launch {

@@ -2,8 +2,9 @@
 //! the virtual GPU, killed on deadlines, replaced, its outcomes mapped.
 
 use gpu::{
-    Device, DeviceExt, DeviceSpec, FaultFactory, FaultTarget, GpuError, KernelArg, LaunchConfig,
-    Limits, ModuleTransform, NodeConfig, Platform, WorkerCommand, WorkerDevice, WorkerOptions,
+    Device, DeviceExt, DeviceSpec, DormantModule, FaultFactory, FaultTarget, GpuError, KernelArg,
+    LaunchConfig, Limits, ModuleTransform, NodeConfig, Platform, WorkerCommand, WorkerDevice,
+    WorkerOptions,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -245,6 +246,26 @@ impl ModuleTransform for RenameTrap {
     }
 }
 
+/// A fault that sets `g_seed` to 5 (armed from load: its initial value; arriving later:
+/// written before each launch from the arrival on), so `from_global` says whether it
+/// ran armed.
+struct SeedFive;
+
+impl ModuleTransform for SeedFive {
+    fn transform(&self, ptx: &str) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ptx.replace("g_seed = 1000;", "g_seed = 5;"))
+    }
+    fn dormant(
+        &self,
+        ptx: &str,
+    ) -> Result<Option<DormantModule>, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Some(DormantModule {
+            ptx: ptx.to_string(),
+            arm: vec![("g_seed".into(), 5u32.to_le_bytes().to_vec())],
+        }))
+    }
+}
+
 struct Factory;
 
 impl FaultFactory for Factory {
@@ -255,6 +276,7 @@ impl FaultFactory for Factory {
     ) -> Result<Arc<dyn ModuleTransform>, Box<dyn std::error::Error + Send + Sync>> {
         match fault {
             "no-trap" => Ok(Arc::new(RenameTrap)),
+            "seed-five" => Ok(Arc::new(SeedFive)),
             other => Err(format!("unknown test fault `{other}`").into()),
         }
     }
@@ -296,4 +318,119 @@ fn a_faulty_virtual_gpu_transforms_what_it_loads_also_through_a_worker() {
         "{e}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `g_seed` as `from_global` reads it in a launch on `dev` (module `m`).
+fn seed_seen(dev: &mut dyn Device, m: gpu::ModuleHandle) -> u32 {
+    let out = dev.alloc_zeroed::<u32>(1).unwrap();
+    dev.launch(
+        m,
+        "from_global",
+        &LaunchConfig::linear(1, 32),
+        &[KernelArg::Ptr(out.ptr), KernelArg::U32(1)],
+    )
+    .unwrap();
+    let seen = dev.download::<u32>(out, 1).unwrap()[0];
+    dev.free(out).unwrap();
+    seen
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+fn arriving_platform(gpu: &str, fault: &str, at: f64) -> Platform {
+    let text =
+        format!(r#"{{"gpus": {{"{gpu}": {{"fault": "{fault}", "fault_arrives_at": {at}}}}}}}"#);
+    Platform::new()
+        .with_node_config(NodeConfig::parse(&text, "arriving.json").unwrap())
+        .with_fault_factory(Arc::new(Factory))
+}
+
+#[test]
+fn a_fault_arrives_at_its_instant_in_process_and_through_a_worker() {
+    // In the past: armed from the first launch. Far in the future: healthy.
+    for (at, want) in [(1.0, 5), (unix_now() + 3600.0, 1000)] {
+        let p = arriving_platform("sim:h100#1", "seed-five", at);
+        let mut local = p.open(&spec("sim:h100#1")).unwrap();
+        let mut remote = p
+            .open_worker(&spec("sim:h100#1"), command(), options())
+            .unwrap();
+        for dev in [&mut *local as &mut dyn Device, &mut remote] {
+            let m = dev.load(KERNELS).unwrap();
+            assert_eq!(seed_seen(dev, m), want, "arrival {at} on {}", dev.name());
+        }
+        let info = p.info(&spec("sim:h100#1")).unwrap();
+        assert_eq!(info.fault_arrives_at, Some(at));
+    }
+    // Crossing during a run: healthy launches, then the arrival, then every launch armed,
+    // of a module loaded before it as of one loaded after.
+    let at = unix_now() + 1.5;
+    let p = arriving_platform("sim:h100#1", "seed-five", at);
+    let mut local = p.open(&spec("sim:h100#1")).unwrap();
+    let mut remote = p
+        .open_worker(&spec("sim:h100#1"), command(), options())
+        .unwrap();
+    let before: Vec<_> = [&mut *local as &mut dyn Device, &mut remote]
+        .into_iter()
+        .map(|dev| {
+            let m = dev.load(KERNELS).unwrap();
+            assert_eq!(
+                seed_seen(dev, m),
+                1000,
+                "before the arrival on {}",
+                dev.name()
+            );
+            m
+        })
+        .collect();
+    assert!(
+        unix_now() < at,
+        "the launches before the arrival took too long"
+    );
+    std::thread::sleep(Duration::from_secs_f64((at - unix_now()).max(0.0) + 0.05));
+    for (dev, m) in [&mut *local as &mut dyn Device, &mut remote]
+        .into_iter()
+        .zip(before)
+    {
+        assert_eq!(seed_seen(dev, m), 5, "after the arrival on {}", dev.name());
+        assert_eq!(seed_seen(dev, m), 5, "and on every launch after it");
+        let later = dev.load(KERNELS).unwrap();
+        assert_eq!(
+            seed_seen(dev, later),
+            5,
+            "a module loaded after the arrival"
+        );
+    }
+}
+
+#[test]
+fn a_fault_that_cannot_arrive_later_is_refused() {
+    let p = arriving_platform("sim#1", "no-trap", 1.0);
+    let mut dev = p.open(&spec("sim#1")).unwrap();
+    let e = dev.load(KERNELS).unwrap_err().to_string();
+    assert!(
+        e.contains("`fault_arrives_at`") && e.contains("sim#1"),
+        "{e}"
+    );
+    for (text, needle) in [
+        (
+            r#"{"gpus": {"sim#1": {"fault_arrives_at": 5}}}"#,
+            "`sim#1`: `fault_arrives_at` without a `fault`",
+        ),
+        (
+            r#"{"gpus": {"sim#1": {"fault": "x", "fault_arrives_at": -1}}}"#,
+            "must be a Unix time in seconds, got -1",
+        ),
+        (
+            r#"{"gpus": {"sim#1": {"fault": "x", "fault_arrives_at": "soon"}}}"#,
+            "invalid type: string \"soon\", expected f64",
+        ),
+    ] {
+        let e = NodeConfig::parse(text, "n.json").unwrap_err().to_string();
+        assert!(e.contains(needle), "{text}: {e}");
+    }
 }

@@ -12,6 +12,12 @@
 //! A module with nothing the fault can touch (no candidate site of the model, or for
 //! `ioc`/`ir`/`fu` none of the faulty opcode group) loads unchanged, as on the hardware
 //! such a program would not notice the fault; never an error.
+//!
+//! A fault that *arrives* later (`fault_arrives_at` in the node config) uses the dormant
+//! form ([`gpu::ModuleTransform::dormant`]): the same instrumented module with the
+//! descriptor left zero (disabled: it computes exactly what the original does), and the
+//! armed descriptor as the bytes the device writes into [`DESC_SYMBOL`] before every
+//! launch from the arrival on.
 
 use crate::instrument::{instrument, DESC_SYMBOL};
 use crate::spec::{Descriptor, FaultSpec};
@@ -89,27 +95,9 @@ impl PermanentFault {
     /// `ptx` as the faulty GPU runs it: instrumented with the fault armed from load on,
     /// or unchanged when the fault has nothing to touch in it.
     pub fn apply(&self, ptx: &str) -> Result<String, String> {
-        let module = ptx::parse(ptx).map_err(|e| format!("the module does not parse: {e}"))?;
-        if module
-            .globals()
-            .any(|g| g.names.iter().any(|d| d.name == DESC_SYMBOL))
-        {
-            return Err(
-                "the module is already instrumented for a fault injection; a faulty \
-                 virtual GPU runs programs, it does not take a second injected fault \
-                 (inject into a healthy GPU)"
-                    .into(),
-            );
-        }
-        let inst = instrument(&module, self.spec.model).map_err(|e| e.to_string())?;
-        let touched = match self.spec.params.op() {
-            Some(op) => inst.sites.iter().any(|s| &s.op_group == op),
-            None => !inst.sites.is_empty(),
-        };
-        if !touched {
+        let Some(mut out) = self.instrumented(ptx)? else {
             return Ok(ptx.to_string());
-        }
-        let mut out = inst.module;
+        };
         let bytes = self
             .descriptor
             .iter()
@@ -130,11 +118,57 @@ impl PermanentFault {
         desc.init = Some(Box::new(Init::List(bytes)));
         Ok(ptx::print(&out))
     }
+
+    /// `ptx` as the faulty GPU runs it before the fault arrives: instrumented with the
+    /// descriptor disabled (it computes exactly what `ptx` does), with the write that
+    /// arms it (the armed descriptor into [`DESC_SYMBOL`]); unchanged with no write when
+    /// the fault has nothing to touch in it.
+    pub fn dormant(&self, ptx: &str) -> Result<gpu::DormantModule, String> {
+        Ok(match self.instrumented(ptx)? {
+            Some(module) => gpu::DormantModule {
+                ptx: ptx::print(&module),
+                arm: vec![(DESC_SYMBOL.to_string(), self.descriptor.to_vec())],
+            },
+            None => gpu::DormantModule {
+                ptx: ptx.to_string(),
+                arm: Vec::new(),
+            },
+        })
+    }
+
+    /// `ptx` instrumented for the fault's model (descriptor not initialised), or `None`
+    /// when the fault has nothing to touch in it.
+    fn instrumented(&self, ptx: &str) -> Result<Option<ptx::Module>, String> {
+        let module = ptx::parse(ptx).map_err(|e| format!("the module does not parse: {e}"))?;
+        if module
+            .globals()
+            .any(|g| g.names.iter().any(|d| d.name == DESC_SYMBOL))
+        {
+            return Err(
+                "the module is already instrumented for a fault injection; a faulty \
+                 virtual GPU runs programs, it does not take a second injected fault \
+                 (inject into a healthy GPU)"
+                    .into(),
+            );
+        }
+        let inst = instrument(&module, self.spec.model).map_err(|e| e.to_string())?;
+        let touched = match self.spec.params.op() {
+            Some(op) => inst.sites.iter().any(|s| &s.op_group == op),
+            None => !inst.sites.is_empty(),
+        };
+        Ok(touched.then_some(inst.module))
+    }
 }
 
 impl ModuleTransform for PermanentFault {
     fn transform(&self, ptx: &str) -> Result<String, BoxError> {
         self.apply(ptx)
+            .map_err(|e| format!("fault `{}`: {e}", self.spec).into())
+    }
+
+    fn dormant(&self, ptx: &str) -> Result<Option<gpu::DormantModule>, BoxError> {
+        PermanentFault::dormant(self, ptx)
+            .map(Some)
             .map_err(|e| format!("fault `{}`: {e}", self.spec).into())
     }
 }

@@ -143,3 +143,53 @@ fn a_fault_the_device_cannot_have_is_an_error() {
         assert!(e.to_string().contains(needle), "{fault}: {e}");
     }
 }
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+#[test]
+fn a_fault_that_arrives_is_absent_before_its_instant_and_an_injection_after_it() {
+    let fault = "iat:sm=3,sp=1,warps=0x1,lanes=0xff,dim=x,mask=0x4,pol=sa1";
+    let spec = FaultSpec::parse(fault).unwrap();
+    let subject: Arc<dyn Subject> = Arc::new(WorkloadSubject::new("vecadd", None, 1).unwrap());
+    let golden = plain_run(
+        open(&Platform::new(), "sim:h100").as_mut(),
+        subject.as_ref(),
+    )
+    .unwrap();
+    let want = injected(subject.clone(), &spec).unwrap();
+    assert_ne!(want.arrays, golden.arrays, "the fault must show");
+    let arriving = |at: f64| {
+        let text = format!(
+            r#"{{"gpus": {{"sim:h100#1": {{"fault": "{fault}", "fault_arrives_at": {at}}}}}}}"#
+        );
+        Platform::new()
+            .with_node_config(NodeConfig::parse(&text, "test").unwrap())
+            .with_fault_factory(Arc::new(InjectorFaults))
+    };
+    // In the past: faulty from the first launch, exactly as an injection.
+    let p = arriving(unix_now() - 10.0);
+    let out = plain_run(open(&p, "sim:h100#1").as_mut(), subject.as_ref()).unwrap();
+    assert_eq!(out.arrays, want.arrays);
+    // In the future: the instrumented, disarmed module computes the golden outputs.
+    let p = arriving(unix_now() + 3600.0);
+    let out = plain_run(open(&p, "sim:h100#1").as_mut(), subject.as_ref()).unwrap();
+    assert_eq!(out.arrays, golden.arrays);
+    // Crossing between two runs of one loaded module.
+    let at = unix_now() + 1.5;
+    let p = arriving(at);
+    let mut dev = open(&p, "sim:h100#1");
+    let m = dev.load(subject.ptx()).unwrap();
+    let first = subject.run(dev.as_mut(), m).unwrap();
+    assert!(unix_now() < at, "the run before the arrival took too long");
+    assert_eq!(first.arrays, golden.arrays);
+    std::thread::sleep(std::time::Duration::from_secs_f64(
+        (at - unix_now()).max(0.0) + 0.05,
+    ));
+    let second = subject.run(dev.as_mut(), m).unwrap();
+    assert_eq!(second.arrays, want.arrays);
+}

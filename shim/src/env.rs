@@ -9,7 +9,7 @@
 pub const DEVICES: &str = "GPUFAULT_DEVICES";
 /// The virtual GPUs a process may see, by UUID, comma-separated: the virtual-GPU
 /// equivalent of `CUDA_VISIBLE_DEVICES` (a node `sim:h100*4` opens only the listed ones).
-pub const VISIBLE_DEVICES: &str = "GPUFAULT_VISIBLE_DEVICES";
+pub const VISIBLE_DEVICES: &str = gpu::VISIBLE_DEVICES_ENV;
 /// CUDA's own: the CUDA GPUs a process may see; the guard lists them by UUID, never by
 /// index.
 pub const CUDA_VISIBLE_DEVICES: &str = "CUDA_VISIBLE_DEVICES";

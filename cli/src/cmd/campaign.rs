@@ -130,6 +130,7 @@ pub struct PlanArgs {
     input_seed: u64,
     /// A virtual node config (JSON) giving virtual GPUs faults or telemetry; it is
     /// stored with the campaign, so every session opens the device the same way.
+    /// Default: the file `GPUFAULT_NODE_CONFIG` names, when set.
     #[arg(long, value_name = "FILE")]
     node_config: Option<PathBuf>,
     /// A run is a hang beyond this many times the dry run's instructions (virtual GPU)
@@ -289,11 +290,7 @@ fn config_of(p: &PlanArgs) -> anyhow::Result<CampaignConfig> {
     if spec.is_node() {
         bail!("--device {}: names a node; give one GPU of it", p.device);
     }
-    let node_config = p
-        .node_config
-        .as_deref()
-        .map(super::subjects::node_config_text)
-        .transpose()?;
+    let node_config = super::subjects::node_config_text(p.node_config.as_deref())?;
     let platform = super::subjects::platform(p.node_config.as_deref())?;
     let resolved = platform.resolve(&spec);
     if node_config.is_some() {

@@ -32,6 +32,7 @@ pub struct CheckArgs {
     devices: Vec<String>,
     /// A virtual node config (JSON) that gives virtual GPUs faults and bad telemetry; see
     /// `gpu::NodeConfig`.
+    /// Default: the file `GPUFAULT_NODE_CONFIG` names, when set.
     #[arg(long, value_name = "FILE")]
     node_config: Option<PathBuf>,
     /// How thorough: `quick` (every signature kernel once) or `full`.

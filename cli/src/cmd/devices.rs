@@ -21,6 +21,7 @@ pub struct DevicesArgs {
     #[arg(long)]
     json: bool,
     /// A virtual node config (JSON) that marks virtual GPUs faulty; see `gpu::NodeConfig`.
+    /// Default: the file `GPUFAULT_NODE_CONFIG` names, when set.
     #[arg(long, value_name = "FILE")]
     node_config: Option<PathBuf>,
 }
@@ -98,12 +99,12 @@ fn row(d: &DeviceInfo) -> [String; 8] {
         d.compute_capability.clone(),
         d.sm_count.to_string(),
         format!("{:.1} GiB", d.memory_bytes as f64 / (1u64 << 30) as f64),
-        summary(&d.telemetry, d.fault.as_deref()),
+        summary(&d.telemetry, d.fault.as_deref(), d.fault_arrives_at),
     ]
 }
 
 /// Temperature, power and PCIe link, then everything out of the ordinary, prefixed `!`.
-fn summary(t: &Telemetry, fault: Option<&str>) -> String {
+fn summary(t: &Telemetry, fault: Option<&str>, arrives_at: Option<f64>) -> String {
     let mut parts = Vec::new();
     if let Some(c) = t.temperature_c {
         parts.push(format!("{c}°C"));
@@ -147,8 +148,10 @@ fn summary(t: &Telemetry, fault: Option<&str>) -> String {
     if let Some(a) = t.recovery_action.as_deref().filter(|a| *a != "none") {
         parts.push(format!("! recovery action {a}"));
     }
-    if let Some(f) = fault {
-        parts.push(format!("! fault `{f}`"));
+    match (fault, arrives_at) {
+        (Some(f), Some(at)) => parts.push(format!("! fault `{f}` arriving at Unix time {at}")),
+        (Some(f), None) => parts.push(format!("! fault `{f}`")),
+        _ => {}
     }
     if !t.unavailable.is_empty() {
         let fields: Vec<&str> = t.unavailable.keys().map(String::as_str).collect();

@@ -40,6 +40,7 @@ pub struct RunArgs {
     device: String,
     /// A virtual node config (JSON) giving virtual GPUs faults or telemetry; see
     /// `gpu::NodeConfig`.
+    /// Default: the file `GPUFAULT_NODE_CONFIG` names, when set.
     #[arg(long, value_name = "FILE")]
     node_config: Option<PathBuf>,
     /// Problem size of a workload (default: its small default).

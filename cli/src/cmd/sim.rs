@@ -79,6 +79,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "sim[:P][#I]")]
     device: Option<String>,
     /// A virtual node config (JSON) whose GPUs may carry faults; see `gpu::NodeConfig`.
+    /// Default: the file `GPUFAULT_NODE_CONFIG` names, when set.
     #[arg(long, value_name = "FILE", requires = "device")]
     node_config: Option<PathBuf>,
     /// Instruction budget in thread-instructions (a launch that needs more is a hang).
@@ -251,9 +252,14 @@ fn device_fault(
     let info = platform
         .info(&spec)
         .with_context(|| format!("--device {device}"))?;
+    // A fault that has not arrived yet (`fault_arrives_at` in the future) is not there.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
     let fault = info
         .fault
         .as_deref()
+        .filter(|_| info.fault_arrives_at.is_none_or(|at| now >= at))
         .map(|f| injector::FaultSpec::parse(f).map(injector::PermanentFault::new))
         .transpose()
         .with_context(|| format!("the fault of {device} in the node config"))?;

@@ -10,25 +10,60 @@ use injector::{
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// Where a command's node config comes from: `--node-config FILE` when given, else the
+/// environment variable `GPUFAULT_NODE_CONFIG` (`shim::env::NODE_CONFIG`, which the
+/// guard sets so that its job sees the same virtual GPUs), else none. Every command
+/// reads its node config through this (by [`platform`] or [`node_config_text`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeConfigPath {
+    /// The file.
+    pub path: PathBuf,
+    /// How it was named, for messages: `--node-config F` or `GPUFAULT_NODE_CONFIG=F`.
+    pub origin: String,
+}
+
+/// The node config of `--node-config` (`flag`), else of `GPUFAULT_NODE_CONFIG` (an empty
+/// value counts as unset).
+pub fn node_config_path(flag: Option<&Path>) -> Option<NodeConfigPath> {
+    match flag {
+        Some(path) => Some(NodeConfigPath {
+            path: path.to_path_buf(),
+            origin: format!("--node-config {}", path.display()),
+        }),
+        None => std::env::var_os(shim::env::NODE_CONFIG)
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                let path = PathBuf::from(v);
+                NodeConfigPath {
+                    origin: format!("{}={}", shim::env::NODE_CONFIG, path.display()),
+                    path,
+                }
+            }),
+    }
+}
+
 /// The platform of this process: CUDA devices and virtual GPUs, with the node config of
-/// `--node-config` (its faults armed by the injector's fault factory).
+/// `--node-config` or `GPUFAULT_NODE_CONFIG` ([`node_config_path`]; its faults armed by
+/// the injector's fault factory).
 pub fn platform(node_config: Option<&Path>) -> anyhow::Result<Platform> {
     let platform = Platform::new().with_fault_factory(Arc::new(InjectorFaults));
-    Ok(match node_config {
-        Some(path) => platform.with_node_config(
-            NodeConfig::load(path).with_context(|| format!("--node-config {}", path.display()))?,
-        ),
+    Ok(match node_config_path(node_config) {
+        Some(c) => {
+            platform.with_node_config(NodeConfig::load(&c.path).with_context(|| c.origin.clone())?)
+        }
         None => platform,
     })
 }
 
-/// The text of a node config file, checked, for a campaign to store.
-pub fn node_config_text(path: &Path) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("--node-config {}", path.display()))?;
-    NodeConfig::parse(&text, &path.display().to_string())
-        .with_context(|| format!("--node-config {}", path.display()))?;
-    Ok(text)
+/// The text of the node config of `--node-config` or `GPUFAULT_NODE_CONFIG`, checked,
+/// for a campaign to store; `None` when there is none.
+pub fn node_config_text(flag: Option<&Path>) -> anyhow::Result<Option<String>> {
+    let Some(c) = node_config_path(flag) else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&c.path).with_context(|| c.origin.clone())?;
+    NodeConfig::parse(&text, &c.path.display().to_string()).with_context(|| c.origin.clone())?;
+    Ok(Some(text))
 }
 
 /// Every kind of subject this program can run (and resume campaigns of): bundled

@@ -291,3 +291,79 @@ fn alive(pid: u32) -> bool {
         Err(_) => false,
     }
 }
+
+/// A GPU whose fault arrives while the job runs: a periodic check finds it, the GPU is
+/// quarantined, the job stopped and started again on the other two, told to resume from
+/// a checkpoint it wrote before the fault arrived (never from one written after).
+#[test]
+fn a_fault_that_arrives_mid_run_is_found_and_the_job_restarts_without_that_gpu() {
+    let dir = scratch("guard-arrival");
+    let arrives = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        + 3.0;
+    let node = dir.join("node.json");
+    std::fs::write(
+        &node,
+        format!(
+            r#"{{"gpus": {{"sim#1": {{"fault": "iat:sm=1,sp=1,warps=0x1,lanes=0x1,dim=x,mask=0x4,pol=sa1", "fault_arrives_at": {arrives}}}}}}}"#
+        ),
+    )
+    .unwrap();
+    // 10 steps a second for 8 s, a checkpoint every 10 steps, the step rewritten atomically
+    let script = r#"echo "$GPUFAULT_RESTART_COUNT|$GPUFAULT_DEVICES|$GPUFAULT_RESUME_AT_MOST"
+        p="$GPUFAULT_PROGRESS_FILE"; i=0
+        while [ $i -lt 80 ]; do i=$((i+1))
+            echo "{\"step\": $i, \"checkpoint_step\": $((i/10*10))}" > "$p.t"; mv "$p.t" "$p"; sleep 0.1
+        done
+        echo "{\"step\": $i, \"done\": true}" > "$p""#;
+    let run = guard(
+        &dir,
+        "sim*3",
+        &[
+            "--node-config",
+            node.to_str().unwrap(),
+            "--check-every",
+            "0.5",
+            "--grace",
+            "2",
+        ],
+        script,
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let starts: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(starts.len(), 2, "{}", run.stdout);
+    assert_eq!(starts[0], "0|sim#0,sim#1,sim#2|");
+    let second: Vec<&str> = starts[1].split('|').collect();
+    assert_eq!(&second[..2], ["1", "sim#0,sim#2"]);
+    let at_most: u64 = second[2].parse().unwrap();
+    let fault = run.events("fault_detected");
+    assert_eq!(fault.len(), 1);
+    assert_eq!(fault[0]["source"], "periodic_check");
+    assert_eq!(fault[0]["devices"][0], "sim#1");
+    assert!(
+        fault[0]["unix"].as_f64().unwrap() >= arrives,
+        "found before it arrived"
+    );
+    assert_eq!(run.events("quarantined")[0]["device"], "sim#1");
+    // the checkpoint it may resume from was written before the fault arrived
+    let seen_at = run
+        .events("job_checkpoint")
+        .into_iter()
+        .find(|e| e["attempt"] == 0 && e["step"].as_u64() == Some(at_most))
+        .map(|e| e["unix"].as_f64().unwrap());
+    if at_most > 0 {
+        let seen_at = seen_at.expect("a checkpoint the first start wrote");
+        assert!(
+            seen_at < arrives,
+            "checkpoint {at_most} seen at {seen_at}, after the fault arrived at {arrives}"
+        );
+    }
+    // and every checkpoint seen after the arrival is newer than it
+    for e in run.events("job_checkpoint") {
+        if e["attempt"] == 0 && e["unix"].as_f64().unwrap() > arrives {
+            assert!(e["step"].as_u64().unwrap() >= at_most);
+        }
+    }
+}

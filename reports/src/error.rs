@@ -37,6 +37,28 @@ pub enum ReportError {
         /// The I/O error (part of the message, so not also a `source`).
         error: std::io::Error,
     },
+    /// The text is not JSON, or not a quarantine ledger ([`crate::ledger::LedgerFile`]).
+    #[error("not a quarantine ledger: {error}")]
+    LedgerJson {
+        /// The parser's complaint, with its line and column (part of the message, so not
+        /// also a `source`).
+        error: serde_json::Error,
+    },
+    /// The ledger was written in a newer format than this build reads.
+    #[error("quarantine ledger has schema_version {found}, this gpufault reads version {supported}: a newer gpufault wrote it")]
+    LedgerSchemaVersion {
+        /// The version in the file.
+        found: u64,
+        /// The version this build reads ([`crate::ledger::LEDGER_SCHEMA_VERSION`]).
+        supported: u32,
+    },
+    /// The ledger is JSON of the right shape but not valid: no schema version, a
+    /// malformed UUID, a UUID listed twice.
+    #[error("invalid quarantine ledger: {detail}")]
+    LedgerInvalid {
+        /// What is wrong, naming the field.
+        detail: String,
+    },
     /// A format name that [`crate::Format`] does not know.
     #[error("unknown report format `{name}` (known: {known})")]
     UnknownFormat {

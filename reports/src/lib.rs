@@ -28,6 +28,8 @@
 //!   their renderers: [`render_check_table`], [`render_check_json`],
 //!   [`render_check_prometheus`] (text exposition format, dcgm-exporter's labels) and
 //!   [`render_check_reason`] (one line of at most [`REASON_MAX_LEN`] characters).
+//! - [`ledger`]: the quarantine ledger's file (GPUs kept out of jobs, by UUID, with
+//!   evidence and history), read by [`ledger::LedgerFile::parse`].
 //!
 //! The formats are documented field by field in `docs/report-format.md`.
 //!

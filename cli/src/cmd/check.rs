@@ -56,7 +56,7 @@ pub struct CheckArgs {
 }
 
 /// `--timeout`: seconds, more than 0, at most a day.
-fn parse_timeout(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_timeout(s: &str) -> Result<Duration, String> {
     let secs: f64 = s
         .trim()
         .parse()

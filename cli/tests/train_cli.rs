@@ -141,6 +141,7 @@ fn a_faulty_gpu_fails_the_run_and_visible_devices_leave_it_out() {
     let (code, s, err) = train(&dir, &["--steps", "3", "--devices", "sim*2"], &node);
     assert_eq!(code, 3, "{err}");
     assert_eq!(s["outcome"], "device_failed");
+    assert_eq!(s["suspects"], serde_json::json!(["sim#1"]));
     let detail = s["detail"].as_str().unwrap();
     assert!(
         detail.contains("device sim#1 failed in step 1") && detail.contains("trap"),

@@ -5,7 +5,7 @@
 //!
 //! ```
 //! let s: reports::train::TrainSummary = serde_json::from_str(r#"{
-//!     "schema_version": 1, "outcome": "finished", "exit_code": 0, "detail": null,
+//!     "schema_version": 1, "outcome": "finished", "exit_code": 0, "detail": null, "suspects": [],
 //!     "steps": 400, "step": 400, "resumed_from": null, "checkpoint_step": 400,
 //!     "final_train_loss": 0.061, "eval_loss": 0.074, "devices": ["sim:h100#0"],
 //!     "batch": 64, "shards": 8, "seed": 1, "lr": 0.05, "momentum": 0.9,
@@ -25,10 +25,12 @@ pub const TRAIN_SCHEMA_VERSION: u32 = 1;
 pub enum TrainOutcomeKind {
     /// Every step ran; the final checkpoint and the completion marker are written (exit 0).
     Finished,
-    /// A device failed: a launch faulted or hung, or the parameter replicas of the
-    /// devices disagreed at a checkpoint (a device computed its update wrong); the last
-    /// checkpoint stays (exit 3).
+    /// A device failed: a launch faulted or hung; the last checkpoint stays (exit 3).
     DeviceFailed,
+    /// The devices' parameter replicas were not the same bits at a checkpoint: a device
+    /// computed its update wrong or corrupted its replica. Nothing is written, the last
+    /// checkpoint stays (exit 3, as a device failure).
+    ReplicasDisagree,
     /// The loss or a gradient was not finite; nothing of that step is kept (exit 4).
     NonFinite,
     /// The loss jumped beyond `--max-loss-jump` times its recent mean (exit 5).
@@ -44,9 +46,10 @@ pub enum TrainOutcomeKind {
 /// | field | type | meaning |
 /// |---|---|---|
 /// | `schema_version` | integer | [`TRAIN_SCHEMA_VERSION`] |
-/// | `outcome` | string | [`TrainOutcomeKind`]: `finished`, `device_failed`, `non_finite`, `loss_jump`, `interrupted`, `terminated` |
+/// | `outcome` | string | [`TrainOutcomeKind`]: `finished`, `device_failed`, `replicas_disagree`, `non_finite`, `loss_jump`, `interrupted`, `terminated` |
 /// | `exit_code` | integer | the process's exit code (`docs/exit-codes.md`) |
 /// | `detail` | string \| null | what went wrong (the device and its error, the step and loss), `null` when finished |
+/// | `suspects` | array of strings | the devices the run blames: the one that failed, or the replicas that differ from the majority (all of them when there is none); empty otherwise |
 /// | `steps` | integer | the steps the run is configured for (`--steps`) |
 /// | `step` | integer | steps finished (counting from 1; includes those before a resume) |
 /// | `resumed_from` | integer \| null | the checkpoint step this process resumed from |
@@ -68,6 +71,9 @@ pub struct TrainSummary {
     pub exit_code: u8,
     /// What went wrong (`None` when finished).
     pub detail: Option<String>,
+    /// The devices the run blames.
+    #[serde(default)]
+    pub suspects: Vec<String>,
     /// Steps configured.
     pub steps: u64,
     /// Steps finished.

@@ -37,7 +37,11 @@ fn main() {
                 worst = (ratio, seed, s);
             }
         }
-        let eval = mlp_reference_gradients(&params, &MlpBatch::held_out(seed, EVAL_BATCH)).1;
+        let eval = mlp_reference_gradients(
+            &params,
+            &MlpBatch::held_out(seed, EVAL_BATCH, shim::train::DATA_NOISE),
+        )
+        .1;
         evals.push((f64::from(eval), f64::from(*losses.last().unwrap())));
     }
     ratios.sort_by(f64::total_cmp);

@@ -79,7 +79,7 @@ fn the_loss_curve_and_the_model_are_the_same_bits_on_1_2_and_4_devices() {
     }
     // the model learns: the loss of the last step is well below the first
     let (first, last) = (f32::from_bits(curve[0]), f32::from_bits(curve[5]));
-    assert!(last < 0.5 * first, "loss {first} -> {last}");
+    assert!(last < 0.8 * first, "loss {first} -> {last}");
 }
 
 #[test]
@@ -376,6 +376,7 @@ fn a_device_that_faults_exits_3_and_the_last_checkpoint_stays() {
         detail.contains("device sim#1 failed in step 4") && detail.contains("trap"),
         "{detail}"
     );
+    assert_eq!(r.summary.suspects, ["sim#1"]);
     assert_eq!(
         std::fs::read(&path).unwrap(),
         before,
@@ -393,7 +394,7 @@ fn replicas_that_disagree_name_the_odd_device() {
         disagreement(&[good.clone(), good.clone()], &names[..2]),
         None
     );
-    let d = disagreement(
+    let (d, odd) = disagreement(
         &[good.clone(), good.clone(), bad.clone(), good.clone()],
         &names,
     )
@@ -402,8 +403,10 @@ fn replicas_that_disagree_name_the_odd_device() {
         d.contains("sim#2 differs from the 3 others (sim#0, sim#1, sim#3)"),
         "{d}"
     );
-    let d = disagreement(&[good.clone(), bad.clone()], &names[..2]).unwrap();
+    assert_eq!(odd, ["sim#2"]);
+    let (d, odd) = disagreement(&[good.clone(), bad.clone()], &names[..2]).unwrap();
     assert!(d.contains("no majority: [sim#0] vs [sim#1]"), "{d}");
+    assert_eq!(odd, ["sim#0", "sim#1"]);
     // -0.0 and 0.0 are different bits: a replica is compared bit for bit
     assert!(disagreement(&[vec![0.0], vec![-0.0]], &names[..2]).is_some());
 }

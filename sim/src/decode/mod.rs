@@ -130,6 +130,26 @@ pub(crate) struct Program {
 }
 
 impl Program {
+    /// The frame sizes a launch of `kernel` needs: `[regs, preds, local, tparam]`, the
+    /// largest over the kernel and every device function (what it may call; a kernel
+    /// cannot call another kernel). Smaller than the module-wide `frame_*` when another
+    /// kernel of the module has more registers: each warp of each CTA gets a zeroed
+    /// frame, so a small kernel beside a large unrolled one (`mlp_train`'s `sgd_update`
+    /// beside `mlp_hidden_forward`) would otherwise zero the large one's frame every CTA.
+    pub(crate) fn frame_of(&self, kernel: u32) -> [u32; 4] {
+        let mut frame = [0u32; 4];
+        for (i, f) in self.funcs.iter().enumerate() {
+            if f.is_kernel && i as u32 != kernel {
+                continue;
+            }
+            frame[0] = frame[0].max(f.nregs);
+            frame[1] = frame[1].max(f.npreds);
+            frame[2] = frame[2].max(align_up(f.local_size as u64, 16) as u32);
+            frame[3] = frame[3].max(align_up(f.tparam_size as u64, 16) as u32);
+        }
+        frame
+    }
+
     /// The function index of a kernel by name.
     pub(crate) fn kernel(&self, name: &str) -> Option<u32> {
         self.funcs

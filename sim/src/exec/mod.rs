@@ -262,6 +262,7 @@ fn illegal(reason: impl Into<String>, lane: u32) -> LaneFault {
 /// Runs a launch to completion or to its first fault.
 pub(crate) fn launch(p: LaunchParams<'_>, mem: &mut GlobalMemory) -> LaunchReport {
     let prog = p.prog;
+    let [f_regs, f_preds, f_local, f_tparam] = prog.frame_of(p.kernel);
     let mut m = Machine {
         prog,
         insts: &prog.insts,
@@ -284,10 +285,10 @@ pub(crate) fn launch(p: LaunchParams<'_>, mem: &mut GlobalMemory) -> LaunchRepor
         budget: p.budget,
         sm_clock: vec![0; p.gpu.sms as usize],
         turns: None,
-        f_regs: prog.frame_regs as usize * 32,
-        f_preds: prog.frame_preds as usize,
-        f_local: prog.frame_local as usize,
-        f_tparam: prog.frame_tparam as usize,
+        f_regs: f_regs as usize * 32,
+        f_preds: f_preds as usize,
+        f_local: f_local as usize,
+        f_tparam: f_tparam as usize,
     };
     let (outcome, profile) = if p.profiling {
         let n = prog.insts.len();

@@ -175,3 +175,55 @@ fn vprintf_returns_zero_and_prints_nothing() {
     let r = run_ok(&body, "k", cfg(1, 4), 4);
     assert_eq!(r.out, vec![9; 4]);
 }
+
+#[test]
+fn a_launch_gets_the_frame_of_its_kernel_and_the_functions_not_of_other_kernels() {
+    // `big` declares 300 registers, `small` 3 and calls `twice` (20): a launch of
+    // `small` zeroes frames of 20 registers per thread, not 300, and still computes.
+    let body = format!(
+        "
+.func (.param .b32 ret) twice(.param .b32 n)
+{{
+    .reg .b32 %t<20>;
+    ld.param.b32 %t1, [n];
+    add.u32 %t2, %t1, %t1;
+    st.param.b32 [ret], %t2;
+    ret;
+}}
+.visible .entry big(.param .u64 out)
+{{
+    .reg .b32 %b<300>;
+    {PROLOGUE}
+    st.global.u32 [%rdo], %tidx;
+    ret;
+}}
+.visible .entry small(.param .u64 out)
+{{
+    .reg .b32 %n, %r;
+    {PROLOGUE}
+    mov.u32 %n, %tidx;
+    {{
+        .param .b32 a;
+        .param .b32 rv;
+        st.param.b32 [a], %n;
+        call (rv), twice, (a);
+        ld.param.b32 %r, [rv];
+    }}
+    st.global.u32 [%rdo], %r;
+    ret;
+}}"
+    );
+    let module = ptx::parse(&format!("{HEADER}{body}")).unwrap();
+    let mut next = 0x1000u64;
+    let prog = crate::decode::decode(&module, &mut |size, _| {
+        next += size;
+        Ok(next - size)
+    })
+    .unwrap();
+    let [big, small] = ["big", "small"].map(|k| prog.frame_of(prog.kernel(k).unwrap())[0]);
+    assert!(big >= 300, "{big}");
+    assert!((20..300).contains(&small), "{small}");
+    assert_eq!(prog.frame_regs, big, "the module-wide frame is the largest");
+    let r = run_ok(&body, "small", cfg(1, 64), 64);
+    assert_eq!(r.out, (0..64).map(|t| 2 * t).collect::<Vec<u32>>());
+}

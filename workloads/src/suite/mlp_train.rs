@@ -57,6 +57,13 @@ impl MlpBatch {
     /// clusters in 64 dimensions. The same `(seed, step, batch)` gives the same bits
     /// everywhere; a data-parallel trainer splits one batch into per-device slices.
     pub fn synthetic(seed: u64, step: u64, batch: usize) -> MlpBatch {
+        MlpBatch::synthetic_with_noise(seed, step, batch, 1.0)
+    }
+
+    /// [`MlpBatch::synthetic`] with the samples' spread around their cluster's centre
+    /// scaled by `noise` (1: `synthetic` itself, bit for bit): the larger, the more the
+    /// classes overlap and the harder the data set.
+    pub fn synthetic_with_noise(seed: u64, step: u64, batch: usize, noise: f32) -> MlpBatch {
         let mut c = Rng::new(DATA_SEED, 0);
         let centroids: Vec<f32> = (0..MLP_CLASSES * MLP_INPUTS)
             .map(|_| c.normalish())
@@ -68,17 +75,18 @@ impl MlpBatch {
             let y = r.below(MLP_CLASSES as u32) as usize;
             labels.push(y as i32);
             for i in 0..MLP_INPUTS {
-                x.push(centroids[y * MLP_INPUTS + i] + r.normalish());
+                x.push(centroids[y * MLP_INPUTS + i] + noise * r.normalish());
             }
         }
         MlpBatch { x, labels }
     }
 
-    /// The held-out batch of `n` samples of the data set of `seed`: drawn like
-    /// [`MlpBatch::synthetic`] from a stream no training step uses (step `u64::MAX - 1`),
-    /// so a model trained on steps `0..N` of `seed` is evaluated on samples it never saw.
-    pub fn held_out(seed: u64, n: usize) -> MlpBatch {
-        MlpBatch::synthetic(seed, u64::MAX - 1, n)
+    /// The held-out batch of `n` samples of the data set of `seed` and `noise`: drawn
+    /// like [`MlpBatch::synthetic_with_noise`] from a stream no training step uses (step
+    /// `u64::MAX - 1`), so a model trained on steps `0..N` is evaluated on samples it
+    /// never saw.
+    pub fn held_out(seed: u64, n: usize, noise: f32) -> MlpBatch {
+        MlpBatch::synthetic_with_noise(seed, u64::MAX - 1, n, noise)
     }
 
     /// Samples `range` of the batch.
@@ -507,6 +515,16 @@ mod tests {
         }
         assert!(first > 1.5, "initial loss {first}");
         assert!(last < 0.3 * first, "loss went from {first} to {last}");
+    }
+
+    #[test]
+    fn noise_one_is_the_plain_data_set_and_more_noise_spreads_the_samples() {
+        let plain = MlpBatch::synthetic(3, 7, 16);
+        assert_eq!(MlpBatch::synthetic_with_noise(3, 7, 16, 1.0), plain);
+        let noisy = MlpBatch::synthetic_with_noise(3, 7, 16, 3.0);
+        assert_eq!(noisy.labels, plain.labels);
+        let spread = |b: &MlpBatch| b.x.iter().map(|v| v * v).sum::<f32>();
+        assert!(spread(&noisy) > 2.0 * spread(&plain));
     }
 
     #[test]

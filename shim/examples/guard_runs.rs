@@ -169,11 +169,12 @@ fn guarded(o: &Opts, dir: &Path, node: &Value, train: bool) -> Guarded {
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
-    let summary = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str::<Value>(l).ok())
-        .or_else(|| serde_json::from_slice(&out.stdout).ok());
+    // each start of `gpufault train --json` prints one JSON document: the last is the
+    // run's end
+    let summary = serde_json::Deserializer::from_slice(&out.stdout)
+        .into_iter::<Value>()
+        .map_while(Result::ok)
+        .last();
     if !out.status.success() {
         eprintln!("{}", String::from_utf8_lossy(&out.stderr));
     }

@@ -24,7 +24,9 @@ pub struct Recovery {
     pub quarantine_ms: f64,
     /// From SIGTERM to the last process of the job gone, ms.
     pub stop_ms: f64,
-    /// From then to the new job process running (its `process_started_unix`), ms.
+    /// From then to the new job process running (its `process_started_unix`, which
+    /// `gpufault train` reads from the kernel in 10 ms ticks: may come out a few ms
+    /// negative), ms.
     pub start_ms: f64,
     /// From its start to its checkpoint loaded and devices ready, ms.
     pub setup_ms: f64,
@@ -32,7 +34,8 @@ pub struct Recovery {
     pub checkpoint_load_ms: f64,
     /// From then to its first finished step, ms.
     pub first_step_ms: f64,
-    /// From the fault detected to the first resumed step, ms.
+    /// From the start of the detection (the start of the check that found the fault; the
+    /// job's exit when it stopped by itself; the XID event) to the first resumed step, ms.
     pub total_ms: f64,
     /// [`total_ms`](Recovery::total_ms) without the checkpoint load.
     pub total_without_checkpoint_ms: f64,
@@ -65,11 +68,24 @@ pub fn recoveries(events: &[GuardEventLine]) -> Vec<Recovery> {
             i += 1;
             continue;
         };
-        let detected = events[i].unix;
         let detect_ms = events[..i].iter().rev().find_map(|e| match &e.event {
             GuardEvent::Checked { duration_ms, .. } if source != "xid" => Some(*duration_ms),
             _ => None,
         });
+        // Where the recovery begins: the start of the check that found the fault; for a
+        // fault found after the job stopped by itself (its own numerical or replica check),
+        // the moment it exited; for an XID, the event.
+        let detected = match source.as_str() {
+            "after_exit" => events[..i]
+                .iter()
+                .rev()
+                .find_map(|e| match &e.event {
+                    GuardEvent::JobExited { .. } => Some(e.unix),
+                    _ => None,
+                })
+                .unwrap_or(events[i].unix),
+            _ => events[i].unix - detect_ms.unwrap_or(0.0) / 1e3,
+        };
         let mut r = Recovery {
             source: source.clone(),
             devices: devices.clone(),
@@ -85,7 +101,17 @@ pub fn recoveries(events: &[GuardEventLine]) -> Vec<Recovery> {
             stopped_at_step: None,
             resumed_from: None,
         };
-        let mut stopped = detected;
+        let mut stopped = events[i].unix;
+        if source == "after_exit" {
+            r.stopped_at_step = events[..i]
+                .iter()
+                .rev()
+                .find_map(|e| match &e.event {
+                    GuardEvent::JobExited { step, .. } => Some(*step),
+                    _ => None,
+                })
+                .flatten();
+        }
         let mut complete = false;
         let mut j = i + 1;
         while j < events.len() {
@@ -97,7 +123,6 @@ pub fn recoveries(events: &[GuardEventLine]) -> Vec<Recovery> {
                 }
                 GuardEvent::JobExited { step, .. } if r.stopped_at_step.is_none() => {
                     r.stopped_at_step = *step;
-                    stopped = stopped.max(events[j].unix);
                 }
                 GuardEvent::JobFirstStep {
                     resumed_from,
@@ -208,10 +233,59 @@ mod tests {
         assert!((r.start_ms - 100.0).abs() < 1e-6, "{r:?}");
         assert!((r.setup_ms - 400.0).abs() < 1e-6);
         assert!((r.first_step_ms - 200.0).abs() < 1e-6);
-        assert!((r.total_ms - 1200.0).abs() < 1e-6);
-        assert!((r.total_without_checkpoint_ms - 1150.0).abs() < 1e-6);
+        assert!((r.total_ms - 1900.0).abs() < 1e-6, "{r:?}");
+        assert!((r.total_without_checkpoint_ms - 1850.0).abs() < 1e-6);
         assert_eq!(r.steps_lost(), Some(5));
         // without the restart's first step there is no complete recovery
         assert!(recoveries(&events[..5]).is_empty());
+    }
+
+    #[test]
+    fn a_fault_the_job_found_itself_counts_from_its_exit() {
+        let events = vec![
+            line(
+                20.0,
+                GuardEvent::JobExited {
+                    attempt: 0,
+                    code: Some(3),
+                    signal: None,
+                    done: false,
+                    step: Some(150),
+                },
+            ),
+            line(
+                24.0,
+                GuardEvent::Checked {
+                    purpose: "after_exit".into(),
+                    devices: vec![],
+                    duration_ms: 4000.0,
+                },
+            ),
+            line(
+                24.0,
+                GuardEvent::FaultDetected {
+                    source: "after_exit".into(),
+                    devices: vec!["sim:h100#2".into()],
+                    reasons: vec![],
+                },
+            ),
+            line(
+                24.1,
+                GuardEvent::JobFirstStep {
+                    attempt: 1,
+                    step: 126,
+                    resumed_from: Some(125),
+                    process_started_unix: Some(24.0),
+                    checkpoint_loaded_unix: Some(24.06),
+                    checkpoint_load_ms: Some(5.0),
+                    first_step_unix: Some(24.08),
+                },
+            ),
+        ];
+        let r = &recoveries(&events)[0];
+        assert_eq!(r.detect_ms, Some(4000.0));
+        assert_eq!(r.stop_ms, 0.0);
+        assert!((r.total_ms - 4080.0).abs() < 1e-6, "{r:?}");
+        assert_eq!(r.steps_lost(), Some(25));
     }
 }

@@ -148,8 +148,8 @@ codes! {
         /// A usage or environment error: a bad flag, a checkpoint of another run, an
         /// unknown device.
         Usage = 2, "usage or environment error";
-        /// A device failed: a launch faulted, hung or could not run; the last checkpoint
-        /// stays.
+        /// A device failed: a launch faulted, hung or could not run, or the devices'
+        /// parameter replicas disagreed at a checkpoint; the last checkpoint stays.
         DeviceFailed = 3, "a device failed";
         /// The loss or a gradient is not finite; nothing of that step is kept.
         NonFinite = 4, "non-finite loss or gradients";

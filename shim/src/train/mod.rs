@@ -158,6 +158,22 @@ pub struct TrainOptions {
     pub progress: Option<PathBuf>,
     /// The loss-jump check.
     pub checks: SelfChecks,
+    /// Which replica a checkpoint takes.
+    pub replicas: ReplicaPolicy,
+}
+
+/// Which parameter replica a checkpoint (and the final model) takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReplicaPolicy {
+    /// Every replica is downloaded and compared bit for bit; when they differ nothing is
+    /// written and the run stops (exit 3, [`TrainOutcomeKind::ReplicasDisagree`]). What
+    /// `gpufault train` does.
+    #[default]
+    Agree,
+    /// Device 0's replica, unchecked: what a plain data-parallel job does (PyTorch DDP
+    /// saves rank 0's model). For measuring what the check catches
+    /// (`shim/examples/unguarded.rs`).
+    FirstDevice,
 }
 
 /// One finished step, as the observer of [`train`] sees it.
@@ -695,7 +711,8 @@ impl Trainer<'_> {
             Err(f) => return Ok(Err(Ending::device(&f, step))),
         };
         let names = self.replicas.names();
-        if let Some((detail, odd)) = disagreement(&all, &names) {
+        let checked = self.options.replicas == ReplicaPolicy::Agree;
+        if let Some((detail, odd)) = disagreement(&all, &names).filter(|_| checked) {
             return Ok(Err(Ending::Replicas(
                 format!(
                     "at the checkpoint of step {step} {detail}; no checkpoint written, the last one stays"

@@ -485,3 +485,55 @@ fn bad_configurations_name_their_flag() {
     }
     assert!(TrainConfig::new(1).validate().is_ok());
 }
+
+#[test]
+fn a_gpu_that_corrupts_its_replica_is_named_by_the_replica_check() {
+    // the warps of a few slots of SM 4 of GPU 1 never run: its own update misses
+    // parameters, so its replica leaves the others'
+    let p = faulty_platform(
+        "sim:h100#1",
+        "wdrop:sm=4,sp=2,warps=0xf2b7,lanes=0xffffffff",
+    );
+    let config = TrainConfig::new(4);
+    let options = TrainOptions {
+        checkpoint_every: 2,
+        ..TrainOptions::default()
+    };
+    let (r, curve) = train_on(
+        &p,
+        "sim:h100*4",
+        &config,
+        &options,
+        &AtomicUsize::new(0),
+        &mut |_| {},
+    );
+    assert_eq!(
+        r.summary.outcome,
+        TrainOutcomeKind::ReplicasDisagree,
+        "{:?}",
+        r.summary
+    );
+    assert_eq!((r.exit, curve.len()), (TrainExit::DeviceFailed, 2));
+    assert_eq!(r.summary.suspects, ["sim:h100#1"]);
+    let detail = r.summary.detail.unwrap();
+    assert!(
+        detail.contains("sim:h100#1 differs from the 3 others"),
+        "{detail}"
+    );
+    // unchecked, as plain data-parallel training: it runs on and ends with another model
+    let plain = TrainOptions {
+        replicas: ReplicaPolicy::FirstDevice,
+        ..options
+    };
+    let (r, _) = train_on(
+        &p,
+        "sim:h100*4",
+        &config,
+        &plain,
+        &AtomicUsize::new(0),
+        &mut |_| {},
+    );
+    assert_eq!(r.exit, TrainExit::Finished);
+    let (healthy, _) = quick("sim:h100*4", &config, &TrainOptions::default());
+    assert_ne!(r.summary.eval_loss, healthy.summary.eval_loss);
+}

@@ -33,6 +33,11 @@ pub struct TrainArgs {
     /// Steps between checkpoints (0: only at the end and on SIGTERM/SIGINT).
     #[arg(long, value_name = "K", default_value_t = shim::train::DEFAULT_CHECKPOINT_EVERY)]
     checkpoint_every: u64,
+    /// Older checkpoints kept beside the newest (FILE.step-N), so that a restart after a
+    /// fault can resume from one written before the fault (the guard's
+    /// GPUFAULT_RESUME_AT_MOST).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    keep_checkpoints: usize,
     /// The checkpoint file: resumed from when it exists, written atomically every K steps,
     /// at the end and on SIGTERM/SIGINT. Default: no checkpoints.
     #[arg(long, value_name = "FILE")]
@@ -57,6 +62,19 @@ pub struct TrainArgs {
     /// Print the summary as JSON (`reports::train::TrainSummary`).
     #[arg(long)]
     json: bool,
+}
+
+/// The newest checkpoint step the guard lets this start resume from
+/// (`GPUFAULT_RESUME_AT_MOST`, set after a fault), if any.
+fn resume_at_most() -> anyhow::Result<Option<u64>> {
+    match std::env::var(shim::env::RESUME_AT_MOST) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse()
+            .map(Some)
+            .with_context(|| format!("{}={v}: not a step number", shim::env::RESUME_AT_MOST)),
+        _ => Ok(None),
+    }
 }
 
 /// Runs `gpufault train`.
@@ -84,6 +102,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
             max_loss_jump: args.max_loss_jump,
             ..SelfChecks::default()
         },
+        keep_checkpoints: args.keep_checkpoints,
+        resume_at_most: resume_at_most()?,
+        ..TrainOptions::default()
     };
     let report = shim::train::train(&platform, &devices, &config, &options, &stop, &mut |_| {})?;
     let s = &report.summary;

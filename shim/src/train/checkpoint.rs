@@ -32,6 +32,36 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use workloads::MLP_PARAMS;
 
+/// `path.step-N`: the kept checkpoint of step N.
+fn kept_path(path: &Path, step: u64) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(format!(".step-{step}"));
+    name.into()
+}
+
+/// The kept checkpoints beside `path`: (step, file).
+fn kept(path: &Path) -> Vec<(u64, std::path::PathBuf)> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Some(base) = path.file_name().and_then(|n| n.to_str()) else {
+        return Vec::new();
+    };
+    let prefix = format!("{base}.step-");
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().into_string().ok()?;
+                    let step = name.strip_prefix(&prefix)?.parse::<u64>().ok()?;
+                    Some((step, e.path()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The checkpoint layout's version.
 pub const CHECKPOINT_FORMAT: u32 = 1;
 
@@ -106,6 +136,52 @@ impl Checkpoint {
         Ok(Some(c))
     }
 
+    /// The checkpoint to resume from: the newest of `path` and the older ones kept beside
+    /// it (`path.step-N`, [`Checkpoint::write_keeping`]) whose step is at most `at_most`
+    /// (`None`: the newest; none at or below it: `Ok(None)`, start from scratch).
+    pub fn read_at_most(
+        path: &Path,
+        at_most: Option<u64>,
+    ) -> Result<Option<Checkpoint>, TrainError> {
+        let mut candidates = kept(path);
+        candidates.sort_by(|a, b| b.0.cmp(&a.0));
+        let newest = Checkpoint::read(path)?;
+        let limit = at_most.unwrap_or(u64::MAX);
+        if let Some(c) = newest.filter(|c| c.step <= limit) {
+            return Ok(Some(c));
+        }
+        for (step, file) in candidates {
+            if step <= limit {
+                return Checkpoint::read(&file);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Writes the checkpoint to `path` (as [`Checkpoint::write`]) after moving the one
+    /// there to `path.step-N` (its step), and keeps the `keep` newest of those, deleting
+    /// older ones. A crash between the move and the write leaves the newest checkpoint
+    /// under its kept name, where [`Checkpoint::read_at_most`] finds it.
+    pub fn write_keeping(&self, path: &Path, keep: usize) -> Result<(), TrainError> {
+        if keep > 0 {
+            if let Ok(Some(old)) = Checkpoint::read(path) {
+                if old.step != self.step {
+                    let kept_name = kept_path(path, old.step);
+                    std::fs::rename(path, &kept_name).map_err(|e| TrainError::Checkpoint {
+                        path: kept_name.clone(),
+                        detail: format!("cannot keep the previous checkpoint: {e}"),
+                    })?;
+                }
+            }
+            let mut all = kept(path);
+            all.sort_by(|a, b| b.0.cmp(&a.0));
+            for (_, file) in all.into_iter().skip(keep) {
+                let _ = std::fs::remove_file(file);
+            }
+        }
+        self.write(path)
+    }
+
     /// Writes the checkpoint to `path` all or nothing, durably
     /// ([`crate::sys::write_atomic`]: temporary file, fsync, rename, directory fsync).
     pub fn write(&self, path: &Path) -> Result<(), TrainError> {
@@ -176,5 +252,63 @@ mod hex_f32 {
                 Ok(f32::from_le_bytes(bytes))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(step: u64) -> Checkpoint {
+        Checkpoint {
+            format: CHECKPOINT_FORMAT,
+            step,
+            config: TrainConfig::new(400),
+            params: vec![step as f32; MLP_PARAMS],
+            momentum_buffer: vec![0.0; MLP_PARAMS],
+            recent_losses: vec![],
+            devices: vec![],
+            written_unix: 0.0,
+        }
+    }
+
+    #[test]
+    fn older_checkpoints_are_kept_and_a_restart_can_go_back_to_one() {
+        let dir = std::env::temp_dir().join(format!("gpufault-ckpt-keep-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ckpt.json");
+        for step in [25, 50, 75, 100, 125] {
+            at(step).write_keeping(&path, 3).unwrap();
+        }
+        let mut kept_steps: Vec<u64> = kept(&path).iter().map(|k| k.0).collect();
+        kept_steps.sort();
+        assert_eq!(kept_steps, [50, 75, 100], "the 3 newest before the newest");
+        let step = |at_most| {
+            Checkpoint::read_at_most(&path, at_most)
+                .unwrap()
+                .map(|c| c.step)
+        };
+        assert_eq!(step(None), Some(125));
+        assert_eq!(step(Some(125)), Some(125));
+        assert_eq!(step(Some(110)), Some(100));
+        assert_eq!(step(Some(50)), Some(50));
+        assert_eq!(
+            step(Some(30)),
+            None,
+            "older than every kept one: from the start"
+        );
+        assert_eq!(step(Some(0)), None);
+        // the newest moved away and not yet rewritten (a crash in between): found kept
+        std::fs::rename(&path, kept_path(&path, 125)).unwrap();
+        assert_eq!(step(None), Some(125));
+        assert_eq!(
+            Checkpoint::read_at_most(&path, None)
+                .unwrap()
+                .unwrap()
+                .params[0],
+            125.0
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

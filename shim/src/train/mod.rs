@@ -160,6 +160,14 @@ pub struct TrainOptions {
     pub checks: SelfChecks,
     /// Which replica a checkpoint takes.
     pub replicas: ReplicaPolicy,
+    /// Older checkpoints kept beside the newest (`FILE.step-N`), for a restart that must
+    /// go back further than the newest ([`resume_at_most`](TrainOptions::resume_at_most)).
+    pub keep_checkpoints: usize,
+    /// Resume from the newest kept checkpoint at or below this step (`None`: the newest;
+    /// `Some(0)`: from the start). The guard sets it after a fault
+    /// ([`crate::env::RESUME_AT_MOST`]): checkpoints written after the last clean check
+    /// may hold state the fault corrupted.
+    pub resume_at_most: Option<u64>,
 }
 
 /// Which parameter replica a checkpoint (and the final model) takes.
@@ -336,7 +344,7 @@ pub fn train(
     let mut state = State::fresh(config);
     if let Some(path) = &options.checkpoint {
         let read_start = Instant::now();
-        if let Some(c) = Checkpoint::read(path)? {
+        if let Some(c) = Checkpoint::read_at_most(path, options.resume_at_most)? {
             c.check_config(config, path)?;
             state = State::from_checkpoint(c);
             progress.state.resumed_from = Some(state.step);
@@ -739,7 +747,7 @@ impl Trainer<'_> {
                     devices: names,
                     written_unix: unix_now(),
                 }
-                .write(path)?;
+                .write_keeping(path, self.options.keep_checkpoints)?;
                 self.progress.state.checkpoint_step = Some(step);
                 self.progress.write()?;
             }

@@ -272,8 +272,13 @@ fn recovery(o: &Opts, scratch: &Path) -> bool {
         all_ok &= ok;
         match rec.first() {
             Some(r) => println!(
-                "{i:>4} {:>6.0}% {:>7.0} {:>7.1} {:>7.0} {:>7.0} {:>7.0} {:>7.1} {:>8.0} {:>8.0} {:>5} {:>9} {:>5}",
+                "{i:>4} {:>6.0}% {:>10} {:>7.0} {:>7.1} {:>7.0} {:>7.0} {:>7.0} {:>7.1} {:>8.0} {:>8.0} {:>5} {:>9} {:>5}",
                 frac * 100.0,
+                match r.source.as_str() {
+                    "after_exit" => "job+check",
+                    "periodic_check" => "periodic",
+                    other => other,
+                },
                 r.detect_ms.unwrap_or(0.0),
                 r.quarantine_ms,
                 r.stop_ms,
@@ -334,6 +339,12 @@ fn recovery(o: &Opts, scratch: &Path) -> bool {
         );
     }
     let lost: Vec<u64> = recs.iter().filter_map(Recovery::steps_lost).collect();
+    for source in ["after_exit", "periodic_check", "xid"] {
+        let n = recs.iter().filter(|r| r.source == source).count();
+        if n > 0 {
+            println!("found by {source}: {n}");
+        }
+    }
     println!(
         "steps lost: max {} (checkpoint every {}); final eval loss equal to the fault-free run's in {} of {} runs",
         lost.iter().max().copied().unwrap_or(0),

@@ -144,7 +144,7 @@ impl Checkpoint {
         at_most: Option<u64>,
     ) -> Result<Option<Checkpoint>, TrainError> {
         let mut candidates = kept(path);
-        candidates.sort_by(|a, b| b.0.cmp(&a.0));
+        candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
         let newest = Checkpoint::read(path)?;
         let limit = at_most.unwrap_or(u64::MAX);
         if let Some(c) = newest.filter(|c| c.step <= limit) {
@@ -174,7 +174,7 @@ impl Checkpoint {
                 }
             }
             let mut all = kept(path);
-            all.sort_by(|a, b| b.0.cmp(&a.0));
+            all.sort_by_key(|c| std::cmp::Reverse(c.0));
             for (_, file) in all.into_iter().skip(keep) {
                 let _ = std::fs::remove_file(file);
             }

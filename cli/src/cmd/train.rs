@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use clap::Args;
-use shim::train::{SelfChecks, TrainConfig, TrainOptions};
+use shim::train::{ReplicaPolicy, SelfChecks, TrainConfig, TrainOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -84,6 +84,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
             max_loss_jump: args.max_loss_jump,
             ..SelfChecks::default()
         },
+        replicas: ReplicaPolicy::Agree,
     };
     let report = shim::train::train(&platform, &devices, &config, &options, &stop, &mut |_| {})?;
     let s = &report.summary;

@@ -382,7 +382,11 @@ fn print_table(models: &[ModelCounts], e0: f64) {
             m.unchecked_degraded,
             m.unchecked_tolerated,
             m.worst_finished_ratio
-                .map(|r| format!("{r:.3}"))
+                .map(|r| if r < 100.0 {
+                    format!("{r:.3}")
+                } else {
+                    format!("{r:.1e}")
+                })
                 .unwrap_or_else(|| "–".into())
         );
     };

@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use clap::Args;
-use shim::train::{ReplicaPolicy, SelfChecks, TrainConfig, TrainOptions};
+use shim::train::{SelfChecks, TrainConfig, TrainOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -74,6 +74,9 @@ pub struct GuardEventLine {
 pub enum GuardEvent {
     /// The guard started.
     GuardStarted {
+        /// The run id every process of the job carries in its environment
+        /// (`GPUFAULT_GUARD_RUN`).
+        run_id: String,
         /// The command it guards.
         command: Vec<String>,
         /// The devices it was asked to use (nodes expanded).

@@ -178,17 +178,26 @@ fn guarded(o: &Opts, dir: &Path, node: &Value, train: bool) -> Guarded {
     if !out.status.success() {
         eprintln!("{}", String::from_utf8_lossy(&out.stderr));
     }
+    let leftovers = leftovers(&events);
     Guarded {
         code: out.status.code(),
         events,
         summary,
         wall,
-        leftovers: leftovers(),
+        leftovers,
     }
 }
 
-/// Processes that carry a guard's run id in their environment (none may outlive it).
-fn leftovers() -> Vec<u32> {
+/// Processes that carry the run id of the guard that logged `events` (none may
+/// outlive it).
+fn leftovers(events: &[GuardEventLine]) -> Vec<u32> {
+    let Some(id) = events.iter().find_map(|e| match &e.event {
+        reports::guard::GuardEvent::GuardStarted { run_id, .. } => Some(run_id.clone()),
+        _ => None,
+    }) else {
+        return Vec::new();
+    };
+    let marker = format!("GPUFAULT_GUARD_RUN={id}");
     let me = std::process::id();
     std::fs::read_dir("/proc")
         .map(|d| {
@@ -196,10 +205,8 @@ fn leftovers() -> Vec<u32> {
                 .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
                 .filter(|&p| p != me)
                 .filter(|p| {
-                    std::fs::read(format!("/proc/{p}/environ")).is_ok_and(|env| {
-                        env.split(|&b| b == 0)
-                            .any(|v| v.starts_with(b"GPUFAULT_GUARD_RUN="))
-                    })
+                    std::fs::read(format!("/proc/{p}/environ"))
+                        .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == marker.as_bytes()))
                 })
                 .collect()
         })

@@ -150,6 +150,7 @@ impl Guard<'_> {
     fn run(&mut self) -> Outcome {
         let c = &self.config;
         self.log.emit(GuardEvent::GuardStarted {
+            run_id: self.run_id.clone(),
             command: c
                 .command
                 .iter()

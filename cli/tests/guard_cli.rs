@@ -367,3 +367,52 @@ fn a_fault_that_arrives_mid_run_is_found_and_the_job_restarts_without_that_gpu()
         }
     }
 }
+
+/// torchrun is started with one worker per healthy GPU: `--nproc-per-node` rewritten
+/// (here a stand-in `torchrun` on PATH that prints its arguments; the real torchrun's
+/// run is `scripts/torchrun-e2e.sh`).
+#[test]
+fn torchrun_gets_one_worker_per_healthy_gpu() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("guard-torchrun");
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fake = bin.join("torchrun");
+    std::fs::write(&fake, format!("#!/bin/sh\necho \"$@\"\n{DONE}\n")).unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let node = write_node(&dir);
+    let out = command(
+        &dir,
+        &[
+            "guard",
+            "--devices",
+            "sim*3",
+            "--node-config",
+            node.to_str().unwrap(),
+            "--ledger",
+            dir.join("ledger.json").to_str().unwrap(),
+            "--events",
+            dir.join("events.jsonl").to_str().unwrap(),
+            "--",
+            fake.to_str().unwrap(),
+            "--nproc-per-node=3",
+            "--rdzv-backend",
+            "c10d",
+            "train.py",
+            "--nproc-per-node",
+            "7",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "--nproc-per-node=2 --rdzv-backend c10d train.py --nproc-per-node 7"
+    );
+}

@@ -139,6 +139,10 @@ pub enum GuardEvent {
         pid: u32,
         /// The devices it was given.
         devices: Vec<String>,
+        /// The command as started, when the guard rewrote it for the device count
+        /// (torchrun's `--nproc-per-node`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        command: Option<Vec<String>>,
     },
     /// The job reported its first finished step since this start (from its progress
     /// file, with the times it wrote there).

@@ -24,6 +24,7 @@
 //! - [`output`]: the JSON documents the other commands print with `--json` (`run`,
 //!   `sim run`, `ptx stats`, `models`, `workloads`, `campaign status`).
 //! - [`exit`]: the documented exit codes of every `gpufault` command.
+//! - [`train`]: what the training job (`gpufault train --json`) prints when it ends.
 //! - [`check`]: the health check's records (verdicts, findings, coverage per GPU), and
 //!   their renderers: [`render_check_table`], [`render_check_json`],
 //!   [`render_check_prometheus`] (text exposition format, dcgm-exporter's labels) and
@@ -70,6 +71,7 @@ mod render;
 pub mod slurm;
 mod stats;
 mod summary;
+pub mod train;
 
 pub use coverage::{
     summarize_coverage, BaselineCoverage, BaselineRecord, CoverageRecord, CoverageReport,

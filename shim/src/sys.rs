@@ -13,6 +13,20 @@ use std::path::Path;
 /// A symlink at `path` is followed: its target is replaced. What is not a regular file
 /// (`/dev/null`, a FIFO, a terminal) is written to, never replaced.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(path, bytes, true)
+}
+
+/// Writes `bytes` to `path` all or nothing, as [`write_atomic`] does (a reader sees the
+/// old or the new bytes, never a mix), but without syncing to disk: after a crash of the
+/// machine (not of the process) the file may hold older bytes. For files rewritten
+/// often whose last few versions a crash may lose (a progress file); one `fsync` costs
+/// milliseconds on a laptop disk and more on network file systems.
+pub fn write_replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(path, bytes, false)
+}
+
+/// The write of [`write_atomic`] (`durable`) and [`write_replace`].
+fn replace(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     if fs::metadata(path).is_ok_and(|m| !m.is_file()) {
         return fs::write(path, bytes);
     }
@@ -40,7 +54,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
                 file.set_permissions(m.permissions())?;
             }
             file.write_all(bytes)?;
-            file.sync_all()?;
+            if durable {
+                file.sync_all()?;
+            }
             fs::rename(&tmp, &path)
         })();
         if written.is_err() {
@@ -49,8 +65,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         }
         // The rename is durable once the directory is; a directory that cannot be
         // opened for syncing (some network file systems) keeps the rename anyway.
-        if let Ok(d) = fs::File::open(dir) {
-            d.sync_all()?;
+        if durable {
+            if let Ok(d) = fs::File::open(dir) {
+                d.sync_all()?;
+            }
         }
         return Ok(());
     }
@@ -83,6 +101,8 @@ mod tests {
         write_atomic(&f, b"first, longer content").unwrap();
         write_atomic(&f, b"second").unwrap();
         assert_eq!(fs::read(&f).unwrap(), b"second");
+        write_replace(&f, b"third, unsynced").unwrap();
+        assert_eq!(fs::read(&f).unwrap(), b"third, unsynced");
         let names: Vec<_> = fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name())

@@ -20,6 +20,7 @@
 //! recovery's timeline can be measured.
 
 mod events;
+pub mod launcher;
 pub mod process;
 pub mod timeline;
 
@@ -198,11 +199,9 @@ impl Guard<'_> {
             let _ = std::fs::remove_file(&self.config.progress_file);
             self.resumed_from = None;
             self.last_clean = None;
-            let mut job = match Job::spawn(
-                &self.config.command,
-                &self.job_env(&in_use, attempt),
-                &self.run_id,
-            ) {
+            let command = launcher::for_devices(&self.config.command, in_use.len());
+            let mut job = match Job::spawn(&command, &self.job_env(&in_use, attempt), &self.run_id)
+            {
                 Ok(j) => j,
                 Err(e) => {
                     return self.finish(Outcome {
@@ -219,6 +218,12 @@ impl Guard<'_> {
                 attempt,
                 pid: job.pid(),
                 devices: in_use.iter().map(|d| d.name.clone()).collect(),
+                command: (command != self.config.command).then(|| {
+                    command
+                        .iter()
+                        .map(|a| a.to_string_lossy().into_owned())
+                        .collect()
+                }),
             });
             match self.watch(&mut job, &in_use, attempt) {
                 WatchEnd::Completed => {

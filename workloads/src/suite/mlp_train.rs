@@ -74,6 +74,13 @@ impl MlpBatch {
         MlpBatch { x, labels }
     }
 
+    /// The held-out batch of `n` samples of the data set of `seed`: drawn like
+    /// [`MlpBatch::synthetic`] from a stream no training step uses (step `u64::MAX - 1`),
+    /// so a model trained on steps `0..N` of `seed` is evaluated on samples it never saw.
+    pub fn held_out(seed: u64, n: usize) -> MlpBatch {
+        MlpBatch::synthetic(seed, u64::MAX - 1, n)
+    }
+
     /// Samples `range` of the batch.
     pub fn slice(&self, range: std::ops::Range<usize>) -> MlpBatch {
         MlpBatch {

@@ -26,6 +26,8 @@
 #                and a tab reaches scontrol as one argument: stored as sent, nothing runs
 #   unknown      a GPU that cannot be opened: the prolog exits 3 without draining; Slurm
 #                drains with its own reason, which the health check leaves alone
+#   unrecorded   the ledger cannot be written after a drain (chattr +i): the reason
+#                becomes `gpufault-unrecorded:`, which no health check lifts
 #   epilog       a fault that arrives while a job runs → the node drained after the job
 #   campaign     scripts/slurm-campaign.sh as an array job, merged: the rows of the same
 #                campaign run on one machine
@@ -438,6 +440,31 @@ sed -i "s/^gpus = \\[\"$NOGPU\", \"sim:h100#1\"\\]$/gpus = [\"sim:h100#0\", \"si
 scancel "$JOB_U" 2>/dev/null
 scontrol update NodeName=n1 State=RESUME
 wait_for 20 idle n1 || fail "unknown: n1 resumed by the operator" "$(state n1)"
+
+# --- unrecorded: the ledger cannot be written after the drain -------------------------
+note "unrecorded: a faulty GPU on n1 while the ledger cannot be replaced (chattr +i)"
+if command -v chattr >/dev/null 2>&1 && chattr +i "$LEDGER" 2>/dev/null; then
+    echo "{\"gpus\": {\"sim:h100#0\": {\"fault\": \"$FAULT\"}}}" >"$D/n1.json"
+    JOB_R=$(sbatch --parsable -w n1 --gres=gpu:1 --chdir="$D/jobs" -o "$D/jobs/%j.out" --wrap 'echo ran')
+    unrecorded() { drained n1 && [[ $(reason n1) == gpufault-unrecorded:* ]]; }
+    if wait_for 60 unrecorded; then
+        pass "unrecorded: the drain's reason became $(reason n1 | cut -c1-60)…"
+        PRO_R=$(records "r['hook']=='prolog' and r.get('job_id')=='$JOB_R'" | head -1)
+        check "unrecorded: the prolog exited 2 with the ledger's error" \
+            test "$(field "r['exit'], 'ledger' in r.get('error', '')" <<<"$PRO_R")" == "2 True"
+        sleep $((2 * HC_INTERVAL + 1))
+        check "unrecorded: no health check lifts a drain no ledger entry backs" unrecorded
+    else
+        fail "unrecorded: the drain's reason became gpufault-unrecorded:" "$(state n1) $(reason n1)"
+    fi
+    chattr -i "$LEDGER"
+    echo '{"gpus": {}}' >"$D/n1.json"
+    scancel "$JOB_R" 2>/dev/null
+    scontrol update NodeName=n1 State=RESUME
+    wait_for 20 idle n1 || fail "unrecorded: n1 resumed by the operator" "$(state n1)"
+else
+    echo "SKIP unrecorded: chattr +i does not work on $LEDGER's file system"
+fi
 
 # --- epilog -------------------------------------------------------------------------
 note "epilog: a fault that arrives while the job runs on n1"

@@ -185,7 +185,14 @@ fn the_health_check_does_no_gpu_work_and_needs_scontrol_to_decide() {
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     let r = last_record(&dir);
     assert_eq!(r["hook"], "healthcheck");
-    assert_eq!(r["verdict"], "error");
+    assert_eq!(r["verdict"], "healthy");
+    assert!(
+        r["error"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/scontrol"),
+        "{r}"
+    );
     assert!(r["timings"].get("check_ms").is_none(), "{r}");
     assert_eq!(r["gpus"].as_array().unwrap().len(), 2);
     assert!(r["timings"]["total_ms"].as_f64().unwrap() < 1000.0, "{r}");

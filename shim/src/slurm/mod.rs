@@ -36,8 +36,8 @@ mod scontrol;
 pub use config::NodeSettings;
 pub use gpus::{job_devices, parse_gpu_list, JobGpu, SLURM_JOB_GPUS};
 pub use scontrol::{
-    drain_reason, parse_show_node, NodeState, Scontrol, REASON_MAX_LEN, REASON_PREFIX,
-    SCONTROL_TIMEOUT,
+    drain_reason, parse_show_node, unrecorded_reason, NodeState, Scontrol, REASON_MAX_LEN,
+    REASON_PREFIX, SCONTROL_TIMEOUT, UNRECORDED_PREFIX,
 };
 
 use crate::ledger::{Ledger, LedgerError, Quarantine};
@@ -236,8 +236,9 @@ impl Run {
         }
     }
 
+    /// The record of a run that failed: `e` in its error, exit 2; the verdict so far
+    /// stays (`error` when there was none yet).
     fn fail(mut self, e: impl std::fmt::Display) -> HookRecord {
-        self.record.verdict = "error".into();
         self.record.error = Some(e.to_string());
         self.record.exit = SlurmExit::Usage.code();
         self.finish()
@@ -358,7 +359,7 @@ pub fn job_check(ctx: &Context, hook: Hook, env: &JobEnv) -> HookRecord {
             let result = locked(ctx, || {
                 drain(ctx, &line, &mut run.record);
                 let written = Instant::now();
-                for d in &faulty {
+                let recorded = faulty.iter().try_for_each(|d| {
                     ctx.ledger.quarantine(Quarantine {
                         uuid: d.uuid.clone(),
                         device: d.device.clone(),
@@ -366,10 +367,18 @@ pub fn job_check(ctx: &Context, hook: Hook, env: &JobEnv) -> HookRecord {
                         evidence: Evidence::Check {
                             findings: d.findings.iter().take(EVIDENCE_FINDINGS).cloned().collect(),
                         },
-                    })?;
-                }
+                    })
+                });
                 run.record.timings.ledger_ms = Some(ms(written.elapsed()));
-                Ok(())
+                if recorded.is_err() && run.record.action == HookAction::Drained {
+                    // No ledger entry backs the drain: hand it to a person, so that no
+                    // health check lifts it while the GPU is still faulty.
+                    let sticky = unrecorded_reason(&line);
+                    if ctx.scontrol.drain(&ctx.node, &sticky).is_ok() {
+                        run.record.reason = Some(sticky);
+                    }
+                }
+                recorded.map_err(SlurmError::from)
             });
             match result {
                 Ok(()) => run.finish(),

@@ -36,6 +36,12 @@ const SCONTROL_DIRS: &[&str] = &[
     "/usr/local/slurm/bin",
 ];
 
+/// The prefix of a drain whose evidence gpufault could not record in the ledger (a
+/// prolog drained the node, then the ledger write failed). It does not start with
+/// [`REASON_PREFIX`], so no health check lifts it: without a ledger entry nothing would
+/// keep the faulty GPU out once the drain is gone. A person resumes the node.
+pub const UNRECORDED_PREFIX: &str = "gpufault-unrecorded:";
+
 /// A drain reason as gpufault writes it: `text` on one line of printable ASCII — control
 /// characters (line breaks, tabs) become spaces and runs of spaces one space, other
 /// non-ASCII characters `?`, double quotes `'` (scontrol strips a leading and a trailing
@@ -44,6 +50,18 @@ const SCONTROL_DIRS: &[&str] = &[
 /// ending in `...` when cut. Everything else (`;`, `$(…)`, backquotes, `'`) is kept as
 /// it is: the reason is one argument of `scontrol`, never shell text.
 pub fn drain_reason(text: &str) -> String {
+    reason_with(REASON_PREFIX, text)
+}
+
+/// The reason of a drain whose ledger entry could not be written: `text` (a
+/// [`drain_reason`]) with [`UNRECORDED_PREFIX`] in place of [`REASON_PREFIX`], formed as
+/// [`drain_reason`] forms its reasons.
+pub fn unrecorded_reason(text: &str) -> String {
+    let text = text.strip_prefix(REASON_PREFIX).unwrap_or(text);
+    reason_with(UNRECORDED_PREFIX, text)
+}
+
+fn reason_with(prefix: &str, text: &str) -> String {
     let mut line = String::with_capacity(text.len().min(2 * REASON_MAX_LEN));
     for ch in text.chars() {
         let ch = match ch {
@@ -58,10 +76,10 @@ pub fn drain_reason(text: &str) -> String {
         line.push(ch);
     }
     let line = line.trim_end();
-    let mut line = if line.starts_with(REASON_PREFIX) {
+    let mut line = if line.starts_with(prefix) {
         line.to_string()
     } else {
-        format!("{REASON_PREFIX} {line}").trim_end().to_string()
+        format!("{prefix} {line}").trim_end().to_string()
     };
     if line.len() > REASON_MAX_LEN {
         line.truncate(REASON_MAX_LEN - 3);
@@ -196,9 +214,8 @@ impl Scontrol {
     }
 
     /// Drains the node (`scontrol update NodeName=NODE State=DRAIN Reason=REASON`, the
-    /// reason one argument); `reason` is passed through [`drain_reason`] first.
+    /// reason one argument, as given: form it with [`drain_reason`]).
     pub fn drain(&self, node: &str, reason: &str) -> Result<(), SlurmError> {
-        let reason = drain_reason(reason);
         self.run(&[
             "update",
             &format!("NodeName={node}"),
@@ -371,6 +388,15 @@ mod tests {
             "gpufault: a'; $(touch /tmp/pwned) `id` 'q' b ? ;rm -rf /'"
         );
         assert_eq!(drain_reason(""), "gpufault:");
+        // a drain without its ledger entry is not ours to lift
+        let r = unrecorded_reason("gpufault: faulty: GPU-1 SM3");
+        assert_eq!(r, "gpufault-unrecorded: faulty: GPU-1 SM3");
+        let state = NodeState {
+            state: "IDLE+DRAIN".into(),
+            reason: Some(r),
+        };
+        assert!(state.drained_by_others() && !state.drained_by_us());
+        assert_eq!(unrecorded_reason(&"x".repeat(400)).len(), REASON_MAX_LEN);
     }
 
     #[test]

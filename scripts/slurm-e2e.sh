@@ -79,18 +79,18 @@ GPUFAULT=$(realpath -- "$GPUFAULT")
 [[ -x $GPUFAULT ]] || { fail "setup: no gpufault binary at $GPUFAULT"; summary; exit 1; }
 
 # --- packages ----------------------------------------------------------------------
+export PATH=$PATH:/usr/sbin:/sbin
 missing=()
-for tool in slurmctld slurmd sbatch munged python3; do
-    command -v "$tool" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+for tool_pkg in slurmctld:slurmctld slurmd:slurmd sbatch:slurm-client munged:munge python3:python3; do
+    tool=${tool_pkg%%:*}
+    command -v "$tool" >/dev/null 2>&1 || missing+=("${tool_pkg#*:}")
 done
 if ((${#missing[@]})); then
-    note "installing slurmctld slurmd slurm-client munge (missing: ${missing[*]})"
+    note "installing ${missing[*]} (apt-get)"
     export DEBIAN_FRONTEND=noninteractive
-    { apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-        slurmctld slurmd slurm-client munge >/dev/null; } ||
-        { fail "setup: apt-get install slurmctld slurmd slurm-client munge"; summary; exit 1; }
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } ||
+        { fail "setup: apt-get install ${missing[*]}"; summary; exit 1; }
 fi
-export PATH=$PATH:/usr/sbin:/sbin
 
 # --- the cluster -------------------------------------------------------------------
 D=$(mktemp -d /tmp/gpufault-slurm-e2e.XXXXXX)

@@ -111,7 +111,8 @@ pub struct HookTimings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_ms: Option<f64>,
     /// From the verdict to `scontrol update … State=DRAIN` returning (slurmctld has
-    /// drained the node when it returns).
+    /// drained the node when it returns): the wait for the hooks' lock and the
+    /// `scontrol show node` before it included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drain_ms: Option<f64>,
     /// Writing the quarantine ledger.

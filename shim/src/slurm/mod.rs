@@ -313,8 +313,9 @@ pub fn job_check(ctx: &Context, hook: Hook, env: &JobEnv) -> HookRecord {
             .collect::<Vec<_>>();
         run.record.verdict = "quarantined".into();
         let reason = join_parts("gpufault: quarantined: ", &parts);
+        let verdict = Instant::now();
         return match locked(ctx, || {
-            drain(ctx, &reason, &mut run.record);
+            drain(ctx, &reason, verdict, &mut run.record);
             Ok(())
         }) {
             Ok(()) => run.finish(),
@@ -356,8 +357,9 @@ pub fn job_check(ctx: &Context, hook: Hook, env: &JobEnv) -> HookRecord {
                 .iter()
                 .filter(|d| d.verdict == Verdict::Faulty && !d.uuid.is_empty())
                 .collect();
+            let verdict = Instant::now();
             let result = locked(ctx, || {
-                drain(ctx, &line, &mut run.record);
+                drain(ctx, &line, verdict, &mut run.record);
                 let written = Instant::now();
                 let recorded = faulty.iter().try_for_each(|d| {
                     ctx.ledger.quarantine(Quarantine {
@@ -472,7 +474,7 @@ pub fn health_check(ctx: &Context) -> HookRecord {
             }
             .into();
             let reason = join_parts(&format!("gpufault: {}: ", run.record.verdict), &parts);
-            drain(ctx, &reason, &mut run.record);
+            drain(ctx, &reason, Instant::now(), &mut run.record);
             return Ok(());
         }
         run.record.verdict = if inspected { "healthy" } else { "unknown" }.into();
@@ -502,10 +504,10 @@ pub fn health_check(ctx: &Context) -> HookRecord {
 /// Drains the node with `reason` unless it is drained already: by someone else (then it
 /// is left as it is) or by gpufault (its first reason stays: the prolog's finding is not
 /// replaced by the epilog's or the health check's later words for the same GPU). Fills
-/// the record's action, reason, drain time and exit code ([`SlurmExit::Drained`], or
+/// the record's action, reason, drain time (from `verdict`, the instant the hook decided
+/// to drain: the lock's wait included) and exit code ([`SlurmExit::Drained`], or
 /// [`SlurmExit::Usage`] when `scontrol` failed: slurmd then drains the node itself).
-fn drain(ctx: &Context, reason: &str, record: &mut HookRecord) {
-    let started = Instant::now();
+fn drain(ctx: &Context, reason: &str, verdict: Instant, record: &mut HookRecord) {
     let reason = drain_reason(reason);
     let result = ctx.scontrol.node(&ctx.node).and_then(|state| {
         if state.drained_by_others() {
@@ -521,7 +523,7 @@ fn drain(ctx: &Context, reason: &str, record: &mut HookRecord) {
         }
         Ok(())
     });
-    record.timings.drain_ms = Some(ms(started.elapsed()));
+    record.timings.drain_ms = Some(ms(verdict.elapsed()));
     match result {
         Ok(()) => record.exit = SlurmExit::Drained.code(),
         Err(e) => {

@@ -18,6 +18,10 @@
 # does the same. Before the time limit Slurm sends SIGINT (--signal below) and gpufault
 # commits the injections in flight and exits 130.
 #
+# scripts/slurm-e2e.sh submits this script unchanged on a real local Slurm (adding
+# --cpus-per-task=1 on the command line for its 2-CPU nodes) and checks that the merged
+# store holds exactly the rows of the same plan run on one machine.
+#
 # Options come from Slurm (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT,
 # SLURM_CPUS_PER_TASK) and the command line; GPUFAULT may name the binary (default:
 # gpufault on PATH). Exit codes: gpufault's (docs/exit-codes.md); 2 for misuse.

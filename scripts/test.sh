@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's one test command (also what CI runs through .ci/run):
 #   installs the NVIDIA tools the tests need (ptxas, NVRTC; from PyPI, cached in tools/),
-#   checks formatting and lints, and runs every test of the workspace.
+#   checks formatting and lints, runs every test of the workspace, then the Slurm hooks
+#   on a real local Slurm (scripts/slurm-e2e.sh).
 # Fails when any step fails or when no test ran.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -29,6 +30,11 @@ cargo nextest run --workspace --locked --no-tests=fail --failure-output=immediat
 
 echo "== doc tests"
 cargo test --workspace --locked --doc
+
+# The Slurm hooks on a real Slurm (installed with apt when missing, started and torn
+# down by the script; ~3 min): with the debug binary the cargo tests above built.
+echo "== Slurm end-to-end (scripts/slurm-e2e.sh)"
+GPUFAULT="${CARGO_TARGET_DIR:-target}/debug/gpufault" scripts/slurm-e2e.sh
 
 # The GPU tests pass by skipping where no GPU is usable (their "SKIP:" lines stay in the
 # captured output): say so here, with the reason, so a green run does not read as GPU

@@ -45,6 +45,8 @@ enum Command {
     Quarantine(cmd::quarantine::QuarantineArgs),
     /// Run a training job with only healthy GPUs; quarantine a GPU that turns faulty and restart the job from its checkpoint on the rest.
     Guard(cmd::guard::GuardArgs),
+    /// Slurm hooks: prolog, epilog and health-check programs that drain nodes with faulty or quarantined GPUs (and undrain what they drained).
+    Slurm(cmd::slurm::SlurmArgs),
     /// Data-parallel training of an MLP on N devices with checkpoints (the job the guard's tests guard).
     Train(cmd::train::TrainArgs),
     /// Serve one device to a parent process over stdin/stdout (internal).
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Coverage(a) => cmd::coverage::run(a),
         Command::Quarantine(a) => cmd::quarantine::run(a),
         Command::Guard(a) => cmd::guard::run(a),
+        Command::Slurm(a) => cmd::slurm::run(a),
         Command::Train(a) => cmd::train::run(a),
     };
     match result {

@@ -1,7 +1,7 @@
 //! Exit codes of every `gpufault` command — a documented API, defined here once and
 //! explained per command in `docs/exit-codes.md` (a test keeps the two in step).
 //!
-//! Five schemes, one per kind of process, each an enum whose variants are the codes:
+//! Six schemes, one per kind of process, each an enum whose variants are the codes:
 //!
 //! - [`Exit`]: every command but the health check (success, found a problem, usage or
 //!   environment error, SIGINT, SIGTERM).
@@ -11,6 +11,8 @@
 //! - [`GuardExit`]: the training guard (`gpufault guard`), read by a scheduler: did the
 //!   job complete, or should it be requeued.
 //! - [`TrainExit`]: the data-parallel training job (`gpufault train`), read by the guard.
+//! - [`SlurmExit`]: the Slurm hooks (`gpufault slurm prolog|epilog|healthcheck`), read
+//!   by slurmd, which only tells 0 from the rest.
 //!
 //! ```
 //! use reports::exit::{CheckExit, Exit};
@@ -164,6 +166,29 @@ codes! {
     }
 }
 
+codes! {
+    /// The exit code of the Slurm hooks (`gpufault slurm prolog|epilog|healthcheck`).
+    /// slurmd only tells 0 from the rest: a prolog that exits non-zero has its job
+    /// requeued and its node drained (a drain gpufault wrote first keeps its reason), an
+    /// epilog that exits non-zero has its node drained; a health check's code is only
+    /// logged. The codes above 0 say why, for people reading slurmd's log.
+    SlurmExit {
+        /// The job's GPUs passed (healthy or degraded), or it has none; for the health
+        /// check: no GPU of the node is quarantined or fails a telemetry rule.
+        Ok = 0, "the node may run jobs";
+        /// A GPU is faulty or quarantined: the node is drained with a `gpufault:` reason
+        /// (or was drained already), the GPU recorded in the quarantine ledger.
+        Drained = 1, "a GPU is faulty or quarantined";
+        /// A usage or environment error: a bad flag or configuration file, a GPU index
+        /// the configuration does not have, a damaged ledger, `scontrol` failing.
+        Usage = 2, "usage or environment error";
+        /// The check could not run or finish (a device that cannot be opened, a
+        /// timeout): gpufault does not drain for it; Slurm drains the node with its own
+        /// reason (`Prolog error`, `Epilog error`).
+        Unknown = 3, "the check could not run";
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +262,13 @@ mod tests {
         agree(
             &table(&doc, "## The training job"),
             &TrainExit::ALL
+                .iter()
+                .map(|e| (e.code(), e.meaning()))
+                .collect::<Vec<_>>(),
+        );
+        agree(
+            &table(&doc, "## The Slurm hooks"),
+            &SlurmExit::ALL
                 .iter()
                 .map(|e| (e.code(), e.meaning()))
                 .collect::<Vec<_>>(),

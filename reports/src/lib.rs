@@ -31,6 +31,8 @@
 //!   [`render_check_reason`] (one line of at most [`REASON_MAX_LEN`] characters).
 //! - [`ledger`]: the quarantine ledger's file (GPUs kept out of jobs, by UUID, with
 //!   evidence and history), read by [`ledger::LedgerFile::parse`].
+//! - [`slurm`]: the Slurm hooks' record, one JSON line per prolog, epilog or health-check
+//!   run.
 //!
 //! The formats are documented field by field in `docs/report-format.md`.
 //!
@@ -66,6 +68,7 @@ mod outcome;
 pub mod output;
 mod record;
 mod render;
+pub mod slurm;
 mod stats;
 mod summary;
 pub mod train;

@@ -10,6 +10,9 @@
 //! - [`train`]: `gpufault train`: data-parallel training of the `mlp_train` workload's MLP
 //!   on N devices, with atomic checkpoints and its own numerical checks: the job the
 //!   guard's tests guard.
+//! - [`slurm`]: `gpufault slurm prolog|epilog|healthcheck`: the job's GPUs checked before
+//!   and after it, nodes drained (and undrained) with `scontrol`, only ever those gpufault
+//!   marked.
 //! - [`env`]: the environment variables between the guard and its job.
 //! - [`sys`]: the all-or-nothing file write and the host name they share.
 #![deny(missing_docs)]
@@ -17,5 +20,6 @@
 pub mod env;
 pub mod guard;
 pub mod ledger;
+pub mod slurm;
 pub mod sys;
 pub mod train;

@@ -12,6 +12,7 @@ pub mod quarantine;
 pub mod report;
 pub mod run;
 pub mod sim;
+pub mod slurm;
 pub mod subjects;
 pub mod train;
 pub mod worker;

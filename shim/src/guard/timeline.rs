@@ -30,7 +30,8 @@ pub struct Recovery {
     pub start_ms: f64,
     /// From its start to its checkpoint loaded and devices ready, ms.
     pub setup_ms: f64,
-    /// Of which reading the checkpoint, ms (as the job reported).
+    /// Of which reading the checkpoint, ms (as the job reported; 0 for a restart from
+    /// scratch).
     pub checkpoint_load_ms: f64,
     /// From then to its first finished step, ms.
     pub first_step_ms: f64,

@@ -375,8 +375,10 @@ pub fn train(
         };
         if let Some(t) = state.load_started {
             progress.state.checkpoint_load_ms = Some(t.elapsed().as_secs_f64() * 1e3);
-            progress.state.checkpoint_loaded_unix = Some(unix_now());
         }
+        // ready to train (checkpoint loaded, if any; devices open, modules loaded): also
+        // on a fresh start, so a restart from scratch can be timed as well
+        progress.state.checkpoint_loaded_unix = Some(unix_now());
         Trainer {
             config,
             options,

@@ -305,8 +305,15 @@ fn recovery(o: &Opts, scratch: &Path) -> bool {
                 rec.len()
             ),
         }
+        // the whole event log of a run without exactly one complete recovery, to see why
+        let events = if rec.len() == 1 {
+            Value::Null
+        } else {
+            json!(run.events)
+        };
         rows.push(json!({
             "run": i, "arrival_fraction": frac, "exit": run.code, "recoveries": rec,
+            "events": events,
             "eval_loss": loss, "same_loss": same, "leftovers": run.leftovers,
             "wall_s": run.wall.as_secs_f64(),
         }));

@@ -297,7 +297,18 @@ fn alive(pid: u32) -> bool {
 /// a checkpoint it wrote before the fault arrived (never from one written after).
 #[test]
 fn a_fault_that_arrives_mid_run_is_found_and_the_job_restarts_without_that_gpu() {
-    let dir = scratch("guard-arrival");
+    arrival(&[], "guard-arrival");
+}
+
+/// `--resume newest`: the restart is not limited (no GPUFAULT_RESUME_AT_MOST).
+#[test]
+fn with_resume_newest_the_restart_may_take_the_newest_checkpoint() {
+    arrival(&["--resume", "newest"], "guard-arrival-newest");
+}
+
+fn arrival(extra: &[&str], name: &str) {
+    let newest = !extra.is_empty();
+    let dir = scratch(name);
     let arrives = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -318,25 +329,26 @@ fn a_fault_that_arrives_mid_run_is_found_and_the_job_restarts_without_that_gpu()
             echo "{\"step\": $i, \"checkpoint_step\": $((i/10*10))}" > "$p.t"; mv "$p.t" "$p"; sleep 0.1
         done
         echo "{\"step\": $i, \"done\": true}" > "$p""#;
-    let run = guard(
-        &dir,
-        "sim*3",
-        &[
-            "--node-config",
-            node.to_str().unwrap(),
-            "--check-every",
-            "0.5",
-            "--grace",
-            "2",
-        ],
-        script,
-    );
+    let mut flags = vec![
+        "--node-config",
+        node.to_str().unwrap(),
+        "--check-every",
+        "0.5",
+        "--grace",
+        "2",
+    ];
+    flags.extend_from_slice(extra);
+    let run = guard(&dir, "sim*3", &flags, script);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let starts: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(starts.len(), 2, "{}", run.stdout);
     assert_eq!(starts[0], "0|sim#0,sim#1,sim#2|");
     let second: Vec<&str> = starts[1].split('|').collect();
     assert_eq!(&second[..2], ["1", "sim#0,sim#2"]);
+    if newest {
+        assert_eq!(second[2], "", "no limit with --resume newest");
+        return;
+    }
     let at_most: u64 = second[2].parse().unwrap();
     let fault = run.events("fault_detected");
     assert_eq!(fault.len(), 1);

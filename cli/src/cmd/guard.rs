@@ -61,6 +61,12 @@ pub struct GuardArgs {
     /// file in the temporary directory, removed at the end.
     #[arg(long, value_name = "FILE")]
     progress: Option<PathBuf>,
+    /// Which checkpoint a restart after a fault may resume from: `trusted` (the newest
+    /// one written before the last clean check of the GPUs; GPUFAULT_RESUME_AT_MOST) or
+    /// `newest` (whatever the job wrote last: fewer steps lost, but a checkpoint written
+    /// after the fault appeared may carry its corruption). See docs/guard.md.
+    #[arg(long, value_name = "WHICH", default_value = "trusted", value_parser = ["trusted", "newest"])]
+    resume: String,
     /// Append the event log (JSON Lines) to FILE instead of standard error.
     #[arg(long, value_name = "FILE")]
     events: Option<PathBuf>,
@@ -196,6 +202,7 @@ fn config(args: &GuardArgs) -> anyhow::Result<GuardConfig> {
         },
         progress_file,
         poll: Duration::from_millis(50),
+        trusted_checkpoints: args.resume == "trusted",
     })
 }
 

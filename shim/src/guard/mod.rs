@@ -71,6 +71,11 @@ pub struct GuardConfig {
     pub progress_file: PathBuf,
     /// How often the guard looks at the job.
     pub poll: Duration,
+    /// After a fault, restrict the restart to checkpoints that predate the last clean
+    /// check ([`env::RESUME_AT_MOST`]); `false`: the job resumes from its newest
+    /// checkpoint (fewer steps lost; trusts the job not to have checkpointed state the
+    /// fault corrupted).
+    pub trusted_checkpoints: bool,
 }
 
 /// How the guard ended.
@@ -265,7 +270,7 @@ impl Guard<'_> {
                     for (dev, reason, evidence) in &faulty {
                         self.quarantine(dev, reason, evidence.clone());
                     }
-                    self.resume_at_most = Some(self.trusted_checkpoint());
+                    self.resume_at_most = self.trusted_checkpoint();
                     self.stop(&mut job, "a device in use is faulty");
                     self.job_exited(&mut job, attempt);
                     if self.progress().is_some_and(|p| p.done) {
@@ -292,7 +297,7 @@ impl Guard<'_> {
                         for (dev, reason, evidence) in &faulty {
                             self.quarantine(dev, reason, evidence.clone());
                         }
-                        self.resume_at_most = Some(self.trusted_checkpoint());
+                        self.resume_at_most = self.trusted_checkpoint();
                     }
                     in_use.retain(|d| !faulty.iter().any(|f| f.0.uuid == d.uuid));
                 }
@@ -641,8 +646,12 @@ impl Guard<'_> {
     /// start, the checkpoint it resumed from (0: none, start over). The ledger's evidence
     /// says the GPU was bad at detection; it may have been bad since just after the last
     /// clean check, and every step since then averaged its gradients into every replica.
-    fn trusted_checkpoint(&self) -> u64 {
-        match self.last_clean {
+    /// (`None` when the guard is told to let the job resume from its newest checkpoint.)
+    fn trusted_checkpoint(&self) -> Option<u64> {
+        if !self.config.trusted_checkpoints {
+            return None;
+        }
+        Some(match self.last_clean {
             Some(clean) => self
                 .checkpoints
                 .iter()
@@ -652,7 +661,7 @@ impl Guard<'_> {
                 .unwrap_or(0)
                 .max(self.resumed_from.unwrap_or(0)),
             None => self.resumed_from.unwrap_or(0),
-        }
+        })
     }
 
     fn progress(&self) -> Option<JobProgress> {

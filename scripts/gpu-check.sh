@@ -373,6 +373,14 @@ run_steps() {
     need_cli check --json --timeout
     step "health check gpu" bash -c health_check_gpu
 
+    # The training job on the GPU (its kernels through the CUDA driver, the replica check,
+    # the eval loss, ms per step) and the guard around it (pre-flight check of the GPU by
+    # UUID, CUDA_VISIBLE_DEVICES by UUID, NVML XID watch, the completion marker).
+    need_cli train --json --keep-checkpoints
+    step "train on gpu" sh -c "'$B/bin/gpufault' train --devices '${GPU_DEVICE:-cuda:0}' --steps 200 --json >'$LOGDIR/train-gpu.json'"
+    need_cli guard --resume --check-every
+    step "guard + train on gpu" sh -c "cd '$LOGDIR' && '$B/bin/gpufault' guard --devices '${GPU_DEVICE:-cuda:0}' --ledger '$LOGDIR/ledger.json' --events '$LOGDIR/guard-events.jsonl' --check-every 5 -- '$B/bin/gpufault' train --steps 200 --checkpoint-every 25 --checkpoint '$LOGDIR/ckpt.json' --json >'$LOGDIR/guard-train-gpu.json'"
+
     # Every workload at its GPU size (large grids, the host drivers at scale; the CPU
     # references are single-threaded, so this step comes last and takes what is left).
     step "workloads on gpu, gpu size" bash -c "workloads_on_gpu gpu"

@@ -534,8 +534,11 @@ srun -N1 -n1 -w "$other" "$GPUFAULT" guard --devices "$theirs" --node-config "$n
     --ledger "$ledger" --check-every 2 --max-restarts 1 --grace 5 \
     --events "$work/guard-$other.jsonl" -- sleep 600 &
 # this node: the trainer over both GPUs, restarted from its checkpoint on the healthy one
+# (`--resume newest`: the trainer stops on the faulty GPU's first bad launch and writes
+# no checkpoint after it; the default `trusted` would restart from scratch here, since no
+# periodic check finishes between the start and the fault)
 "$GPUFAULT" guard --devices "$mine,$theirs" --node-config "$nodes" --ledger "$ledger" \
-    --check-every 2 --grace 10 --events "$work/guard-$SLURMD_NODENAME.jsonl" -- \
+    --check-every 2 --grace 10 --resume newest --events "$work/guard-$SLURMD_NODENAME.jsonl" -- \
     "$GPUFAULT" train --steps "$steps" --batch 32 --shards 4 --checkpoint-every 50 \
     --checkpoint "$work/ckpt.json" --max-loss-jump inf >"$work/train.out" 2>&1
 rc=$?

@@ -36,7 +36,9 @@
 #   timings      verdict → drained, prolog and health-check durations, fault → resumed
 #   processes    no job, step or hook process left behind
 # E2E_KEEP=1 keeps the temporary directory (logs, ledger, hook records) after a pass;
-# E2E_TRAIN_STEPS sets the training job's steps (default 1200, for the debug build).
+# E2E_TRAIN_STEPS sets the training job's steps (default 4000: the fault arrives 18 s after
+# submission, and the job must still be training then on a fast, idle machine — 1200 steps
+# of the debug build finished in 13 s on an idle 2-core VM).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO=$PWD
@@ -548,7 +550,7 @@ echo "guard exit $rc on $SLURMD_NODENAME"
 exit $rc
 JOB
 JOB_T=$(sbatch --parsable -N2 --ntasks-per-node=1 --gres=gpu:1 --chdir="$TRAIN" \
-    -o "$TRAIN/job.out" "$TRAIN/job.sh" "sim:h100#0,sim:h100#2" "$TRAIN/nodes.json" "$LEDGER" "$TRAIN" "${E2E_TRAIN_STEPS:-1200}")
+    -o "$TRAIN/job.out" "$TRAIN/job.sh" "sim:h100#0,sim:h100#2" "$TRAIN/nodes.json" "$LEDGER" "$TRAIN" "${E2E_TRAIN_STEPS:-4000}")
 T_N2_DRAINED=
 job_over() {
     if [[ -z $T_N2_DRAINED ]] && drained n2; then T_N2_DRAINED=$(now); fi

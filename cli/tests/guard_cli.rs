@@ -6,6 +6,7 @@
 mod support;
 
 use serde_json::Value;
+use shim::guard::process::alive;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -273,22 +274,6 @@ fn wait_for_pid(file: &Path) -> u32 {
             file.display()
         );
         std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn alive(pid: u32) -> bool {
-    // a zombie is dead: look at its state
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            let state = stat
-                .rsplit(')')
-                .next()
-                .unwrap_or("")
-                .split_whitespace()
-                .next();
-            !matches!(state, Some("Z") | Some("X"))
-        }
-        Err(_) => false,
     }
 }
 

@@ -102,40 +102,12 @@ fn count(run: &Guarded, name: &str) -> usize {
 
 /// No process carries the run id of this guard any more.
 fn nothing_left(run: &Guarded) {
-    let id = run
-        .events
-        .iter()
-        .find_map(|e| match &e.event {
-            reports::guard::GuardEvent::GuardStarted { run_id, .. } => Some(run_id.clone()),
-            _ => None,
-        })
-        .expect("a guard_started event");
-    let marker = format!("GPUFAULT_GUARD_RUN={id}");
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid == std::process::id() {
-            continue;
-        }
-        if let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let zombie = stat
-                .rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with('Z');
-            assert!(
-                zombie || !env.split(|&b| b == 0).any(|v| v == marker.as_bytes()),
-                "process {pid} of a guarded job is still running"
-            );
-        }
-    }
+    let id = shim::guard::timeline::run_id(&run.events).expect("a guard_started event");
+    let left = shim::guard::process::live_with_run_id(id);
+    assert!(
+        left.is_empty(),
+        "processes {left:?} of a guarded job are still running"
+    );
 }
 
 #[test]

@@ -191,25 +191,8 @@ fn guarded(o: &Opts, dir: &Path, node: &Value, train: bool) -> Guarded {
 /// Processes that carry the run id of the guard that logged `events` (none may
 /// outlive it).
 fn leftovers(events: &[GuardEventLine]) -> Vec<u32> {
-    let Some(id) = events.iter().find_map(|e| match &e.event {
-        reports::guard::GuardEvent::GuardStarted { run_id, .. } => Some(run_id.clone()),
-        _ => None,
-    }) else {
-        return Vec::new();
-    };
-    let marker = format!("GPUFAULT_GUARD_RUN={id}");
-    let me = std::process::id();
-    std::fs::read_dir("/proc")
-        .map(|d| {
-            d.flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-                .filter(|&p| p != me)
-                .filter(|p| {
-                    std::fs::read(format!("/proc/{p}/environ"))
-                        .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == marker.as_bytes()))
-                })
-                .collect()
-        })
+    shim::guard::timeline::run_id(events)
+        .map(shim::guard::process::live_with_run_id)
         .unwrap_or_default()
 }
 

@@ -245,18 +245,36 @@ fn has_run_id(pid: Pid, marker: &[u8]) -> bool {
     }
 }
 
+/// The processes other than this one whose environment carries the guard run id
+/// `run_id` (zombies included).
+fn marked(procs: &BTreeMap<Pid, ProcInfo>, run_id: &str) -> BTreeSet<Pid> {
+    let me = nix::unistd::getpid();
+    let marker = format!("{}={run_id}", crate::env::GUARD_RUN).into_bytes();
+    procs
+        .keys()
+        .copied()
+        .filter(|&p| p != me && has_run_id(p, &marker))
+        .collect()
+}
+
+/// The live processes (not zombies) that carry the guard run id `run_id`: after the
+/// guard has ended, none may be left.
+pub fn live_with_run_id(run_id: &str) -> Vec<u32> {
+    let procs = processes();
+    marked(&procs, run_id)
+        .into_iter()
+        .filter(|p| procs.get(p).is_some_and(|i| !i.zombie))
+        .map(|p| p.as_raw() as u32)
+        .collect()
+}
+
 /// The live processes of the job whose main process is `leader`: those carrying its run
 /// id, and every descendant of the leader or of those. Zombies (already dead, waiting
 /// to be reaped) are not members.
 pub(crate) fn members(run_id: &str, leader: Pid) -> Vec<Pid> {
     let me = nix::unistd::getpid();
     let procs = processes();
-    let marker = format!("{}={run_id}", crate::env::GUARD_RUN).into_bytes();
-    let mut set: BTreeSet<Pid> = procs
-        .keys()
-        .copied()
-        .filter(|&p| p != me && has_run_id(p, &marker))
-        .collect();
+    let mut set = marked(&procs, run_id);
     if procs.contains_key(&leader) {
         set.insert(leader);
     }

@@ -56,6 +56,14 @@ impl Recovery {
     }
 }
 
+/// The run id of the guard that wrote `events` (its `guard_started` line).
+pub fn run_id(events: &[GuardEventLine]) -> Option<&str> {
+    events.iter().find_map(|e| match &e.event {
+        GuardEvent::GuardStarted { run_id, .. } => Some(run_id.as_str()),
+        _ => None,
+    })
+}
+
 /// Every complete recovery of an event log, in order. A fault after which the job was
 /// not restarted (or never finished a step again) gives none.
 pub fn recoveries(events: &[GuardEventLine]) -> Vec<Recovery> {

@@ -22,7 +22,7 @@ mod warp;
 
 use crate::geometry::{Geometry, Level};
 use frame::Shape;
-use gpu::{Buffer, Device, DeviceExt, GpuError, KernelArg, Limits, ModuleHandle};
+use gpu::{Buffer, Device, DeviceExt, GpuError, HangKind, KernelArg, Limits, ModuleHandle};
 use reports::check::{Coverage, Evidence, Finding, Severity};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -298,7 +298,7 @@ fn launch(
         let start = std::time::Instant::now();
         let launched = match dev.launch(module, k.name(), &c.shape.launch(), &args) {
             Ok(stats) => Ok(stats.instructions),
-            Err(e) if is_kernel_fault(&e) => Err(e),
+            Err(e) if is_kernel_fault(&e, virtual_gpu) => Err(e),
             Err(e) => return Err(e),
         };
         let time = start.elapsed();
@@ -323,16 +323,27 @@ fn budget(k: &dyn Kernel, shape: &Shape) -> u64 {
 
 /// Whether `e` is what a faulty GPU does to a kernel (crash, trap, hang, failed
 /// launch) rather than a reason the check could not run.
-fn is_kernel_fault(e: &GpuError) -> bool {
-    matches!(
-        e,
+///
+/// A virtual GPU's launches have no wall-clock limit of their own (its instruction
+/// budget finds hangs exactly), so a wall-clock deadline passing during one — the
+/// check's own `--timeout` running out in a worker process on an overloaded machine —
+/// says nothing about the GPU: the check is incomplete (`unknown`), never `faulty`.
+/// On a GPU the deadline is the launch's own ([`WALL`], far beyond any suite kernel)
+/// and a launch past it is a hang.
+fn is_kernel_fault(e: &GpuError, virtual_gpu: bool) -> bool {
+    match e {
+        GpuError::Hang {
+            kind: HangKind::Deadline,
+            ..
+        } => !virtual_gpu,
         GpuError::IllegalAddress { .. }
-            | GpuError::MisalignedAddress { .. }
-            | GpuError::IllegalInstruction { .. }
-            | GpuError::Trap { .. }
-            | GpuError::Hang { .. }
-            | GpuError::LaunchFailed { .. }
-    )
+        | GpuError::MisalignedAddress { .. }
+        | GpuError::IllegalInstruction { .. }
+        | GpuError::Trap { .. }
+        | GpuError::Hang { .. }
+        | GpuError::LaunchFailed { .. } => true,
+        _ => false,
+    }
 }
 
 /// The finding of a kernel that did not complete, with the SM its error names.
@@ -390,6 +401,28 @@ mod tests {
         );
         assert_eq!(sm_in("hang: deadline of 2 s passed"), None);
         assert_eq!(sm_in("SM x"), None);
+    }
+
+    #[test]
+    fn a_deadline_on_a_virtual_gpu_is_no_finding_but_its_budget_is() {
+        let hang = |kind| GpuError::Hang {
+            kind,
+            detail: "launch of `sig_ids` on sim:h100 did not finish within 1s".into(),
+        };
+        // the check's own timeout ran out in a worker: unknown, not faulty
+        assert!(!is_kernel_fault(&hang(HangKind::Deadline), true));
+        // a GPU's launch past its own deadline, or a virtual GPU's budget or deadlock
+        assert!(is_kernel_fault(&hang(HangKind::Deadline), false));
+        assert!(is_kernel_fault(&hang(HangKind::Budget), true));
+        assert!(is_kernel_fault(&hang(HangKind::Deadlock), true));
+        let trap = GpuError::Trap {
+            detail: "trap".into(),
+        };
+        assert!(is_kernel_fault(&trap, true) && is_kernel_fault(&trap, false));
+        let lost = GpuError::Driver {
+            detail: "lost".into(),
+        };
+        assert!(!is_kernel_fault(&lost, true) && !is_kernel_fault(&lost, false));
     }
 
     #[test]

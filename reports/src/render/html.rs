@@ -169,8 +169,9 @@ pub fn render_html(report: &CampaignReport) -> String {
     o.push_str(
         "<section id=\"outcomes\">\n<h2>Outcomes per fault model</h2>\n\
          <p class=\"note\">Shares of <em>activated</em> runs (runs whose fault never fired \
-         are excluded and shown on the right as a share of all runs). Hover a segment for \
-         its count and 95% interval.</p>\n<figure>",
+         are excluded and shown on the right as a share of all runs). The whisker at each \
+         boundary between segments is the 95% Wilson interval of the share left of it \
+         (masked; masked + SDC; …); hover a segment for its own count and interval.</p>\n<figure>",
     );
     o.push_str(&svg::outcome_bars(report, "outcome-bars"));
     o.push_str("</figure>\n</section>\n");

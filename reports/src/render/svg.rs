@@ -378,10 +378,37 @@ pub(crate) fn outcome_bars(report: &CampaignReport, id: &str) -> String {
             );
         } else {
             let mut cum = 0.0;
-            for seg in &segs {
+            let mut cum_count = 0u64;
+            let mut whiskers = String::new();
+            for (k, seg) in segs.iter().enumerate() {
                 let r = (seg.rate)(s);
                 if r.count == 0 {
                     continue;
+                }
+                cum_count += r.count;
+                // The boundary after this segment is the share of the runs in it and every
+                // segment before; its 95% interval is drawn as a whisker across the bar
+                // (the last boundary is 100% by construction and has none).
+                if k + 1 < segs.len() && cum_count < r.of {
+                    let b = Rate::new(cum_count, r.of);
+                    let (xl, xh) = (x0 + b.lo * bw, x0 + b.hi * bw);
+                    // along the bar's lower edge, clear of the value labels
+                    let ym = y + bar_h - 3.0;
+                    let d = format!(
+                        "M{xl:.1} {ym:.1}H{xh:.1}M{xl:.1} {:.1}V{:.1}M{xh:.1} {:.1}V{:.1}",
+                        ym - 3.0,
+                        ym + 3.0,
+                        ym - 3.0,
+                        ym + 3.0
+                    );
+                    // a white halo under the ink keeps the whisker visible on any colour
+                    let _ = write!(
+                        whiskers,
+                        "<g class=\"ci\" pointer-events=\"none\" fill=\"none\">\
+                         <path d=\"{d}\" stroke=\"#ffffff\" stroke-width=\"3.5\"/>\
+                         <path d=\"{d}\" stroke=\"{}\" stroke-width=\"1.5\"/></g>",
+                        INK.css()
+                    );
                 }
                 let xa = x0 + cum * bw;
                 cum += r.share;
@@ -420,6 +447,7 @@ pub(crate) fn outcome_bars(report: &CampaignReport, id: &str) -> String {
                     );
                 }
             }
+            body.push_str(&whiskers);
         }
         // Not-activated share of all runs.
         let na = s.not_activated_rate();

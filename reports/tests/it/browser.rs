@@ -140,6 +140,21 @@ fn html_report_dom_has_the_charts_and_texts() {
         })
         .sum();
     assert_eq!(dom.matches("class=\"seg\"").count(), segments);
+    // A 95% interval whisker at every boundary between two segments of a bar.
+    let boundaries: usize = report
+        .by_model
+        .iter()
+        .chain(std::iter::once(&report.total))
+        .map(|s| {
+            [&s.masked, &s.sdc, &s.due, &s.hang, &s.detected, &s.escaped]
+                .iter()
+                .filter(|r| r.count > 0)
+                .count()
+                .saturating_sub(1)
+        })
+        .sum();
+    assert!(boundaries > 0);
+    assert_eq!(dom.matches("<g class=\"ci\"").count(), boundaries);
     // Two heatmaps of (models + 1) × (workloads + 1) cells, one of them empty in each.
     let cells = (models + 1) * (report.by_workload.len() + 1);
     assert_eq!(dom.matches("<g class=\"cell\">").count(), 2 * (cells - 1));

@@ -14,6 +14,48 @@ use std::sync::Arc;
 /// seconds of work; a launch that needs more is treated as hung).
 pub const DEFAULT_BUDGET: u64 = 10_000_000_000;
 
+/// How many parsed modules [`parsed`] keeps.
+const PARSED_KEPT: usize = 8;
+
+/// `ptx` parsed, from a small process-wide cache of the modules parsed last.
+///
+/// A fault campaign loads the same two modules (the workload and its instrumented copy)
+/// into a fresh virtual GPU for every injection, and a health check loads the same suite
+/// for every GPU: parsing them again each time was about a tenth of a campaign's CPU
+/// time. A hit is a module parsed from the identical text (compared in full, not only
+/// by hash); parsing is a pure function of the text, so the cache changes no result.
+/// Failed parses are not kept (the error is reported as before).
+fn parsed(ptx: &str) -> Result<Arc<ptx::Module>, ptx::ParseErrors> {
+    use std::hash::{Hash, Hasher};
+    use std::sync::Mutex;
+    type Entry = (u64, Arc<str>, Arc<ptx::Module>);
+    static CACHE: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+    let hash = {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        ptx.hash(&mut h);
+        h.finish()
+    };
+    {
+        let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = cache
+            .iter()
+            .position(|(h, text, _)| *h == hash && **text == *ptx)
+        {
+            let entry = cache.remove(i);
+            let module = entry.2.clone();
+            cache.push(entry); // most recently used last
+            return Ok(module);
+        }
+    }
+    let module = Arc::new(ptx::parse(ptx)?);
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() >= PARSED_KEPT {
+        cache.remove(0);
+    }
+    cache.push((hash, Arc::from(ptx), module.clone()));
+    Ok(module)
+}
+
 /// Host memory a CTA's per-thread state may take at most.
 const MAX_CTA_STATE: u64 = 1 << 30;
 
@@ -234,7 +276,7 @@ impl Gpu {
 
     /// Parses and loads PTX text.
     pub fn load(&mut self, ptx: &str) -> Result<ModuleId, LoadError> {
-        let module = ptx::parse(ptx)?;
+        let module = parsed(ptx)?;
         self.load_module(&module)
     }
 
@@ -529,5 +571,32 @@ impl Gpu {
             },
             &mut self.mem,
         ))
+    }
+}
+
+#[cfg(test)]
+mod parse_cache_tests {
+    use super::*;
+
+    const A: &str =
+        ".version 7.0\n.target sm_80\n.address_size 64\n\n.visible .entry a() { ret; }\n";
+
+    #[test]
+    fn the_same_text_is_parsed_once_and_other_texts_are_not_confused() {
+        let first = parsed(A).unwrap();
+        assert!(Arc::ptr_eq(&first, &parsed(A).unwrap()));
+        // the same length and hash bucket do not matter: the text is compared in full
+        let b = A.replace("entry a()", "entry b()");
+        let other = parsed(&b).unwrap();
+        assert!(!Arc::ptr_eq(&first, &other));
+        assert_eq!(other.functions().next().unwrap().name, "b");
+        // a text that does not parse is an error every time, never a cached module
+        let bad = A.replace("ret;", "ret");
+        assert!(parsed(&bad).is_err());
+        assert!(parsed(&bad).is_err());
+        // a load through the cache is a load: two loads of one text are two modules
+        let mut gpu = Gpu::new(GpuProfile::sim());
+        let (m1, m2) = (gpu.load(A).unwrap(), gpu.load(A).unwrap());
+        assert_ne!(m1, m2);
     }
 }

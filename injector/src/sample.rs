@@ -105,22 +105,36 @@ pub fn profile_sites(
     let result = subject.run(dev, module);
     let launches = dev.take_profiles();
     result?;
-    let mut sites = Vec::with_capacity(instrumented.sites.len());
-    for site in &instrumented.sites {
-        let mut slots: BTreeMap<(u32, u32), (u32, u32)> = BTreeMap::new();
-        let mut warp_instructions = 0;
-        for l in launches.iter().filter(|l| l.module == module) {
-            let Some(pc) = l.profile.pc_of(&site.function, site.index as u32) else {
-                continue;
-            };
-            warp_instructions += l.profile.warp_count(pc);
-            for (sm, slot, active) in l.profile.sites_of(pc) {
-                let executed = l.profile.executed_lanes(sm, slot, pc);
+    let n = instrumented.sites.len();
+    // per site: (SM, warp slot) → (active lanes, executed lanes), and warp-instructions
+    type Ran = (BTreeMap<(u32, u32), (u32, u32)>, u64);
+    let mut per_site: Vec<Ran> = vec![Default::default(); n];
+    // Per launch, every site's pc and the warp slots that ran it, in one pass each.
+    for l in launches.iter().filter(|l| l.module == module) {
+        let pcs = l.profile.pcs_of(
+            instrumented
+                .sites
+                .iter()
+                .map(|s| (s.function.as_str(), s.index as u32)),
+        );
+        let found: Vec<(usize, u32)> = pcs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, pc)| pc.map(|pc| (i, pc)))
+            .collect();
+        let wanted: Vec<u32> = found.iter().map(|&(_, pc)| pc).collect();
+        for (&(i, pc), ran) in found.iter().zip(l.profile.slots_at(&wanted)) {
+            let (slots, warp_instructions) = &mut per_site[i];
+            *warp_instructions += l.profile.warp_count(pc);
+            for (sm, slot, active, executed) in ran {
                 let e = slots.entry((sm, slot)).or_default();
                 e.0 |= active;
                 e.1 |= executed;
             }
         }
+    }
+    let mut sites = Vec::with_capacity(n);
+    for (site, (slots, warp_instructions)) in instrumented.sites.iter().zip(per_site) {
         sites.push(ExercisedSite {
             site: site.clone(),
             slots: slots

@@ -372,6 +372,40 @@ impl ExecProfile {
         lane < 32 && self.lanes(sm, slot, pc) >> lane & 1 == 1
     }
 
+    /// The pcs of many `(function, index)` instructions at once (what
+    /// [`ExecProfile::pc_of`] gives for each), in one pass over the module.
+    pub fn pcs_of<'a>(&self, wanted: impl IntoIterator<Item = (&'a str, u32)>) -> Vec<Option<u32>> {
+        let index: std::collections::HashMap<(&str, u32), u32> = self
+            .sites
+            .iter()
+            .enumerate()
+            .rev() // the first pc of a (function, index) wins, as in `pc_of`
+            .map(|(pc, s)| ((s.function.as_str(), s.index), pc as u32))
+            .collect();
+        wanted
+            .into_iter()
+            .map(|(f, i)| index.get(&(f, i)).copied())
+            .collect()
+    }
+
+    /// For each of `pcs`, every (SM, warp slot, active lanes, executed lanes) that issued
+    /// it — [`ExecProfile::sites_of`] and [`ExecProfile::executed_lanes`] for many pcs in
+    /// one pass over the warp slots.
+    pub fn slots_at(&self, pcs: &[u32]) -> Vec<Vec<(u32, u32, u32, u32)>> {
+        let ws = self.warp_slots;
+        let mut out = vec![Vec::new(); pcs.len()];
+        for (i, v) in self.lanes.iter().enumerate() {
+            let Some(v) = v else { continue };
+            for (o, &pc) in out.iter_mut().zip(pcs) {
+                let [active, executed] = v.get(pc as usize).copied().unwrap_or([0; 2]);
+                if active != 0 {
+                    o.push((i as u32 / ws, i as u32 % ws, active, executed));
+                }
+            }
+        }
+        out
+    }
+
     /// Every (SM, warp slot, active lane mask) that issued `pc`.
     pub fn sites_of(&self, pc: u32) -> impl Iterator<Item = (u32, u32, u32)> + '_ {
         let ws = self.warp_slots;

@@ -207,6 +207,37 @@ fn no_quarantined_gpu_says_so_and_gives_the_removal_line() {
     assert_eq!(j["quarantined"], serde_json::json!([]));
     assert_eq!(j["node_taint"], Value::Null);
     assert_eq!(j["device_taint_rules"], serde_json::json!([]));
+    assert_eq!(
+        j["kubectl"],
+        "kubectl taint nodes n1 gpufault.io/gpu-faulty:NoSchedule-"
+    );
+}
+
+#[test]
+fn a_gpu_that_cannot_be_inspected_makes_the_advice_incomplete_and_lifts_nothing() {
+    let dir = scratch("k8s-blind");
+    let args = [
+        "--devices",
+        "sim:h100#0,cuda:GPU-00000000-0000-0000-0000-000000000000",
+        "--node",
+        "n1",
+    ];
+    let o = advice(&dir, &args);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(!text.contains("kubectl taint"), "{text}");
+    assert!(
+        text.contains("# not inspected, not covered by this advice: cuda:GPU-00000000"),
+        "{text}"
+    );
+    assert!(
+        stderr(&o).contains("not covered by the advice"),
+        "{}",
+        stderr(&o)
+    );
+    let j = json(&advice(&dir, &[&args[..], &["--format", "json"]].concat()));
+    assert_eq!(j["kubectl"], Value::Null);
+    assert_eq!(j["uninspected"].as_array().unwrap().len(), 1);
 }
 
 #[test]

@@ -47,12 +47,17 @@ pub struct TaintAdvice {
     /// The taint for the whole node; `None` when no GPU is quarantined.
     pub node_taint: Option<Taint>,
     /// The `kubectl taint nodes …` command that applies the node taint, or, when no GPU
-    /// is quarantined, the one that removes it.
-    pub kubectl: String,
+    /// is quarantined and every GPU was inspected, the one that removes it; `None` when
+    /// nothing is quarantined among the GPUs that could be inspected but some could not
+    /// (no taint may be lifted on such advice).
+    pub kubectl: Option<String>,
     /// One rule per quarantined GPU whose DRA device could be named.
     pub device_taint_rules: Vec<DeviceTaintRule>,
     /// UUIDs of quarantined GPUs left without a rule (their DRA device name is unknown).
     pub unresolved: Vec<String>,
+    /// GPUs of the node that could not be inspected (`cuda:0: …`): the advice does not
+    /// cover them.
+    pub uninspected: Vec<String>,
 }
 
 /// A quarantined GPU of the node.
@@ -193,13 +198,24 @@ pub fn render_taint_advice_yaml(advice: &TaintAdvice) -> String {
             g.uuid, g.device, g.reason
         )));
     }
-    let whole = if advice.node_taint.is_some() {
-        "whole node (GPUs as a device-plugin resource):"
-    } else {
-        "nothing to taint; remove an earlier node taint with:"
-    };
-    out.push_str(&comment(whole));
-    out.push_str(&comment(&format!("  {}", advice.kubectl)));
+    for u in &advice.uninspected {
+        out.push_str(&comment(&format!(
+            "not inspected, not covered by this advice: {u}"
+        )));
+    }
+    match (&advice.kubectl, advice.node_taint.is_some()) {
+        (Some(k), true) => {
+            out.push_str(&comment("whole node (GPUs as a device-plugin resource):"));
+            out.push_str(&comment(&format!("  {k}")));
+        }
+        (Some(k), false) => {
+            out.push_str(&comment("nothing to taint; remove an earlier node taint with:"));
+            out.push_str(&comment(&format!("  {k}")));
+        }
+        (None, _) => out.push_str(&comment(
+            "nothing to taint among the GPUs inspected; keep any earlier taint: not every GPU could be inspected",
+        )),
+    }
     for u in &advice.unresolved {
         out.push_str(&comment(&format!(
             "no DeviceTaintRule for {u}: its DRA device name is unknown"
@@ -382,9 +398,10 @@ mod tests {
             kubernetes: "1.34".into(),
             quarantined: vec![],
             node_taint: None,
-            kubectl: "kubectl taint nodes n1 gpufault.io/gpu-faulty:NoSchedule-".into(),
+            kubectl: Some("kubectl taint nodes n1 gpufault.io/gpu-faulty:NoSchedule-".into()),
             device_taint_rules: (0..rules).map(rule).collect(),
             unresolved: vec![],
+            uninspected: vec![],
         }
     }
 

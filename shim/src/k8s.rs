@@ -256,7 +256,8 @@ impl AdviceOptions {
 
 /// The advice for the node's quarantined GPUs among `gpus` (inspected by
 /// [`passive::inspect`] and marked by [`passive::judge`]): the node taint with its
-/// `kubectl taint` line (the removal line when none is quarantined) and, per GPU, a
+/// `kubectl taint` line (the removal line when none is quarantined and every GPU was
+/// inspected; none when some could not be) and, per GPU, a
 /// `DeviceTaintRule`. From Kubernetes 1.35 a rule names its device (`names(gpu)`, e.g.
 /// [`dra_device_name`]); a GPU without a name gets no rule and is listed in
 /// `unresolved` — a rule without it would taint every GPU of the pool.
@@ -273,12 +274,14 @@ pub fn taint_advice(
         kubernetes: release.to_string(),
         quarantined: Vec::new(),
         node_taint: None,
-        kubectl: format!(
-            "kubectl taint nodes {} {}:NoSchedule-",
-            options.node, options.taint_key
-        ),
+        kubectl: None,
         device_taint_rules: Vec::new(),
         unresolved: Vec::new(),
+        uninspected: gpus
+            .iter()
+            .filter(|g| g.state == GpuState::Unknown)
+            .map(|g| g.error.clone().unwrap_or_else(|| g.device.clone()))
+            .collect(),
     };
     for g in gpus.iter().filter(|g| g.state == GpuState::Quarantined) {
         let entry = ledger.get(&g.uuid);
@@ -353,11 +356,16 @@ pub fn taint_advice(
             value: TAINT_VALUE.into(),
             effect: "NoSchedule".into(),
         };
-        advice.kubectl = format!(
+        advice.kubectl = Some(format!(
             "kubectl taint nodes {} {}={}:{} --overwrite",
             options.node, taint.key, taint.value, taint.effect
-        );
+        ));
         advice.node_taint = Some(taint);
+    } else if advice.uninspected.is_empty() {
+        advice.kubectl = Some(format!(
+            "kubectl taint nodes {} {}:NoSchedule-",
+            options.node, options.taint_key
+        ));
     }
     advice
 }
@@ -497,8 +505,10 @@ mod tests {
         let a = taint_advice(&gpus, &ledger(&[U1]), &options(34), &names);
         assert_eq!(a.quarantined.len(), 1);
         assert_eq!(
-            a.kubectl,
-            "kubectl taint nodes n1 gpufault.io/gpu-faulty=quarantined:NoSchedule --overwrite"
+            a.kubectl.as_deref(),
+            Some(
+                "kubectl taint nodes n1 gpufault.io/gpu-faulty=quarantined:NoSchedule --overwrite"
+            )
         );
         let rule = &a.device_taint_rules[0];
         assert_eq!(
@@ -542,9 +552,15 @@ mod tests {
         let a = taint_advice(&gpus[..0], &LedgerFile::default(), &options(37), &names);
         assert!(a.node_taint.is_none() && a.device_taint_rules.is_empty());
         assert_eq!(
-            a.kubectl,
-            "kubectl taint nodes n1 gpufault.io/gpu-faulty:NoSchedule-"
+            a.kubectl.as_deref(),
+            Some("kubectl taint nodes n1 gpufault.io/gpu-faulty:NoSchedule-")
         );
+        // … but not when a GPU could not be inspected: nothing may be lifted then
+        let mut blind = gpu("cuda:1", "", GpuState::Unknown);
+        blind.error = Some("cuda:1: no driver".into());
+        let a = taint_advice(&[blind], &LedgerFile::default(), &options(37), &names);
+        assert_eq!(a.kubectl, None);
+        assert_eq!(a.uninspected, ["cuda:1: no driver"]);
     }
 
     #[test]

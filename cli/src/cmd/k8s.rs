@@ -6,8 +6,9 @@
 //!   (at most 256 printable ASCII characters) and `reports::exit::NpdExit` (0 OK, 1
 //!   problem, 2 unknown — also for usage errors).
 //! - `k8s taint-advice`: the node taint and, per quarantined GPU, a DRA
-//!   `DeviceTaintRule`, as YAML (`kubectl apply -f -`) or JSON; exit 0 printed, 1 a
-//!   GPU's rule left out (its DRA device name is unknown), 2 usage error.
+//!   `DeviceTaintRule`, as YAML (`kubectl apply -f -`) or JSON; exit 0 printed, 1
+//!   printed but incomplete (a GPU's rule left out: its DRA device name is unknown; or a
+//!   GPU that could not be inspected), 2 usage error.
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -151,12 +152,6 @@ fn taint_advice(args: TaintAdviceArgs) -> anyhow::Result<ExitCode> {
     let mut gpus = shim::passive::inspect(&platform, &names);
     let file = ledger.read()?;
     shim::passive::judge(&mut gpus, &file);
-    for g in gpus.iter().filter(|g| g.error.is_some()) {
-        eprintln!(
-            "gpufault k8s taint-advice: warning: {} (not inspected: only GPUs that could be are advised on)",
-            g.error.as_deref().unwrap_or("")
-        );
-    }
     let proc = Path::new("/proc");
     let advice = shim::k8s::taint_advice(&gpus, &file, &options, &|g| {
         shim::k8s::dra_device_name(g, proc)
@@ -168,15 +163,18 @@ fn taint_advice(args: TaintAdviceArgs) -> anyhow::Result<ExitCode> {
     };
     use std::io::Write;
     std::io::stdout().lock().write_all(text.as_bytes())?;
-    if advice.unresolved.is_empty() {
+    for u in &advice.unresolved {
+        eprintln!(
+            "gpufault k8s taint-advice: {u}: its DRA device name is unknown (no /proc/driver/nvidia/gpus entry for its bus id): no DeviceTaintRule for it; Kubernetes {} selects devices by name",
+            options.release
+        );
+    }
+    for u in &advice.uninspected {
+        eprintln!("gpufault k8s taint-advice: {u}: not inspected, so not covered by the advice");
+    }
+    if advice.unresolved.is_empty() && advice.uninspected.is_empty() {
         Ok(Exit::Success.into())
     } else {
-        for u in &advice.unresolved {
-            eprintln!(
-                "gpufault k8s taint-advice: {u}: its DRA device name is unknown (no /proc/driver/nvidia/gpus entry for its bus id): no DeviceTaintRule for it; Kubernetes {} selects devices by name",
-                options.release
-            );
-        }
         Ok(Exit::FoundProblem.into())
     }
 }

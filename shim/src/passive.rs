@@ -70,13 +70,14 @@ pub struct InspectedGpu {
 }
 
 /// The node's GPUs to look at: `configured` (device names) when given; else its CUDA
-/// GPUs; else, when `nvidia_pci_gpus` NVIDIA GPUs are on the PCI bus but CUDA shows none
-/// (a broken driver), `cuda:0…` — they cannot be inspected and come out unknown, never as
-/// a node without GPUs. Virtual GPUs are only ever configured.
+/// GPUs; else, when `nvidia_pci_gpus()` NVIDIA GPUs are on the PCI bus but CUDA shows
+/// none (a broken driver), `cuda:0…` — they cannot be inspected and come out unknown,
+/// never as a node without GPUs. Virtual GPUs are only ever configured. The PCI bus is
+/// only looked at in that last case.
 pub fn node_gpus(
     platform: &Platform,
     configured: Option<&[String]>,
-    nvidia_pci_gpus: usize,
+    nvidia_pci_gpus: impl FnOnce() -> usize,
 ) -> Vec<String> {
     if let Some(list) = configured {
         return list.to_vec();
@@ -89,7 +90,9 @@ pub fn node_gpus(
         .map(|d| d.device)
         .collect();
     if cuda.is_empty() {
-        (0..nvidia_pci_gpus).map(|i| format!("cuda:{i}")).collect()
+        (0..nvidia_pci_gpus())
+            .map(|i| format!("cuda:{i}"))
+            .collect()
     } else {
         cuda
     }
@@ -271,16 +274,19 @@ mod tests {
     fn configured_gpus_are_taken_as_they_are_and_a_broken_driver_is_not_a_cpu_node() {
         let p = Platform::new();
         let conf = vec!["sim#0".to_string()];
-        assert_eq!(node_gpus(&p, Some(&conf), 8), conf);
+        assert_eq!(
+            node_gpus(&p, Some(&conf), || unreachable!("the bus is not looked at")),
+            conf
+        );
         // This machine has no CUDA: with NVIDIA GPUs on the bus they are cuda:0…
         if p.enumerate()
             .devices
             .iter()
             .all(|d| d.kind != DeviceKind::Cuda)
         {
-            assert_eq!(node_gpus(&p, None, 2), ["cuda:0", "cuda:1"]);
-            assert!(node_gpus(&p, None, 0).is_empty());
-            let seen = inspect(&p, &node_gpus(&p, None, 1));
+            assert_eq!(node_gpus(&p, None, || 2), ["cuda:0", "cuda:1"]);
+            assert!(node_gpus(&p, None, || 0).is_empty());
+            let seen = inspect(&p, &node_gpus(&p, None, || 1));
             assert_eq!(seen[0].state, GpuState::Unknown);
             assert!(seen[0].error.as_deref().unwrap().starts_with("cuda:0: "));
         }

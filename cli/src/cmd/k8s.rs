@@ -90,7 +90,7 @@ struct TaintAdviceArgs {
 /// The node's GPUs, the platform and the ledger of `args`.
 fn node(args: &NodeArgs) -> anyhow::Result<(Platform, Vec<String>, Ledger)> {
     let platform = super::subjects::platform(args.node_config.as_deref())?;
-    let pci = detector::nvidia_gpus_on_pci(Path::new("/sys/bus/pci/devices"));
+    let pci = || detector::nvidia_gpus_on_pci(Path::new("/sys/bus/pci/devices"));
     let names = if args.devices.is_empty() {
         shim::passive::node_gpus(&platform, None, pci)
     } else {
@@ -102,7 +102,7 @@ fn node(args: &NodeArgs) -> anyhow::Result<(Platform, Vec<String>, Ledger)> {
                     .with_context(|| format!("--devices {s}"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        detector::select_devices(&platform, &specs, pci)
+        detector::select_devices(&platform, &specs, pci())
             .devices
             .iter()
             .map(ToString::to_string)

@@ -398,11 +398,9 @@ pub fn job_check(ctx: &Context, hook: Hook, env: &JobEnv) -> HookRecord {
 /// by someone else is never touched.
 pub fn health_check(ctx: &Context) -> HookRecord {
     let mut run = Run::new(ctx, Hook::HealthCheck, None);
-    let names = passive::node_gpus(
-        &ctx.platform,
-        ctx.settings.gpus.as_deref(),
-        detector::nvidia_gpus_on_pci(Path::new("/sys/bus/pci/devices")),
-    );
+    let names = passive::node_gpus(&ctx.platform, ctx.settings.gpus.as_deref(), || {
+        detector::nvidia_gpus_on_pci(Path::new("/sys/bus/pci/devices"))
+    });
     let mut gpus = passive::inspect(&ctx.platform, &names);
     if let Some(e) = gpus.iter().rev().find_map(|g| g.error.clone()) {
         run.record.error = Some(e);

@@ -6,8 +6,8 @@ it does not define), into docs/kubernetes/schemas/: one standalone file per rele
 with only the definitions it refers to. cli/tests/k8s_cli.rs validates the advice
 against them.
 
-    python3 -m venv /tmp/kv && /tmp/kv/bin/pip install kubernetes-validate==1.37.0
-    /tmp/kv/bin/python scripts/k8s-schemas.py
+    python3 -m venv "$VENV" && "$VENV/bin/pip" install kubernetes-validate==1.37.0
+    "$VENV/bin/python" scripts/k8s-schemas.py   # VENV: any scratch directory
 """
 import json
 import pathlib

@@ -47,6 +47,10 @@ enum Command {
     Guard(cmd::guard::GuardArgs),
     /// Slurm hooks: prolog, epilog and health-check programs that drain nodes with faulty or quarantined GPUs (and undrain what they drained).
     Slurm(cmd::slurm::SlurmArgs),
+    /// node-problem-detector custom plugin: the passive check of the node's GPUs (ledger and telemetry), one line on stdout (exit 0 ok, 1 problem, 2 unknown).
+    Npd(cmd::k8s::NpdArgs),
+    /// Kubernetes: taint advice (the node taint and DRA DeviceTaintRules) for the node's quarantined GPUs.
+    K8s(cmd::k8s::K8sArgs),
     /// Data-parallel training of an MLP on N devices with checkpoints (the job the guard's tests guard).
     Train(cmd::train::TrainArgs),
     /// Serve one device to a parent process over stdin/stdout (internal).
@@ -77,6 +81,8 @@ fn main() -> ExitCode {
         Command::Guard(a) => cmd::guard::run(a),
         Command::Slurm(a) => cmd::slurm::run(a),
         Command::Train(a) => cmd::train::run(a),
+        Command::Npd(a) => cmd::k8s::npd(a),
+        Command::K8s(a) => cmd::k8s::run(a),
     };
     match result {
         Ok(code) => code,

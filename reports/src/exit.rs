@@ -1,7 +1,7 @@
 //! Exit codes of every `gpufault` command — a documented API, defined here once and
 //! explained per command in `docs/exit-codes.md` (a test keeps the two in step).
 //!
-//! Six schemes, one per kind of process, each an enum whose variants are the codes:
+//! Seven schemes, one per kind of process, each an enum whose variants are the codes:
 //!
 //! - [`Exit`]: every command but the health check (success, found a problem, usage or
 //!   environment error, SIGINT, SIGTERM).
@@ -13,6 +13,8 @@
 //! - [`TrainExit`]: the data-parallel training job (`gpufault train`), read by the guard.
 //! - [`SlurmExit`]: the Slurm hooks (`gpufault slurm prolog|epilog|healthcheck`), read
 //!   by slurmd, which only tells 0 from the rest.
+//! - [`NpdExit`]: the node-problem-detector plugin (`gpufault npd`), read by NPD's custom
+//!   plugin monitor: 0 OK, 1 NonOK, anything else Unknown.
 //!
 //! ```
 //! use reports::exit::{CheckExit, Exit};
@@ -189,6 +191,25 @@ codes! {
     }
 }
 
+codes! {
+    /// The exit code of the node-problem-detector custom plugin (`gpufault npd`). NPD's
+    /// custom plugin monitor reads 0 as OK (its condition False), 1 as NonOK (the
+    /// condition True, the plugin's line its message) and any other code as Unknown; a
+    /// usage error (clap's own included) exits 2 as well, so NPD never reads a typo as a
+    /// healthy node.
+    NpdExit {
+        /// No GPU of the node is quarantined or fails a telemetry rule of severity faulty
+        /// (degraded ones pass), and every GPU could be inspected.
+        Ok = 0, "no problem";
+        /// A GPU of the node is quarantined in the ledger or fails a telemetry rule of
+        /// severity faulty: the line names it.
+        Problem = 1, "a GPU is quarantined or faulty";
+        /// It could not tell: a GPU that cannot be inspected, a damaged or unreadable
+        /// ledger, a usage error.
+        Unknown = 2, "unknown";
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,6 +290,13 @@ mod tests {
         agree(
             &table(&doc, "## The Slurm hooks"),
             &SlurmExit::ALL
+                .iter()
+                .map(|e| (e.code(), e.meaning()))
+                .collect::<Vec<_>>(),
+        );
+        agree(
+            &table(&doc, "## The node-problem-detector plugin"),
+            &NpdExit::ALL
                 .iter()
                 .map(|e| (e.code(), e.meaning()))
                 .collect::<Vec<_>>(),

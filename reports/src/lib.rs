@@ -33,6 +33,8 @@
 //!   evidence and history), read by [`ledger::LedgerFile::parse`].
 //! - [`slurm`]: the Slurm hooks' record, one JSON line per prolog, epilog or health-check
 //!   run.
+//! - [`k8s`]: what `gpufault k8s taint-advice` prints (a node taint and DRA
+//!   `DeviceTaintRule`s), as JSON or YAML, and Kubernetes' name rules.
 //!
 //! The formats are documented field by field in `docs/report-format.md`.
 //!
@@ -62,6 +64,7 @@ mod error;
 pub mod exit;
 mod format;
 pub mod guard;
+pub mod k8s;
 pub mod ledger;
 mod nonfinite;
 mod outcome;

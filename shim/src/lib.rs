@@ -13,13 +13,21 @@
 //! - [`slurm`]: `gpufault slurm prolog|epilog|healthcheck`: the job's GPUs checked before
 //!   and after it, nodes drained (and undrained) with `scontrol`, only ever those gpufault
 //!   marked.
+//! - [`passive`]: the passive check of a node's GPUs (the ledger and NVML telemetry
+//!   rules, no GPU work) that the Slurm health check and the Kubernetes plugin decide
+//!   from.
+//! - [`k8s`]: Kubernetes: `gpufault npd` (a node-problem-detector custom plugin) and
+//!   `gpufault k8s taint-advice` (a node taint and DRA `DeviceTaintRule`s for the
+//!   quarantined GPUs).
 //! - [`env`]: the environment variables between the guard and its job.
 //! - [`sys`]: the all-or-nothing file write and the host name they share.
 #![deny(missing_docs)]
 
 pub mod env;
 pub mod guard;
+pub mod k8s;
 pub mod ledger;
+pub mod passive;
 pub mod slurm;
 pub mod sys;
 pub mod train;

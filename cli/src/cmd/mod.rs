@@ -6,6 +6,7 @@ pub mod check;
 pub mod coverage;
 pub mod devices;
 pub mod guard;
+pub mod k8s;
 pub mod models;
 pub mod ptx;
 pub mod quarantine;

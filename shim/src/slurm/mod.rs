@@ -26,6 +26,7 @@
 //! - [`Context`]: the node, its [`NodeSettings`] (from [`config`]), the platform, the
 //!   ledger and [`Scontrol`]; [`job_check`] (prolog, epilog) and [`health_check`] run
 //!   one hook and return its [`HookRecord`].
+//! - The health check's decision is [`crate::passive`]'s, shared with Kubernetes.
 //! - [`job_devices`]: the job's GPUs from its environment; [`drain_reason`]: the reason
 //!   as written (one line of ASCII, `gpufault:` first, at most 256 characters).
 
@@ -41,12 +42,12 @@ pub use scontrol::{
 };
 
 use crate::ledger::{Ledger, LedgerError, Quarantine};
-use detector::rules::{self, RuleInput};
+use crate::passive::{self, join_parts, quarantined_part, NodeVerdict};
 use detector::{CheckOptions, Level};
-use gpu::{DeviceKind, DeviceSpec, Platform, WorkerCommand};
-use reports::check::{CheckReport, DeviceCheck, Finding, Severity, Verdict};
+use gpu::{DeviceSpec, Platform, WorkerCommand};
+use reports::check::{CheckReport, DeviceCheck, Verdict};
 use reports::exit::SlurmExit;
-use reports::ledger::{Evidence, LedgerFile};
+use reports::ledger::Evidence;
 use reports::slurm::{HookAction, HookGpu, HookRecord, HookTimings};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -397,95 +398,41 @@ pub fn job_check(ctx: &Context, hook: Hook, env: &JobEnv) -> HookRecord {
 /// by someone else is never touched.
 pub fn health_check(ctx: &Context) -> HookRecord {
     let mut run = Run::new(ctx, Hook::HealthCheck, None);
-    let names: Vec<String> = match &ctx.settings.gpus {
-        Some(list) => list.clone(),
-        None => ctx
-            .platform
-            .enumerate()
-            .devices
-            .into_iter()
-            .filter(|d| d.kind == DeviceKind::Cuda)
-            .map(|d| d.device)
-            .collect(),
-    };
-    let mut telemetry_bad: Vec<(usize, Finding)> = Vec::new();
-    for name in &names {
-        let info = name
-            .parse::<DeviceSpec>()
-            .map_err(|e| e.to_string())
-            .and_then(|s| ctx.platform.info(&s).map_err(|e| e.to_string()));
-        let (uuid, state) = match info {
-            Err(e) => {
-                run.record.error = Some(format!("{name}: {e}"));
-                (String::new(), "unknown")
-            }
-            Ok(info) => {
-                let results = rules::apply(&RuleInput {
-                    telemetry: &info.telemetry,
-                    xids: Ok(&[]),
-                });
-                let worst = results.findings.iter().map(|f| f.severity).max();
-                if let Some(f) = results
-                    .findings
-                    .iter()
-                    .find(|f| f.severity == Severity::Faulty)
-                {
-                    telemetry_bad.push((run.record.gpus.len(), f.clone()));
-                }
-                let state = match worst {
-                    Some(Severity::Faulty) => "faulty",
-                    Some(Severity::Degraded) => "degraded",
-                    _ => "healthy",
-                };
-                (info.uuid, state)
-            }
-        };
-        run.record.gpus.push(HookGpu {
-            device: name.clone(),
-            uuid,
-            state: state.into(),
-        });
+    let names = passive::node_gpus(&ctx.platform, ctx.settings.gpus.as_deref(), || {
+        detector::nvidia_gpus_on_pci(Path::new("/sys/bus/pci/devices"))
+    });
+    let mut gpus = passive::inspect(&ctx.platform, &names);
+    if let Some(e) = gpus.iter().rev().find_map(|g| g.error.clone()) {
+        run.record.error = Some(e);
     }
+    let hook_gpus = |gpus: &[passive::InspectedGpu]| {
+        gpus.iter()
+            .map(|g| HookGpu {
+                device: g.device.clone(),
+                uuid: g.uuid.clone(),
+                state: g.state.name().into(),
+            })
+            .collect()
+    };
+    run.record.gpus = hook_gpus(&gpus);
     let result = locked(ctx, || {
         // The ledger is read under the lock: a prolog's drain and its ledger entries
         // are seen together or not at all.
         let ledger = ctx.ledger.read()?;
-        let mut parts = Vec::new();
-        for g in run.record.gpus.iter_mut() {
-            if !g.uuid.is_empty() && ledger.is_quarantined(&g.uuid) {
-                g.state = "quarantined".into();
-                parts.push(quarantined_part(&ledger, &g.uuid));
+        let judgement = passive::judge(&mut gpus, &ledger);
+        run.record.gpus = hook_gpus(&gpus);
+        run.record.verdict = judgement.verdict.name().into();
+        match judgement.verdict {
+            NodeVerdict::Quarantined | NodeVerdict::Faulty => {
+                // `gpufault: quarantined: …` or `gpufault: faulty: …`, as the check's line.
+                drain(ctx, &judgement.reason(), Instant::now(), &mut run.record);
+                return Ok(());
             }
+            NodeVerdict::Healthy => run.record.exit = SlurmExit::Ok.code(),
+            NodeVerdict::Unknown => run.record.exit = SlurmExit::Unknown.code(),
         }
-        let quarantined = parts.len();
-        for (i, f) in &telemetry_bad {
-            let g = &run.record.gpus[*i];
-            if g.state != "quarantined" {
-                parts.push(format!("{} {}", g.uuid, f.summary()));
-            }
-        }
-        let inspected = run.record.gpus.iter().all(|g| g.state != "unknown");
-        if !parts.is_empty() {
-            // `gpufault: quarantined: …` or `gpufault: faulty: …`, as the check's line.
-            run.record.verdict = if quarantined > 0 {
-                "quarantined"
-            } else {
-                "faulty"
-            }
-            .into();
-            let reason = join_parts(&format!("gpufault: {}: ", run.record.verdict), &parts);
-            drain(ctx, &reason, Instant::now(), &mut run.record);
-            return Ok(());
-        }
-        run.record.verdict = if inspected { "healthy" } else { "unknown" }.into();
-        run.record.exit = if inspected {
-            SlurmExit::Ok
-        } else {
-            SlurmExit::Unknown
-        }
-        .code();
         let state = ctx.scontrol.node(&ctx.node)?;
-        if inspected && state.drained_by_us() {
+        if judgement.verdict == NodeVerdict::Healthy && state.drained_by_us() {
             ctx.scontrol.resume(&ctx.node)?;
             run.record.action = HookAction::Undrained;
             run.record.reason = state.reason;
@@ -566,28 +513,6 @@ fn lock_path(ledger: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// `UUID evidence` of a quarantined GPU: `GPU-… check: SM17 sp2 ws6 …`, `GPU-… manual: …`.
-fn quarantined_part(ledger: &LedgerFile, uuid: &str) -> String {
-    match ledger.get(uuid) {
-        Some(e) => format!("{} {}", e.uuid, e.evidence.summary()),
-        None => uuid.to_string(),
-    }
-}
-
-/// `prefix` and the first part, then `; +N more GPUs` for the rest (the reason is cut to
-/// its limit anyway; the first GPU is the one that matters).
-fn join_parts(prefix: &str, parts: &[String]) -> String {
-    let mut s = format!(
-        "{prefix}{}",
-        parts.first().map(String::as_str).unwrap_or("")
-    );
-    if parts.len() > 1 {
-        let n = parts.len() - 1;
-        s.push_str(&format!("; +{n} more GPU{}", if n == 1 { "" } else { "s" }));
-    }
-    s
-}
-
 /// The check's report of `checks`, started at `started`.
 fn report(started: &str, checks: Vec<DeviceCheck>) -> CheckReport {
     CheckReport::new(
@@ -649,19 +574,7 @@ mod tests {
     }
 
     #[test]
-    fn reasons_name_the_first_gpu_and_count_the_rest() {
-        let p = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            join_parts("gpufault: ", &p(&["GPU-1 xid=79"])),
-            "gpufault: GPU-1 xid=79"
-        );
-        assert_eq!(
-            join_parts(
-                "gpufault: quarantined: ",
-                &p(&["GPU-1 manual: fan", "GPU-2 x", "GPU-3 y"])
-            ),
-            "gpufault: quarantined: GPU-1 manual: fan; +2 more GPUs"
-        );
+    fn the_lock_is_beside_the_ledger() {
         assert_eq!(
             lock_path(Path::new("/var/lib/gpufault/quarantine.json")),
             Path::new("/var/lib/gpufault/quarantine.json.slurm.lock")

@@ -54,6 +54,7 @@ mod kernel;
 mod model;
 mod models;
 mod params;
+mod rules;
 mod run;
 mod sample;
 mod spec;
@@ -77,13 +78,17 @@ pub use model::{
     FuParams, IalMode, IalParams, IdParams, IioParams, ImdMode, ImdParams, ImsParams, IocParams,
     IrParams, IraParams, Model, NoParams, Params, WvParams,
 };
+pub use rules::{
+    rule_keys, LaneRule, LaunchDims, MaskRule, ModelRules, PolRule, RuleError, RuleOverride,
+    RulePreset, SamplingRules, WarpRule,
+};
 pub use run::{
     activations, arm, outcome_of_error, HangPolicy, InjectError, Injection, Target, HANG_FACTOR,
     HANG_FLOOR_INSTRUCTIONS, HANG_FLOOR_WALL, SLOW_FACTOR,
 };
 pub use sample::{
-    injection_rng, profile_sites, sample, scheduling_seed, ExercisedSite, Sampling, SiteProfile,
-    SlotLanes,
+    injection_rng, profile_sites, sample, sample_with, scheduling_seed, ExercisedSite, Sampling,
+    SiteProfile, SlotLanes,
 };
 pub use spec::{FaultSpec, Policy, SpecError, SUBSTITUTES};
 pub use subject::{

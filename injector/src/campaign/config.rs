@@ -2,6 +2,7 @@
 
 use super::error::CampaignError;
 use crate::model::Model;
+use crate::rules::SamplingRules;
 use crate::run::HangPolicy;
 use crate::sample::Sampling;
 use crate::subject::{SubjectOptions, SubjectRef};
@@ -113,6 +114,11 @@ pub struct CampaignConfig {
     pub seed: u64,
     /// Where faults are drawn from.
     pub sampling: Sampling,
+    /// How each model's lanes, warp slots and parameters are drawn (absent in the
+    /// stored JSON when `v1`, the rules of every store from before rules existed, so
+    /// those read, resume and hash unchanged).
+    #[serde(default, skip_serializing_if = "SamplingRules::is_v1")]
+    pub rules: SamplingRules,
     /// The device injections run on (`sim`, `sim:h100`, `cuda:0`, …), `auto` resolved
     /// when planning.
     pub device: String,
@@ -144,7 +150,9 @@ pub struct CampaignConfig {
 impl CampaignConfig {
     /// A campaign on the default virtual GPU (`sim`) with every other setting at the
     /// default of `gpufault campaign`: seed 1, exercised sampling, default sizes, input
-    /// seed 1, the default hang policy, no node config.
+    /// seed 1, the default hang policy, no node config — except the sampling rules,
+    /// which are `v1` here (the library's default, what coverage campaigns draw with)
+    /// and `faithful` in `gpufault campaign`.
     pub fn new(subjects: Vec<SubjectRef>, models: Vec<Model>, injections: Injections) -> Self {
         CampaignConfig {
             kind: CampaignKind::Injection,
@@ -153,6 +161,7 @@ impl CampaignConfig {
             injections,
             seed: 1,
             sampling: Sampling::Exercised,
+            rules: SamplingRules::v1(),
             device: "sim".into(),
             profile: "sim".into(),
             size: None,
@@ -211,6 +220,12 @@ impl CampaignConfig {
             return Err(CampaignError::config(
                 "--sampling",
                 "a coverage campaign draws its faults over hardware sites (physical sampling)",
+            ));
+        }
+        if self.kind == CampaignKind::Coverage && !self.rules.is_v1() {
+            return Err(CampaignError::config(
+                "--sampling-rules",
+                "a coverage campaign draws its faults with the v1 rules (its figures were measured with them)",
             ));
         }
         if self.hang_factor == 0 {

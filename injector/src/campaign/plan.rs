@@ -5,7 +5,7 @@ use super::config::{CampaignConfig, CampaignKind};
 use super::error::CampaignError;
 use crate::instrument::instrument;
 use crate::model::Model;
-use crate::sample::{injection_rng, profile_sites, sample, ExercisedSite, SiteProfile};
+use crate::sample::{injection_rng, profile_sites, sample_with, ExercisedSite, SiteProfile};
 use crate::spec::FaultSpec;
 use crate::subject::{Subject, SubjectSource};
 use gpu::{DeviceSpec, SimDevice, SimSpec};
@@ -270,6 +270,7 @@ fn unprofiled(dev: &mut SimDevice, inst: &crate::instrument::Instrumented) -> Si
                 warp_instructions: 0,
             })
             .collect(),
+        launch: crate::rules::LaunchDims::default(),
     }
 }
 
@@ -331,7 +332,7 @@ fn plan_cell(
     if usable > 0 {
         for index in 0..n {
             let mut rng = injection_rng(config.seed, name, model, index);
-            let spec = sample(&profile, config.sampling, &mut rng)
+            let spec = sample_with(&profile, config.sampling, &config.rules, &mut rng)
                 .expect("a profile with a usable site always yields a fault");
             rows.push(PlanRow {
                 subject: name.to_string(),

@@ -1,13 +1,13 @@
 //! `iio`: flipped bits in immediate operands and address offsets.
 
-use super::{FaultModel, LaneRule};
+use super::FaultModel;
 use crate::descriptor::Descriptor;
 use crate::instrument::{
     bits_of_imm, code, count, name_op, r, slot_reg, with_inst, InstrumentError, Pass, Site,
 };
 use crate::model::Params;
 use crate::params::{param_set, Mask, Policy};
-use crate::sample::single_bit;
+use crate::rules::{Draw, LaneRule, MaskRule, ModelRules};
 use crate::types::{operand_types, width};
 use ptx::{AddrBase, Address, Class, Instruction, Opcode, Operand, StateSpace, Statement, Type};
 use rand_chacha::ChaCha8Rng;
@@ -155,13 +155,28 @@ impl FaultModel for Iio {
     }
 
     /// All lanes (NVBitPERfi).
-    fn lane_rule(&self) -> LaneRule {
-        LaneRule::All
+    /// v1: one of 32 bits, all lanes.
+    fn v1_rules(&self) -> ModelRules {
+        ModelRules {
+            mask: Some(MaskRule::Bit { lo: 0, hi: 32 }),
+            lanes: LaneRule::All,
+            ..super::base_rules(false)
+        }
+    }
+    /// NVBitPERfi's IIO: a mask uniform over the non-zero 32-bit values.
+    fn faithful_rules(&self) -> ModelRules {
+        ModelRules {
+            mask: Some(MaskRule::Uniform {
+                lo: 1,
+                hi: u64::from(u32::MAX),
+            }),
+            ..self.v1_rules()
+        }
     }
 
-    fn draw(&self, rng: &mut ChaCha8Rng, _site: &Site, _lane_on: bool) -> Params {
+    fn draw(&self, rng: &mut ChaCha8Rng, _site: &Site, _lane_on: bool, cx: &Draw<'_>) -> Params {
         Params::Iio(IioParams {
-            mask: Some(single_bit(rng, 32)),
+            mask: Some(cx.mask(rng, 32, 0)),
         })
     }
 }

@@ -5,7 +5,7 @@ use crate::descriptor::Descriptor;
 use crate::instrument::{code, count, r, with_inst, InstrumentError, Pass, Site};
 use crate::model::Params;
 use crate::params::{param_set, Mask, Policy};
-use crate::sample::single_bit;
+use crate::rules::{Draw, MaskRule, ModelRules};
 use ptx::{Instruction, Opcode, StateSpace, Statement, Type};
 use rand_chacha::ChaCha8Rng;
 
@@ -85,10 +85,18 @@ impl FaultModel for Ims {
         Ok(Some(with_inst(vec![], i.clone(), code(&post)?)))
     }
 
-    fn draw(&self, rng: &mut ChaCha8Rng, site: &Site, _lane_on: bool) -> Params {
+    /// v1 and faithful: one bit of the loaded value (NVBitPERfi's public code has no IMS).
+    fn v1_rules(&self) -> ModelRules {
+        ModelRules {
+            mask: Some(MaskRule::SiteBit),
+            ..super::base_rules(false)
+        }
+    }
+
+    fn draw(&self, rng: &mut ChaCha8Rng, site: &Site, _lane_on: bool, cx: &Draw<'_>) -> Params {
         let w = site.info.width;
         Params::Ims(ImsParams {
-            mask: Some(single_bit(rng, if w == 0 { 32 } else { w })),
+            mask: Some(cx.mask(rng, w, 0)),
         })
     }
 }

@@ -75,8 +75,8 @@ pub use instrument::{
 };
 pub use kernel::{KernelSubject, KERNEL_KIND};
 pub use model::{
-    FuParams, IalMode, IalParams, IdParams, IioParams, ImdMode, ImdParams, ImsParams, IocParams,
-    IrParams, IraParams, Model, NoParams, Params, WvParams,
+    FuParams, IalMode, IalParams, IdParams, IioParams, IioVar, ImdMode, ImdParams, ImsParams,
+    ImsSrc, IocParams, IrParams, IraParams, Model, NoParams, Params, WvParams,
 };
 pub use rules::{
     rule_keys, LaneRule, LaunchDims, MaskRule, ModelRules, PolRule, RuleError, RuleOverride,

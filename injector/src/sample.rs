@@ -92,6 +92,15 @@ impl SiteProfile {
     pub fn exercised(&self) -> impl Iterator<Item = &ExercisedSite> {
         self.sites.iter().filter(|s| !s.slots.is_empty())
     }
+
+    /// The sites campaigns under `rules` draw from (all but those of a model option the
+    /// rules do not fix, such as `ims`'s `%ntid` reads without `ims.src=all`).
+    pub fn drawn<'a>(&'a self, rules: &SamplingRules) -> impl Iterator<Item = &'a ExercisedSite> {
+        let (kind, mr) = (self.model.kind(), rules.of(self.model));
+        self.sites
+            .iter()
+            .filter(move |s| kind.enabled(&s.site, &mr))
+    }
 }
 
 /// Runs `subject` once on `dev` with profiling and maps the candidate sites of
@@ -252,7 +261,10 @@ pub fn sample_with(
     };
     match sampling {
         Sampling::Exercised => {
-            let exercised: Vec<&ExercisedSite> = profile.exercised().collect();
+            let exercised: Vec<&ExercisedSite> = profile
+                .drawn(rules)
+                .filter(|s| !s.slots.is_empty())
+                .collect();
             let es = *exercised.get(below(rng, exercised.len() as u32) as usize)?;
             let lane_on = kind.lane_on_exercised(es, rng);
             let candidates: Vec<&SlotLanes> = es
@@ -284,10 +296,8 @@ pub fn sample_with(
             })
         }
         Sampling::Physical => {
-            let site = &profile
-                .sites
-                .get(below(rng, profile.sites.len() as u32) as usize)?
-                .site;
+            let sites: Vec<&ExercisedSite> = profile.drawn(rules).collect();
+            let site = &sites.get(below(rng, sites.len() as u32) as usize)?.site;
             let sm = below(rng, profile.sms);
             let slot = below(rng, profile.warp_slots);
             let must = below(rng, 32);
@@ -351,6 +361,7 @@ mod v1_pin {
             lane_off,
             space,
             variants,
+            sreg: false,
         };
         let infos = [
             info(1, 32, true, true, Some('g'), vec![0, 1, 4, 5]),
@@ -380,6 +391,14 @@ mod v1_pin {
                 warp_instructions: 100,
             })
             .collect();
+        let mut sites: Vec<ExercisedSite> = sites;
+        if model == Model::Ims {
+            // a `%ntid` read, drawn only under `ims.src=all`: the v1 draws skip it
+            let mut s = sites[0].clone();
+            s.site.info.sreg = true;
+            s.site.index = 99;
+            sites.insert(1, s);
+        }
         SiteProfile {
             model,
             sms: 132,
@@ -474,6 +493,28 @@ mod v1_pin {
                 );
             }
         }
+    }
+
+    #[test]
+    fn special_register_sites_of_ims_are_drawn_only_with_src_all() {
+        let p = synthetic(Model::Ims);
+        let all = SamplingRules {
+            preset: crate::RulePreset::Faithful,
+            overrides: vec!["ims.src=all".parse().unwrap()],
+        };
+        assert_eq!(p.drawn(&SamplingRules::faithful()).count(), 4);
+        assert_eq!(p.drawn(&all).count(), 5);
+        let mut srcs = 0;
+        for i in 0..200 {
+            let mut rng = injection_rng(5, "w", Model::Ims, i);
+            let spec = sample_with(&p, Sampling::Physical, &all, &mut rng).unwrap();
+            let crate::Params::Ims(q) = &spec.params else {
+                panic!()
+            };
+            assert_eq!(q.src, Some(crate::ImsSrc::All));
+            srcs += 1;
+        }
+        assert_eq!(srcs, 200);
     }
 
     #[test]

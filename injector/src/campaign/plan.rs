@@ -321,8 +321,11 @@ fn plan_cell(
         // profiling run, and one it never activates counts as an escape.
         CampaignKind::Coverage => unprofiled(&mut dev, &inst),
     };
-    let candidate_sites = profile.sites.len() as u64;
-    let exercised_sites = profile.exercised().count() as u64;
+    let candidate_sites = profile.drawn(&config.rules).count() as u64;
+    let exercised_sites = profile
+        .drawn(&config.rules)
+        .filter(|s| !s.slots.is_empty())
+        .count() as u64;
     let usable = match config.sampling {
         crate::Sampling::Exercised => exercised_sites,
         crate::Sampling::Physical => candidate_sites,

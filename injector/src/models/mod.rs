@@ -119,6 +119,11 @@ pub(crate) trait FaultModel: Sync {
     fn faithful_rules(&self) -> ModelRules {
         self.v1_rules()
     }
+    /// Whether campaigns under `rules` draw faults at `site` (a site of an option the
+    /// rules do not fix is not drawn).
+    fn enabled(&self, _site: &Site, _rules: &ModelRules) -> bool {
+        true
+    }
     /// Whether a fault drawn at an exercised site acts on lanes whose guard was false
     /// (the sampler then draws those lanes).
     fn lane_on_exercised(&self, _site: &ExercisedSite, _rng: &mut ChaCha8Rng) -> bool {
@@ -167,6 +172,7 @@ mod tests {
                 lane_off: true,
                 space: Some('g'),
                 variants: vec![1],
+                sreg: false,
             },
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);

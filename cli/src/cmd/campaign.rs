@@ -52,7 +52,7 @@ pub struct CampaignArgs {
 #[derive(Subcommand)]
 pub enum CampaignCommand {
     /// Profile fault sites and store a plan of injections.
-    Plan(PlanCommand),
+    Plan(Box<PlanCommand>),
     /// Run the pending injections of a store (or of one shard of it).
     Run(RunCommand),
     /// Continue a store after an interruption, with the settings of its last session.

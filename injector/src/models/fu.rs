@@ -113,11 +113,8 @@ impl FaultModel for Fu {
         Ok(Some(with_inst(vec![], i.clone(), code(&post)?)))
     }
 
-    /// Every warp slot of the sub-partition (NVBitFI: every warp of the SM).
-
-    /// One lane.
-    /// NVBitFI's permanent mode: one lane of every warp of the SM, a mask the user
-    /// gives (no distribution defined; ours: one bit of the result).
+    /// NVBitFI's permanent mode: one lane of every warp of the SM (here: every warp
+    /// slot of the sub-partition), a mask the user gives (no distribution defined; ours: one bit of the result).
     fn v1_rules(&self) -> ModelRules {
         ModelRules {
             mask: Some(MaskRule::SiteBit),

@@ -215,8 +215,7 @@ impl FaultModel for Iio {
         Ok(Some(with_inst(code(&pre)?, inst, code(&post)?)))
     }
 
-    /// All lanes (NVBitPERfi).
-    /// v1: one of 32 bits, all lanes.
+    /// v1: one of 32 bits, all lanes (NVBitPERfi).
     fn v1_rules(&self) -> ModelRules {
         ModelRules {
             mask: Some(MaskRule::Bit { lo: 0, hi: 32 }),

@@ -98,7 +98,9 @@ impl FaultModel for Ids {
             ),
             (
                 "mask",
-                "1..2^32-1, bits to corrupt (default 1; campaigns: one of the low ten bits)",
+                "1..2^32-1, bits to corrupt (default 1; campaigns: faithful uniform in \
+                 1..=the largest block dimension, iac grid dimension; v1 one of the low ten \
+                 bits)",
             ),
             ("pol", "sa0|sa1|xor (default xor; campaigns: sa0 or sa1)"),
             (

@@ -35,7 +35,10 @@ impl FaultModel for Wv {
          (`pol=xor`); branch decisions and selects follow the wrong value."
     }
     fn parameters(&self) -> &'static [(&'static str, &'static str)] {
-        &[("pol", "sa0|sa1|xor (default xor; campaigns: sa0 or sa1)")]
+        &[(
+            "pol",
+            "sa0|sa1|xor (default xor; campaigns: faithful xor, v1 sa0 or sa1)",
+        )]
     }
 
     /// Variant 0 = sa0, 1 = sa1, 2 = flip (the masks, unused, follow the policy on

@@ -25,7 +25,9 @@
 //! - Campaigns ([`plan_campaign`], [`run_campaign`], [`CampaignStore`],
 //!   [`merge_stores`]): many injections into any [`Subject`] planned from one seed, run
 //!   in parallel, each result committed to a SQLite store as it completes, resumable and
-//!   shardable.
+//!   shardable; each model's faults drawn by [`SamplingRules`] (presets `faithful`,
+//!   NVBitPERfi's choices, and `v1`, gpufault's earlier single-bit ones, with per-model
+//!   overrides; [`sample_with`]).
 //! - [`InjectorFaults`]: the [`gpu::FaultFactory`] that makes virtual GPUs of a node
 //!   config permanently faulty (every module they load instrumented and armed).
 //!

@@ -394,4 +394,39 @@ mod tests {
         .validate()
         .is_err());
     }
+
+    #[test]
+    fn v1_rules_keep_the_stored_configuration_of_stores_from_before_rules() {
+        let c = CampaignConfig::new(
+            crate::workload_refs(&["vecadd"], &SubjectOptions::default()).unwrap(),
+            vec![Model::Iat],
+            Injections::Fixed { n: 2 },
+        );
+        assert!(c.rules.is_v1());
+        // v1 is not written, so a plan hash from before rules is the same ...
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(!json.contains("rules"), "{json}");
+        // ... and a stored configuration without rules reads as v1
+        assert_eq!(serde_json::from_str::<CampaignConfig>(&json).unwrap(), c);
+        let faithful = CampaignConfig {
+            rules: SamplingRules::faithful(),
+            ..c.clone()
+        };
+        let json = serde_json::to_string(&faithful).unwrap();
+        assert!(json.contains(r#""rules":{"preset":"faithful"}"#), "{json}");
+        assert_eq!(
+            serde_json::from_str::<CampaignConfig>(&json).unwrap(),
+            faithful
+        );
+        // coverage campaigns keep the v1 faults
+        let coverage = CampaignConfig {
+            kind: CampaignKind::Coverage,
+            sampling: Sampling::Physical,
+            ..faithful
+        };
+        assert_eq!(
+            coverage.validate().unwrap_err().to_string(),
+            "--sampling-rules: a coverage campaign draws its faults with the v1 rules (its figures were measured with them)"
+        );
+    }
 }

@@ -566,3 +566,143 @@ fn a_plan_with_faults_on_sms_the_device_lacks_is_refused() {
     );
     assert!(!dir.join("c.db").exists());
 }
+
+/// The specs a store planned for `model`, in index order.
+fn specs(store: &Path, model: &str) -> Vec<String> {
+    let rows: Vec<(String,)> = query(
+        store,
+        &format!("SELECT spec FROM plan WHERE model = '{model}' ORDER BY subject, idx"),
+    );
+    rows.into_iter().map(|(s,)| s).collect()
+}
+
+fn mask_of(spec: &str) -> u64 {
+    let m = spec
+        .split(',')
+        .find_map(|kv| kv.strip_prefix("mask="))
+        .unwrap();
+    u64::from_str_radix(m.trim_start_matches("0x"), 16).unwrap()
+}
+
+#[test]
+fn sampling_rules_are_planned_stored_reported_and_checked() {
+    let dir = scratch("rules");
+    let base = "campaign plan --workloads vecadd --models iat,wv --injections 40 --seed 7 \
+                --device sim";
+    ok(&dir, &words(&format!("{base} --out faithful.db")));
+    ok(
+        &dir,
+        &words(&format!("{base} --sampling-rules v1 --out v1.db")),
+    );
+    ok(
+        &dir,
+        &words(&format!(
+            "{base} --sampling-rule iat.mask=uniform:1..3 --sampling-rule wv.pol=sa1 \
+             --out custom.db"
+        )),
+    );
+    let meta = |db: &str| -> String {
+        let rows: Vec<(String,)> = query(
+            &dir.join(db),
+            "SELECT value FROM meta WHERE key = 'sampling_rules'",
+        );
+        rows[0].0.clone()
+    };
+    assert_eq!(meta("faithful.db"), "faithful");
+    assert_eq!(meta("v1.db"), "v1");
+    assert_eq!(
+        meta("custom.db"),
+        "faithful + iat.mask=uniform:1..3, wv.pol=sa1"
+    );
+    // v1: single bits in the low ten; faithful: uniform in 1..=blockDim (vecadd: 256),
+    // many with more than one bit; the override: 1..=3; wv: sa0/sa1, xor, sa1
+    let v1 = specs(&dir.join("v1.db"), "iat");
+    assert!(v1
+        .iter()
+        .all(|s| mask_of(s).count_ones() == 1 && mask_of(s) < 1024));
+    let faithful = specs(&dir.join("faithful.db"), "iat");
+    assert!(faithful.iter().all(|s| (1..=256).contains(&mask_of(s))));
+    assert!(
+        faithful
+            .iter()
+            .filter(|s| mask_of(s).count_ones() > 1)
+            .count()
+            > 10
+    );
+    let custom = specs(&dir.join("custom.db"), "iat");
+    assert!(custom.iter().all(|s| (1..=3).contains(&mask_of(s))));
+    assert!(specs(&dir.join("v1.db"), "wv")
+        .iter()
+        .all(|s| s.ends_with("pol=sa0") || s.ends_with("pol=sa1")));
+    assert!(specs(&dir.join("faithful.db"), "wv")
+        .iter()
+        .all(|s| s.ends_with("pol=xor")));
+    assert!(specs(&dir.join("custom.db"), "wv")
+        .iter()
+        .all(|s| s.ends_with("pol=sa1")));
+    // the site, SM, warp slots and lanes are drawn before the mask, by the same rules
+    let site = |s: &String| s.split(",mask=").next().unwrap().to_string();
+    assert_eq!(
+        v1.iter().map(site).collect::<Vec<_>>(),
+        faithful.iter().map(site).collect::<Vec<_>>()
+    );
+
+    // the report header names the rules
+    ok(&dir, &words("report custom.db --format md -o custom.md"));
+    let md = std::fs::read_to_string(dir.join("custom.md")).unwrap();
+    assert_contains(
+        &md,
+        "**sampling rules**: faithful + iat.mask=uniform:1..3, wv.pol=sa1",
+    );
+    let out = ok(&dir, &words("report v1.db --format json"));
+    assert_eq!(json(&out)["meta"]["sampling_rules"], "v1");
+
+    // stores planned with other rules are other campaigns: no merge, no one-shot rerun
+    let out = gpufault(&dir, &words("campaign merge faithful.db v1.db -o both.db"));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_contains(&stderr(&out), "v1.db");
+    assert!(!dir.join("both.db").exists());
+    let out = gpufault(
+        &dir,
+        &words(
+            "campaign --workloads vecadd --models iat,wv --injections 40 --seed 7 --device sim \
+             --sampling-rules v1 --out faithful.db",
+        ),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_contains(&stderr(&out), "already holds a different campaign");
+
+    // bad rules name the flag and the bad part, and plan nothing
+    let cases: &[(&str, &str)] = &[
+        (
+            "--sampling-rules v2",
+            "--sampling-rules v2: unknown sampling-rule preset `v2` (known: faithful, v1)",
+        ),
+        (
+            "--sampling-rule iaw.lanes=one",
+            "--sampling-rule iaw.lanes=one: `lanes` is not a sampling key of iaw",
+        ),
+        (
+            "--sampling-rule iat.mask=uniform:0..4",
+            "--sampling-rule iat.mask=uniform:0..4: bad value `uniform:0..4` for iat.mask",
+        ),
+        (
+            "--sampling-rule iat.mask",
+            "--sampling-rule iat.mask: `iat.mask` is not MODEL.KEY=VALUE",
+        ),
+        (
+            "--sampling-rule zz.mask=bit",
+            "--sampling-rule zz.mask=bit: unknown model `zz`",
+        ),
+        (
+            "--sampling-rule imd.mode=sideways",
+            "bad value `sideways` for imd.mode",
+        ),
+    ];
+    for (flag, want) in cases {
+        let out = gpufault(&dir, &words(&format!("{base} {flag} --out bad.db")));
+        assert_eq!(out.status.code(), Some(2), "{flag}: {}", stderr(&out));
+        assert_contains(&stderr(&out), want);
+        assert!(!dir.join("bad.db").exists());
+    }
+}

@@ -589,6 +589,7 @@ fn one_faulty_gpu_per_model_is_faulty_with_its_sm_named_and_the_healthy_one_pass
                     warp_instructions: 0,
                 })
                 .collect(),
+            launch: Default::default(),
         };
         let spec = sample(
             &profile,

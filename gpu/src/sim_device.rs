@@ -216,6 +216,10 @@ pub struct LaunchProfile {
     pub module: ModuleHandle,
     /// The kernel launched.
     pub kernel: String,
+    /// Grid dimensions in CTAs.
+    pub grid: [u32; 3],
+    /// Block dimensions in threads.
+    pub block: [u32; 3],
     /// Which static instructions ran on which SM, warp slot and lanes.
     pub profile: sim::ExecProfile,
 }
@@ -402,6 +406,8 @@ impl Device for SimDevice {
             list.push(LaunchProfile {
                 module: m,
                 kernel: kernel.to_string(),
+                grid: cfg.grid,
+                block: cfg.block,
                 profile,
             });
         }

@@ -25,7 +25,9 @@
 //! - Campaigns ([`plan_campaign`], [`run_campaign`], [`CampaignStore`],
 //!   [`merge_stores`]): many injections into any [`Subject`] planned from one seed, run
 //!   in parallel, each result committed to a SQLite store as it completes, resumable and
-//!   shardable.
+//!   shardable; each model's faults drawn by [`SamplingRules`] (presets `faithful`,
+//!   NVBitPERfi's choices, and `v1`, gpufault's earlier single-bit ones, with per-model
+//!   overrides; [`sample_with`]).
 //! - [`InjectorFaults`]: the [`gpu::FaultFactory`] that makes virtual GPUs of a node
 //!   config permanently faulty (every module they load instrumented and armed).
 //!
@@ -54,6 +56,7 @@ mod kernel;
 mod model;
 mod models;
 mod params;
+mod rules;
 mod run;
 mod sample;
 mod spec;
@@ -74,16 +77,20 @@ pub use instrument::{
 };
 pub use kernel::{KernelSubject, KERNEL_KIND};
 pub use model::{
-    FuParams, IalMode, IalParams, IdParams, IioParams, ImdMode, ImdParams, ImsParams, IocParams,
-    IrParams, IraParams, Model, NoParams, Params, WvParams,
+    FuParams, IalMode, IalParams, IdParams, IioParams, IioVar, ImdMode, ImdParams, ImsParams,
+    ImsSrc, IocParams, IrParams, IraParams, Model, NoParams, Params, WvParams,
+};
+pub use rules::{
+    rule_keys, LaneRule, LaunchDims, MaskRule, ModelRules, PolRule, RuleError, RuleOverride,
+    RulePreset, SamplingRules, WarpRule,
 };
 pub use run::{
     activations, arm, outcome_of_error, HangPolicy, InjectError, Injection, Target, HANG_FACTOR,
     HANG_FLOOR_INSTRUCTIONS, HANG_FLOOR_WALL, SLOW_FACTOR,
 };
 pub use sample::{
-    injection_rng, profile_sites, sample, scheduling_seed, ExercisedSite, Sampling, SiteProfile,
-    SlotLanes,
+    injection_rng, profile_sites, sample, sample_with, scheduling_seed, ExercisedSite, Sampling,
+    SiteProfile, SlotLanes,
 };
 pub use spec::{FaultSpec, Policy, SpecError, SUBSTITUTES};
 pub use subject::{

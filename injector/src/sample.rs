@@ -15,6 +15,7 @@
 
 use crate::instrument::{Instrumented, Site};
 use crate::model::Model;
+use crate::rules::{Draw, LaunchDims, SamplingRules};
 use crate::spec::{FaultSpec, Policy};
 use crate::subject::Subject;
 use gpu::{Device, SimDevice};
@@ -80,12 +81,25 @@ pub struct SiteProfile {
     pub warp_slots: u32,
     /// Every candidate site, exercised or not.
     pub sites: Vec<ExercisedSite>,
+    /// The largest grid and block the profiled run launched (zeros when nothing was
+    /// profiled): the range of `blockdim`/`griddim` masks.
+    #[serde(default)]
+    pub launch: LaunchDims,
 }
 
 impl SiteProfile {
     /// Sites that ran at least once.
     pub fn exercised(&self) -> impl Iterator<Item = &ExercisedSite> {
         self.sites.iter().filter(|s| !s.slots.is_empty())
+    }
+
+    /// The sites campaigns under `rules` draw from (all but those of a model option the
+    /// rules do not fix, such as `ims`'s `%ntid` reads without `ims.src=all`).
+    pub fn drawn<'a>(&'a self, rules: &SamplingRules) -> impl Iterator<Item = &'a ExercisedSite> {
+        let (kind, mr) = (self.model.kind(), rules.of(self.model));
+        self.sites
+            .iter()
+            .filter(move |s| kind.enabled(&s.site, &mr))
     }
 }
 
@@ -105,6 +119,10 @@ pub fn profile_sites(
     let result = subject.run(dev, module);
     let launches = dev.take_profiles();
     result?;
+    let mut launch = LaunchDims::default();
+    for l in launches.iter().filter(|l| l.module == module) {
+        launch.cover(l.grid, l.block);
+    }
     let n = instrumented.sites.len();
     // per site: (SM, warp slot) → (active lanes, executed lanes), and warp-instructions
     type Ran = (BTreeMap<(u32, u32), (u32, u32)>, u64);
@@ -154,6 +172,7 @@ pub fn profile_sites(
         sms,
         warp_slots,
         sites,
+        launch,
     })
 }
 
@@ -226,19 +245,40 @@ pub(crate) fn stuck(rng: &mut ChaCha8Rng) -> Policy {
     }
 }
 
-/// Draws one fault for `profile`'s model. `None` when the model has no candidate site
-/// in the workload (or, for [`Sampling::Exercised`], no exercised one).
+/// Draws one fault for `profile`'s model with the `v1` rules (single-bit masks; see
+/// [`SamplingRules`]), as campaigns did before rules existed and as the health check's
+/// coverage campaigns do. `None` when the model has no candidate site in the workload
+/// (or, for [`Sampling::Exercised`], no exercised one).
 pub fn sample(
     profile: &SiteProfile,
     sampling: Sampling,
     rng: &mut ChaCha8Rng,
 ) -> Option<FaultSpec> {
+    sample_with(profile, sampling, &SamplingRules::v1(), rng)
+}
+
+/// Draws one fault for `profile`'s model with `rules`: the site, SM, warp slot and one
+/// lane as [`sample`] does, the warp slots, lanes and parameters by the model's rules.
+pub fn sample_with(
+    profile: &SiteProfile,
+    sampling: Sampling,
+    rules: &SamplingRules,
+    rng: &mut ChaCha8Rng,
+) -> Option<FaultSpec> {
     let model = profile.model;
     let kind = model.kind();
     let per_sp = (profile.warp_slots / 4).max(1);
+    let mr = rules.of(model);
+    let cx = Draw {
+        rules: &mr,
+        dims: profile.launch,
+    };
     match sampling {
         Sampling::Exercised => {
-            let exercised: Vec<&ExercisedSite> = profile.exercised().collect();
+            let exercised: Vec<&ExercisedSite> = profile
+                .drawn(rules)
+                .filter(|s| !s.slots.is_empty())
+                .collect();
             let es = *exercised.get(below(rng, exercised.len() as u32) as usize)?;
             let lane_on = kind.lane_on_exercised(es, rng);
             let candidates: Vec<&SlotLanes> = es
@@ -256,9 +296,10 @@ pub fn sample(
             };
             let must = pick(rng, &bits_of(lane_pool)).unwrap_or(0);
             let sp = sl.slot % 4;
-            let warps = kind.warps(rng, per_sp, sl.slot);
-            let lanes = kind.lane_rule().draw(rng, must);
-            let params = kind.draw(rng, &es.site, lane_on);
+            let warps = mr.warps.draw(rng, per_sp, sl.slot);
+            let lanes = mr.lanes.draw(rng, must);
+            let mut params = kind.draw(rng, &es.site, lane_on, &cx);
+            SamplingRules::fix(&mr, &mut params);
             Some(FaultSpec {
                 model,
                 sm: sl.sm,
@@ -269,17 +310,16 @@ pub fn sample(
             })
         }
         Sampling::Physical => {
-            let site = &profile
-                .sites
-                .get(below(rng, profile.sites.len() as u32) as usize)?
-                .site;
+            let sites: Vec<&ExercisedSite> = profile.drawn(rules).collect();
+            let site = &sites.get(below(rng, sites.len() as u32) as usize)?.site;
             let sm = below(rng, profile.sms);
             let slot = below(rng, profile.warp_slots);
             let must = below(rng, 32);
-            let warps = kind.warps(rng, per_sp, slot);
-            let lanes = kind.lane_rule().draw(rng, must);
+            let warps = mr.warps.draw(rng, per_sp, slot);
+            let lanes = mr.lanes.draw(rng, must);
             let lane_on = kind.lane_on_physical(site, rng);
-            let params = kind.draw(rng, site, lane_on);
+            let mut params = kind.draw(rng, site, lane_on, &cx);
+            SamplingRules::fix(&mr, &mut params);
             Some(FaultSpec {
                 model,
                 sm,
@@ -317,5 +357,201 @@ mod tests {
         assert_ne!(a, injection_rng(2, "bfs", Model::Iat, 0).next_u64());
         assert_ne!(a, injection_rng(1, "bfs", Model::Iaw, 0).next_u64());
         assert_ne!(a, injection_rng(1, "nw", Model::Iat, 0).next_u64());
+    }
+}
+
+#[cfg(test)]
+mod v1_pin {
+    use super::*;
+    use crate::instrument::SiteInfo;
+
+    /// A profile of `model` with sites of every kind of fact the sampler reads, run
+    /// on a few SMs and warp slots with partial lanes.
+    pub(crate) fn synthetic(model: Model) -> SiteProfile {
+        let info = |dims, width, guarded, lane_off, space, variants: Vec<u32>| SiteInfo {
+            dims,
+            width,
+            guarded,
+            lane_off,
+            space,
+            variants,
+            sreg: false,
+        };
+        let infos = [
+            info(1, 32, true, true, Some('g'), vec![0, 1, 4, 5]),
+            info(2, 64, false, true, Some('s'), vec![2, 3]),
+            info(4, 16, true, false, Some('l'), vec![1]),
+            info(1, 0, false, false, None, vec![]),
+        ];
+        let sites = infos
+            .into_iter()
+            .enumerate()
+            .map(|(k, info)| ExercisedSite {
+                site: Site {
+                    function: "k".into(),
+                    index: k,
+                    line: 10 + k as u32,
+                    op_group: ["add.s32", "mul.lo.u64", "ld.global.f32", "setp.lt.s32"][k].into(),
+                    info,
+                },
+                slots: (0..k as u32 + 1)
+                    .map(|j| SlotLanes {
+                        sm: 3 * j + k as u32,
+                        slot: 5 * j + k as u32,
+                        active: u32::MAX >> j,
+                        executed: (u32::MAX >> j) & !(0xf0 << k),
+                    })
+                    .collect(),
+                warp_instructions: 100,
+            })
+            .collect();
+        let mut sites: Vec<ExercisedSite> = sites;
+        if model == Model::Ims {
+            // a `%ntid` read, drawn only under `ims.src=all`: the v1 draws skip it
+            let mut s = sites[0].clone();
+            s.site.info.sreg = true;
+            s.site.index = 99;
+            sites.insert(1, s);
+        }
+        SiteProfile {
+            model,
+            sms: 132,
+            warp_slots: 64,
+            sites,
+            launch: LaunchDims::default(),
+        }
+    }
+
+    /// The specs `sample` draws from the synthetic profiles, 200 per model and mode,
+    /// folded into one FNV-1a digest: 0x45085779c40dc779 is the digest of the specs the
+    /// code before sampling rules drew (main at e40a63f). `sample` must keep drawing
+    /// them: the health check's coverage figures were measured with these faults.
+    #[test]
+    fn sample_draws_what_it_drew_before_sampling_rules() {
+        let mut h = 0xcbf2_9ce4_8422_2325u64;
+        let mut first = Vec::new();
+        for m in Model::ALL {
+            let p = synthetic(m);
+            for sampling in [Sampling::Exercised, Sampling::Physical] {
+                for i in 0..200 {
+                    let mut rng = injection_rng(2026, "w", m, i);
+                    let s = sample(&p, sampling, &mut rng).unwrap().to_string();
+                    let mut rng = injection_rng(2026, "w", m, i);
+                    let with = sample_with(&p, sampling, &SamplingRules::v1(), &mut rng);
+                    assert_eq!(with.unwrap().to_string(), s);
+                    if i == 0 {
+                        first.push(s.clone());
+                    }
+                    h = fnv(h, s.as_bytes());
+                }
+            }
+        }
+        // a few of them in full, from the same run of the old code
+        for s in [
+            "iat:sm=4,sp=2,warps=0x6b0b,lanes=0xfff7ef5f,dim=y,mask=0x40,pol=sa1,force=1",
+            "iac:sm=13,sp=1,warps=0x4081,lanes=0xffffffff,dim=z,mask=0x2,pol=sa0,force=1",
+            "wv:sm=46,sp=1,warps=0xf775,lanes=0x82140100,pol=sa0",
+            "ims:sm=6,sp=0,warps=0xfb65,lanes=0x44001,mask=0x800000",
+            "imd:sm=61,sp=3,warps=0xef6d,lanes=0x80000400,mask=0x40000000,mode=data,spaces=slg",
+            "iio:sm=1,sp=1,warps=0x91,lanes=0xffffffff,mask=0x100000",
+            "fu:sm=33,sp=2,warps=0xffffffff,lanes=0x40000,mask=0x8,op=ld.global.f32",
+        ] {
+            assert!(first.iter().any(|f| f == s), "{s} not drawn");
+        }
+        assert_eq!(h, 0x4508_5779_c40d_c779);
+    }
+
+    #[test]
+    fn faithful_rules_draw_nvbitperfi_masks() {
+        let rules = SamplingRules::faithful();
+        for m in [Model::Iat, Model::Iaw, Model::Iac, Model::Wv, Model::Iio] {
+            let mut p = synthetic(m);
+            p.launch = LaunchDims {
+                block: [256, 8, 1],
+                grid: [40, 3, 1],
+            };
+            let mut wide = 0;
+            for i in 0..500 {
+                let mut rng = injection_rng(7, "w", m, i);
+                let spec = sample_with(&p, Sampling::Exercised, &rules, &mut rng).unwrap();
+                spec.validate().unwrap();
+                let dims = |p: &crate::IdParams| {
+                    let d = p.dim.unwrap() as usize;
+                    (d.trailing_zeros() as usize, p.mask.unwrap())
+                };
+                match &spec.params {
+                    crate::Params::Iat(q) | crate::Params::Iaw(q) => {
+                        let (axis, mask) = dims(q);
+                        assert!((1..=u64::from(p.launch.block[axis])).contains(&mask));
+                        wide += u32::from(mask.count_ones() > 1);
+                    }
+                    crate::Params::Iac(q) => {
+                        let (axis, mask) = dims(q);
+                        assert!((1..=u64::from(p.launch.grid[axis])).contains(&mask));
+                        wide += u32::from(mask.count_ones() > 1);
+                    }
+                    crate::Params::Wv(q) => assert_eq!(q.pol, Some(Policy::Xor)),
+                    crate::Params::Iio(q) => {
+                        let mask = q.mask.unwrap();
+                        assert!(mask <= u64::from(u32::MAX));
+                        wide += u32::from(mask.count_ones() > 1);
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+            if m != Model::Wv {
+                // multi-bit masks are the point of the faithful rules
+                assert!(
+                    wide > 100,
+                    "{m}: {wide} of 500 masks have more than one bit"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn special_register_sites_of_ims_are_drawn_only_with_src_all() {
+        let p = synthetic(Model::Ims);
+        let all = SamplingRules {
+            preset: crate::RulePreset::Faithful,
+            overrides: vec!["ims.src=all".parse().unwrap()],
+        };
+        assert_eq!(p.drawn(&SamplingRules::faithful()).count(), 4);
+        assert_eq!(p.drawn(&all).count(), 5);
+        let mut srcs = 0;
+        for i in 0..200 {
+            let mut rng = injection_rng(5, "w", Model::Ims, i);
+            let spec = sample_with(&p, Sampling::Physical, &all, &mut rng).unwrap();
+            let crate::Params::Ims(q) = &spec.params else {
+                panic!()
+            };
+            assert_eq!(q.src, Some(crate::ImsSrc::All));
+            srcs += 1;
+        }
+        assert_eq!(srcs, 200);
+    }
+
+    #[test]
+    fn overrides_and_fixed_parameters_reach_the_drawn_faults() {
+        let rules = SamplingRules {
+            preset: crate::RulePreset::V1,
+            overrides: vec![
+                "imd.mode=addr".parse().unwrap(),
+                "imd.lanes=one".parse().unwrap(),
+                "imd.warps=one".parse().unwrap(),
+            ],
+        };
+        let p = synthetic(Model::Imd);
+        for i in 0..100 {
+            let mut rng = injection_rng(1, "w", Model::Imd, i);
+            let spec = sample_with(&p, Sampling::Physical, &rules, &mut rng).unwrap();
+            let crate::Params::Imd(q) = &spec.params else {
+                panic!()
+            };
+            assert_eq!(q.mode, Some(crate::ImdMode::Addr));
+            assert_eq!(spec.lanes.count_ones(), 1);
+            assert_eq!(spec.warps.count_ones(), 1);
+            spec.validate().unwrap();
+        }
     }
 }

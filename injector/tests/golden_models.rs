@@ -545,6 +545,94 @@ fn iio_flips_immediates_and_address_offsets() {
 }
 
 #[test]
+fn iio_result_variant_flips_results_of_instructions_with_immediates() {
+    // NVBitPERfi's IIO: the immediates are read intact, the results of `mov %r0, 7`,
+    // `mov %r2, 1000` and `mul.wide %off, %idx, 4` are xor-ed with 0x100 in lane 1:
+    // %r2 = 1000 ^ 256 = 744, %off = 4 ^ 256 = 260. Lane 1 stores 1 + 744 = 745 at
+    // byte 260, element 65, and element 1 stays 0. The store has no register result.
+    let r = run(
+        RA,
+        "iio:sm=0,sp=0,warps=0x1,lanes=0x2,mask=0x100,var=result",
+        1,
+        32,
+        128,
+    );
+    let mut want: Vec<u32> = (0..32)
+        .map(|t| t + 1000)
+        .chain(std::iter::repeat_n(0, 96))
+        .collect();
+    want[1] = 0;
+    want[65] = 745;
+    assert_eq!(r.out.unwrap(), want);
+    assert_eq!(r.count, 3, "mov %r0, mov %r2 and mul.wide changed");
+    // var=imm is the default
+    let a = run(
+        RA,
+        "iio:sm=0,sp=0,warps=0x1,lanes=0x2,mask=0x40,var=imm",
+        1,
+        32,
+        64,
+    );
+    let b = run(RA, "iio:sm=0,sp=0,warps=0x1,lanes=0x2,mask=0x40", 1, 32, 64);
+    assert_eq!(a.out.unwrap(), b.out.unwrap());
+    assert_eq!(a.count, b.count);
+}
+
+/// out[%tid.x] = %ntid.x + %nctaid.x, the output pointer from a global (so no
+/// constant-bank load moves the stores): the outputs and the activation count of
+/// `fault` on 1 CTA of 64 threads.
+fn ntid_run(fault: &str) -> (Vec<u32>, u64) {
+    let kernel = r#"
+.visible .global .align 8 .u64 outp;
+.visible .entry k(.param .u64 out, .param .u32 val)
+{
+    .reg .b32 %t, %n, %g;
+    .reg .b64 %base, %off, %addr;
+    ld.global.u64 %base, [outp];
+    mov.u32 %t, %tid.x;
+    mov.u32 %n, %ntid.x;
+    mov.u32 %g, %nctaid.x;
+    add.u32 %n, %n, %g;
+    mul.wide.u32 %off, %t, 4;
+    add.s64 %addr, %base, %off;
+    st.global.u32 [%addr], %n;
+    ret;
+}
+"#;
+    let module = ptx::parse(&format!("{HEADER}{kernel}")).unwrap();
+    let inst = instrument(&module, Model::Ims).unwrap();
+    let mut dev = Platform::new().open(&"sim".parse().unwrap()).unwrap();
+    let m = dev.load(&inst.ptx()).unwrap();
+    arm(dev.as_mut(), m, Some(&FaultSpec::parse(fault).unwrap())).unwrap();
+    let out = dev.alloc_zeroed::<u32>(64).unwrap();
+    dev.write_global(m, "outp", &out.ptr.to_le_bytes()).unwrap();
+    dev.launch(
+        m,
+        "k",
+        &LaunchConfig::linear(1, 64),
+        &[KernelArg::Ptr(out.ptr), KernelArg::U32(5)],
+    )
+    .unwrap();
+    let got = dev.download::<u32>(out, 64).unwrap();
+    (got, activations(dev.as_mut(), m).unwrap())
+}
+
+#[test]
+fn ims_src_all_also_flips_ntid_and_nctaid_reads() {
+    // Every thread stores 64 + 1 = 65. With src=all, lane 3 of warp 0 reads
+    // %ntid.x = 64 ^ 0x10 = 80 and %nctaid.x = 1 ^ 0x10 = 17: 97.
+    let (out, count) = ntid_run("ims:sm=0,sp=0,warps=0x1,lanes=0x8,mask=0x10,src=all");
+    let mut want = vec![65u32; 64];
+    want[3] = 97;
+    assert_eq!(out, want);
+    assert_eq!(count, 2, "the two special-register reads");
+    // cbank (the default): they are read intact
+    let (out, count) = ntid_run("ims:sm=0,sp=0,warps=0x1,lanes=0x8,mask=0x10,src=cbank");
+    assert_eq!(out, vec![65u32; 64]);
+    assert_eq!(count, 0);
+}
+
+#[test]
 fn ims_flips_kernel_parameters() {
     // The output pointer comes from a global, so only `val` (5) is read from the
     // constant bank: lanes 0 and 1 see 5 ^ 0x10.

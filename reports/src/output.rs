@@ -269,6 +269,16 @@ pub struct ModelDoc<'a> {
     /// spec order.
     #[serde(borrow)]
     pub parameters: Vec<ParamDoc<'a>>,
+    /// How campaigns draw the model's faults under the `faithful` sampling rules
+    /// (NVBitPERfi's choices), as `key=rule` items (`mask=blockdim,pol=stuck,…`).
+    #[serde(default)]
+    pub sampling_faithful: String,
+    /// The same under the `v1` rules (gpufault's single-bit choices).
+    #[serde(default)]
+    pub sampling_v1: String,
+    /// The keys `--sampling-rule MODEL.KEY=VALUE` takes for the model.
+    #[serde(default)]
+    pub sampling_keys: Vec<String>,
 }
 
 /// One parameter of a [`ModelDoc`].
@@ -506,6 +516,9 @@ mod tests {
                 name: "mask",
                 range: "a mask".into(),
             }],
+            sampling_faithful: "mask=blockdim".into(),
+            sampling_v1: "mask=bit:0..10".into(),
+            sampling_keys: vec!["mask".into()],
         };
         let text = serde_json::to_string(&m).unwrap();
         assert_eq!(serde_json::from_str::<ModelDoc>(&text).unwrap(), m);

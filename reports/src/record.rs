@@ -98,6 +98,11 @@ pub struct CampaignMeta {
     /// How fault sites were drawn: `exercised` (among instructions the workload executes)
     /// or `physical` (uniformly over the GPU's structure, so some faults never activate).
     pub sampling: String,
+    /// How each model's lanes, warp slots and parameters were drawn: a preset
+    /// (`faithful`: NVBitPERfi's choices; `v1`: single-bit masks) and its overrides
+    /// (`faithful + iat.mask=uniform:1..1024`); empty when not recorded.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sampling_rules: String,
     /// The workloads in campaign order; reports list them in this order.
     pub workloads: Vec<String>,
     /// The fault models in campaign order; reports list them in this order.

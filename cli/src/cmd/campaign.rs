@@ -22,8 +22,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use gpu::{DeviceSpec, WorkerCommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use injector::{
-    CampaignConfig, CampaignEvent, CampaignStore, Durability, Injections, Isolation, RunOptions,
-    RunSummary, Sampling, SubjectOptions,
+    CampaignConfig, CampaignEvent, CampaignStore, Durability, Injections, Isolation, RulePreset,
+    RunOptions, RunSummary, Sampling, SamplingRules, SubjectOptions,
 };
 use reports::exit::Exit;
 use reports::output::{CampaignStatus, SessionStatus};
@@ -52,7 +52,7 @@ pub struct CampaignArgs {
 #[derive(Subcommand)]
 pub enum CampaignCommand {
     /// Profile fault sites and store a plan of injections.
-    Plan(PlanCommand),
+    Plan(Box<PlanCommand>),
     /// Run the pending injections of a store (or of one shard of it).
     Run(RunCommand),
     /// Continue a store after an interruption, with the settings of its last session.
@@ -113,6 +113,19 @@ pub struct PlanArgs {
     /// are then never activated; reported as such).
     #[arg(long, value_enum, default_value_t = SamplingArg::Exercised)]
     sampling: SamplingArg,
+    /// How each model's lanes, warp slots and parameters are drawn: `faithful`
+    /// (NVBitPERfi's choices where its code makes one: iat/iaw masks uniform in
+    /// 1..=blockDim, iac in 1..=gridDim, wv flips, iio random 32-bit masks) or `v1`
+    /// (single-bit masks, gpufault's choices before 0.2). `gpufault models` lists both.
+    #[arg(long, value_name = "PRESET", default_value = "faithful")]
+    sampling_rules: String,
+    /// Overrides one sampling rule of one model on top of --sampling-rules, as
+    /// MODEL.KEY=VALUE; repeatable. Keys: mask (bit, bit:LO..HI, uniform:LO..HI,
+    /// blockdim, griddim, or a fixed mask), pol (stuck, sa0, sa1, xor), lanes (all, one,
+    /// subset:LO..HI), warps (all, one, subset), or any parameter of the model as a fixed
+    /// value (imd.mode=addr). E.g. --sampling-rule iat.mask=uniform:1..1024.
+    #[arg(long = "sampling-rule", value_name = "MODEL.KEY=VALUE")]
+    sampling_rule: Vec<String>,
     /// Device the injections run on: auto, sim, sim:a100, sim:h100, cuda:N,
     /// cuda:GPU-<uuid>. `auto` is resolved now, on this machine.
     #[arg(long, default_value = "auto")]
@@ -262,6 +275,18 @@ pub(crate) fn check_jobs(jobs: Option<usize>) -> anyhow::Result<usize> {
     }
 }
 
+/// The sampling rules of `--sampling-rules` and `--sampling-rule`.
+fn rules_of(p: &PlanArgs) -> anyhow::Result<SamplingRules> {
+    let preset = RulePreset::parse(&p.sampling_rules)
+        .map_err(|e| anyhow!("--sampling-rules {}: {e}", p.sampling_rules))?;
+    let overrides = p
+        .sampling_rule
+        .iter()
+        .map(|t| t.parse().map_err(|e| anyhow!("--sampling-rule {t}: {e}")))
+        .collect::<anyhow::Result<_>>()?;
+    Ok(SamplingRules { preset, overrides })
+}
+
 /// The validated configuration of the plan flags.
 fn config_of(p: &PlanArgs) -> anyhow::Result<CampaignConfig> {
     let options = SubjectOptions {
@@ -327,6 +352,7 @@ fn config_of(p: &PlanArgs) -> anyhow::Result<CampaignConfig> {
             SamplingArg::Exercised => Sampling::Exercised,
             SamplingArg::Physical => Sampling::Physical,
         },
+        rules: rules_of(p)?,
         device: resolved.to_string(),
         profile,
         size: p.size,
@@ -394,13 +420,14 @@ fn plan_cmd(p: &PlanArgs, jobs: Option<usize>) -> anyhow::Result<CampaignConfig>
     check_plan_fits_device(&config, &plan, p.node_config.as_deref())?;
     CampaignStore::create(&p.out, &plan, Some(&command_line()))?;
     eprintln!(
-        "{}: planned {} injections in {} cells ({} per cell, seed {}, {} sampling, device {}, sites profiled on {})",
+        "{}: planned {} injections in {} cells ({} per cell, seed {}, {} sampling, {} rules, device {}, sites profiled on {})",
         p.out.display(),
         plan.rows.len(),
         plan.cells.len(),
         config.injections.per_cell(),
         config.seed,
         config.sampling.name(),
+        config.rules,
         config.device,
         config.profile
     );

@@ -4,7 +4,7 @@
 //! documented field by field there.
 
 use clap::Args;
-use injector::Model;
+use injector::{Model, RulePreset};
 use reports::output::{ModelDoc, ParamDoc};
 use std::process::ExitCode;
 
@@ -31,6 +31,12 @@ fn docs() -> Vec<ModelDoc<'static>> {
                     name,
                     range: range.into(),
                 })
+                .collect(),
+            sampling_faithful: RulePreset::Faithful.rules(*m).to_string(),
+            sampling_v1: RulePreset::V1.rules(*m).to_string(),
+            sampling_keys: injector::rule_keys(*m)
+                .into_iter()
+                .map(String::from)
                 .collect(),
         })
         .collect()
@@ -77,6 +83,19 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
             if d.all_lanes {
                 writeln!(out, "    (always all 32 lanes of the selected warps)")?;
             }
+            writeln!(
+                out,
+                "    campaigns, faithful rules: {}",
+                d.sampling_faithful
+            )?;
+            if d.sampling_v1 != d.sampling_faithful {
+                writeln!(out, "    campaigns, v1 rules:       {}", d.sampling_v1)?;
+            }
+            writeln!(
+                out,
+                "    --sampling-rule keys: {}",
+                d.sampling_keys.join(", ")
+            )?;
             writeln!(out)?;
         }
         Ok(())
@@ -93,6 +112,14 @@ mod tests {
         assert_eq!(d.len(), Model::ALL.len());
         let iat = d.iter().find(|m| m.id == "iat").unwrap();
         assert!(iat.parameters.iter().any(|p| p.name == "mask"));
+        assert_eq!(
+            iat.sampling_faithful,
+            "mask=blockdim,pol=stuck,lanes=subset:1..31,warps=subset"
+        );
+        assert_eq!(
+            iat.sampling_v1,
+            "mask=bit:0..10,pol=stuck,lanes=subset:1..31,warps=subset"
+        );
         assert!(wrap("a b c", 3, "  ").lines().all(|l| l.len() <= 5));
     }
 }

@@ -2,6 +2,7 @@
 
 use super::error::CampaignError;
 use crate::model::Model;
+use crate::rules::SamplingRules;
 use crate::run::HangPolicy;
 use crate::sample::Sampling;
 use crate::subject::{SubjectOptions, SubjectRef};
@@ -113,6 +114,11 @@ pub struct CampaignConfig {
     pub seed: u64,
     /// Where faults are drawn from.
     pub sampling: Sampling,
+    /// How each model's lanes, warp slots and parameters are drawn (absent in the
+    /// stored JSON when `v1`, the rules of every store from before rules existed, so
+    /// those read, resume and hash unchanged).
+    #[serde(default, skip_serializing_if = "SamplingRules::is_v1")]
+    pub rules: SamplingRules,
     /// The device injections run on (`sim`, `sim:h100`, `cuda:0`, …), `auto` resolved
     /// when planning.
     pub device: String,
@@ -144,7 +150,9 @@ pub struct CampaignConfig {
 impl CampaignConfig {
     /// A campaign on the default virtual GPU (`sim`) with every other setting at the
     /// default of `gpufault campaign`: seed 1, exercised sampling, default sizes, input
-    /// seed 1, the default hang policy, no node config.
+    /// seed 1, the default hang policy, no node config — except the sampling rules,
+    /// which are `v1` here (the library's default, what coverage campaigns draw with)
+    /// and `faithful` in `gpufault campaign`.
     pub fn new(subjects: Vec<SubjectRef>, models: Vec<Model>, injections: Injections) -> Self {
         CampaignConfig {
             kind: CampaignKind::Injection,
@@ -153,6 +161,7 @@ impl CampaignConfig {
             injections,
             seed: 1,
             sampling: Sampling::Exercised,
+            rules: SamplingRules::v1(),
             device: "sim".into(),
             profile: "sim".into(),
             size: None,
@@ -211,6 +220,12 @@ impl CampaignConfig {
             return Err(CampaignError::config(
                 "--sampling",
                 "a coverage campaign draws its faults over hardware sites (physical sampling)",
+            ));
+        }
+        if self.kind == CampaignKind::Coverage && !self.rules.is_v1() {
+            return Err(CampaignError::config(
+                "--sampling-rules",
+                "a coverage campaign draws its faults with the v1 rules (its figures were measured with them)",
             ));
         }
         if self.hang_factor == 0 {
@@ -378,5 +393,40 @@ mod tests {
         }
         .validate()
         .is_err());
+    }
+
+    #[test]
+    fn v1_rules_keep_the_stored_configuration_of_stores_from_before_rules() {
+        let c = CampaignConfig::new(
+            crate::workload_refs(&["vecadd"], &SubjectOptions::default()).unwrap(),
+            vec![Model::Iat],
+            Injections::Fixed { n: 2 },
+        );
+        assert!(c.rules.is_v1());
+        // v1 is not written, so a plan hash from before rules is the same ...
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(!json.contains("rules"), "{json}");
+        // ... and a stored configuration without rules reads as v1
+        assert_eq!(serde_json::from_str::<CampaignConfig>(&json).unwrap(), c);
+        let faithful = CampaignConfig {
+            rules: SamplingRules::faithful(),
+            ..c.clone()
+        };
+        let json = serde_json::to_string(&faithful).unwrap();
+        assert!(json.contains(r#""rules":{"preset":"faithful"}"#), "{json}");
+        assert_eq!(
+            serde_json::from_str::<CampaignConfig>(&json).unwrap(),
+            faithful
+        );
+        // coverage campaigns keep the v1 faults
+        let coverage = CampaignConfig {
+            kind: CampaignKind::Coverage,
+            sampling: Sampling::Physical,
+            ..faithful
+        };
+        assert_eq!(
+            coverage.validate().unwrap_err().to_string(),
+            "--sampling-rules: a coverage campaign draws its faults with the v1 rules (its figures were measured with them)"
+        );
     }
 }

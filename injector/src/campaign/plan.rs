@@ -5,7 +5,7 @@ use super::config::{CampaignConfig, CampaignKind};
 use super::error::CampaignError;
 use crate::instrument::instrument;
 use crate::model::Model;
-use crate::sample::{injection_rng, profile_sites, sample, ExercisedSite, SiteProfile};
+use crate::sample::{injection_rng, profile_sites, sample_with, ExercisedSite, SiteProfile};
 use crate::spec::FaultSpec;
 use crate::subject::{Subject, SubjectSource};
 use gpu::{DeviceSpec, SimDevice, SimSpec};
@@ -270,6 +270,7 @@ fn unprofiled(dev: &mut SimDevice, inst: &crate::instrument::Instrumented) -> Si
                 warp_instructions: 0,
             })
             .collect(),
+        launch: crate::rules::LaunchDims::default(),
     }
 }
 
@@ -320,8 +321,11 @@ fn plan_cell(
         // profiling run, and one it never activates counts as an escape.
         CampaignKind::Coverage => unprofiled(&mut dev, &inst),
     };
-    let candidate_sites = profile.sites.len() as u64;
-    let exercised_sites = profile.exercised().count() as u64;
+    let candidate_sites = profile.drawn(&config.rules).count() as u64;
+    let exercised_sites = profile
+        .drawn(&config.rules)
+        .filter(|s| !s.slots.is_empty())
+        .count() as u64;
     let usable = match config.sampling {
         crate::Sampling::Exercised => exercised_sites,
         crate::Sampling::Physical => candidate_sites,
@@ -331,7 +335,7 @@ fn plan_cell(
     if usable > 0 {
         for index in 0..n {
             let mut rng = injection_rng(config.seed, name, model, index);
-            let spec = sample(&profile, config.sampling, &mut rng)
+            let spec = sample_with(&profile, config.sampling, &config.rules, &mut rng)
                 .expect("a profile with a usable site always yields a fault");
             rows.push(PlanRow {
                 subject: name.to_string(),

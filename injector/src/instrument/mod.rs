@@ -106,6 +106,10 @@ pub struct SiteInfo {
     /// ira: the variant ids (`field * 4 + bit`) that apply; ioc: the indices in
     /// [`crate::SUBSTITUTES`] of the valid substitutes.
     pub variants: Vec<u32>,
+    /// ims: the site reads `%ntid`/`%nctaid` (a site of `src=all` only; campaigns draw
+    /// it only when their rules fix `ims.src=all`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sreg: bool,
 }
 
 /// An instrumented module.

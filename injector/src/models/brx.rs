@@ -44,7 +44,13 @@ impl FaultModel for Brx {
         Ok(Some(with_inst(code(&pre)?, inst, vec![])))
     }
 
-    fn draw(&self, _rng: &mut ChaCha8Rng, _site: &Site, _lane_on: bool) -> Params {
+    fn draw(
+        &self,
+        _rng: &mut ChaCha8Rng,
+        _site: &Site,
+        _lane_on: bool,
+        _cx: &crate::rules::Draw<'_>,
+    ) -> Params {
         Params::Brx(NoParams {})
     }
 }

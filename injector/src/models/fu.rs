@@ -1,11 +1,11 @@
 //! `fu`: a functional unit of one lane flips bits of one opcode group's results.
 
-use super::{FaultModel, LaneRule};
+use super::FaultModel;
 use crate::descriptor::{op_group_id, Descriptor};
 use crate::instrument::{code, count, name_op, r, with_inst, InstrumentError, Pass, Site};
 use crate::model::Params;
 use crate::params::{param_set, Mask, OpGroup, Policy};
-use crate::sample::single_bit;
+use crate::rules::{Draw, LaneRule, MaskRule, ModelRules, WarpRule};
 use ptx::{Instruction, Opcode, Operand, Statement, Type};
 use rand_chacha::ChaCha8Rng;
 
@@ -113,21 +113,23 @@ impl FaultModel for Fu {
         Ok(Some(with_inst(vec![], i.clone(), code(&post)?)))
     }
 
-    /// Every warp slot of the sub-partition (NVBitFI: every warp of the SM).
-    fn warps(&self, _rng: &mut ChaCha8Rng, _per_sp: u32, _slot: u32) -> u32 {
-        u32::MAX
+    /// NVBitFI's permanent mode: one lane of every warp of the SM (here: every warp
+    /// slot of the sub-partition), a mask the user gives (no distribution defined; ours: one bit of the result).
+    fn v1_rules(&self) -> ModelRules {
+        ModelRules {
+            mask: Some(MaskRule::SiteBit),
+            pol: None,
+            lanes: LaneRule::One,
+            warps: WarpRule::All,
+            fixed: Vec::new(),
+        }
     }
 
-    /// One lane.
-    fn lane_rule(&self) -> LaneRule {
-        LaneRule::One
-    }
-
-    fn draw(&self, rng: &mut ChaCha8Rng, site: &Site, _lane_on: bool) -> Params {
+    fn draw(&self, rng: &mut ChaCha8Rng, site: &Site, _lane_on: bool, cx: &Draw<'_>) -> Params {
         let w = site.info.width;
         let op = Some(site.op_group.clone());
         Params::Fu(FuParams {
-            mask: Some(single_bit(rng, if w == 0 { 32 } else { w })),
+            mask: Some(cx.mask(rng, w, 0)),
             op,
         })
     }

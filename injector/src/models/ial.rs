@@ -1,11 +1,12 @@
 //! `ial`: active-mask faults — a lane wrongly inactive (its result dropped) or wrongly
 //! active (a guarded instruction runs although its guard is false).
 
-use super::{FaultModel, LaneRule};
+use super::FaultModel;
 use crate::descriptor::Descriptor;
 use crate::instrument::{code, count, r, with_inst, InstrumentError, Pass, Site};
 use crate::model::Params;
 use crate::params::{param_set, Name, Named};
+use crate::rules::{Draw, LaneRule, ModelRules};
 use crate::sample::ExercisedSite;
 use ptx::{Class, Guard, Instruction, Opcode, Statement, Type};
 use rand_chacha::ChaCha8Rng;
@@ -149,8 +150,11 @@ impl FaultModel for Ial {
     }
 
     /// 1-2 lanes (NVBitPERfi).
-    fn lane_rule(&self) -> LaneRule {
-        LaneRule::Subset { lo: 1, hi: 2 }
+    fn v1_rules(&self) -> ModelRules {
+        ModelRules {
+            lanes: LaneRule::Subset { lo: 1, hi: 2 },
+            ..super::base_rules(false)
+        }
     }
 
     /// Lane-on needs a lane whose guard was false, lane-off an ALU site; where both
@@ -169,7 +173,7 @@ impl FaultModel for Ial {
         site.info.guarded && (!site.info.lane_off || rng.next_u32() & 1 == 0)
     }
 
-    fn draw(&self, _rng: &mut ChaCha8Rng, _site: &Site, lane_on: bool) -> Params {
+    fn draw(&self, _rng: &mut ChaCha8Rng, _site: &Site, lane_on: bool, _cx: &Draw<'_>) -> Params {
         Params::Ial(IalParams {
             mode: Some(if lane_on { IalMode::On } else { IalMode::Off }),
         })

@@ -1,11 +1,11 @@
 //! `iat`, `iaw`, `iac`: stuck-at or flipped bits on reads of the thread and CTA ids.
 
-use super::FaultModel;
+use super::{base_rules, FaultModel};
 use crate::descriptor::Descriptor;
 use crate::instrument::{code, count, name_op, r, with_inst, InstrumentError, Pass, Site};
 use crate::model::{Model, Params};
 use crate::params::{param_set, Dims, Flag, Mask, Name, Policy};
-use crate::sample::{single_bit, stuck};
+use crate::rules::{Draw, MaskRule, ModelRules, PolRule};
 use ptx::{Component, Instruction, Opcode, Operand, Statement};
 use rand_chacha::ChaCha8Rng;
 
@@ -98,7 +98,9 @@ impl FaultModel for Ids {
             ),
             (
                 "mask",
-                "1..2^32-1, bits to corrupt (default 1; campaigns: one of the low ten bits)",
+                "1..2^32-1, bits to corrupt (default 1; campaigns: faithful uniform in \
+                 1..=the largest block dimension, iac grid dimension; v1 one of the low ten \
+                 bits)",
             ),
             ("pol", "sa0|sa1|xor (default xor; campaigns: sa0 or sa1)"),
             (
@@ -110,6 +112,27 @@ impl FaultModel for Ids {
     }
     fn all_lanes(&self) -> bool {
         self.all_lanes
+    }
+
+    /// v1: one of the low ten bits (block and grid indices below 1024), stuck-at 0 or 1.
+    fn v1_rules(&self) -> ModelRules {
+        ModelRules {
+            mask: Some(MaskRule::Bit { lo: 0, hi: 10 }),
+            pol: Some(PolRule::Stuck),
+            ..base_rules(self.all_lanes)
+        }
+    }
+    /// NVBitPERfi: a mask uniform in 1..=the largest block (IAT, IAW) or grid (IAC)
+    /// dimension, stuck-at 0 or 1 with the forced flip.
+    fn faithful_rules(&self) -> ModelRules {
+        ModelRules {
+            mask: Some(if self.model == Model::Iac {
+                MaskRule::GridDim
+            } else {
+                MaskRule::BlockDim
+            }),
+            ..self.v1_rules()
+        }
     }
 
     fn encode(&self, params: &Params, d: &mut Descriptor) {
@@ -196,13 +219,12 @@ impl FaultModel for Ids {
         Ok(Some(with_inst(code(&pre)?, inst, vec![])))
     }
 
-    fn draw(&self, rng: &mut ChaCha8Rng, site: &Site, _lane_on: bool) -> Params {
+    fn draw(&self, rng: &mut ChaCha8Rng, site: &Site, _lane_on: bool, cx: &Draw<'_>) -> Params {
         let dims = site.info.dims;
         self.wrap(IdParams {
             dim: Some(if dims == 0 { 1 } else { dims }),
-            // block and grid indices below 1024: one of the low ten bits
-            mask: Some(single_bit(rng, 10)),
-            pol: Some(stuck(rng)),
+            mask: Some(cx.mask(rng, 32, dims)),
+            pol: Some(cx.pol(rng)),
             force: Some(true),
         })
     }

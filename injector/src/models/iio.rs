@@ -1,22 +1,42 @@
 //! `iio`: flipped bits in immediate operands and address offsets.
 
-use super::{FaultModel, LaneRule};
+use super::FaultModel;
 use crate::descriptor::Descriptor;
 use crate::instrument::{
     bits_of_imm, code, count, name_op, r, slot_reg, with_inst, InstrumentError, Pass, Site,
 };
 use crate::model::Params;
-use crate::params::{param_set, Mask, Policy};
-use crate::sample::single_bit;
+use crate::params::{param_set, Mask, Name, Named, Policy};
+use crate::rules::{Draw, LaneRule, MaskRule, ModelRules};
 use crate::types::{operand_types, width};
 use ptx::{AddrBase, Address, Class, Instruction, Opcode, Operand, StateSpace, Statement, Type};
 use rand_chacha::ChaCha8Rng;
+
+/// What an `iio` fault corrupts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IioVar {
+    /// The immediate operands and address offsets themselves (the SC'23 text: a fault
+    /// in the decoding of the immediate field).
+    Imm,
+    /// The register result of every instruction with an immediate operand
+    /// (NVBitPERfi's code: destination XOR mask).
+    Result,
+}
+
+impl Named for IioVar {
+    const NAMES: &'static [(&'static str, Self)] =
+        &[("imm", IioVar::Imm), ("result", IioVar::Result)];
+    const WHY: &'static str = "imm or result";
+}
 
 param_set! {
     /// The parameters of `iio`.
     pub struct IioParams {
         /// Bits flipped.
         mask: u64 as Mask,
+        /// What is corrupted: the immediate (default) or the result.
+        var: IioVar as Name<IioVar>,
     }
 }
 
@@ -36,19 +56,41 @@ impl FaultModel for Iio {
         "Immediate-operand decode fault: every immediate operand of an arithmetic, \
          logic, comparison, move or conversion instruction, and every address offset \
          of a load or store outside the param space, is xor-ed with `mask` (truncated \
-         to the operand's width) in the selected lanes."
+         to the operand's width) in the selected lanes (`var=imm`, the default). With \
+         `var=result` (NVBitPERfi's code) the immediates are intact and the register \
+         result of every instruction with an immediate operand is xor-ed with `mask` \
+         instead."
     }
     fn parameters(&self) -> &'static [(&'static str, &'static str)] {
-        &[(
-            "mask",
-            "1..2^64-1, bits flipped (default 1; campaigns: one bit in 0..31)",
-        )]
+        &[
+            (
+                "mask",
+                "1..2^64-1, bits flipped (default 1; campaigns: faithful a random non-zero \
+                 32-bit mask, v1 one bit in 0..31)",
+            ),
+            (
+                "var",
+                "imm|result, corrupt the immediate (default; the paper's text) or the \
+                 result of instructions with an immediate (NVBitPERfi's code)",
+            ),
+        ]
     }
 
     fn encode(&self, params: &Params, d: &mut Descriptor) {
         if let Params::Iio(p) = params {
             d.set_masks(p.mask.unwrap_or(1), Policy::Xor);
+            d.variant = u32::from(p.var == Some(IioVar::Result));
         }
+    }
+
+    // m0 = selected and var=imm, m1 = selected and var=result
+    fn setup(&self) -> String {
+        let (var, sel, m0, m1) = (r("var"), r("sel"), r("m0"), r("m1"));
+        format!(
+            "setp.eq.and.u32 {m0}, {var}, 0, {sel};
+             setp.ne.and.u32 {m1}, {var}, 0, {sel};
+"
+        )
     }
 
     fn site(
@@ -74,7 +116,7 @@ impl FaultModel for Iio {
             return Ok(None);
         }
         let types = operand_types(i);
-        let (qcode, q) = cx.q(i, &r("sel"));
+        let (qcode, q) = cx.q(i, &r("m0"));
         let p1 = r("p1");
         let p3 = r("p3");
         let mut pre = format!(
@@ -151,17 +193,51 @@ impl FaultModel for Iio {
             return Ok(None);
         }
         pre += &count(&p3);
-        Ok(Some(with_inst(code(&pre)?, inst, vec![])))
+        // var=result: the register result of an instruction with an immediate operand
+        let has_imm = i.operands[d..].iter().any(|o| matches!(o, Operand::Imm(_)));
+        let dest = (d == 1)
+            .then(|| cx.reg_width(&i.operands[0]))
+            .flatten()
+            .filter(|(_, t, _)| *t != Type::Pred);
+        let mut post = String::new();
+        if let (true, Some((dr, _, w))) = (has_imm, dest) {
+            let (qcode, q) = cx.q(i, &r("m1"));
+            let p2 = r("p2");
+            post = format!(
+                "{qcode}@{q} xor.b{w} {dr}, {dr}, {x};
+                 and.pred {p2}, {q}, {nz};
+{cnt}",
+                x = r(&format!("xor{w}")),
+                nz = r(&format!("nz{w}")),
+                cnt = count(&p2),
+            );
+        }
+        Ok(Some(with_inst(code(&pre)?, inst, code(&post)?)))
     }
 
-    /// All lanes (NVBitPERfi).
-    fn lane_rule(&self) -> LaneRule {
-        LaneRule::All
+    /// v1: one of 32 bits, all lanes (NVBitPERfi).
+    fn v1_rules(&self) -> ModelRules {
+        ModelRules {
+            mask: Some(MaskRule::Bit { lo: 0, hi: 32 }),
+            lanes: LaneRule::All,
+            ..super::base_rules(false)
+        }
+    }
+    /// NVBitPERfi's IIO: a mask uniform over the non-zero 32-bit values.
+    fn faithful_rules(&self) -> ModelRules {
+        ModelRules {
+            mask: Some(MaskRule::Uniform {
+                lo: 1,
+                hi: u64::from(u32::MAX),
+            }),
+            ..self.v1_rules()
+        }
     }
 
-    fn draw(&self, rng: &mut ChaCha8Rng, _site: &Site, _lane_on: bool) -> Params {
+    fn draw(&self, rng: &mut ChaCha8Rng, _site: &Site, _lane_on: bool, cx: &Draw<'_>) -> Params {
         Params::Iio(IioParams {
-            mask: Some(single_bit(rng, 32)),
+            mask: Some(cx.mask(rng, 32, 0)),
+            var: None,
         })
     }
 }

@@ -7,7 +7,7 @@ use crate::instrument::{
 };
 use crate::model::Params;
 use crate::params::{param_set, Mask, Name, Named, Policy, Spaces};
-use crate::sample::single_bit;
+use crate::rules::{Draw, MaskRule, ModelRules};
 use crate::types::width;
 use ptx::{AddrBase, Address, Instruction, Opcode, Operand, StateSpace, Statement, Type};
 use rand_chacha::ChaCha8Rng;
@@ -215,10 +215,18 @@ impl FaultModel for Imd {
         Ok(Some(with_inst(code(&pre)?, inst, vec![])))
     }
 
-    fn draw(&self, rng: &mut ChaCha8Rng, site: &Site, _lane_on: bool) -> Params {
+    /// v1 and faithful: one bit of the stored value (NVBitPERfi's public code has no IMD).
+    fn v1_rules(&self) -> ModelRules {
+        ModelRules {
+            mask: Some(MaskRule::SiteBit),
+            ..super::base_rules(false)
+        }
+    }
+
+    fn draw(&self, rng: &mut ChaCha8Rng, site: &Site, _lane_on: bool, cx: &Draw<'_>) -> Params {
         let w = site.info.width;
         Params::Imd(ImdParams {
-            mask: Some(single_bit(rng, if w == 0 { 32 } else { w })),
+            mask: Some(cx.mask(rng, w, 0)),
             mode: Some(ImdMode::Data),
             spaces: Some("slg".into()),
         })

@@ -1,11 +1,12 @@
 //! `ioc`: an operation-code decode fault — one opcode group computes a substitute
 //! operation on the same operands.
 
-use super::{FaultModel, LaneRule};
+use super::FaultModel;
 use crate::descriptor::{op_group_id, Descriptor};
 use crate::instrument::{code, name_op, r, variants, Change, InstrumentError, Pass, Site, Variant};
 use crate::model::Params;
 use crate::params::{param_set, OpGroup, Subst};
+use crate::rules::{Draw, LaneRule, ModelRules};
 use crate::sample::pick;
 use crate::spec::SUBSTITUTES;
 use crate::types::width;
@@ -119,11 +120,14 @@ impl FaultModel for Ioc {
     }
 
     /// All lanes (NVBitPERfi).
-    fn lane_rule(&self) -> LaneRule {
-        LaneRule::All
+    fn v1_rules(&self) -> ModelRules {
+        ModelRules {
+            lanes: LaneRule::All,
+            ..super::base_rules(false)
+        }
     }
 
-    fn draw(&self, rng: &mut ChaCha8Rng, site: &Site, _lane_on: bool) -> Params {
+    fn draw(&self, rng: &mut ChaCha8Rng, site: &Site, _lane_on: bool, _cx: &Draw<'_>) -> Params {
         let op = Some(site.op_group.clone());
         let k = pick(rng, &site.info.variants).unwrap_or(0) as usize;
         Params::Ioc(IocParams {

@@ -78,7 +78,13 @@ impl FaultModel for Ir {
         Ok(out)
     }
 
-    fn draw(&self, _rng: &mut ChaCha8Rng, site: &Site, _lane_on: bool) -> Params {
+    fn draw(
+        &self,
+        _rng: &mut ChaCha8Rng,
+        site: &Site,
+        _lane_on: bool,
+        _cx: &crate::rules::Draw<'_>,
+    ) -> Params {
         Params::Ir(IrParams {
             op: Some(site.op_group.clone()),
         })

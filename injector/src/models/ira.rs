@@ -1,11 +1,12 @@
 //! `ira`: a register-address decode fault — one register field names a neighbouring
 //! register.
 
-use super::{FaultModel, LaneRule};
+use super::FaultModel;
 use crate::descriptor::Descriptor;
 use crate::instrument::{code, name_op, r, variants, Change, InstrumentError, Pass, Site, Variant};
 use crate::model::Params;
 use crate::params::{param_set, Upto};
+use crate::rules::{Draw, LaneRule, ModelRules};
 use crate::sample::pick;
 use crate::types::width;
 use ptx::{AddrBase, Address, Class, Instruction, Opcode, Operand, Statement, Type};
@@ -164,11 +165,14 @@ impl FaultModel for Ira {
     }
 
     /// All lanes (NVBitPERfi).
-    fn lane_rule(&self) -> LaneRule {
-        LaneRule::All
+    fn v1_rules(&self) -> ModelRules {
+        ModelRules {
+            lanes: LaneRule::All,
+            ..super::base_rules(false)
+        }
     }
 
-    fn draw(&self, rng: &mut ChaCha8Rng, site: &Site, _lane_on: bool) -> Params {
+    fn draw(&self, rng: &mut ChaCha8Rng, site: &Site, _lane_on: bool, _cx: &Draw<'_>) -> Params {
         let v = pick(rng, &site.info.variants).unwrap_or(0);
         Params::Ira(IraParams {
             field: Some((v / 4) as u8),

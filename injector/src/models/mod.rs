@@ -10,7 +10,8 @@
 use crate::descriptor::Descriptor;
 use crate::instrument::{InstrumentError, Pass, Site};
 use crate::model::Params;
-use crate::sample::{subset, ExercisedSite};
+use crate::rules::{Draw, LaneRule, ModelRules, WarpRule};
+use crate::sample::ExercisedSite;
 use ptx::{Instruction, Statement};
 use rand_chacha::ChaCha8Rng;
 
@@ -27,24 +28,19 @@ pub(crate) mod ira;
 pub(crate) mod wdrop;
 pub(crate) mod wv;
 
-/// Which lanes a drawn fault selects; the lane the sampler picked is always among them.
-pub(crate) enum LaneRule {
-    /// All 32 lanes.
-    All,
-    /// The picked lane alone.
-    One,
-    /// A random subset of `lo..=hi` lanes.
-    Subset { lo: u32, hi: u32 },
-}
-
-impl LaneRule {
-    /// The lanes of a fault with lane `must`.
-    pub(crate) fn draw(&self, rng: &mut ChaCha8Rng, must: u32) -> u32 {
-        match *self {
-            LaneRule::All => u32::MAX,
-            LaneRule::One => 1 << must,
-            LaneRule::Subset { lo, hi } => subset(rng, 32, lo, hi, must),
-        }
+/// The rules every model starts from: lanes 1-31 (all for all-lanes models), a random
+/// subset of warp slots, no mask or policy.
+pub(crate) fn base_rules(all_lanes: bool) -> ModelRules {
+    ModelRules {
+        mask: None,
+        pol: None,
+        lanes: if all_lanes {
+            LaneRule::All
+        } else {
+            LaneRule::Subset { lo: 1, hi: 31 }
+        },
+        warps: WarpRule::Subset,
+        fixed: Vec::new(),
     }
 }
 
@@ -112,18 +108,21 @@ pub(crate) trait FaultModel: Sync {
         Ok(None)
     }
 
-    /// The warp slots of a drawn fault in a sub-partition of `per_sp` slots, with the
-    /// slot `slot` among them.
-    fn warps(&self, rng: &mut ChaCha8Rng, per_sp: u32, slot: u32) -> u32 {
-        subset(rng, per_sp, 1, per_sp, slot / 4)
+    /// How campaigns drew the model's faults before sampling rules existed (the `v1`
+    /// preset): lanes 1-31 of 32 (all for all-lanes models), a random subset of the
+    /// sub-partition's warp slots; `mask`/`pol` as each model sets them.
+    fn v1_rules(&self) -> ModelRules {
+        base_rules(self.all_lanes())
     }
-    /// Which lanes campaigns draw (NVBitPERfi's choices where it made them).
-    fn lane_rule(&self) -> LaneRule {
-        if self.all_lanes() {
-            LaneRule::All
-        } else {
-            LaneRule::Subset { lo: 1, hi: 31 }
-        }
+    /// NVBitPERfi's choices where its public code makes one (the `faithful` preset);
+    /// the `v1` choices elsewhere.
+    fn faithful_rules(&self) -> ModelRules {
+        self.v1_rules()
+    }
+    /// Whether campaigns under `rules` draw faults at `site` (a site of an option the
+    /// rules do not fix is not drawn).
+    fn enabled(&self, _site: &Site, _rules: &ModelRules) -> bool {
+        true
     }
     /// Whether a fault drawn at an exercised site acts on lanes whose guard was false
     /// (the sampler then draws those lanes).
@@ -134,8 +133,8 @@ pub(crate) trait FaultModel: Sync {
     fn lane_on_physical(&self, _site: &Site, _rng: &mut ChaCha8Rng) -> bool {
         false
     }
-    /// The parameters of a fault drawn at `site`.
-    fn draw(&self, rng: &mut ChaCha8Rng, site: &Site, lane_on: bool) -> Params;
+    /// The parameters of a fault drawn at `site` under the rules of `cx`.
+    fn draw(&self, rng: &mut ChaCha8Rng, site: &Site, lane_on: bool, cx: &Draw<'_>) -> Params;
 }
 
 #[cfg(test)]
@@ -158,6 +157,7 @@ mod tests {
     #[test]
     fn every_model_draws_valid_parameters_of_its_own() {
         use crate::instrument::{Site, SiteInfo};
+        use crate::rules::{Draw, LaunchDims, RulePreset};
         use crate::spec::FaultSpec;
         use rand_core::SeedableRng;
         let site = Site {
@@ -172,13 +172,22 @@ mod tests {
                 lane_off: true,
                 space: Some('g'),
                 variants: vec![1],
+                sreg: false,
             },
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        for m in Model::ALL {
+        for (m, preset) in Model::ALL
+            .into_iter()
+            .flat_map(|m| [(m, RulePreset::V1), (m, RulePreset::Faithful)])
+        {
+            let rules = preset.rules(m);
+            let cx = Draw {
+                rules: &rules,
+                dims: LaunchDims::default(),
+            };
             for lane_on in [false, true] {
                 let spec = FaultSpec {
-                    params: m.kind().draw(&mut rng, &site, lane_on),
+                    params: m.kind().draw(&mut rng, &site, lane_on, &cx),
                     ..FaultSpec::new(m, 0, 0, 1, 1)
                 };
                 assert_eq!(spec.params.model(), m);

@@ -60,7 +60,13 @@ impl FaultModel for Wdrop {
         Ok(Some(out))
     }
 
-    fn draw(&self, _rng: &mut ChaCha8Rng, _site: &Site, _lane_on: bool) -> Params {
+    fn draw(
+        &self,
+        _rng: &mut ChaCha8Rng,
+        _site: &Site,
+        _lane_on: bool,
+        _cx: &crate::rules::Draw<'_>,
+    ) -> Params {
         Params::Wdrop(NoParams {})
     }
 }

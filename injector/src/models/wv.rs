@@ -1,11 +1,11 @@
 //! `wv`: stuck-at or inverted predicates written by `setp`.
 
-use super::FaultModel;
+use super::{base_rules, FaultModel};
 use crate::descriptor::Descriptor;
 use crate::instrument::{code, count, r, with_inst, InstrumentError, Pass, Site};
 use crate::model::Params;
 use crate::params::{param_set, Name, Policy};
-use crate::sample::stuck;
+use crate::rules::{Draw, ModelRules, PolRule};
 use ptx::{Instruction, Opcode, Operand, Statement};
 use rand_chacha::ChaCha8Rng;
 
@@ -35,7 +35,10 @@ impl FaultModel for Wv {
          (`pol=xor`); branch decisions and selects follow the wrong value."
     }
     fn parameters(&self) -> &'static [(&'static str, &'static str)] {
-        &[("pol", "sa0|sa1|xor (default xor; campaigns: sa0 or sa1)")]
+        &[(
+            "pol",
+            "sa0|sa1|xor (default xor; campaigns: faithful xor, v1 sa0 or sa1)",
+        )]
     }
 
     /// Variant 0 = sa0, 1 = sa1, 2 = flip (the masks, unused, follow the policy on
@@ -104,9 +107,24 @@ impl FaultModel for Wv {
         Ok(Some(with_inst(vec![], i.clone(), code(&post)?)))
     }
 
-    fn draw(&self, rng: &mut ChaCha8Rng, _site: &Site, _lane_on: bool) -> Params {
+    /// v1: stuck-at 0 or 1.
+    fn v1_rules(&self) -> ModelRules {
+        ModelRules {
+            pol: Some(PolRule::Stuck),
+            ..base_rules(false)
+        }
+    }
+    /// NVBitPERfi's WV flips (XORs) predicate bits.
+    fn faithful_rules(&self) -> ModelRules {
+        ModelRules {
+            pol: Some(PolRule::Fixed(Policy::Xor)),
+            ..self.v1_rules()
+        }
+    }
+
+    fn draw(&self, rng: &mut ChaCha8Rng, _site: &Site, _lane_on: bool, cx: &Draw<'_>) -> Params {
         Params::Wv(WvParams {
-            pol: Some(stuck(rng)),
+            pol: Some(cx.pol(rng)),
         })
     }
 }

@@ -142,6 +142,7 @@ pub(crate) fn meta_rows(report: &CampaignReport) -> Vec<(&'static str, String)> 
         ("seed", m.seed.to_string()),
         ("tool version", m.tool_version.clone()),
         ("sampling", m.sampling.clone()),
+        ("sampling rules", m.sampling_rules.clone()),
         (
             "injections per cell",
             if m.injections_per_cell > 0 {

@@ -17,6 +17,7 @@ pub fn meta(id: &str, models: &[&str], workloads: &[&str], per_cell: u64) -> Cam
         tool_version: "0.1.0".into(),
         created: "2025-01-31T12:00:00Z".into(),
         sampling: "exercised".into(),
+        sampling_rules: "faithful + iat.mask=uniform:1..1024".into(),
         workloads: workloads.iter().map(|s| s.to_string()).collect(),
         models: models.iter().map(|s| s.to_string()).collect(),
         injections_per_cell: per_cell,

@@ -337,6 +337,7 @@ fn json_of_every_kind_of_finding_validates_and_the_schema_rejects_what_is_wrong(
                     actual: u64::MAX,
                     words: 3,
                     majority: None,
+                    disagreed: Vec::new(),
                 },
             ),
             finding(

@@ -16,8 +16,9 @@
 //!
 //! Why not naive Bayes (the first dictionary): the features are strongly correlated (a
 //! corrupted thread id disturbs a dozen words together), and naive Bayes counts each
-//! again; the regression weighs them jointly. On development data (5-fold, `sim:h100`,
-//! seeds 8 and 1717) it names the right model in 6–8 points more of the detections.
+//! again; the regression weighs them jointly. On development data (560 faults of seed
+//! 8 on `sim:h100`, 5-fold, the first dictionary's features) it names the right model
+//! in 83.8% of detections, naive Bayes in 78.9%.
 //! The training is plain stochastic gradient descent in a fixed order (no randomness:
 //! the same coverage stores give the same dictionary, bit for bit).
 //!

@@ -66,7 +66,7 @@ const EPOCHS: u32 = 60;
 const STEP: f64 = 0.5;
 /// L2 penalty on the weights a fault's features touch.
 const L2: f64 = 1e-3;
-/// Weights are stored rounded to 1 / ROUND (and left out when they round to 0).
+/// Weights are stored rounded to 1 / ROUND.
 const ROUND: f64 = 100.0;
 /// Weights smaller than this in magnitude are left out of the dictionary.
 const SMALLEST: f64 = 0.05;

@@ -337,6 +337,12 @@ fn json_of_every_kind_of_finding_validates_and_the_schema_rejects_what_is_wrong(
                     actual: u64::MAX,
                     words: 3,
                     majority: None,
+                    disagreed: vec![reports::check::WordDisagreement {
+                        word: "tid.x".into(),
+                        lanes: 0x7,
+                        expected: 0x11,
+                        actual: 0x15,
+                    }],
                 },
             ),
             finding(

@@ -28,6 +28,7 @@ pub use check::{
     Selection, DEFAULT_TIMEOUT,
 };
 pub use coverage::diagnosis::{FaultDictionary, ModelEntry};
+pub use coverage::features::features as diagnosis_features;
 pub use coverage::{coverage_config, register as register_suite, SuiteSubject, SUITE_KIND};
 pub use geometry::{Geometry, Level};
 pub use suite::{LaunchRecord, Suite, SuiteRun};

@@ -173,6 +173,11 @@ pub enum Evidence {
         /// for stray stores, and when no value has a majority.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         majority: Option<u64>,
+        /// Every word of the record that disagreed in some lane of this warp slot, in
+        /// record order: which words a fault touched, in which lanes, and how (the
+        /// diagnosis reads them). Absent in records of older checks.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        disagreed: Vec<WordDisagreement>,
     },
     /// A signature kernel did not complete: it crashed (illegal address, trap, …) or
     /// hung; the SM is named when the device's error says where.
@@ -196,6 +201,19 @@ pub enum Evidence {
         /// (79: GPU has fallen off the bus)`, `gen5 x16 (the link's maximum)`).
         limit: String,
     },
+}
+
+/// One word of a signature record that disagreed in a warp slot ([`Evidence::Signature`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WordDisagreement {
+    /// The word (`tid.y`, `alu.add`, `address`, …).
+    pub word: String,
+    /// The lanes where it disagreed (bit l = lane l).
+    pub lanes: u32,
+    /// Its expected value in the lowest of those lanes.
+    pub expected: u32,
+    /// What the device wrote there.
+    pub actual: u32,
 }
 
 /// A health rule that could not be judged: a telemetry field it reads could not be read
@@ -368,6 +386,7 @@ pub(crate) mod fixtures {
                     actual: 0x15,
                     words: 12,
                     majority: Some(0x11),
+                    disagreed: Vec::new(),
                 },
             },
             Finding {

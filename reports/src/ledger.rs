@@ -378,6 +378,7 @@ mod tests {
                 actual: 4,
                 words: 3,
                 majority: Some(0),
+                disagreed: Vec::new(),
             },
         }
     }

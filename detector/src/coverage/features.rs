@@ -7,8 +7,14 @@ use reports::check::{Evidence, Finding};
 
 /// The features of `findings`, sorted, each once:
 ///
-/// - `word:KERNEL/WORD`: a signature word of a kernel disagreed (any SM, slot, lane);
+/// - `word:KERNEL/WORD`: the first disagreeing word of a finding (any SM, slot, lane);
 /// - `lanes:KERNEL:1|some|all`: how many lanes of a warp disagreed in that kernel;
+/// - `wrong:KERNEL/WORD`: any word that disagreed in a finding (its `disagreed` list);
+/// - `wlanes:KERNEL/WORD:1|some|all`: in how many lanes of a warp that word disagreed;
+/// - `xor:KERNEL/WORD:zero|neg|bit|small|other`: how its value differed in its lowest
+///   lane — nothing written (`zero`), the top bit differs (`neg`: a value below zero
+///   or a huge one, e.g. an identity read as another's), one bit (`bit`), a small
+///   difference (`small`, below 64: an index off by a little), or anything else;
 /// - `error:KERNEL:hang|trap|address|other`: how a kernel failed;
 /// - `sms:1|some`: whether the findings name one SM or several.
 pub fn features(findings: &[Finding]) -> Vec<String> {
@@ -21,15 +27,20 @@ pub fn features(findings: &[Finding]) -> Vec<String> {
                 word,
                 lanes,
                 sm,
+                disagreed,
                 ..
             } => {
                 out.push(format!("word:{kernel}/{word}"));
-                let n = match lanes.count_ones() {
-                    1 => "1",
-                    32 => "all",
-                    _ => "some",
-                };
-                out.push(format!("lanes:{kernel}:{n}"));
+                out.push(format!("lanes:{kernel}:{}", how_many(*lanes)));
+                for d in disagreed {
+                    let w = &d.word;
+                    out.push(format!("wrong:{kernel}/{w}"));
+                    out.push(format!("wlanes:{kernel}/{w}:{}", how_many(d.lanes)));
+                    out.push(format!(
+                        "xor:{kernel}/{w}:{}",
+                        xor_class(d.expected, d.actual)
+                    ));
+                }
                 sms.push(*sm);
             }
             Evidence::KernelError {
@@ -53,6 +64,32 @@ pub fn features(findings: &[Finding]) -> Vec<String> {
     out
 }
 
+/// `1`, `some` or `all` lanes of a warp.
+fn how_many(lanes: u32) -> &'static str {
+    match lanes.count_ones() {
+        1 => "1",
+        32 => "all",
+        _ => "some",
+    }
+}
+
+/// How `actual` differs from `expected`: `zero` (nothing written), `neg` (the top bit
+/// differs), `bit` (one bit), `small` (below 64) or `other`.
+fn xor_class(expected: u32, actual: u32) -> &'static str {
+    let x = expected ^ actual;
+    if actual == 0 {
+        "zero"
+    } else if x >= 1 << 31 {
+        "neg"
+    } else if x.count_ones() == 1 {
+        "bit"
+    } else if x < 64 {
+        "small"
+    } else {
+        "other"
+    }
+}
+
 /// `hang`, `trap` (illegal instruction, trap), `address` (illegal or misaligned
 /// address) or `other`, from a device error's text.
 fn error_class(error: &str) -> &'static str {
@@ -71,7 +108,7 @@ fn error_class(error: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reports::check::Severity;
+    use reports::check::{Severity, WordDisagreement};
 
     fn sig(kernel: &str, word: &str, sm: u32, lanes: u32) -> Finding {
         Finding {
@@ -88,6 +125,7 @@ mod tests {
                 actual: 2,
                 words: 1,
                 majority: None,
+                disagreed: Vec::new(),
             },
         }
     }
@@ -135,6 +173,48 @@ mod tests {
             "hang"
         );
         assert_eq!(error_class("misaligned address"), "address");
+        assert_eq!(
+            [
+                xor_class(5, 0),
+                xor_class(5, 5 | 1 << 31),
+                xor_class(5, 4),
+                xor_class(5, 2),
+                xor_class(5, 5 ^ 0x300)
+            ],
+            ["zero", "neg", "bit", "small", "other"]
+        );
+    }
+
+    #[test]
+    fn every_disagreeing_word_brings_its_lanes_and_how_it_differed() {
+        let mut f = sig("sig_ids", "tid.y", 3, 0xff);
+        if let Evidence::Signature { disagreed, .. } = &mut f.evidence {
+            *disagreed = vec![
+                WordDisagreement {
+                    word: "tid.y".into(),
+                    lanes: 0xff,
+                    expected: 1,
+                    actual: 0x11,
+                },
+                WordDisagreement {
+                    word: "ctaid.x".into(),
+                    lanes: u32::MAX,
+                    expected: 7,
+                    actual: 0,
+                },
+            ];
+        }
+        let got = features(&[f]);
+        for want in [
+            "wrong:sig_ids/tid.y",
+            "wlanes:sig_ids/tid.y:some",
+            "xor:sig_ids/tid.y:bit",
+            "wrong:sig_ids/ctaid.x",
+            "wlanes:sig_ids/ctaid.x:all",
+            "xor:sig_ids/ctaid.x:zero",
+        ] {
+            assert!(got.iter().any(|g| g == want), "{want} missing from {got:?}");
+        }
         assert_eq!(error_class("launch failed"), "other");
     }
 }

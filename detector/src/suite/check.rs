@@ -14,7 +14,7 @@
 
 use super::frame::Shape;
 use super::Kernel;
-use reports::check::{Evidence, Finding, Severity};
+use reports::check::{Evidence, Finding, Severity, WordDisagreement};
 use std::collections::BTreeMap;
 
 /// What one kernel's records showed.
@@ -32,12 +32,33 @@ struct Group {
     /// (lane, word index) of the first disagreement, its word name, expected, actual.
     first: Option<((u32, usize), &'static str, u32, u32)>,
     words: u32,
+    /// Every word that disagreed, in record order: lanes, and the first lane's values.
+    disagreed: Vec<(usize, &'static str, WordDisagreement)>,
 }
 
 impl Group {
     fn add(&mut self, lane: u32, word: usize, name: &'static str, expected: u32, actual: u32) {
         self.lanes |= 1 << lane;
         self.words += 1;
+        match self.disagreed.iter_mut().find(|d| d.1 == name) {
+            Some((_, _, d)) => {
+                // the values of the lowest lane (stray stores may come in any order)
+                if lane < d.lanes.trailing_zeros() {
+                    (d.expected, d.actual) = (expected, actual);
+                }
+                d.lanes |= 1 << lane;
+            }
+            None => {
+                let at = self.disagreed.partition_point(|d| d.0 < word);
+                let d = WordDisagreement {
+                    word: name.to_string(),
+                    lanes: 1 << lane,
+                    expected,
+                    actual,
+                };
+                self.disagreed.insert(at, (word, name, d));
+            }
+        }
         let key = (lane, word);
         // a stray store explains its writer's empty record: it leads on a tie
         if self
@@ -199,6 +220,7 @@ pub(crate) fn judge(
                     actual: u64::from(actual),
                     words: g.words,
                     majority,
+                    disagreed: g.disagreed.into_iter().map(|d| d.2).collect(),
                 },
             })
         })
@@ -324,6 +346,24 @@ pub(crate) mod tests {
         assert_eq!((*expected, *actual, *sp), (8, 8 ^ 0x40, 1));
         // the other two SMs wrote what the CPU expects
         assert_eq!(*majority, Some(8));
+    }
+
+    #[test]
+    fn every_disagreeing_word_is_listed_in_record_order_with_its_lanes_and_lowest_lane() {
+        let s = shape();
+        let mut r = healthy(&s);
+        r[s.record(1, 5, 9) * 4 + 3] ^= 1;
+        r[s.record(1, 5, 9) * 4 + 1] ^= 2;
+        r[s.record(1, 5, 7) * 4 + 3] ^= 4;
+        let j = run(&s, &r, None);
+        let Evidence::Signature { disagreed, .. } = &j.findings[0].evidence else {
+            unreachable!()
+        };
+        let got: Vec<_> = disagreed
+            .iter()
+            .map(|d| (d.word.as_str(), d.lanes, d.expected ^ d.actual))
+            .collect();
+        assert_eq!(got, [("a", 1 << 9, 2), ("c", 1 << 7 | 1 << 9, 4)]);
     }
 
     #[test]

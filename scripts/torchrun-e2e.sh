@@ -33,7 +33,7 @@
 #                 keep_alive_max_attempt=2
 # Each fault scenario prints a `timing:` line: the recovery's phases from the guard's log.
 #
-# E2E_KEEP=1 keeps the work directory; E2E_STEPS (default 500) and E2E_STEP_MS (default
+# E2E_KEEP=1 keeps the work directory; E2E_STEPS (default 700) and E2E_STEP_MS (default
 # 60: a step takes at least that long, so that the fault arrives while the job trains);
 # E2E_SCENARIOS (default all: "baseline fault setsid rdzv-default rdzv-tuned"; baseline
 # always runs, the others place their fault from its times).
@@ -112,7 +112,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-STEPS=${E2E_STEPS:-500}
+STEPS=${E2E_STEPS:-700}
 STEP_MS=${E2E_STEP_MS:-60}
 SCENARIOS=" ${E2E_SCENARIOS:-baseline fault setsid rdzv-default rdzv-tuned} "
 FAULT="iat:sm=5,sp=1,warps=0x1,lanes=0xffffffff,dim=x,mask=0x4,pol=sa1"
@@ -189,25 +189,31 @@ PY
 note "baseline: first step ${STARTUP:-?} s after the start, ${TRAIN_S:-?} s of training, loss on the data set ${BASE_LOSS:-?}"
 [[ -n ${TRAIN_S:-} && -n ${BASE_LOSS:-} ]] || abort "baseline: no times or loss" "$(tail -5 "$BASE/job.out")"
 
-# fault_run NAME EXTRA_STARTUP_S: GPU 2's fault arrives at ~45% of the training (the
+# fault_run NAME EXTRA_STARTUP_S: GPU 2's fault arrives at ~35% of the training (the
 # start-up, which varies most with the load, counted 1.5 times: a clean periodic check
 # must begin after a checkpoint and before the arrival for the restart to resume from
 # one), then the recovery is checked and timed
 fault_run() {
     local name=$1 arrives node
-    arrives=$(calc "$(now) + 1.5 * $STARTUP + $2 + 0.45 * $TRAIN_S")
+    arrives=$(calc "$(now) + 1.5 * $STARTUP + $2 + 0.35 * $TRAIN_S")
     node=$D/$name.node.json
     echo "{\"gpus\": {\"sim:h100#2\": {\"fault\": \"$FAULT\", \"fault_arrives_at\": $arrives}}}" >"$node"
     guarded "$name" --node-config "$node"
-    local first0 done0
+    local first0 found_t
     first0=$(ev "e['event']=='job_first_step' and e['attempt']==0" "e['first_step_unix']")
-    done0=$(ev "e['event']=='fault_detected'" "e['unix']")
-    if ! { [[ -n $first0 && -n $done0 ]] && is "$first0 < $arrives"; }; then
+    found_t=$(ev "e['event']=='fault_detected'" "e['unix']")
+    # the placement depends on this machine's speed and load: say which way it missed
+    if ! { [[ -n $first0 ]] && is "$first0 < $arrives"; }; then
         fail "$name: the fault arrived while the job trained" \
-            "first step ${first0:-none}, fault at $arrives, found ${done0:-never}: raise E2E_STEPS / E2E_STEP_MS"
+            "it arrived at $arrives, before the first step (${first0:-none}): the start-up took longer than the baseline's"
         return
     fi
     pass "$name: the fault arrived while the job trained (step 1 done $(calc "$arrives - $first0") s before)"
+    if [[ -z $found_t ]]; then
+        fail "$name: the guard found the fault before the job finished" \
+            "the job completed first ($(ev "e['event']=='job_exited'" "e['unix']")): checks too slow for the training left; raise E2E_STEPS"
+        return
+    fi
     local found
     found=$(ev "e['event']=='fault_detected'" "' '.join([e['source'], *e['devices']])")
     check "$name: the periodic check found GPU 2 ($found)" test "$found" == "periodic_check sim:h100#2"

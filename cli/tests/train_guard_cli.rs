@@ -10,6 +10,7 @@
 
 mod support;
 
+use reports::guard::GuardEvent;
 use serde_json::Value;
 use shim::guard::timeline::recoveries;
 use std::path::Path;
@@ -171,6 +172,22 @@ fn a_fault_that_arrives_mid_run_costs_a_restart_not_the_model() {
     assert_eq!(
         last["eval_loss"], reference["eval_loss"],
         "the fault-free model"
+    );
+    // the restart is told the newest checkpoint it may use, logged with its start, and
+    // the job resumed from one at or below it
+    let limits: Vec<Option<u64>> = run
+        .events
+        .iter()
+        .filter_map(|e| match &e.event {
+            GuardEvent::JobStarted { resume_at_most, .. } => Some(*resume_at_most),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(limits[0], None, "the first start may use any checkpoint");
+    let limit = limits[1].expect("the restart after the fault has a limit");
+    assert!(
+        last["resumed_from"].as_u64().unwrap_or(0) <= limit,
+        "{last} (limit {limit})"
     );
     let recovered = recoveries(&run.events);
     assert_eq!(recovered.len(), 1, "{:?}", run.events);

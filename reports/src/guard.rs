@@ -38,6 +38,10 @@ pub struct JobProgress {
     /// The checkpoint step this process resumed from (absent: it started from scratch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumed_from: Option<u64>,
+    /// A distributed job (torchrun): when every rank had joined its process group, so the
+    /// collectives could begin (Unix time, seconds; as rank 0 saw it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranks_joined_unix: Option<f64>,
     /// When this process had loaded its checkpoint and its devices were ready (Unix time,
     /// seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -146,6 +150,10 @@ pub enum GuardEvent {
         /// (torchrun's `--nproc-per-node`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         command: Option<Vec<String>>,
+        /// The newest checkpoint step it may resume from (`GPUFAULT_RESUME_AT_MOST`, set
+        /// after a fault; absent: any).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume_at_most: Option<u64>,
     },
     /// The job reported its first finished step since this start (from its progress
     /// file, with the times it wrote there).
@@ -160,6 +168,9 @@ pub enum GuardEvent {
         /// When its process started (Unix seconds), as it wrote.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         process_started_unix: Option<f64>,
+        /// When every rank had joined (a distributed job; Unix seconds), as it wrote.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ranks_joined_unix: Option<f64>,
         /// When its checkpoint was loaded (Unix seconds), as it wrote.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         checkpoint_loaded_unix: Option<f64>,

@@ -230,6 +230,7 @@ impl Guard<'_> {
                         .map(|a| a.to_string_lossy().into_owned())
                         .collect()
                 }),
+                resume_at_most: self.resume_at_most,
             });
             match self.watch(&mut job, &in_use, attempt) {
                 WatchEnd::Completed => {
@@ -493,6 +494,7 @@ impl Guard<'_> {
                         step: p.step,
                         resumed_from: p.resumed_from,
                         process_started_unix: p.process_started_unix,
+                        ranks_joined_unix: p.ranks_joined_unix,
                         checkpoint_loaded_unix: p.checkpoint_loaded_unix,
                         checkpoint_load_ms: p.checkpoint_load_ms,
                         first_step_unix: p.first_step_unix,

@@ -28,8 +28,15 @@ pub struct Recovery {
     /// `gpufault train` reads from the kernel in 10 ms ticks: may come out a few ms
     /// negative), ms.
     pub start_ms: f64,
+    /// Of which: from the job stopped to the guard's start of the new command (its
+    /// `job_started` event), ms; the rest of `start_ms` is the launcher's own start (for
+    /// torchrun: the agent's start and rendezvous, the workers spawned).
+    pub relaunch_ms: f64,
     /// From its start to its checkpoint loaded and devices ready, ms.
     pub setup_ms: f64,
+    /// Of which: from its start to every rank joined (a distributed job that reports
+    /// `ranks_joined_unix`: process start, imports, process group formed), ms.
+    pub ranks_joined_ms: Option<f64>,
     /// Of which reading the checkpoint, ms (as the job reported; 0 for a restart from
     /// scratch).
     pub checkpoint_load_ms: f64,
@@ -102,7 +109,9 @@ pub fn recoveries(events: &[GuardEventLine]) -> Vec<Recovery> {
             quarantine_ms: 0.0,
             stop_ms: 0.0,
             start_ms: 0.0,
+            relaunch_ms: 0.0,
             setup_ms: 0.0,
+            ranks_joined_ms: None,
             checkpoint_load_ms: 0.0,
             first_step_ms: 0.0,
             total_ms: 0.0,
@@ -122,6 +131,7 @@ pub fn recoveries(events: &[GuardEventLine]) -> Vec<Recovery> {
                 .flatten();
         }
         let mut complete = false;
+        let mut relaunched = None;
         let mut j = i + 1;
         while j < events.len() {
             match &events[j].event {
@@ -133,9 +143,11 @@ pub fn recoveries(events: &[GuardEventLine]) -> Vec<Recovery> {
                 GuardEvent::JobExited { step, .. } if r.stopped_at_step.is_none() => {
                     r.stopped_at_step = *step;
                 }
+                GuardEvent::JobStarted { .. } => relaunched = Some(events[j].unix),
                 GuardEvent::JobFirstStep {
                     resumed_from,
                     process_started_unix: Some(started),
+                    ranks_joined_unix,
                     checkpoint_loaded_unix: Some(loaded),
                     checkpoint_load_ms,
                     first_step_unix: Some(first),
@@ -143,7 +155,9 @@ pub fn recoveries(events: &[GuardEventLine]) -> Vec<Recovery> {
                 } => {
                     r.resumed_from = *resumed_from;
                     r.start_ms = (started - stopped) * 1e3;
+                    r.relaunch_ms = (relaunched.unwrap_or(stopped) - stopped) * 1e3;
                     r.setup_ms = (loaded - started) * 1e3;
+                    r.ranks_joined_ms = ranks_joined_unix.map(|t| (t - started) * 1e3);
                     r.checkpoint_load_ms = checkpoint_load_ms.unwrap_or(0.0);
                     r.first_step_ms = (first - loaded) * 1e3;
                     r.total_ms = (first - detected) * 1e3;
@@ -223,12 +237,23 @@ mod tests {
                 },
             ),
             line(
+                10.52,
+                GuardEvent::JobStarted {
+                    attempt: 1,
+                    pid: 7,
+                    devices: vec![],
+                    command: None,
+                    resume_at_most: Some(125),
+                },
+            ),
+            line(
                 12.0,
                 GuardEvent::JobFirstStep {
                     attempt: 1,
                     step: 126,
                     resumed_from: Some(125),
                     process_started_unix: Some(10.6),
+                    ranks_joined_unix: Some(10.9),
                     checkpoint_loaded_unix: Some(11.0),
                     checkpoint_load_ms: Some(50.0),
                     first_step_unix: Some(11.2),
@@ -240,13 +265,15 @@ mod tests {
         assert_eq!(r.quarantine_ms, 10.0);
         assert_eq!(r.stop_ms, 490.0);
         assert!((r.start_ms - 100.0).abs() < 1e-6, "{r:?}");
+        assert!((r.relaunch_ms - 20.0).abs() < 1e-6, "{r:?}");
         assert!((r.setup_ms - 400.0).abs() < 1e-6);
+        assert!((r.ranks_joined_ms.unwrap() - 300.0).abs() < 1e-6, "{r:?}");
         assert!((r.first_step_ms - 200.0).abs() < 1e-6);
         assert!((r.total_ms - 1900.0).abs() < 1e-6, "{r:?}");
         assert!((r.total_without_checkpoint_ms - 1850.0).abs() < 1e-6);
         assert_eq!(r.steps_lost(), Some(5));
         // without the restart's first step there is no complete recovery
-        assert!(recoveries(&events[..5]).is_empty());
+        assert!(recoveries(&events[..6]).is_empty());
     }
 
     #[test]
@@ -285,6 +312,7 @@ mod tests {
                     step: 126,
                     resumed_from: Some(125),
                     process_started_unix: Some(24.0),
+                    ranks_joined_unix: None,
                     checkpoint_loaded_unix: Some(24.06),
                     checkpoint_load_ms: Some(5.0),
                     first_step_unix: Some(24.08),
@@ -295,6 +323,11 @@ mod tests {
         assert_eq!(r.detect_ms, Some(4000.0));
         assert_eq!(r.stop_ms, 0.0);
         assert!((r.total_ms - 4080.0).abs() < 1e-6, "{r:?}");
+        assert_eq!(
+            r.relaunch_ms, 0.0,
+            "no job_started line: counted in start_ms"
+        );
+        assert_eq!(r.ranks_joined_ms, None);
         assert_eq!(r.steps_lost(), Some(25));
     }
 }

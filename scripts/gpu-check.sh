@@ -326,6 +326,39 @@ PY
 }
 export -f health_check_gpu
 
+# The Kubernetes modes on the real GPU: `gpufault npd` (the passive check: NVML telemetry
+# rules and the ledger, no GPU work) on an empty ledger must say ok (exit 0, one line of
+# at most 256 characters); then the GPU quarantined by hand in a scratch ledger: npd says
+# problem (exit 1) naming its UUID, and `gpufault k8s taint-advice --format json` gives a
+# DeviceTaintRule whose DRA device name comes from the driver's minor number
+# (/proc/driver/nvidia/gpus/<bus>/information). Prints one RESULT line.
+k8s_on_gpu() {
+    local B=$BUNDLE/bin/gpufault dev=${GPU_DEVICE:-cuda:0} L=$LOGDIR/k8s-ledger.json line rc uuid
+    rm -f "$L" "$L.lock"
+    line=$("$B" npd --devices "$dev" --ledger "$L"); rc=$?
+    echo "npd, empty ledger: exit $rc: $line"
+    [[ $rc == 0 && ${#line} -le 256 ]] || { echo "FAILED: npd on a healthy GPU"; return 1; }
+    uuid=$("$B" devices "$dev" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); d=d if isinstance(d,list) else d["devices"]; print(d[0]["uuid"])') || return 1
+    "$B" quarantine add "$uuid" --reason "gpu-check: taint advice on a real GPU" --ledger "$L" || return 1
+    line=$("$B" npd --devices "$dev" --ledger "$L"); rc=$?
+    echo "npd, GPU quarantined: exit $rc: $line"
+    [[ $rc == 1 && $line == *"$uuid"* && ${#line} -le 256 ]] || { echo "FAILED: npd with the GPU quarantined"; return 1; }
+    "$B" k8s taint-advice --devices "$dev" --ledger "$L" --node gpu-check --format json >"$LOGDIR/taint-advice.json"; rc=$?
+    cat "$LOGDIR/taint-advice.json"
+    python3 - "$LOGDIR/taint-advice.json" "$rc" "$uuid" <<'PY'
+import json, sys
+path, rc, uuid = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+advice = json.load(open(path))
+q = [g for g in advice["quarantined"] if g["uuid"] == uuid]
+device = q[0].get("dra_device") if q else None
+rules = [r for r in advice["device_taint_rules"] if r["spec"]["deviceSelector"].get("device") == device]
+print(f"RESULT: taint-advice exit {rc}; the GPU listed: {bool(q)}; DRA device {device} "
+      f"(from the driver's minor number); rules for it: {len(rules)}")
+sys.exit(0 if rc == 0 and q and device and len(rules) == 1 else 1)
+PY
+}
+export -f k8s_on_gpu
+
 run_steps() {
     local B=$BUNDLE
     export BUNDLE
@@ -380,6 +413,11 @@ run_steps() {
     step "train on gpu" sh -c "'$B/bin/gpufault' train --devices '${GPU_DEVICE:-cuda:0}' --steps 200 --json >'$LOGDIR/train-gpu.json'"
     need_cli guard --resume --check-every
     step "guard + train on gpu" sh -c "cd '$LOGDIR' && '$B/bin/gpufault' guard --devices '${GPU_DEVICE:-cuda:0}' --ledger '$LOGDIR/ledger.json' --events '$LOGDIR/guard-events.jsonl' --check-every 5 -- '$B/bin/gpufault' train --steps 200 --checkpoint-every 25 --checkpoint '$LOGDIR/ckpt.json' --json >'$LOGDIR/guard-train-gpu.json'"
+
+    # The Kubernetes modes on the GPU (NVML through the passive check, the DRA device
+    # name from the driver's /proc entry).
+    need_cli npd --ledger
+    step "npd + taint-advice on gpu" bash -c k8s_on_gpu
 
     # Every workload at its GPU size (large grids, the host drivers at scale; the CPU
     # references are single-threaded, so this step comes last and takes what is left).

@@ -326,6 +326,59 @@ PY
 }
 export -f health_check_gpu
 
+# Issue 17, item 4: the health check on the real GPU with faults injected by the
+# instrumentation (`gpufault check DEV --inject SPEC`: the same instrumented suite and
+# descriptors a faulty virtual GPU runs), against the virtual GPU. The faults are those a
+# coverage campaign draws on sim:h100 (H100 geometry: 132 SMs, 64 warp slots) with a seed
+# of its own, INJECT_FAULTS per model (default 1: 14 faults); each is checked on the GPU
+# and the verdicts compared with the virtual GPU's: detected on both, and the faulty SM
+# named first. A fault the GPU cannot carry (an SM it lacks) is counted as not applicable.
+# Agreement is measured, not required (the real scheduler places warps its own way).
+injected_checks_gpu() {
+    local G=$BUNDLE/bin/gpufault dev=${GPU_DEVICE:-cuda:0} db=$LOGDIR/inject-coverage.db
+    rm -f "$db"
+    "$G" coverage --models all --faults "${INJECT_FAULTS:-1}" --device sim:h100 --seed 20261207 \
+        --jobs 4 --out "$db" >"$LOGDIR/inject-coverage.txt" 2>&1 || { cat "$LOGDIR/inject-coverage.txt"; return 1; }
+    "$G" report "$db" --format jsonl >"$LOGDIR/inject-sim.jsonl" || return 1
+    python3 - "$G" "$dev" "$LOGDIR/inject-sim.jsonl" "$LOGDIR/inject-gpu.jsonl" <<'PY'
+import json, subprocess, sys, time
+g, dev, sim_rows, out = sys.argv[1:5]
+rows = [json.loads(l) for l in open(sim_rows) if l.strip()]
+both = det_agree = sm_agree = na = 0
+secs = []
+with open(out, "w") as f:
+    for r in rows:
+        t = time.time()
+        p = subprocess.run([g, "check", dev, "--inject", r["spec"], "--json", "--timeout", "60"],
+                           capture_output=True, text=True)
+        secs.append(time.time() - t)
+        try:
+            d = json.loads(p.stdout)["devices"][0]
+        except (ValueError, KeyError, IndexError):
+            na += 1
+            print(f"n/a {r['spec']}: exit {p.returncode}: {p.stderr.strip()[:200]}")
+            continue
+        sms = [x.get("sm") for x in d["findings"] if x.get("sm") is not None]
+        gpu_detected = d["verdict"] == "faulty"
+        gpu_sm_first = bool(sms) and sms[0] == r["fault_sm"]
+        both += 1
+        det_agree += gpu_detected == r["detected"]
+        sm_agree += gpu_detected and r["detected"] and gpu_sm_first == r["sm_first"]
+        f.write(json.dumps({"spec": r["spec"], "model": r["model"], "sim_detected": r["detected"],
+                            "gpu_verdict": d["verdict"], "sim_sm_first": r["sm_first"],
+                            "gpu_sm_first": gpu_sm_first, "gpu_reason": d.get("reason"),
+                            "seconds": round(secs[-1], 2)}) + "\n")
+        print(f"{r['model']:5} sim {'detected' if r['detected'] else 'ESCAPED'} / gpu {d['verdict']}"
+              f"{'' if gpu_sm_first else ' (SM not first)'} {secs[-1]:.1f} s  {r['spec']}")
+detected_both = sum(1 for l in open(out) for x in [json.loads(l)] if x["sim_detected"] and x["gpu_verdict"] == "faulty")
+print(f"RESULT: {both} injected faults checked on {dev} ({na} not applicable); detection agrees with "
+      f"sim:h100 on {det_agree}/{both}; faulty SM named first on both in {sm_agree}/{detected_both}; "
+      f"median {sorted(secs)[len(secs)//2] if secs else 0:.1f} s per check")
+sys.exit(0 if both > 0 else 1)
+PY
+}
+export -f injected_checks_gpu
+
 # The Kubernetes modes on the real GPU: `gpufault npd` (the passive check: NVML telemetry
 # rules and the ledger, no GPU work) on an empty ledger must say ok (exit 0, one line of
 # at most 256 characters); then the GPU quarantined by hand in a scratch ledger: npd says
@@ -405,6 +458,10 @@ run_steps() {
     # long it took (the goal: 5 s per GPU), the JSON in $OUT/check.json.
     need_cli check --json --timeout
     step "health check gpu" bash -c health_check_gpu
+
+    # The health check with faults injected by the instrumentation, gpu vs sim (issue 17).
+    need_cli check --inject
+    step "injected faults: check on gpu vs sim" bash -c injected_checks_gpu
 
     # The training job on the GPU (its kernels through the CUDA driver, the replica check,
     # the eval loss, ms per step) and the guard around it (pre-flight check of the GPU by

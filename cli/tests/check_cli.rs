@@ -628,3 +628,46 @@ fn one_faulty_gpu_per_model_is_faulty_with_its_sm_named_and_the_healthy_one_pass
         );
     }
 }
+
+#[test]
+fn an_injected_fault_is_the_node_config_fault_and_bad_injections_are_clear_errors() {
+    let dir = scratch("check-inject");
+    let fault = "wv:sm=9,sp=2,warps=0x1,lanes=0xffff,pol=sa1";
+    // --inject on a virtual GPU gives what the same fault in a node config gives
+    let injected = gpufault(&dir, &["check", "sim:h100#1", "--inject", fault, "--json"]);
+    let config = node_config(
+        &dir,
+        &format!(r#"{{"sim:h100#1": {{"fault": "{fault}"}}}}"#),
+    );
+    let configured = check_node(&dir, "sim:h100#1", &config, &["--json"]);
+    assert_eq!(injected.status.code(), Some(1), "{}", stderr(&injected));
+    let (a, b) = (report(&injected), report(&configured));
+    let (a, b) = (&a["devices"][0], &b["devices"][0]);
+    assert_eq!(a["verdict"], "faulty");
+    assert_eq!(a["findings"], b["findings"]);
+    assert_eq!(a["findings"][0]["sm"], 9, "{a:#}");
+    // a real GPU carries it too; without CUDA here the check is unknown, with the reason
+    let cuda = gpufault(&dir, &["check", "cuda:0", "--inject", fault, "--reason"]);
+    assert_eq!(cuda.status.code(), Some(3), "{}", stderr(&cuda));
+    // what cannot carry a fault, or is not one, is an error naming --inject (exit 3)
+    for (args, what) in [
+        (
+            &["check", "sim:h100*2", "--inject", fault][..],
+            "exactly one GPU",
+        ),
+        (
+            &[
+                "check",
+                "sim:h100#1",
+                "--inject",
+                "wv:sm=900,sp=0,warps=0x1,lanes=0x1,pol=sa1",
+            ][..],
+            "sm=900",
+        ),
+        (&["check", "sim", "--inject", "nope"][..], "--inject nope"),
+    ] {
+        let o = gpufault(&dir, args);
+        assert_eq!(o.status.code(), Some(3), "{args:?}");
+        assert!(stderr(&o).contains(what), "{args:?}: {}", stderr(&o));
+    }
+}

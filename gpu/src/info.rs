@@ -57,7 +57,8 @@ pub struct DeviceInfo {
     pub memory_bytes: u64,
     /// Driver versions (real GPUs only).
     pub driver: Option<DriverInfo>,
-    /// The fault a node config marks this virtual GPU with, if any.
+    /// The fault a node config marks this virtual GPU with, or the fault injected into
+    /// this real GPU by instrumentation (`Platform::with_injected_fault`), if any.
     pub fault: Option<String>,
     /// When the fault arrives (Unix time in seconds; `None`: there from the start).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -39,6 +39,9 @@ pub struct Platform {
     faults: Option<Arc<dyn FaultFactory>>,
     /// The UUIDs of the visible virtual GPUs (lower case); `None`: all are.
     visible: Option<Arc<Vec<String>>>,
+    /// Real GPUs made faulty by instrumentation ([`Platform::with_injected_fault`]): the
+    /// CUDA device's name (`cuda:0`, `cuda:GPU-…`) → its fault's spec and transform.
+    injected: Arc<BTreeMap<String, (String, Arc<dyn ModuleTransform>)>>,
 }
 
 impl Default for Platform {
@@ -53,6 +56,7 @@ impl std::fmt::Debug for Platform {
             .field("node", &self.node)
             .field("fault_factory", &self.faults.is_some())
             .field("visible", &self.visible)
+            .field("injected", &self.injected.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -65,6 +69,7 @@ impl Platform {
             node: None,
             faults: None,
             visible: None,
+            injected: Arc::default(),
         }
         .with_visible_devices(std::env::var(VISIBLE_DEVICES_ENV).ok().as_deref())
     }
@@ -131,6 +136,36 @@ impl Platform {
     pub fn with_node_config(mut self, config: NodeConfig) -> Platform {
         self.node = Some(Arc::new(config));
         self
+    }
+
+    /// The CUDA GPU `gpu` names (as given: `cuda:0` and `cuda:GPU-…` are different names
+    /// here) loads every module through `transform`, which instruments it with a fault
+    /// armed from load on (`fault`: its spec, shown as the device's fault): a real GPU
+    /// that behaves as the virtual GPU carrying the same fault does — the same
+    /// instrumented code and descriptor — so a health check's verdicts on both can be
+    /// compared (`gpufault check cuda:0 --inject SPEC`). Virtual GPUs get their faults
+    /// from the node config instead.
+    pub fn with_injected_fault(
+        mut self,
+        gpu: &CudaSelector,
+        fault: &str,
+        transform: Arc<dyn ModuleTransform>,
+    ) -> Platform {
+        let mut map = (*self.injected).clone();
+        map.insert(
+            DeviceSpec::Cuda(gpu.clone()).to_string(),
+            (fault.to_string(), transform),
+        );
+        self.injected = Arc::new(map);
+        self
+    }
+
+    /// The injected fault of the CUDA GPU `spec` names, if it has one.
+    fn injected_for(&self, spec: &DeviceSpec) -> Option<&(String, Arc<dyn ModuleTransform>)> {
+        match spec {
+            DeviceSpec::Cuda(_) => self.injected.get(&spec.to_string()),
+            _ => None,
+        }
     }
 
     /// Fault specs of the node config are turned into module transforms by `factory`.
@@ -203,7 +238,13 @@ impl Platform {
         let spec = self.resolve(spec);
         match &spec {
             DeviceSpec::Auto => unreachable!("resolved"),
-            DeviceSpec::Cuda(sel) => Ok(Box::new(CudaDevice::open(sel)?)),
+            DeviceSpec::Cuda(sel) => {
+                let device = CudaDevice::open(sel)?;
+                Ok(match self.injected_for(&spec) {
+                    Some((_, t)) => Box::new(Transformed::new(device, t.clone())),
+                    None => Box::new(device),
+                })
+            }
             DeviceSpec::Sim(sim) => {
                 refuse_node(&spec)?;
                 self.check_visible(sim)?;
@@ -236,7 +277,7 @@ impl Platform {
                 self.check_visible(sim)?;
                 self.transform_for(sim)?
             }
-            _ => None,
+            cuda => self.injected_for(cuda).map(|(_, t)| (t.clone(), None)),
         };
         if let DeviceSpec::Sim(sim) = &spec {
             spec = DeviceSpec::Sim(crate::node::seeded(sim, self.node.as_deref()));
@@ -265,7 +306,9 @@ impl Platform {
             }
             DeviceSpec::Cuda(sel) => {
                 let id = cuda::resolve(sel)?;
-                Ok(cuda_info(&id))
+                let mut info = cuda_info(&id);
+                info.fault = self.injected_for(&spec).map(|(f, _)| f.clone());
+                Ok(info)
             }
         }
     }

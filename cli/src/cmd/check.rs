@@ -22,6 +22,7 @@ use reports::exit::CheckExit;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// Arguments of `gpufault check`.
@@ -53,6 +54,13 @@ pub struct CheckArgs {
     /// done by then is `unknown`.
     #[arg(long, value_name = "SECS", default_value = "120", value_parser = parse_timeout)]
     timeout: Duration,
+    /// Check one GPU with a permanent fault injected by instrumentation (a fault spec,
+    /// see `gpufault models`): on a CUDA GPU every module the check loads is instrumented
+    /// with the fault armed — the code and descriptor a virtual GPU carrying the same
+    /// fault runs, so the verdicts on both can be compared; on a virtual GPU the same as
+    /// the fault in a node config. One GPU; no node config is read.
+    #[arg(long, value_name = "SPEC", conflicts_with = "node_config")]
+    inject: Option<String>,
 }
 
 /// `--timeout`: seconds, more than 0, at most a day.
@@ -109,7 +117,10 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             bail!("--prometheus {}: not a file name", p.display());
         }
     }
-    let platform = super::subjects::platform(args.node_config.as_deref())?;
+    let platform = match &args.inject {
+        None => super::subjects::platform(args.node_config.as_deref())?,
+        Some(text) => injected(&specs, text)?,
+    };
     // A GPU node with a broken driver must not be checked as a virtual GPU.
     let mut pci_gpus = detector::nvidia_gpus_on_pci(Path::new("/sys/bus/pci/devices"));
     if std::env::var_os("GPUFAULT_REQUIRE_GPU").is_some_and(|v| v == "1") {
@@ -156,6 +167,42 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("--prometheus {}", path.display()))?;
     }
     Ok(report.verdict.exit().into())
+}
+
+/// The platform of `--inject SPEC`: the one GPU of `specs` carrying the fault.
+fn injected(specs: &[DeviceSpec], text: &str) -> anyhow::Result<gpu::Platform> {
+    let fault = injector::FaultSpec::parse(text).with_context(|| format!("--inject {text}"))?;
+    let base = gpu::Platform::new().with_fault_factory(Arc::new(injector::InjectorFaults));
+    let platform = match specs {
+        [spec @ DeviceSpec::Cuda(sel)] => {
+            let platform = base.with_injected_fault(
+                sel,
+                &fault.to_string(),
+                Arc::new(injector::PermanentFault::new(fault.clone())),
+            );
+            // a GPU that cannot be inspected comes out unknown, with its reason, below
+            if let Ok(info) = platform.info(spec) {
+                fault
+                    .check_device(info.sm_count, info.warp_slots())
+                    .with_context(|| format!("--inject {text}: on {spec}"))?;
+            }
+            platform
+        }
+        [spec @ DeviceSpec::Sim(sim)] if !sim.is_node() && sim.scheduling_seed.is_none() => {
+            let config = serde_json::json!({ "gpus": { spec.to_string(): { "fault": fault.to_string() } } });
+            let node = gpu::NodeConfig::parse(&config.to_string(), "(--inject)")
+                .with_context(|| format!("--inject {text}"))?;
+            let platform = base.with_node_config(node);
+            platform
+                .info(spec)
+                .with_context(|| format!("--inject {text}: on {spec}"))?;
+            platform
+        }
+        _ => bail!(
+            "--inject: name exactly one GPU to carry the fault (`cuda:0`, `cuda:GPU-…`, `sim:h100#1`; no node, no `auto`, no `@SEED`)"
+        ),
+    };
+    Ok(platform)
 }
 
 #[cfg(test)]

@@ -18,6 +18,9 @@ use std::sync::Arc;
 /// seconds; `None`: there from load on).
 type VirtualFault = (Arc<dyn ModuleTransform>, Option<f64>);
 
+/// A real GPU's injected fault: its spec and its module transform.
+type InjectedFault = (String, Arc<dyn ModuleTransform>);
+
 /// The environment variable that lists the virtual GPUs a process may see, by UUID,
 /// comma-separated: the virtual-GPU equivalent of `CUDA_VISIBLE_DEVICES`. Set (even
 /// empty), a virtual node (`sim:h100*4`) stands for its listed GPUs only, and opening or
@@ -41,7 +44,7 @@ pub struct Platform {
     visible: Option<Arc<Vec<String>>>,
     /// Real GPUs made faulty by instrumentation ([`Platform::with_injected_fault`]): the
     /// CUDA device's name (`cuda:0`, `cuda:GPU-…`) → its fault's spec and transform.
-    injected: Arc<BTreeMap<String, (String, Arc<dyn ModuleTransform>)>>,
+    injected: Arc<BTreeMap<String, InjectedFault>>,
 }
 
 impl Default for Platform {
@@ -161,7 +164,7 @@ impl Platform {
     }
 
     /// The injected fault of the CUDA GPU `spec` names, if it has one.
-    fn injected_for(&self, spec: &DeviceSpec) -> Option<&(String, Arc<dyn ModuleTransform>)> {
+    fn injected_for(&self, spec: &DeviceSpec) -> Option<&InjectedFault> {
         match spec {
             DeviceSpec::Cuda(_) => self.injected.get(&spec.to_string()),
             _ => None,

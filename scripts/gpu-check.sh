@@ -95,6 +95,7 @@ PY
 
 # ---------------------------------------------------------------- the run half
 LOGDIR=${OUT:-target/gpu-check}
+mkdir -p "$LOGDIR" && LOGDIR=$(cd "$LOGDIR" && pwd) # absolute: steps may cd
 LOG=$LOGDIR/gpu-check.log
 BUDGET=${GPU_CHECK_BUDGET:-400}
 STEP_LIMIT=${GPU_CHECK_STEP_LIMIT:-180}
@@ -486,6 +487,8 @@ run() {
         echo "gpu-check: no bundle at $BUNDLE: run scripts/gpu-check.sh --build first (on a machine with cargo) and carry $BUNDLE (see GPU.md)" >&2
         exit 2
     fi
+    BUNDLE=$(cd "$BUNDLE" && pwd) # absolute: steps may cd
+    export BUNDLE
     mkdir -p "$LOGDIR"
     : >"$LOG"
     {

@@ -410,14 +410,10 @@ fn cel_string(s: &str) -> String {
 /// minor number (`/dev/nvidia<minor>`) read from
 /// `<proc>/driver/nvidia/gpus/<bus id>/information` (`Device Minor:`), the bus id from
 /// its telemetry (`00000000:3B:00.0` → `0000:3b:00.0`); for a virtual GPU `sim…#i`,
-/// `gpu-<i>` (a stand-in: there is no driver). `None` when unknown.
+/// `gpu-<i>` (`sim:h100` is GPU 0; a stand-in: there is no driver). `None` when unknown.
 pub fn dra_device_name(gpu: &InspectedGpu, proc: &Path) -> Option<String> {
-    if let Some((_, index)) = gpu
-        .device
-        .strip_prefix("sim")
-        .and_then(|d| d.rsplit_once('#'))
-    {
-        return index.parse::<u32>().ok().map(|i| format!("gpu-{i}"));
+    if let Ok(gpu::DeviceSpec::Sim(sim)) = gpu.device.parse::<gpu::DeviceSpec>() {
+        return (!sim.is_node()).then(|| format!("gpu-{}", sim.position()));
     }
     let bus = gpu.pci_bus_id.to_ascii_lowercase();
     let (domain, rest) = bus.split_once(':')?;
@@ -601,6 +597,11 @@ mod tests {
         assert_eq!(
             dra_device_name(&gpu("sim:h100#6", U2, GpuState::Quarantined), &dir).as_deref(),
             Some("gpu-6")
+        );
+        assert_eq!(
+            dra_device_name(&gpu("sim:h100", U2, GpuState::Quarantined), &dir).as_deref(),
+            Some("gpu-0"),
+            "an unindexed virtual GPU is GPU 0"
         );
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(rule_name("MIG-ab_cd"), "gpufault-mig-ab-cd");

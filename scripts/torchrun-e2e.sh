@@ -41,21 +41,8 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO=$PWD
 
-PASSED=0
-FAILED=0
-pass() { PASSED=$((PASSED + 1)); echo "PASS $1"; }
-fail() {
-    FAILED=$((FAILED + 1))
-    echo "FAIL $1"
-    if [[ -n ${2:-} ]]; then echo "     $2"; fi
-}
-check() { # check NAME CMD…: passes when CMD succeeds
-    local name=$1
-    shift
-    if "$@"; then pass "$name"; else fail "$name"; fi
-}
-note() { echo "== $*"; }
-summary() { echo "$PASSED passed, $FAILED failed"; }
+# shellcheck source=lib/e2e.sh
+source "$REPO/scripts/lib/e2e.sh" # pass, fail, check, note, summary
 abort() { # abort WHY [DETAIL]: a setup step failed; nothing else can run
     fail "setup: $1" "${2:-}"
     summary

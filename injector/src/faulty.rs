@@ -44,10 +44,39 @@ impl FaultFactory for InjectorFaults {
     }
 }
 
+/// A platform on which the one GPU `gpu` carries `fault` from its first load: a virtual
+/// GPU through its node-config entry (armed by [`InjectorFaults`]), a CUDA GPU through
+/// [`gpu::Platform::with_injected_fault`] (the same instrumented code and descriptor).
+/// `gpu` names one GPU: not a node, not `auto`, no `@SEED` (a virtual GPU's scheduling
+/// seed goes into the name it is opened with).
+pub fn platform_with_fault(
+    gpu: &gpu::DeviceSpec,
+    fault: &FaultSpec,
+) -> Result<gpu::Platform, String> {
+    let base = gpu::Platform::new().with_fault_factory(Arc::new(InjectorFaults));
+    match gpu {
+        gpu::DeviceSpec::Cuda(sel) => Ok(base.with_injected_fault(
+            sel,
+            &fault.to_string(),
+            Arc::new(PermanentFault::new(fault.clone())),
+        )),
+        gpu::DeviceSpec::Sim(sim) if !sim.is_node() && sim.scheduling_seed.is_none() => {
+            let config =
+                serde_json::json!({ "gpus": { gpu.to_string(): { "fault": fault.to_string() } } });
+            let node = gpu::NodeConfig::parse(&config.to_string(), "(a GPU with an injected fault)")
+                .map_err(|e| e.to_string())?;
+            Ok(base.with_node_config(node))
+        }
+        other => Err(format!(
+            "{other}: a fault is placed on one GPU (`cuda:0`, `cuda:GPU-…`, `sim:h100#1`; no node, no `auto`, no `@SEED`)"
+        )),
+    }
+}
+
 /// A platform with one permanently faulty virtual GPU, and that GPU's name: GPU 1 of
-/// a virtual node of `device`'s profile, carrying `fault` (its node-config entry, armed
-/// by [`InjectorFaults`]) and scheduling with `scheduling_seed` (`None`: the fixed
-/// rule). What coverage campaigns run each fault's detector on.
+/// a virtual node of `device`'s profile, carrying `fault` ([`platform_with_fault`]) and
+/// scheduling with `scheduling_seed` (`None`: the fixed rule). What coverage campaigns
+/// run each fault's detector on.
 pub fn faulty_gpu(
     device: &gpu::SimSpec,
     fault: &FaultSpec,
@@ -59,13 +88,7 @@ pub fn faulty_gpu(
         index: Some(1),
         scheduling_seed: None,
     };
-    let key = gpu::DeviceSpec::Sim(gpu.clone()).to_string();
-    let config = serde_json::json!({ "gpus": { key: { "fault": fault.to_string() } } });
-    let node = gpu::NodeConfig::parse(&config.to_string(), "(a coverage campaign's faulty GPU)")
-        .map_err(|e| e.to_string())?;
-    let platform = gpu::Platform::new()
-        .with_node_config(node)
-        .with_fault_factory(Arc::new(InjectorFaults));
+    let platform = platform_with_fault(&gpu::DeviceSpec::Sim(gpu.clone()), fault)?;
     let spec = gpu::DeviceSpec::Sim(gpu::SimSpec {
         scheduling_seed,
         ..gpu

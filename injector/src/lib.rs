@@ -71,7 +71,7 @@ pub use campaign::{
     StoredResult, COVERAGE_COLUMNS, RESULT_COLUMNS, STORE_SCHEMA_VERSION,
 };
 pub use descriptor::{op_group_id, DescField, Descriptor, DESCRIPTOR_BYTES};
-pub use faulty::{faulty_gpu, InjectorFaults, PermanentFault};
+pub use faulty::{faulty_gpu, platform_with_fault, InjectorFaults, PermanentFault};
 pub use instrument::{
     instrument, sites, InstrumentError, Instrumented, Site, SiteInfo, COUNT_SYMBOL, DESC_SYMBOL,
 };

@@ -22,7 +22,6 @@ use reports::exit::CheckExit;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// Arguments of `gpufault check`.
@@ -169,39 +168,28 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     Ok(report.verdict.exit().into())
 }
 
-/// The platform of `--inject SPEC`: the one GPU of `specs` carrying the fault.
+/// The platform of `--inject SPEC`: the one GPU of `specs` carrying the fault
+/// ([`injector::platform_with_fault`]), checked against the GPU where it can be inspected.
 fn injected(specs: &[DeviceSpec], text: &str) -> anyhow::Result<gpu::Platform> {
     let fault = injector::FaultSpec::parse(text).with_context(|| format!("--inject {text}"))?;
-    let base = gpu::Platform::new().with_fault_factory(Arc::new(injector::InjectorFaults));
-    let platform = match specs {
-        [spec @ DeviceSpec::Cuda(sel)] => {
-            let platform = base.with_injected_fault(
-                sel,
-                &fault.to_string(),
-                Arc::new(injector::PermanentFault::new(fault.clone())),
-            );
-            // a GPU that cannot be inspected comes out unknown, with its reason, below
-            if let Ok(info) = platform.info(spec) {
-                fault
-                    .check_device(info.sm_count, info.warp_slots())
-                    .with_context(|| format!("--inject {text}: on {spec}"))?;
-            }
-            platform
-        }
-        [spec @ DeviceSpec::Sim(sim)] if !sim.is_node() && sim.scheduling_seed.is_none() => {
-            let config = serde_json::json!({ "gpus": { spec.to_string(): { "fault": fault.to_string() } } });
-            let node = gpu::NodeConfig::parse(&config.to_string(), "(--inject)")
-                .with_context(|| format!("--inject {text}"))?;
-            let platform = base.with_node_config(node);
-            platform
-                .info(spec)
-                .with_context(|| format!("--inject {text}: on {spec}"))?;
-            platform
-        }
-        _ => bail!(
+    let [spec] = specs else {
+        bail!(
             "--inject: name exactly one GPU to carry the fault (`cuda:0`, `cuda:GPU-…`, `sim:h100#1`; no node, no `auto`, no `@SEED`)"
-        ),
+        );
     };
+    let platform = injector::platform_with_fault(spec, &fault)
+        .map_err(|e| anyhow::anyhow!("--inject: name exactly one GPU to carry the fault: {e}"))?;
+    match (spec, platform.info(spec)) {
+        // a virtual GPU's fault is checked against it when it is inspected
+        (DeviceSpec::Sim(_), Err(e)) => {
+            return Err(e).with_context(|| format!("--inject {text}: on {spec}"))
+        }
+        (DeviceSpec::Cuda(_), Ok(info)) => fault
+            .check_device(info.sm_count, info.warp_slots())
+            .with_context(|| format!("--inject {text}: on {spec}"))?,
+        // a GPU that cannot be inspected comes out unknown, with its reason, in the check
+        _ => {}
+    }
     Ok(platform)
 }
 

@@ -118,4 +118,8 @@ pub struct HookTimings {
     /// Writing the quarantine ledger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger_ms: Option<f64>,
+    /// The health check's wait for slurmctld: its `scontrol show node` (and `update …
+    /// State=RESUME`) calls, outside a drain (which `drain_ms` times).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scontrol_ms: Option<f64>,
 }

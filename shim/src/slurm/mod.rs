@@ -431,9 +431,18 @@ pub fn health_check(ctx: &Context) -> HookRecord {
             NodeVerdict::Healthy => run.record.exit = SlurmExit::Ok.code(),
             NodeVerdict::Unknown => run.record.exit = SlurmExit::Unknown.code(),
         }
-        let state = ctx.scontrol.node(&ctx.node)?;
-        if judgement.verdict == NodeVerdict::Healthy && state.drained_by_us() {
-            ctx.scontrol.resume(&ctx.node)?;
+        let asked = Instant::now();
+        let state = ctx.scontrol.node(&ctx.node);
+        let resumed = match &state {
+            Ok(state) if judgement.verdict == NodeVerdict::Healthy && state.drained_by_us() => {
+                Some(ctx.scontrol.resume(&ctx.node))
+            }
+            _ => None,
+        };
+        run.record.timings.scontrol_ms = Some(ms(asked.elapsed()));
+        let state = state?;
+        if let Some(resumed) = resumed {
+            resumed?;
             run.record.action = HookAction::Undrained;
             run.record.reason = state.reason;
         } else if state.drained_by_us() {

@@ -36,6 +36,28 @@ enum Loc {
     Const(usize),
 }
 
+impl Loc {
+    /// Whether every lane reaching this place reads the same bytes (local memory and
+    /// per-thread parameters are per lane).
+    fn lane_independent(self) -> bool {
+        !matches!(self, Loc::Local(_) | Loc::TParam(_))
+    }
+}
+
+/// The address every active lane uses, when there is one.
+#[inline(always)]
+fn uniform(addrs: &[u64; 32], mask: u32) -> Option<u64> {
+    if mask == 0 {
+        return None;
+    }
+    let first = addrs[mask.trailing_zeros() as usize];
+    let mut differ = 0u32;
+    for (l, &a) in addrs.iter().enumerate() {
+        differ |= ((a != first) as u32) << l;
+    }
+    (differ & mask == 0).then_some(first)
+}
+
 fn public(space: Space) -> AddressSpace {
     match space {
         Space::Generic => AddressSpace::Generic,
@@ -361,6 +383,22 @@ impl Cx<'_, '_> {
                     return Ok(());
                 }
                 _ => {}
+            }
+        }
+        // Every active lane at one address (kernel parameters, constants, a broadcast
+        // global): resolve it once when the place it lands does not depend on the lane.
+        // The first active lane is the one the per-lane loop below would fail on first.
+        if let Some(a) = uniform(addrs, mask) {
+            let l = mask.trailing_zeros();
+            let loc = self.resolve(space, a, size, align, l, false)?;
+            if loc.lane_independent() {
+                let v = extend(self.read_loc(loc, size), size, t.signed);
+                for (k, o) in out.iter_mut().enumerate() {
+                    if mask >> k & 1 == 1 {
+                        *o = v;
+                    }
+                }
+                return Ok(());
             }
         }
         let mut bits = mask;

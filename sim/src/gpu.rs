@@ -56,6 +56,62 @@ fn parsed(ptx: &str) -> Result<Arc<ptx::Module>, ptx::ParseErrors> {
     Ok(module)
 }
 
+/// Programs decoded last, so that loading the same module again into a fresh virtual
+/// GPU skips decoding it.
+///
+/// Decoding is a pure function of the parsed module and of the addresses its global
+/// variables were given (they are baked into the program). An entry is the parsed
+/// module (the parse cache hands out the same `Arc` for the same text, compared in full),
+/// the allocations its decode made, and the program; a hit replays the allocations on
+/// the loading GPU and is used only when each lands at the recorded address, so the
+/// cache changes no result.
+mod decoded {
+    use crate::decode::Program;
+    use std::sync::{Arc, Mutex};
+
+    /// How many decoded programs are kept.
+    const KEPT: usize = 8;
+
+    /// One allocation of a decode.
+    #[derive(Clone, Copy)]
+    pub(super) struct Alloc {
+        pub size: u64,
+        pub align: u64,
+        pub addr: u64,
+    }
+
+    /// A decoded module.
+    #[derive(Clone)]
+    pub(super) struct Entry {
+        pub module: Arc<ptx::Module>,
+        pub allocs: Vec<Alloc>,
+        pub prog: Arc<Program>,
+    }
+
+    static CACHE: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+
+    /// The entry of `module` (the same parsed module, not an equal one).
+    pub(super) fn find(module: &Arc<ptx::Module>) -> Option<Entry> {
+        let cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .iter()
+            .rev()
+            .find(|e| Arc::ptr_eq(&e.module, module))
+            .cloned()
+    }
+
+    /// Keeps `entry`, replacing an older entry of its module and the least recent one
+    /// when full.
+    pub(super) fn keep(entry: Entry) {
+        let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|e| !Arc::ptr_eq(&e.module, &entry.module));
+        if cache.len() >= KEPT {
+            cache.remove(0);
+        }
+        cache.push(entry);
+    }
+}
+
 /// Host memory a CTA's per-thread state may take at most.
 const MAX_CTA_STATE: u64 = 1 << 30;
 
@@ -227,7 +283,7 @@ impl LaunchConfig {
 }
 
 struct Loaded {
-    prog: Program,
+    prog: Arc<Program>,
     consts: Vec<u8>,
     global_vars: Vec<u64>,
 }
@@ -275,33 +331,93 @@ impl Gpu {
     }
 
     /// Parses and loads PTX text.
+    ///
+    /// A module loaded from the same text shortly before, by any virtual GPU of the
+    /// process, is not decoded again when its variables land at the same addresses (see
+    /// [`decoded`]): a campaign loads the same two modules into a fresh virtual GPU for
+    /// every injection.
     pub fn load(&mut self, ptx: &str) -> Result<ModuleId, LoadError> {
         let module = parsed(ptx)?;
-        self.load_module(&module)
+        if let Some(hit) = decoded::find(&module) {
+            if let Some(vars) = self.replay(&hit.allocs) {
+                return Ok(self.install(hit.prog, vars));
+            }
+        }
+        let (prog, vars, sizes) = self.decode(&module)?;
+        let prog = Arc::new(prog);
+        let allocs = sizes
+            .into_iter()
+            .zip(&vars)
+            .map(|((size, align), &addr)| decoded::Alloc { size, align, addr })
+            .collect();
+        decoded::keep(decoded::Entry {
+            module,
+            allocs,
+            prog: prog.clone(),
+        });
+        Ok(self.install(prog, vars))
     }
 
     /// Loads a parsed module: lays out and initialises its variables and decodes every
     /// function once. Instructions that cannot be decoded are listed by
     /// [`Gpu::diagnostics`] and fault if executed.
     pub fn load_module(&mut self, module: &ptx::Module) -> Result<ModuleId, LoadError> {
+        let (prog, vars, _) = self.decode(module)?;
+        Ok(self.install(Arc::new(prog), vars))
+    }
+
+    /// Decodes `module`, allocating its global variables: the program, the variables'
+    /// addresses and the (size, alignment) of each allocation, in order.
+    #[allow(clippy::type_complexity)]
+    fn decode(
+        &mut self,
+        module: &ptx::Module,
+    ) -> Result<(Program, Vec<u64>, Vec<(u64, u64)>), LoadError> {
         let mut allocated = Vec::new();
+        let mut sizes = Vec::new();
         let mem = &mut self.mem;
         let result = decode::decode(module, &mut |size, align| {
             let a = mem
                 .alloc(size, align)
                 .map_err(|_| LoadError::OutOfMemory { requested: size })?;
             allocated.push(a);
+            sizes.push((size, align));
             Ok(a)
         });
-        let prog = match result {
-            Ok(p) => p,
+        match result {
+            Ok(prog) => Ok((prog, allocated, sizes)),
             Err(e) => {
                 for a in allocated {
                     let _ = self.mem.free(a);
                 }
-                return Err(e);
+                Err(e)
             }
-        };
+        }
+    }
+
+    /// Makes the allocations a cached decode made, in its order; `None` (and nothing
+    /// allocated) unless every one lands where it landed then.
+    fn replay(&mut self, allocs: &[decoded::Alloc]) -> Option<Vec<u64>> {
+        let mut vars = Vec::with_capacity(allocs.len());
+        for a in allocs {
+            match self.mem.alloc(a.size, a.align) {
+                Ok(addr) if addr == a.addr => vars.push(addr),
+                other => {
+                    if let Ok(addr) = other {
+                        vars.push(addr);
+                    }
+                    for v in vars {
+                        let _ = self.mem.free(v);
+                    }
+                    return None;
+                }
+            }
+        }
+        Some(vars)
+    }
+
+    /// Initialises a decoded program's variables and adds it to the loaded modules.
+    fn install(&mut self, prog: Arc<Program>, global_vars: Vec<u64>) -> ModuleId {
         for (addr, bytes) in &prog.global_inits {
             self.mem
                 .write(*addr, bytes)
@@ -311,9 +427,9 @@ impl Gpu {
         self.modules.push(Some(Loaded {
             prog,
             consts,
-            global_vars: allocated,
+            global_vars,
         }));
-        Ok(ModuleId(self.modules.len() as u32 - 1))
+        ModuleId(self.modules.len() as u32 - 1)
     }
 
     /// Unloads a module and frees its global variables.
@@ -598,5 +714,59 @@ mod parse_cache_tests {
         let mut gpu = Gpu::new(GpuProfile::sim());
         let (m1, m2) = (gpu.load(A).unwrap(), gpu.load(A).unwrap());
         assert_ne!(m1, m2);
+    }
+
+    /// A module with a global variable whose address the kernel reads and stores.
+    const G: &str = ".version 7.0\n.target sm_80\n.address_size 64\n\
+        .global .align 4 .u32 g[4] = {11, 12, 13, 14};\n\
+        .visible .entry k(.param .u64 out) {\n\
+        .reg .u64 %rd<6>; .reg .u32 %r<3>;\n\
+        ld.param.u64 %rd1, [out]; mov.u32 %r1, %tid.x;\n\
+        mul.wide.u32 %rd2, %r1, 4; mov.u64 %rd3, g; add.u64 %rd4, %rd3, %rd2;\n\
+        ld.global.u32 %r2, [%rd4];\n\
+        mul.wide.u32 %rd5, %r1, 16; add.u64 %rd5, %rd1, %rd5;\n\
+        st.global.u32 [%rd5], %r2; st.global.u64 [%rd5+8], %rd3;\n\
+        ret;\n}\n";
+
+    /// Loads `G` (after `before` bytes of other allocations), runs it and returns the
+    /// program, the variable's address and the (value, address) each thread stored.
+    fn run_g(before: u64) -> (Arc<Program>, u64, Vec<(u32, u64)>) {
+        let mut gpu = Gpu::new(GpuProfile::sim());
+        if before > 0 {
+            gpu.alloc(before).unwrap();
+        }
+        let m = gpu.load(G).unwrap();
+        let out = gpu.alloc(64).unwrap();
+        let cfg = LaunchConfig::new([1, 1, 1], [4, 1, 1]);
+        gpu.launch(m, "k", &cfg, &[KernelArg::Ptr(out)]).unwrap();
+        let mut bytes = [0u8; 64];
+        gpu.read(out, &mut bytes).unwrap();
+        let rows = bytes
+            .chunks(16)
+            .map(|c| {
+                let v = u32::from_le_bytes(c[..4].try_into().unwrap());
+                (v, u64::from_le_bytes(c[8..].try_into().unwrap()))
+            })
+            .collect();
+        let prog = gpu.modules[m.0 as usize].as_ref().unwrap().prog.clone();
+        (prog, gpu.global_address(m, "g").unwrap(), rows)
+    }
+
+    #[test]
+    fn a_module_is_decoded_again_when_its_variables_land_elsewhere() {
+        let (first, addr, rows) = run_g(0);
+        let want = |a| (11..15).map(|v| (v, a)).collect::<Vec<_>>();
+        assert_eq!(rows, want(addr));
+        // a fresh GPU puts the variable at the same address: the decoded program is reused
+        let (again, addr2, rows2) = run_g(0);
+        assert_eq!(addr2, addr);
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(rows2, rows);
+        // memory allocated first moves the variable: a program decoded for the old
+        // address would read and report the wrong place
+        let (moved, addr3, rows3) = run_g(4096);
+        assert_ne!(addr3, addr);
+        assert!(!Arc::ptr_eq(&first, &moved));
+        assert_eq!(rows3, want(addr3));
     }
 }

@@ -312,8 +312,12 @@ pub(crate) fn fma(
     match t {
         FT::F32 => {
             if rnd == Rnd::Rn && !ftz && !sat {
-                let (av, bv, cv) = (rd(regs, a), rd(regs, b), rd(regs, c));
-                let (av, bv, cv) = (&av, &bv, &cv);
+                let (mut ta, mut tb, mut tc) = ([0u64; 32], [0u64; 32], [0u64; 32]);
+                let (av, bv, cv) = (
+                    lanes(regs, a, &mut ta),
+                    lanes(regs, b, &mut tb),
+                    lanes(regs, c, &mut tc),
+                );
                 let mut o = [0u64; 32];
                 #[cfg(target_arch = "x86_64")]
                 if have_hw_fma() {

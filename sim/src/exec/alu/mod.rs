@@ -36,6 +36,18 @@ pub(crate) fn rd(regs: &[u64], s: Src) -> [u64; 32] {
     }
 }
 
+/// Lanes of a source operand: a register's borrowed (no copy), others built in `tmp`.
+#[inline(always)]
+pub(crate) fn lanes<'a>(regs: &'a [u64], s: Src, tmp: &'a mut [u64; 32]) -> &'a [u64; 32] {
+    match s {
+        Src::Reg(r) => view(regs, r),
+        _ => {
+            *tmp = rd(regs, s);
+            tmp
+        }
+    }
+}
+
 /// Writes the lanes of `mask`.
 #[inline(always)]
 pub(crate) fn write(regs: &mut [u64], d: R, v: &[u64; 32], mask: u32) {
@@ -585,7 +597,14 @@ pub(crate) fn setp(
     preds: &mut [u32],
     mask: u32,
 ) {
-    let r = compare(cmp, t, ftz, &rd(regs, a), &rd(regs, b));
+    let (mut ta, mut tb) = ([0u64; 32], [0u64; 32]);
+    let r = compare(
+        cmp,
+        t,
+        ftz,
+        lanes(regs, a, &mut ta),
+        lanes(regs, b, &mut tb),
+    );
     let (v, vn) = match comb {
         None => (r, !r),
         Some((op, c)) => {

@@ -393,8 +393,8 @@ impl CampaignStore {
         {
             let mut st = tx
                 .prepare(
-                    "INSERT INTO plan (subject, model, idx, spec, spec_json, sm)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO plan (subject, model, idx, spec, spec_json, sm, kernel)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
                 .map_err(e)?;
             for r in &plan.rows {
@@ -404,7 +404,8 @@ impl CampaignStore {
                     r.index as i64,
                     r.spec.to_string(),
                     r.spec.to_json(),
-                    r.spec.sm
+                    r.spec.sm,
+                    r.kernel
                 ])
                 .map_err(e)?;
             }
@@ -445,10 +446,10 @@ impl CampaignStore {
         };
         match schema_version(&conn, path)? {
             v if v == STORE_SCHEMA_VERSION => {}
-            v @ (1 | 2) if !read_only => {
+            v @ 1..=3 if !read_only => {
                 schema::upgrade(&mut conn, v).map_err(bad)?;
             }
-            v @ (1 | 2) => {
+            v @ 1..=3 => {
                 // Reading only: upgrade a private copy, leave the file as it is.
                 drop(conn);
                 let copy = upgraded_copy(path, v)?;
@@ -540,18 +541,19 @@ impl CampaignStore {
         shard: Option<Shard>,
     ) -> Result<Vec<PlanRow>, CampaignError> {
         let sql = if pending_only {
-            "SELECT p.subject, p.model, p.idx, p.spec_json FROM plan p
+            "SELECT p.subject, p.model, p.idx, p.spec_json, p.kernel FROM plan p
              JOIN cells c ON c.subject = p.subject AND c.model = p.model
              LEFT JOIN results r ON r.subject = p.subject AND r.model = p.model AND r.idx = p.idx
              WHERE r.idx IS NULL ORDER BY c.ord, p.idx"
         } else {
-            "SELECT p.subject, p.model, p.idx, p.spec_json FROM plan p
+            "SELECT p.subject, p.model, p.idx, p.spec_json, p.kernel FROM plan p
              JOIN cells c ON c.subject = p.subject AND c.model = p.model
              ORDER BY c.ord, p.idx"
         };
-        let rows: Vec<(String, String, i64, String)> = self.query(sql, |r| r.try_into())?;
+        type Row = (String, String, i64, String, Option<String>);
+        let rows: Vec<Row> = self.query(sql, |r| r.try_into())?;
         let mut out = Vec::new();
-        for (subject, model, idx, json) in rows {
+        for (subject, model, idx, json, kernel) in rows {
             let index = idx as u64;
             if !in_shard(shard, index) {
                 continue;
@@ -567,6 +569,7 @@ impl CampaignStore {
                 subject,
                 index,
                 spec,
+                kernel,
             });
         }
         Ok(out)

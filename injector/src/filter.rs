@@ -217,22 +217,25 @@ pub fn callers(module: &Module) -> BTreeMap<String, BTreeSet<String>> {
     out
 }
 
+/// The kernel label of faults not tied to a site ([`kernel_of_site`]).
+pub const ALL_KERNELS: &str = "(all kernels)";
+
 /// The kernel a fault drawn at `site` of `model` belongs to in a per-kernel breakdown:
 /// the site's kernel, or the kernels that call the device function holding it (joined
-/// by `,`); `None` for `wdrop`, whose fault is not tied to a site (its warps never run,
-/// in every kernel).
+/// by `,`); [`ALL_KERNELS`] for `wdrop`, whose fault is not tied to a site (its warps
+/// never run, in every kernel; its one site per kernel only places it).
 pub fn kernel_of_site(
     model: Model,
     site: &Site,
     callers: &BTreeMap<String, BTreeSet<String>>,
-) -> Option<String> {
+) -> String {
     if model == Model::Wdrop {
-        return None;
+        return ALL_KERNELS.into();
     }
-    Some(match callers.get(&site.function) {
+    match callers.get(&site.function) {
         Some(ks) if !ks.is_empty() => names(ks.iter()),
         _ => site.function.clone(),
-    })
+    }
 }
 
 /// The base group of every site of `sites`, from the module the sites were found in.

@@ -78,7 +78,7 @@ pub use descriptor::{op_group_id, DescField, Descriptor, DESCRIPTOR_BYTES};
 pub use faulty::{faulty_gpu, platform_with_fault, InjectorFaults, PermanentFault};
 pub use filter::{
     callers, glob_match, kernel_of_site, kernels_of, parse_groups, restrict, SelectionError,
-    SiteSelection, SiteWeight,
+    SiteSelection, SiteWeight, ALL_KERNELS,
 };
 pub use groups::{group_of, GroupError, InstGroup};
 pub use instrument::{

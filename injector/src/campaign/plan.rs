@@ -26,9 +26,9 @@ pub struct PlanRow {
     pub index: u64,
     /// The fault.
     pub spec: FaultSpec,
-    /// The kernel of the site the fault was drawn at ([`crate::kernel_of_site`]): the
-    /// per-kernel breakdown of reports. `None` for a model whose fault is not tied to a
-    /// site (`wdrop`), and in stores from before it was recorded.
+    /// The kernel of the site the fault was drawn at ([`crate::kernel_of_site`];
+    /// [`crate::ALL_KERNELS`] for a model whose fault is not tied to a site): the
+    /// per-kernel breakdown of reports. `None` in stores from before it was recorded.
     pub kernel: Option<String>,
 }
 
@@ -364,7 +364,7 @@ fn plan_cell(
                 subject: name.to_string(),
                 model,
                 index,
-                kernel: kernel_of_site(model, site, &callers),
+                kernel: Some(kernel_of_site(model, site, &callers)),
                 spec,
             });
         }

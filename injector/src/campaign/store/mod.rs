@@ -103,6 +103,9 @@ pub struct StoredResult {
     pub worker: u32,
     /// When it was committed, RFC 3339 UTC.
     pub finished: String,
+    /// The kernel of the fault's site ([`PlanRow::kernel`]); `None` in stores from
+    /// before it was recorded.
+    pub kernel: Option<String>,
 }
 
 /// The header of a store.
@@ -339,6 +342,7 @@ impl CampaignStore {
             ("seed", config.seed.to_string()),
             ("sampling", config.sampling.name().to_string()),
             ("sampling_rules", config.rules.to_string()),
+            ("site_selection", config.sites.to_string()),
             ("device", config.device.clone()),
             ("profile", config.profile.clone()),
             ("input_seed", config.input_seed.to_string()),
@@ -613,7 +617,8 @@ impl CampaignStore {
     pub fn results(&self) -> Result<Vec<StoredResult>, CampaignError> {
         let rows = self.query(
             "SELECT r.subject, r.model, r.idx, p.spec, r.outcome_json, r.activations,
-                    r.instructions, r.elapsed_us, r.error, p.sm, r.session, r.worker, r.finished
+                    r.instructions, r.elapsed_us, r.error, p.sm, r.session, r.worker, r.finished,
+                    p.kernel
              FROM results r
              JOIN plan p ON p.subject = r.subject AND p.model = r.model AND p.idx = r.idx
              JOIN cells c ON c.subject = r.subject AND c.model = r.model
@@ -636,6 +641,7 @@ impl CampaignStore {
                         r.get::<_, i64>(10)?,
                         r.get::<_, i64>(11)?,
                         r.get::<_, String>(12)?,
+                        r.get::<_, Option<String>>(13)?,
                     ),
                 ))
             },
@@ -643,7 +649,7 @@ impl CampaignStore {
         let mut out = Vec::new();
         for (
             (subject, model, idx, spec, outcome_json, activations, instructions),
-            (elapsed_us, error, sm, session, worker, finished),
+            (elapsed_us, error, sm, session, worker, finished, kernel),
         ) in rows
         {
             let outcome: Outcome = serde_json::from_str(&outcome_json).map_err(|e| {
@@ -667,6 +673,7 @@ impl CampaignStore {
                 session,
                 worker: worker as u32,
                 finished,
+                kernel,
             });
         }
         Ok(out)
@@ -1031,6 +1038,11 @@ impl CampaignStore {
             created: self.meta.created.clone(),
             sampling: c.sampling.name().to_string(),
             sampling_rules: c.rules.to_string(),
+            site_selection: if c.sites.is_default() {
+                String::new()
+            } else {
+                c.sites.to_string()
+            },
             workloads: c.subjects.iter().map(|s| s.name.clone()).collect(),
             models: c.models.iter().map(|m| m.id().to_string()).collect(),
             injections_per_cell: c.injections.per_cell(),

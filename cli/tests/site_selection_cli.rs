@@ -12,6 +12,18 @@ fn scratch(name: &str) -> PathBuf {
     support::scratch(&format!("sites-{name}"))
 }
 
+/// `gpufault campaign plan ARGS…` in `dir`.
+fn plan(dir: &Path, args: &[&str]) -> std::process::Output {
+    gpufault(dir, &[&["campaign", "plan"], args].concat())
+}
+
+/// `plan`, which must exit 2 with `message` on standard error.
+fn refused(dir: &Path, args: &[&str], message: &str) {
+    let o = plan(dir, args);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_contains(&stderr(&o), message);
+}
+
 /// The `op=` parameter of every planned spec of `model`.
 fn ops(store: &Path, model: &str) -> Vec<String> {
     let specs: Vec<(String,)> = query(
@@ -86,67 +98,37 @@ fn groups_fp32_draws_only_fp32_arithmetic() {
 #[test]
 fn a_group_the_workload_lacks_is_a_clear_error() {
     let dir = scratch("fp64");
-    let o = gpufault(
-        &dir,
-        &[
-            "campaign",
-            "plan",
+    let args = |groups| {
+        [
             "--workloads",
             "vecadd",
             "--models",
             "fu",
             "--groups",
-            "fp64",
+            groups,
             "--injections",
             "5",
             "--out",
             "c.db",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert_contains(
-        &stderr(&o),
+        ]
+    };
+    refused(
+        &dir,
+        &args("fp64"),
         "--groups: `vecadd` has no fu site in groups FP64 (its fu sites are in: FP32,LD,PR,OTHERS); --allow-empty-cells plans such cells with no injection",
     );
     assert!(!dir.join("c.db").exists());
-    let o = gpufault(
+    refused(
         &dir,
-        &[
-            "campaign",
-            "plan",
-            "--workloads",
-            "vecadd",
-            "--models",
-            "fu",
-            "--groups",
-            "FP16",
-            "--injections",
-            "5",
-            "--out",
-            "c.db",
-        ],
+        &args("FP16"),
+        "--groups: unknown instruction group `FP16`",
     );
-    assert_eq!(o.status.code(), Some(2));
-    assert_contains(&stderr(&o), "--groups: unknown instruction group `FP16`");
     // opting out plans the cell empty, with the reason
-    let o = ok(
+    let o = plan(
         &dir,
-        &[
-            "campaign",
-            "plan",
-            "--workloads",
-            "vecadd",
-            "--models",
-            "fu,iat",
-            "--groups",
-            "FP64",
-            "--allow-empty-cells",
-            "--injections",
-            "5",
-            "--out",
-            "c.db",
-        ],
+        &[&args("FP64")[..], &["--allow-empty-cells"]].concat(),
     );
+    assert!(o.status.success(), "{}", stderr(&o));
     assert_contains(
         &stderr(&o),
         "vecadd/fu: 0 planned: `vecadd` has no fu site in the selection (groups FP64; static weight; empty cells allowed)",
@@ -157,23 +139,23 @@ fn a_group_the_workload_lacks_is_a_clear_error() {
 #[test]
 fn kernel_filter_on_a_multi_kernel_workload() {
     let dir = scratch("kernel");
-    ok(
-        &dir,
-        &[
-            "campaign",
-            "plan",
+    let args = |models, kernel, n, out| {
+        [
             "--workloads",
             "bfs",
             "--models",
-            "fu,iat,wdrop",
+            models,
             "--kernel",
-            "bfs_init",
+            kernel,
             "--injections",
-            "20",
+            n,
             "--out",
-            "c.db",
-        ],
-    );
+            out,
+        ]
+    };
+    assert!(plan(&dir, &args("fu,iat,wdrop", "bfs_init", "20", "c.db"))
+        .status
+        .success());
     let store = dir.join("c.db");
     let kernels: Vec<(String, Option<String>, i64)> = query(
         &store,
@@ -197,23 +179,9 @@ fn kernel_filter_on_a_multi_kernel_workload() {
         );
     }
     // a glob naming both kernels draws from both
-    ok(
-        &dir,
-        &[
-            "campaign",
-            "plan",
-            "--workloads",
-            "bfs",
-            "--models",
-            "fu",
-            "--kernel",
-            "bfs_*",
-            "--injections",
-            "40",
-            "--out",
-            "g.db",
-        ],
-    );
+    assert!(plan(&dir, &args("fu", "bfs_*", "40", "g.db"))
+        .status
+        .success());
     let kernels: Vec<(String,)> = query(
         &dir.join("g.db"),
         "SELECT DISTINCT kernel FROM plan ORDER BY 1",
@@ -223,26 +191,9 @@ fn kernel_filter_on_a_multi_kernel_workload() {
         [("bfs_expand".to_string(),), ("bfs_init".to_string(),)]
     );
     // an unknown kernel names the workload and lists its kernels
-    let o = gpufault(
+    refused(
         &dir,
-        &[
-            "campaign",
-            "plan",
-            "--workloads",
-            "bfs",
-            "--models",
-            "fu",
-            "--kernel",
-            "bfs_main",
-            "--injections",
-            "5",
-            "--out",
-            "u.db",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(2));
-    assert_contains(
-        &stderr(&o),
+        &args("fu", "bfs_main", "5", "u.db"),
         "--kernel bfs_main: `bfs` has no such kernel (its kernels: bfs_init, bfs_expand)",
     );
 }

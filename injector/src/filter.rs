@@ -324,7 +324,13 @@ pub fn restrict(
                 present: names(present.iter()),
             }
         } else {
-            let present: BTreeSet<InstGroup> = groups.iter().flatten().copied().collect();
+            // the groups of the model's sites in the selected kernels
+            let present: BTreeSet<InstGroup> = before
+                .iter()
+                .zip(&groups)
+                .filter(|(s, _)| in_kernels(s))
+                .filter_map(|(_, g)| *g)
+                .collect();
             SelectionError::Empty {
                 flag: "--groups",
                 subject: subject.into(),

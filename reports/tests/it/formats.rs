@@ -179,7 +179,7 @@ fn empty_and_never_activated_campaigns_render() {
 }
 
 /// The site selection shows in every header, and the per-kernel breakdown in the
-/// terminal table, the HTML page and the JSON report (issue 20).
+/// terminal table, the HTML page, Markdown and the JSON report (issue 20).
 #[test]
 fn site_selection_and_kernels_reach_table_html_and_json() {
     let (mut meta, rs) = fixture::seeded(7, 20);
@@ -204,6 +204,12 @@ fn site_selection_and_kernels_reach_table_html_and_json() {
     assert!(html.contains("<h3 id=\"table-kernels\">Outcomes per kernel</h3>"));
     assert!(html.contains("<code>k_main</code>"));
     assert!(html.contains("groups FP32; kernels k*; dynamic weight"));
+    let md = render_markdown(&report);
+    let md_kernels = md
+        .split("## Outcomes per kernel")
+        .nth(1)
+        .expect("a kernel table");
+    assert!(md_kernels.contains("`k_init`") && md_kernels.contains("`k_main`"));
     let back = parse_json(&render_json(&report)).unwrap();
     assert_eq!(back.by_kernel, report.by_kernel);
     assert_eq!(back.meta.site_selection, report.meta.site_selection);

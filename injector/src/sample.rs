@@ -6,7 +6,9 @@
 //! [`FaultSpec`] from it with a per-injection generator ([`injection_rng`]), in one of
 //! two modes ([`Sampling`]): only over exercised sites (every fault can activate) or over
 //! the whole physical space (SM, warp slot, lanes uniform; many faults are never
-//! activated, which the campaign reports honestly).
+//! activated, which the campaign reports honestly). [`sample_at`] also draws exercised
+//! sites in proportion to their thread-instructions ([`crate::SiteWeight`]) and names the
+//! site it drew at.
 //!
 //! The parameter choices reproduce NVBitPERfi's where it made them (lane subsets of 1-31
 //! for iat/wv/ims/imd/brx, all 32 lanes for iaw/iac/ira/ioc/iio/ir, 1-2 lanes for ial,

@@ -27,7 +27,9 @@
 //!   in parallel, each result committed to a SQLite store as it completes, resumable and
 //!   shardable; each model's faults drawn by [`SamplingRules`] (presets `faithful`,
 //!   NVBitPERfi's choices, and `v1`, gpufault's earlier single-bit ones, with per-model
-//!   overrides; [`sample_with`]).
+//!   overrides; [`sample_with`]); the sites they are drawn at restricted by NVBitFI's
+//!   instruction groups ([`InstGroup`], [`group_of`]) and kernels, and weighted
+//!   statically or by dynamic count ([`SiteSelection`]).
 //! - [`InjectorFaults`]: the [`gpu::FaultFactory`] that makes virtual GPUs of a node
 //!   config permanently faulty (every module they load instrumented and armed).
 //!
@@ -51,6 +53,8 @@
 mod campaign;
 mod descriptor;
 mod faulty;
+mod filter;
+mod groups;
 mod instrument;
 mod kernel;
 mod model;
@@ -72,6 +76,11 @@ pub use campaign::{
 };
 pub use descriptor::{op_group_id, DescField, Descriptor, DESCRIPTOR_BYTES};
 pub use faulty::{faulty_gpu, platform_with_fault, InjectorFaults, PermanentFault};
+pub use filter::{
+    callers, glob_match, kernel_of_site, kernels_of, parse_groups, restrict, SelectionError,
+    SiteSelection, SiteWeight, ALL_KERNELS,
+};
+pub use groups::{group_of, GroupError, InstGroup};
 pub use instrument::{
     instrument, sites, InstrumentError, Instrumented, Site, SiteInfo, COUNT_SYMBOL, DESC_SYMBOL,
 };
@@ -89,8 +98,8 @@ pub use run::{
     HANG_FLOOR_INSTRUCTIONS, HANG_FLOOR_WALL, SLOW_FACTOR,
 };
 pub use sample::{
-    injection_rng, profile_sites, sample, sample_with, scheduling_seed, ExercisedSite, Sampling,
-    SiteProfile, SlotLanes,
+    injection_rng, profile_sites, sample, sample_at, sample_with, scheduling_seed, ExercisedSite,
+    Sampling, SiteProfile, SlotLanes,
 };
 pub use spec::{FaultSpec, Policy, SpecError, SUBSTITUTES};
 pub use subject::{

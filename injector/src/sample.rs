@@ -6,13 +6,16 @@
 //! [`FaultSpec`] from it with a per-injection generator ([`injection_rng`]), in one of
 //! two modes ([`Sampling`]): only over exercised sites (every fault can activate) or over
 //! the whole physical space (SM, warp slot, lanes uniform; many faults are never
-//! activated, which the campaign reports honestly).
+//! activated, which the campaign reports honestly). [`sample_at`] also draws exercised
+//! sites in proportion to their thread-instructions ([`crate::SiteWeight`]) and names the
+//! site it drew at.
 //!
 //! The parameter choices reproduce NVBitPERfi's where it made them (lane subsets of 1-31
 //! for iat/wv/ims/imd/brx, all 32 lanes for iaw/iac/ira/ioc/iio/ir, 1-2 lanes for ial,
 //! random warp subsets of one sub-partition, single-bit masks, stuck-at 0 or 1 with a
 //! forced flip), but with the SM and sub-partition drawn too and every draw seeded.
 
+use crate::filter::SiteWeight;
 use crate::instrument::{Instrumented, Site};
 use crate::model::Model;
 use crate::rules::{Draw, LaunchDims, SamplingRules};
@@ -68,6 +71,10 @@ pub struct ExercisedSite {
     pub slots: Vec<SlotLanes>,
     /// Warp-instructions executed at the site.
     pub warp_instructions: u64,
+    /// Thread-instructions executed at the site (lanes active when it issued): the
+    /// weight of [`crate::SiteWeight::Dynamic`]. 0 in profiles from before it was kept.
+    #[serde(default)]
+    pub thread_instructions: u64,
 }
 
 /// The candidate sites of one model in one workload, with where each ran.
@@ -124,8 +131,9 @@ pub fn profile_sites(
         launch.cover(l.grid, l.block);
     }
     let n = instrumented.sites.len();
-    // per site: (SM, warp slot) → (active lanes, executed lanes), and warp-instructions
-    type Ran = (BTreeMap<(u32, u32), (u32, u32)>, u64);
+    // per site: (SM, warp slot) → (active lanes, executed lanes), warp- and
+    // thread-instructions
+    type Ran = (BTreeMap<(u32, u32), (u32, u32)>, u64, u64);
     let mut per_site: Vec<Ran> = vec![Default::default(); n];
     // Per launch, every site's pc and the warp slots that ran it, in one pass each.
     for l in launches.iter().filter(|l| l.module == module) {
@@ -142,8 +150,9 @@ pub fn profile_sites(
             .collect();
         let wanted: Vec<u32> = found.iter().map(|&(_, pc)| pc).collect();
         for (&(i, pc), ran) in found.iter().zip(l.profile.slots_at(&wanted)) {
-            let (slots, warp_instructions) = &mut per_site[i];
+            let (slots, warp_instructions, threads) = &mut per_site[i];
             *warp_instructions += l.profile.warp_count(pc);
+            *threads += l.profile.thread_count(pc);
             for (sm, slot, active, executed) in ran {
                 let e = slots.entry((sm, slot)).or_default();
                 e.0 |= active;
@@ -152,7 +161,9 @@ pub fn profile_sites(
         }
     }
     let mut sites = Vec::with_capacity(n);
-    for (site, (slots, warp_instructions)) in instrumented.sites.iter().zip(per_site) {
+    for (site, (slots, warp_instructions, thread_instructions)) in
+        instrumented.sites.iter().zip(per_site)
+    {
         sites.push(ExercisedSite {
             site: site.clone(),
             slots: slots
@@ -165,6 +176,7 @@ pub fn profile_sites(
                 })
                 .collect(),
             warp_instructions,
+            thread_instructions,
         });
     }
     Ok(SiteProfile {
@@ -265,6 +277,19 @@ pub fn sample_with(
     rules: &SamplingRules,
     rng: &mut ChaCha8Rng,
 ) -> Option<FaultSpec> {
+    sample_at(profile, sampling, rules, SiteWeight::Static, rng).map(|(spec, _)| spec)
+}
+
+/// [`sample_with`], with the exercised site drawn by `weight` (uniform, or in proportion
+/// to its thread-instructions; [`Sampling::Physical`] draws uniformly either way), and
+/// the site the fault was drawn at.
+pub fn sample_at<'a>(
+    profile: &'a SiteProfile,
+    sampling: Sampling,
+    rules: &SamplingRules,
+    weight: SiteWeight,
+    rng: &mut ChaCha8Rng,
+) -> Option<(FaultSpec, &'a Site)> {
     let model = profile.model;
     let kind = model.kind();
     let per_sp = (profile.warp_slots / 4).max(1);
@@ -279,7 +304,10 @@ pub fn sample_with(
                 .drawn(rules)
                 .filter(|s| !s.slots.is_empty())
                 .collect();
-            let es = *exercised.get(below(rng, exercised.len() as u32) as usize)?;
+            let es = match weight {
+                SiteWeight::Static => *exercised.get(below(rng, exercised.len() as u32) as usize)?,
+                SiteWeight::Dynamic => by_count(rng, &exercised)?,
+            };
             let lane_on = kind.lane_on_exercised(es, rng);
             let candidates: Vec<&SlotLanes> = es
                 .slots
@@ -300,18 +328,19 @@ pub fn sample_with(
             let lanes = mr.lanes.draw(rng, must);
             let mut params = kind.draw(rng, &es.site, lane_on, &cx);
             SamplingRules::fix(&mr, &mut params);
-            Some(FaultSpec {
+            let spec = FaultSpec {
                 model,
                 sm: sl.sm,
                 sp,
                 warps,
                 lanes,
                 params,
-            })
+            };
+            Some((spec, &es.site))
         }
         Sampling::Physical => {
             let sites: Vec<&ExercisedSite> = profile.drawn(rules).collect();
-            let site = &sites.get(below(rng, sites.len() as u32) as usize)?.site;
+            let site: &'a Site = &sites.get(below(rng, sites.len() as u32) as usize)?.site;
             let sm = below(rng, profile.sms);
             let slot = below(rng, profile.warp_slots);
             let must = below(rng, 32);
@@ -320,16 +349,34 @@ pub fn sample_with(
             let lane_on = kind.lane_on_physical(site, rng);
             let mut params = kind.draw(rng, site, lane_on, &cx);
             SamplingRules::fix(&mr, &mut params);
-            Some(FaultSpec {
+            let spec = FaultSpec {
                 model,
                 sm,
                 sp: slot % 4,
                 warps,
                 lanes,
                 params,
-            })
+            };
+            Some((spec, site))
         }
     }
+}
+
+/// One of `sites`, each with probability proportional to its thread-instructions
+/// (`None` when none has any).
+fn by_count<'a>(rng: &mut ChaCha8Rng, sites: &[&'a ExercisedSite]) -> Option<&'a ExercisedSite> {
+    let total: u64 = sites.iter().map(|s| s.thread_instructions).sum();
+    if total == 0 {
+        return None;
+    }
+    let mut x = ((u128::from(rng.next_u64()) * u128::from(total)) >> 64) as u64;
+    for s in sites {
+        if x < s.thread_instructions {
+            return Some(s);
+        }
+        x -= s.thread_instructions;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -403,6 +450,7 @@ mod v1_pin {
                     })
                     .collect(),
                 warp_instructions: 100,
+                thread_instructions: 3200,
             })
             .collect();
         let mut sites: Vec<ExercisedSite> = sites;

@@ -103,6 +103,11 @@ pub struct CampaignMeta {
     /// (`faithful + iat.mask=uniform:1..1024`); empty when not recorded.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sampling_rules: String,
+    /// Which sites faults were drawn at and how they were weighted, when not every
+    /// site with static weight (`groups FP32; kernels bfs_*; dynamic weight`); empty
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub site_selection: String,
     /// The workloads in campaign order; reports list them in this order.
     pub workloads: Vec<String>,
     /// The fault models in campaign order; reports list them in this order.

@@ -69,6 +69,8 @@ pub enum Scope {
     Workload,
     /// The whole campaign.
     Total,
+    /// One kernel of one workload over all models: the faults drawn at its sites.
+    Kernel,
 }
 
 impl Scope {
@@ -79,6 +81,7 @@ impl Scope {
             Scope::Model => "model",
             Scope::Workload => "workload",
             Scope::Total => "total",
+            Scope::Kernel => "kernel",
         }
     }
 }
@@ -135,6 +138,9 @@ pub struct Summary {
     pub model: Option<String>,
     /// The workload (`None` when the summary spans all workloads).
     pub workload: Option<String>,
+    /// The kernel ([`Scope::Kernel`] only; absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<String>,
     /// Runs recorded.
     pub injections: u64,
     /// Runs whose fault never activated (excluded from every outcome share).
@@ -198,6 +204,13 @@ pub struct CampaignReport {
     /// combination of the metadata's models and workloads is present (with zero
     /// injections when none ran), plus every other combination found in the records.
     pub cells: Vec<Summary>,
+    /// One summary per (workload, kernel) over all models: the faults drawn at the
+    /// sites of each kernel (and of the device functions it calls), in workload order
+    /// and then by kernel name; faults not tied to a site (`wdrop`) under
+    /// `(all kernels)`. Absent when the records carry no kernel (reports from JSON
+    /// Lines, stores from before kernels were recorded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_kernel: Vec<Summary>,
 }
 
 impl Summary {
@@ -264,6 +277,7 @@ impl CampaignReport {
 pub struct Summarizer {
     meta: CampaignMeta,
     cells: BTreeMap<(String, String), Acc>,
+    kernels: BTreeMap<(String, String), Acc>,
 }
 
 impl Summarizer {
@@ -272,15 +286,28 @@ impl Summarizer {
         Summarizer {
             meta,
             cells: BTreeMap::new(),
+            kernels: BTreeMap::new(),
         }
     }
 
     /// Counts one run.
     pub fn add(&mut self, r: &RunRecord) {
+        self.add_in_kernel(r, None);
+    }
+
+    /// Counts one run whose fault was drawn at a site of `kernel` (when known), so the
+    /// report also breaks it down per (workload, kernel) ([`CampaignReport::by_kernel`]).
+    pub fn add_in_kernel(&mut self, r: &RunRecord, kernel: Option<&str>) {
         self.cells
             .entry((r.model.clone(), r.workload.clone()))
             .or_default()
             .add(r);
+        if let Some(k) = kernel {
+            self.kernels
+                .entry((r.workload.clone(), k.to_string()))
+                .or_default()
+                .add(r);
+        }
     }
 
     /// The report.
@@ -313,6 +340,19 @@ impl Summarizer {
             .zip(&by_workload)
             .map(|(w, acc)| acc.summary(Scope::Workload, None, Some(w)))
             .collect();
+        let mut kernels: Vec<(&(String, String), &Acc)> = self.kernels.iter().collect();
+        // workload order, then kernel names, `(all kernels)` (sorts first) last
+        kernels.sort_by_key(|((w, k), _)| {
+            let pos = workloads.iter().position(|x| x == w);
+            (pos.unwrap_or(usize::MAX), k.starts_with('('), k.clone())
+        });
+        let by_kernel = kernels
+            .into_iter()
+            .map(|((w, k), acc)| Summary {
+                kernel: Some(k.clone()),
+                ..acc.summary(Scope::Kernel, None, Some(w))
+            })
+            .collect();
         CampaignReport {
             schema_version: SCHEMA_VERSION,
             confidence: CONFIDENCE,
@@ -321,6 +361,7 @@ impl Summarizer {
             by_model,
             by_workload,
             cells,
+            by_kernel,
         }
     }
 }
@@ -494,6 +535,7 @@ impl Acc {
             scope,
             model: model.map(str::to_owned),
             workload: workload.map(str::to_owned),
+            kernel: None,
             injections: self.injections,
             not_activated: self.not_activated,
             activated,
@@ -548,6 +590,67 @@ mod tests {
             error: None,
             fault_sm: None,
         }
+    }
+
+    #[test]
+    fn kernels_break_down_per_workload_in_order_with_unsited_faults_last() {
+        let meta = CampaignMeta {
+            workloads: vec!["bfs".into(), "vecadd".into()],
+            models: vec!["iat".into(), "wdrop".into()],
+            ..Default::default()
+        };
+        let mut s = Summarizer::new(meta.clone());
+        let masked = || Outcome::Masked { slow: false };
+        let sdc = || Outcome::Sdc {
+            magnitude: Default::default(),
+        };
+        for (m, w, k, o) in [
+            ("iat", "vecadd", Some("vecadd"), sdc()),
+            ("iat", "bfs", Some("bfs_expand"), sdc()),
+            ("iat", "bfs", Some("bfs_expand"), masked()),
+            ("iat", "bfs", Some("bfs_init"), masked()),
+            ("wdrop", "bfs", Some("(all kernels)"), Outcome::NotActivated),
+            ("iat", "bfs", None, masked()),
+        ] {
+            s.add_in_kernel(&rec(m, w, o), k);
+        }
+        let r = s.finish();
+        let rows: Vec<(&str, &str, u64, u64)> = r
+            .by_kernel
+            .iter()
+            .map(|k| {
+                assert_eq!((k.scope, k.model.as_deref()), (Scope::Kernel, None));
+                (
+                    k.workload.as_deref().unwrap(),
+                    k.kernel.as_deref().unwrap(),
+                    k.injections,
+                    k.sdc.count,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("bfs", "bfs_expand", 2, 1),
+                ("bfs", "bfs_init", 1, 0),
+                ("bfs", "(all kernels)", 1, 0),
+                ("vecadd", "vecadd", 1, 1),
+            ]
+        );
+        // the record without a kernel counts in its cell only
+        assert_eq!(r.cell("iat", "bfs").unwrap().injections, 4);
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(
+            json.contains(
+                r#""scope":"kernel","model":null,"workload":"bfs","kernel":"bfs_expand""#
+            ),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<CampaignReport>(&json).unwrap(), r);
+        // without kernels the JSON is what it was
+        let plain = summarize(&meta, &[rec("iat", "bfs", masked())]);
+        let json = serde_json::to_string(&plain).unwrap();
+        assert!(!json.contains("kernel"), "{json}");
     }
 
     fn sdc(elements: u64, total: u64, max_abs: f64, nan_inf: u64) -> Outcome {

@@ -23,7 +23,7 @@ use gpu::{DeviceSpec, WorkerCommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use injector::{
     CampaignConfig, CampaignEvent, CampaignStore, Durability, Injections, Isolation, RulePreset,
-    RunOptions, RunSummary, Sampling, SamplingRules, SubjectOptions,
+    RunOptions, RunSummary, Sampling, SamplingRules, SiteSelection, SiteWeight, SubjectOptions,
 };
 use reports::exit::Exit;
 use reports::output::{CampaignStatus, SessionStatus};
@@ -126,6 +126,24 @@ pub struct PlanArgs {
     /// value (imd.mode=addr). E.g. --sampling-rule iat.mask=uniform:1..1024.
     #[arg(long = "sampling-rule", value_name = "MODEL.KEY=VALUE")]
     sampling_rule: Vec<String>,
+    /// Draw faults only at instructions of these NVBitFI instruction groups: FP64, FP32,
+    /// LD, PR, NODEST, OTHERS, GPPR (all but NODEST), GP (all but NODEST and PR); comma
+    /// list. A cell left without a site is an error (see --allow-empty-cells).
+    #[arg(long, alias = "instruction-group", value_name = "G,…")]
+    groups: Option<String>,
+    /// Draw faults only at sites of these kernels (and of the device functions they
+    /// call): exact names or globs (`bfs_*`); repeatable or a comma list.
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    kernel: Vec<String>,
+    /// Weight of a site when its fault is drawn: `static` (every exercised site alike)
+    /// or `dynamic` (in proportion to its thread-instructions in the profiled run, as
+    /// NVBitFI draws a dynamic instruction; exercised sampling only).
+    #[arg(long, value_enum, default_value_t = SiteWeightArg::Static)]
+    site_weight: SiteWeightArg,
+    /// Plan a cell that --groups or --kernel leave without a site with no injection and
+    /// a note, instead of refusing the campaign.
+    #[arg(long)]
+    allow_empty_cells: bool,
     /// Device the injections run on: auto, sim, sim:a100, sim:h100, cuda:N,
     /// cuda:GPU-<uuid>. `auto` is resolved now, on this machine.
     #[arg(long, default_value = "auto")]
@@ -165,6 +183,12 @@ pub struct PlanArgs {
 enum SamplingArg {
     Exercised,
     Physical,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SiteWeightArg {
+    Static,
+    Dynamic,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -353,6 +377,18 @@ fn config_of(p: &PlanArgs) -> anyhow::Result<CampaignConfig> {
             SamplingArg::Physical => Sampling::Physical,
         },
         rules: rules_of(p)?,
+        sites: SiteSelection {
+            groups: match &p.groups {
+                Some(g) => injector::parse_groups(g).map_err(|e| anyhow!("--groups: {e}"))?,
+                None => Vec::new(),
+            },
+            kernels: p.kernel.iter().map(|k| k.trim().to_string()).collect(),
+            weight: match p.site_weight {
+                SiteWeightArg::Static => SiteWeight::Static,
+                SiteWeightArg::Dynamic => SiteWeight::Dynamic,
+            },
+            allow_empty: p.allow_empty_cells,
+        },
         device: resolved.to_string(),
         profile,
         size: p.size,
@@ -420,7 +456,7 @@ fn plan_cmd(p: &PlanArgs, jobs: Option<usize>) -> anyhow::Result<CampaignConfig>
     check_plan_fits_device(&config, &plan, p.node_config.as_deref())?;
     CampaignStore::create(&p.out, &plan, Some(&command_line()))?;
     eprintln!(
-        "{}: planned {} injections in {} cells ({} per cell, seed {}, {} sampling, {} rules, device {}, sites profiled on {})",
+        "{}: planned {} injections in {} cells ({} per cell, seed {}, {} sampling, {} rules, {}, device {}, sites profiled on {})",
         p.out.display(),
         plan.rows.len(),
         plan.cells.len(),
@@ -428,6 +464,7 @@ fn plan_cmd(p: &PlanArgs, jobs: Option<usize>) -> anyhow::Result<CampaignConfig>
         config.seed,
         config.sampling.name(),
         config.rules,
+        config.sites,
         config.device,
         config.profile
     );

@@ -92,12 +92,17 @@ fn coverage_text(store: &CampaignStore, format: Option<Format>) -> anyhow::Resul
 /// The report of an injection campaign store.
 fn campaign_text(store: &CampaignStore, format: Option<Format>) -> anyhow::Result<String> {
     let results = store.results()?;
-    let records: Vec<reports::RunRecord> = results.into_iter().map(|r| r.record).collect();
     let text = match format {
-        None => reports::render_jsonl(&records),
+        None => {
+            let records: Vec<reports::RunRecord> = results.into_iter().map(|r| r.record).collect();
+            reports::render_jsonl(&records)
+        }
         Some(f) => {
-            let meta = store.campaign_meta()?;
-            let report = reports::summarize(&meta, &records);
+            let mut summarizer = reports::Summarizer::new(store.campaign_meta()?);
+            for r in &results {
+                summarizer.add_in_kernel(&r.record, r.kernel.as_deref());
+            }
+            let report = summarizer.finish();
             let mut text = f.render(&report);
             if matches!(f, Format::Table | Format::Wide) {
                 text.push_str(&footer(store)?);

@@ -1,6 +1,7 @@
 //! What a campaign is: the validated configuration a plan is drawn from.
 
 use super::error::CampaignError;
+use crate::filter::{SiteSelection, SiteWeight};
 use crate::model::Model;
 use crate::rules::SamplingRules;
 use crate::run::HangPolicy;
@@ -119,6 +120,11 @@ pub struct CampaignConfig {
     /// those read, resume and hash unchanged).
     #[serde(default, skip_serializing_if = "SamplingRules::is_v1")]
     pub rules: SamplingRules,
+    /// Which sites faults are drawn at (instruction groups, kernels) and how they are
+    /// weighted (absent in the stored JSON when the default, every site with static
+    /// weight, so stores from before it read, resume and hash unchanged).
+    #[serde(default, skip_serializing_if = "SiteSelection::is_default")]
+    pub sites: SiteSelection,
     /// The device injections run on (`sim`, `sim:h100`, `cuda:0`, …), `auto` resolved
     /// when planning.
     pub device: String,
@@ -162,6 +168,7 @@ impl CampaignConfig {
             seed: 1,
             sampling: Sampling::Exercised,
             rules: SamplingRules::v1(),
+            sites: SiteSelection::default(),
             device: "sim".into(),
             profile: "sim".into(),
             size: None,
@@ -227,6 +234,23 @@ impl CampaignConfig {
                 "--sampling-rules",
                 "a coverage campaign draws its faults with the v1 rules (its figures were measured with them)",
             ));
+        }
+        if self.sites.weight == SiteWeight::Dynamic && self.sampling == Sampling::Physical {
+            return Err(CampaignError::config(
+                "--site-weight",
+                "dynamic weighting draws sites by the counts of the profiled run, which physical sampling does not use (its SMs and warp slots are uniform over the device); use --sampling exercised",
+            ));
+        }
+        if self.kind == CampaignKind::Coverage && !self.sites.is_default() {
+            return Err(CampaignError::config(
+                "--groups/--kernel/--site-weight",
+                "a coverage campaign draws its faults over every site of the suite",
+            ));
+        }
+        for k in &self.sites.kernels {
+            if k.trim().is_empty() {
+                return Err(CampaignError::config("--kernel", "an empty kernel name"));
+            }
         }
         if self.hang_factor == 0 {
             return Err(CampaignError::config("--hang-factor", "must be at least 1"));

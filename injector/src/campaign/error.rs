@@ -15,6 +15,10 @@ pub enum CampaignError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The site selection (`--groups`, `--kernel`) does not fit a subject: a kernel it
+    /// lacks, or a cell left without a site.
+    #[error(transparent)]
+    Selection(#[from] crate::filter::SelectionError),
     /// The store file exists and would be overwritten.
     #[error("{}: already exists; choose another file or remove it (a campaign store is never overwritten)", path.display())]
     Exists {

@@ -3,9 +3,10 @@
 
 use super::config::{CampaignConfig, CampaignKind};
 use super::error::CampaignError;
+use crate::filter::{callers, kernel_of_site, restrict};
 use crate::instrument::instrument;
 use crate::model::Model;
-use crate::sample::{injection_rng, profile_sites, sample_with, ExercisedSite, SiteProfile};
+use crate::sample::{injection_rng, profile_sites, sample_at, ExercisedSite, SiteProfile};
 use crate::spec::FaultSpec;
 use crate::subject::{Subject, SubjectSource};
 use gpu::{DeviceSpec, SimDevice, SimSpec};
@@ -25,6 +26,10 @@ pub struct PlanRow {
     pub index: u64,
     /// The fault.
     pub spec: FaultSpec,
+    /// The kernel of the site the fault was drawn at ([`crate::kernel_of_site`];
+    /// [`crate::ALL_KERNELS`] for a model whose fault is not tied to a site): the
+    /// per-kernel breakdown of reports. `None` in stores from before it was recorded.
+    pub kernel: Option<String>,
 }
 
 /// What the plan decided for one (subject, model) cell.
@@ -268,6 +273,7 @@ fn unprofiled(dev: &mut SimDevice, inst: &crate::instrument::Instrumented) -> Si
                 site: site.clone(),
                 slots: Vec::new(),
                 warp_instructions: 0,
+                thread_instructions: 0,
             })
             .collect(),
         launch: crate::rules::LaunchDims::default(),
@@ -321,6 +327,8 @@ fn plan_cell(
         // profiling run, and one it never activates counts as an escape.
         CampaignKind::Coverage => unprofiled(&mut dev, &inst),
     };
+    let all_sites = profile.drawn(&config.rules).count();
+    let profile = restrict(&config.sites, name, &module, profile)?;
     let candidate_sites = profile.drawn(&config.rules).count() as u64;
     let exercised_sites = profile
         .drawn(&config.rules)
@@ -330,17 +338,33 @@ fn plan_cell(
         crate::Sampling::Exercised => exercised_sites,
         crate::Sampling::Physical => candidate_sites,
     };
-    let note = shortfall(name, model, n, candidate_sites, usable);
+    let note = if n > 0 && all_sites > 0 && candidate_sites == 0 {
+        // only with --allow-empty-cells (otherwise `restrict` refused)
+        Some(format!(
+            "`{name}` has no {model} site in the selection ({})",
+            config.sites
+        ))
+    } else {
+        shortfall(name, model, n, candidate_sites, usable)
+    };
+    let callers = callers(&module);
     let mut rows = Vec::new();
     if usable > 0 {
         for index in 0..n {
             let mut rng = injection_rng(config.seed, name, model, index);
-            let spec = sample_with(&profile, config.sampling, &config.rules, &mut rng)
-                .expect("a profile with a usable site always yields a fault");
+            let (spec, site) = sample_at(
+                &profile,
+                config.sampling,
+                &config.rules,
+                config.sites.weight,
+                &mut rng,
+            )
+            .expect("a profile with a usable site always yields a fault");
             rows.push(PlanRow {
                 subject: name.to_string(),
                 model,
                 index,
+                kernel: Some(kernel_of_site(model, site, &callers)),
                 spec,
             });
         }

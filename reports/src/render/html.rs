@@ -198,6 +198,7 @@ pub fn render_html(report: &CampaignReport) -> String {
     // Tables.
     o.push_str("<section id=\"tables\">\n<h2>All results</h2>\n");
     outcome_table(&mut o, report);
+    kernel_table(&mut o, report);
     cause_table(&mut o, report);
     sdc_table(&mut o, report);
     detection_table(&mut o, report);
@@ -390,6 +391,47 @@ fn outcome_table(o: &mut String, report: &CampaignReport) {
             .concat()
         },
     );
+    table_close(o);
+}
+
+/// Outcomes per (workload, kernel) over all models ([`CampaignReport::by_kernel`]).
+fn kernel_table(o: &mut String, report: &CampaignReport) {
+    if report.by_kernel.is_empty() {
+        return;
+    }
+    let _ = write!(
+        o,
+        "<h3 id=\"table-kernels\">Outcomes per kernel</h3>\n<p class=\"note\">{}</p>\n\
+         <div class=\"scroll\"><table class=\"table-kernels\">\n<thead><tr>\
+         <th class=\"l\">Workload</th><th class=\"l\">Kernel</th>",
+        esc(
+            "Faults by the kernel of the site they were drawn at (and of the device \
+             functions it calls), all models together; (all kernels): faults not tied to a \
+             site (wdrop). Shares as in the outcome table."
+        )
+    );
+    for h in ["Runs", "Not activated", "Masked", "SDC", "DUE", "Hang"] {
+        let _ = write!(o, "<th>{h}</th>");
+    }
+    o.push_str("</tr></thead>\n<tbody>\n");
+    for s in &report.by_kernel {
+        let _ = writeln!(
+            o,
+            "<tr><td class=\"l\"><code>{}</code></td><td class=\"l\"><code>{}</code></td>{}</tr>",
+            esc(workload_label(s)),
+            esc(s.kernel.as_deref().unwrap_or_default()),
+            [
+                num_td(&thousands(s.injections)),
+                share_td(&s.not_activated_rate()),
+                share_td(&s.masked),
+                share_td(&s.sdc),
+                share_td(&s.due),
+                share_td(&s.hang),
+            ]
+            .concat()
+        );
+    }
+    o.push_str("</tbody>\n");
     table_close(o);
 }
 

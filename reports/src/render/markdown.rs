@@ -62,6 +62,24 @@ pub fn render_markdown(report: &CampaignReport) -> String {
     grouped(&mut t, report, |_| true, outcome_cells);
     out.push_str(&t.render());
 
+    if !report.by_kernel.is_empty() {
+        out.push_str(
+            "\n## Outcomes per kernel\n\nFaults by the kernel of the site they were drawn at, \
+             all models together; `(all kernels)`: faults not tied to a site.\n\n",
+        );
+        let mut t = Table::new(&["workload", "kernel"], &outcome_head);
+        for s in &report.by_kernel {
+            t.row(
+                vec![
+                    code(workload_label(s)),
+                    code(s.kernel.as_deref().unwrap_or_default()),
+                ],
+                outcome_cells(s),
+            );
+        }
+        out.push_str(&t.render());
+    }
+
     let (dues, hangs) = (due_causes_present(report), hang_causes_present(report));
     if !dues.is_empty() || !hangs.is_empty() {
         out.push_str("\n## Crash (DUE) and hang causes\n\nShare of activated runs.\n\n");

@@ -143,6 +143,7 @@ pub(crate) fn meta_rows(report: &CampaignReport) -> Vec<(&'static str, String)> 
         ("tool version", m.tool_version.clone()),
         ("sampling", m.sampling.clone()),
         ("sampling rules", m.sampling_rules.clone()),
+        ("site selection", m.site_selection.clone()),
         (
             "injections per cell",
             if m.injections_per_cell > 0 {

@@ -83,6 +83,11 @@ pub fn render_table(report: &CampaignReport, style: TableStyle) -> String {
     }
     let max = (style == TableStyle::Compact).then_some(COMPACT_WIDTH);
     out.push_str(&grid.render(max, 1));
+    if !report.by_kernel.is_empty() {
+        out.push('\n');
+        out.push_str("per kernel (faults by the kernel of their site, all models)\n");
+        out.push_str(&kernel_grid(report).render(max, 0));
+    }
     if report.has_detection() {
         out.push('\n');
         out.push_str("detection (coverage = detected / (detected + escaped))\n");
@@ -121,6 +126,39 @@ fn wide_cells(
     }
     cells.push(thousands(s.with_error));
     cells.push(duration_us(s.elapsed_us));
+}
+
+/// One row per (workload, kernel) of [`CampaignReport::by_kernel`].
+fn kernel_grid(report: &CampaignReport) -> Grid {
+    let mut grid = Grid::new();
+    grid.col("workload", Align::Left).col("kernel", Align::Left);
+    grid.col("runs", Align::Right);
+    grid.col("act", Align::Right).col("masked", Align::Right);
+    grid.share_col("SDC").share_col("DUE").share_col("hang");
+    let mut last: Option<&str> = None;
+    for s in &report.by_kernel {
+        let w = workload_label(s);
+        if last != Some(w) {
+            grid.blank();
+        }
+        let mut cells = vec![
+            if last == Some(w) {
+                String::new()
+            } else {
+                w.to_string()
+            },
+            s.kernel.clone().unwrap_or_default(),
+            thousands(s.injections),
+            pct(&s.activation),
+            pct(&s.masked),
+        ];
+        for r in [&s.sdc, &s.due, &s.hang] {
+            cells.extend(share_cells(r));
+        }
+        grid.row(cells);
+        last = Some(w);
+    }
+    grid
 }
 
 fn detection_grid(report: &CampaignReport) -> Grid {

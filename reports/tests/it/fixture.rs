@@ -18,6 +18,7 @@ pub fn meta(id: &str, models: &[&str], workloads: &[&str], per_cell: u64) -> Cam
         created: "2025-01-31T12:00:00Z".into(),
         sampling: "exercised".into(),
         sampling_rules: "faithful + iat.mask=uniform:1..1024".into(),
+        site_selection: String::new(),
         workloads: workloads.iter().map(|s| s.to_string()).collect(),
         models: models.iter().map(|s| s.to_string()).collect(),
         injections_per_cell: per_cell,

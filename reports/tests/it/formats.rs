@@ -177,3 +177,42 @@ fn empty_and_never_activated_campaigns_render() {
         "{table}"
     );
 }
+
+/// The site selection shows in every header, and the per-kernel breakdown in the
+/// terminal table, the HTML page, Markdown and the JSON report (issue 20).
+#[test]
+fn site_selection_and_kernels_reach_table_html_and_json() {
+    let (mut meta, rs) = fixture::seeded(7, 20);
+    meta.site_selection = "groups FP32; kernels k*; dynamic weight".into();
+    let mut s = reports::Summarizer::new(meta);
+    for (i, r) in rs.iter().enumerate() {
+        s.add_in_kernel(r, Some(if i % 3 == 0 { "k_init" } else { "k_main" }));
+    }
+    let report = s.finish();
+    assert!(report.by_kernel.len() >= 2);
+    let table = render_table(&report, TableStyle::Compact);
+    assert!(
+        table.contains("site selection: groups FP32; kernels k*; dynamic weight"),
+        "{table}"
+    );
+    let per_kernel = table
+        .split("per kernel")
+        .nth(1)
+        .expect("a per-kernel section");
+    assert!(per_kernel.contains("k_init") && per_kernel.contains("k_main"));
+    let html = render_html(&report);
+    assert!(html.contains("<h3 id=\"table-kernels\">Outcomes per kernel</h3>"));
+    assert!(html.contains("<code>k_main</code>"));
+    assert!(html.contains("groups FP32; kernels k*; dynamic weight"));
+    let md = render_markdown(&report);
+    let md_kernels = md
+        .split("## Outcomes per kernel")
+        .nth(1)
+        .expect("a kernel table");
+    assert!(md_kernels.contains("`k_init`") && md_kernels.contains("`k_main`"));
+    let back = parse_json(&render_json(&report)).unwrap();
+    assert_eq!(back.by_kernel, report.by_kernel);
+    assert_eq!(back.meta.site_selection, report.meta.site_selection);
+    let runs: u64 = report.by_kernel.iter().map(|k| k.injections).sum();
+    assert_eq!(runs, report.total.injections);
+}

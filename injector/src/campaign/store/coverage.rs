@@ -242,6 +242,7 @@ mod tests {
                 model: Model::Iat,
                 index: i,
                 spec: spec(i as u32 + 2),
+                kernel: None,
             })
             .collect();
         CampaignPlan {
@@ -371,6 +372,53 @@ mod tests {
     }
 
     #[test]
+    fn a_schema_3_store_reads_without_kernels_and_gets_the_column_when_written() {
+        let dir = scratch("v3");
+        let path = dir.join("c.db");
+        let mut plan = plan();
+        for r in &mut plan.rows {
+            r.kernel = Some("k".into());
+        }
+        drop(CampaignStore::create(&path, &plan, None).unwrap());
+        assert_eq!(
+            CampaignStore::open_read_only(&path)
+                .unwrap()
+                .plan_rows(None)
+                .unwrap(),
+            plan.rows
+        );
+        // what gpufault wrote before schema 4: no kernel column in `plan`
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch(
+            "ALTER TABLE plan DROP COLUMN kernel; UPDATE meta SET value = '3' WHERE key = 'schema_version';
+             PRAGMA wal_checkpoint(TRUNCATE);",
+        )
+        .unwrap();
+        drop(c);
+        let before = std::fs::read(&path).unwrap();
+        let old: Vec<PlanRow> = plan
+            .rows
+            .iter()
+            .map(|r| PlanRow {
+                kernel: None,
+                ..r.clone()
+            })
+            .collect();
+        let store = CampaignStore::open_read_only(&path).unwrap();
+        assert_eq!(store.plan_rows(None).unwrap(), old);
+        drop(store);
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "a read changed the file"
+        );
+        let store = CampaignStore::open(&path).unwrap();
+        assert_eq!(version(&path), "4");
+        assert_eq!(store.plan_rows(None).unwrap(), old);
+        assert_eq!(store.meta().config, plan.config);
+    }
+
+    #[test]
     fn a_schema_2_store_is_read_unchanged_and_upgraded_when_written() {
         let dir = scratch("v2");
         let path = dir.join("c.db");
@@ -397,7 +445,7 @@ mod tests {
         assert_eq!(version(&path), "2");
 
         let mut store = CampaignStore::open(&path).unwrap();
-        assert_eq!(version(&path), "3");
+        assert_eq!(version(&path), STORE_SCHEMA_VERSION.to_string());
         let s = session(&mut store);
         let a = record(&plan.rows[0], true);
         assert!(store.insert_coverage(s, 0, &plan.rows[0], &a).unwrap());

@@ -103,6 +103,9 @@ pub struct StoredResult {
     pub worker: u32,
     /// When it was committed, RFC 3339 UTC.
     pub finished: String,
+    /// The kernel of the fault's site ([`PlanRow::kernel`]); `None` in stores from
+    /// before it was recorded.
+    pub kernel: Option<String>,
 }
 
 /// The header of a store.
@@ -339,6 +342,7 @@ impl CampaignStore {
             ("seed", config.seed.to_string()),
             ("sampling", config.sampling.name().to_string()),
             ("sampling_rules", config.rules.to_string()),
+            ("site_selection", config.sites.to_string()),
             ("device", config.device.clone()),
             ("profile", config.profile.clone()),
             ("input_seed", config.input_seed.to_string()),
@@ -393,8 +397,8 @@ impl CampaignStore {
         {
             let mut st = tx
                 .prepare(
-                    "INSERT INTO plan (subject, model, idx, spec, spec_json, sm)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO plan (subject, model, idx, spec, spec_json, sm, kernel)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
                 .map_err(e)?;
             for r in &plan.rows {
@@ -404,7 +408,8 @@ impl CampaignStore {
                     r.index as i64,
                     r.spec.to_string(),
                     r.spec.to_json(),
-                    r.spec.sm
+                    r.spec.sm,
+                    r.kernel
                 ])
                 .map_err(e)?;
             }
@@ -445,10 +450,10 @@ impl CampaignStore {
         };
         match schema_version(&conn, path)? {
             v if v == STORE_SCHEMA_VERSION => {}
-            v @ (1 | 2) if !read_only => {
+            v @ 1..=3 if !read_only => {
                 schema::upgrade(&mut conn, v).map_err(bad)?;
             }
-            v @ (1 | 2) => {
+            v @ 1..=3 => {
                 // Reading only: upgrade a private copy, leave the file as it is.
                 drop(conn);
                 let copy = upgraded_copy(path, v)?;
@@ -540,18 +545,19 @@ impl CampaignStore {
         shard: Option<Shard>,
     ) -> Result<Vec<PlanRow>, CampaignError> {
         let sql = if pending_only {
-            "SELECT p.subject, p.model, p.idx, p.spec_json FROM plan p
+            "SELECT p.subject, p.model, p.idx, p.spec_json, p.kernel FROM plan p
              JOIN cells c ON c.subject = p.subject AND c.model = p.model
              LEFT JOIN results r ON r.subject = p.subject AND r.model = p.model AND r.idx = p.idx
              WHERE r.idx IS NULL ORDER BY c.ord, p.idx"
         } else {
-            "SELECT p.subject, p.model, p.idx, p.spec_json FROM plan p
+            "SELECT p.subject, p.model, p.idx, p.spec_json, p.kernel FROM plan p
              JOIN cells c ON c.subject = p.subject AND c.model = p.model
              ORDER BY c.ord, p.idx"
         };
-        let rows: Vec<(String, String, i64, String)> = self.query(sql, |r| r.try_into())?;
+        type Row = (String, String, i64, String, Option<String>);
+        let rows: Vec<Row> = self.query(sql, |r| r.try_into())?;
         let mut out = Vec::new();
-        for (subject, model, idx, json) in rows {
+        for (subject, model, idx, json, kernel) in rows {
             let index = idx as u64;
             if !in_shard(shard, index) {
                 continue;
@@ -567,6 +573,7 @@ impl CampaignStore {
                 subject,
                 index,
                 spec,
+                kernel,
             });
         }
         Ok(out)
@@ -610,7 +617,8 @@ impl CampaignStore {
     pub fn results(&self) -> Result<Vec<StoredResult>, CampaignError> {
         let rows = self.query(
             "SELECT r.subject, r.model, r.idx, p.spec, r.outcome_json, r.activations,
-                    r.instructions, r.elapsed_us, r.error, p.sm, r.session, r.worker, r.finished
+                    r.instructions, r.elapsed_us, r.error, p.sm, r.session, r.worker, r.finished,
+                    p.kernel
              FROM results r
              JOIN plan p ON p.subject = r.subject AND p.model = r.model AND p.idx = r.idx
              JOIN cells c ON c.subject = r.subject AND c.model = r.model
@@ -633,6 +641,7 @@ impl CampaignStore {
                         r.get::<_, i64>(10)?,
                         r.get::<_, i64>(11)?,
                         r.get::<_, String>(12)?,
+                        r.get::<_, Option<String>>(13)?,
                     ),
                 ))
             },
@@ -640,7 +649,7 @@ impl CampaignStore {
         let mut out = Vec::new();
         for (
             (subject, model, idx, spec, outcome_json, activations, instructions),
-            (elapsed_us, error, sm, session, worker, finished),
+            (elapsed_us, error, sm, session, worker, finished, kernel),
         ) in rows
         {
             let outcome: Outcome = serde_json::from_str(&outcome_json).map_err(|e| {
@@ -664,6 +673,7 @@ impl CampaignStore {
                 session,
                 worker: worker as u32,
                 finished,
+                kernel,
             });
         }
         Ok(out)
@@ -1028,6 +1038,11 @@ impl CampaignStore {
             created: self.meta.created.clone(),
             sampling: c.sampling.name().to_string(),
             sampling_rules: c.rules.to_string(),
+            site_selection: if c.sites.is_default() {
+                String::new()
+            } else {
+                c.sites.to_string()
+            },
             workloads: c.subjects.iter().map(|s| s.name.clone()).collect(),
             models: c.models.iter().map(|m| m.id().to_string()).collect(),
             injections_per_cell: c.injections.per_cell(),

@@ -11,6 +11,10 @@
 //! Schema 3 adds the `coverage` table ([`COVERAGE_TABLE`]): one row per result of a
 //! coverage campaign (what the health check made of the fault); [`upgrade_v2`] adds it
 //! to a schema-2 store (nothing else changes, so injection campaigns read as before).
+//!
+//! Schema 4 adds the `kernel` column to `plan`: the kernel of the site each fault was
+//! drawn at (the per-kernel breakdown of reports); [`upgrade_v3`] adds it, empty, to an
+//! older store, whose reports then show its faults under `(not recorded)`.
 
 use super::super::config::CampaignConfig;
 use super::super::plan::plan_hash;
@@ -19,7 +23,7 @@ use crate::subject::{SubjectRef, WorkloadSubject};
 use rusqlite::{params, Connection};
 
 /// Version of the store's tables; older versions are upgraded, newer ones refused.
-pub const STORE_SCHEMA_VERSION: u32 = 3;
+pub const STORE_SCHEMA_VERSION: u32 = 4;
 
 /// The tables of schema 2 (a new store has these and [`COVERAGE_TABLE`]).
 pub(super) const SCHEMA: &str = "
@@ -52,6 +56,7 @@ CREATE TABLE plan (
     spec      TEXT NOT NULL,
     spec_json TEXT NOT NULL,
     sm        INTEGER NOT NULL,
+    kernel    TEXT,
     PRIMARY KEY (subject, model, idx),
     FOREIGN KEY (subject, model) REFERENCES cells (subject, model)
 );
@@ -208,12 +213,37 @@ pub(super) fn upgrade_v2(conn: &mut Connection) -> Result<(), String> {
     result.map_err(|e| format!("upgrading the store from schema 2: {e}"))
 }
 
-/// Upgrades a store of schema `from` (1 or 2) to [`STORE_SCHEMA_VERSION`].
+/// Adds the `kernel` column to the `plan` of a schema-3 store (a store upgraded from
+/// schema 1 has it already: its tables were made anew).
+pub(super) fn upgrade_v3(conn: &mut Connection) -> Result<(), String> {
+    let result = (|| -> Result<(), rusqlite::Error> {
+        let tx = conn.transaction()?;
+        let has: bool = tx.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('plan') WHERE name = 'kernel'",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has {
+            tx.execute_batch("ALTER TABLE plan ADD COLUMN kernel TEXT;")?;
+        }
+        tx.execute(
+            "UPDATE meta SET value = '4' WHERE key = 'schema_version'",
+            [],
+        )?;
+        tx.commit()
+    })();
+    result.map_err(|e| format!("upgrading the store from schema 3: {e}"))
+}
+
+/// Upgrades a store of schema `from` (1, 2 or 3) to [`STORE_SCHEMA_VERSION`].
 pub(super) fn upgrade(conn: &mut Connection, from: u32) -> Result<(), String> {
     if from == 1 {
         upgrade_v1(conn)?;
     }
-    upgrade_v2(conn)
+    if from <= 2 {
+        upgrade_v2(conn)?;
+    }
+    upgrade_v3(conn)
 }
 
 /// The schema-1 configuration: workload names instead of subjects.
@@ -277,7 +307,8 @@ pub(super) fn upgrade_v1(conn: &mut Connection) -> Result<CampaignConfig, String
             "DROP TABLE meta_unused; DROP TABLE sessions_unused;
              INSERT INTO cells_v2 SELECT workload, model, ord, size, candidate_sites,
                  exercised_sites, planned, note FROM cells;
-             INSERT INTO plan_v2 SELECT workload, model, idx, spec, spec_json, sm FROM plan;
+             INSERT INTO plan_v2 (subject, model, idx, spec, spec_json, sm)
+                 SELECT workload, model, idx, spec, spec_json, sm FROM plan;
              INSERT INTO targets_v2 SELECT session, worker, workload, model, golden_instructions,
                  dry_instructions, dry_wall_us, hang_instructions, hang_wall_us, created FROM targets;
              INSERT INTO results_v2 SELECT workload, model, idx, outcome, cause, slow, activations,

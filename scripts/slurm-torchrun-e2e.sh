@@ -275,6 +275,15 @@ steps.append((f"n2's rank gone (its torchrun and worker stopped in {stopped['dur
 failed = [t for t in glog_times("n1", r"failed \(exitcode") if t >= arrives]
 if failed:
     steps.append(("n1's worker failed (peer gone)", failed[0]))
+# design "fresh": n1's torchrun exits, n1's guard checks its GPU and starts a new one
+for name, cond in [
+    ("n1's torchrun exited", lambda e: e["event"] == "job_exited" and e["attempt"] == 0 and not e.get("done")),
+    ("n1's guard checked its GPU (after_exit)", lambda e: e["event"] == "checked" and e["purpose"] == "after_exit"),
+    ("n1's guard started a fresh torchrun", lambda e: e["event"] == "job_started" and e["attempt"] == 1),
+]:
+    e = first(n1, cond)
+    if e:
+        steps.append((name, e["unix"]))
 rdzv = [t for t in glog_times("n1", r"Rendezvous complete for workers") if t >= arrives]
 if rdzv:
     steps.append(("n1 re-rendezvous complete (world 1)", rdzv[0]))
@@ -284,7 +293,8 @@ for line in open(f"{w}/torchrun-n1.out"):
     if m:
         fs = m
         break
-steps.append(("n1's new worker started", float(fs[4])))
+# (its process start, from /proc, is off by up to 1 s: the kernel's boot time is whole seconds)
+steps.append(("n1's new worker joined its process group (import torch, init_process_group)", float(fs[5])))
 steps.append((f"first resumed step on n1 (step {fs[1]}, from checkpoint {fs[2]})", float(fs[3])))
 done = first(n1, lambda e: e["event"] == "guard_finished")
 steps.append(("job complete (n1's guard saw the marker)", done["unix"]))

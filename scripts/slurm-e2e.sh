@@ -77,17 +77,7 @@ slurm_packages || { fail "setup: apt-get install slurmctld slurmd slurm-client m
 # --- the cluster -------------------------------------------------------------------
 slurm_dir gpufault-slurm-e2e
 mkdir -p "$D"/{jobs,camp}
-teardown() {
-    trap - EXIT INT TERM
-    slurm_stop
-    if ((FAILED)) || [[ ${E2E_KEEP:-} == 1 ]]; then
-        echo "(kept: $D; logs in $D/log)"
-    else
-        rm -rf "$D"
-    fi
-    summary
-}
-trap teardown EXIT
+trap 'slurm_teardown "logs in $D/log"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 slurm_start gpufault-e2e
@@ -360,16 +350,7 @@ job_over() {
 }
 # ev NODE CONDITION EXPR: EXPR of the first event of NODE's guard where CONDITION holds
 # (Python, over the event `e`)
-ev() {
-    python3 - "$TRAIN/guard-$1.jsonl" "$2" "$3" <<'PY'
-import json, sys
-for line in open(sys.argv[1]):
-    e = json.loads(line)
-    if eval(sys.argv[2]):
-        print(eval(sys.argv[3]))
-        break
-PY
-}
+ev() { first_event "$TRAIN/guard-$1.jsonl" "$2" "$3"; }
 if wait_for 240 job_over; then
     check "training-standin: the job completed ($(tail -1 "$TRAIN/job.out" 2>/dev/null))" job_done "$JOB_T"
     FOUND=$(ev n1 "e['event']=='fault_detected'" "' '.join([e['source'], *e['devices'], str(e['unix'] > $T_ARRIVES)])")

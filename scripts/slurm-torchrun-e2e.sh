@@ -85,17 +85,7 @@ export OMP_NUM_THREADS=1 # per rank
 
 # --- the cluster -------------------------------------------------------------------------
 slurm_dir gpufault-slurm-torchrun
-teardown() {
-    trap - EXIT INT TERM
-    slurm_stop
-    if ((FAILED)) || [[ ${E2E_KEEP:-} == 1 ]]; then
-        echo "(kept: $D; logs in $D/log, each scenario's in $D/<scenario>)"
-    else
-        rm -rf "$D"
-    fi
-    summary
-}
-trap teardown EXIT
+trap 'slurm_teardown "logs in $D/log, each scenario'"'"'s in $D/<scenario>"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -166,17 +156,8 @@ export E2E_DIR=$D GPUFAULT TORCHRUN TRAINER LEDGER STEPS STEP_MS LAST_CALL
 export GPUS_n1="sim:h100#0 sim:h100#1" GPUS_n2="sim:h100#2 sim:h100#3"
 
 # ev NODE CONDITION EXPR: EXPR of the first event `e` of NODE's guard where CONDITION holds
-ev() {
-    python3 - "$W/guard-$1.jsonl" "$2" "$3" <<'PY'
-import json, sys
-for line in open(sys.argv[1]):
-    e = json.loads(line)
-    if eval(sys.argv[2]):
-        print(eval(sys.argv[3]))
-        break
-PY
-}
-# first_step NODE: "STEP WORLD RESUMED_FROM UNIX" of each first step the trainer printed there
+ev() { first_event "$W/guard-$1.jsonl" "$2" "$3"; }
+# first_steps NODE: "STEP WORLD RESUMED_FROM UNIX" of each first step the trainer printed there
 first_steps() { sed -n 's/^ddp_train.py: first step \([0-9]*\) rank [0-9]* world \([0-9]*\) resumed_from \([0-9]*\) unix \([0-9.]*\) .*/\1 \2 \3 \4/p' "$W/torchrun-$1.out"; }
 
 # two_node NAME TORCHRUN_RESTARTS: one scenario; W is its directory

@@ -11,6 +11,9 @@
 #                                LEDGER, HOOKLOG, HC_INTERVAL, FAULT
 #   slurm_stop                   scancel, every daemon stopped by its pidfile, then fails
 #                                (and kills) any process still working in $D
+#   slurm_teardown WHAT          the EXIT trap: slurm_stop, $D kept (after a failure or
+#                                with E2E_KEEP=1; WHAT says what is in it) or removed,
+#                                then the summary line
 #
 # Everything lives in $D: a private munged (its own key and socket), slurm.conf and
 # gres.conf, the state, spool and logs, the quarantine ledger, the hooks' configuration
@@ -80,6 +83,17 @@ slurm_stop() {
         fail "teardown: no process left after the daemons stopped" "$left"
         strays | while read -r pid _; do kill -9 "$pid" 2>/dev/null; done
     fi
+}
+
+slurm_teardown() { # slurm_teardown WHAT
+    trap - EXIT INT TERM
+    slurm_stop
+    if ((FAILED)) || [[ ${E2E_KEEP:-} == 1 ]]; then
+        echo "(kept: $D; $1)"
+    else
+        rm -rf "$D"
+    fi
+    summary
 }
 
 slurm_start() { # slurm_start CLUSTER

@@ -16,8 +16,8 @@
 # scripts/torchrun-e2e.sh, reused; ~5 GB, never part of scripts/test.sh), the Slurm
 # packages as scripts/slurm-e2e.sh installs them (scripts/lib/slurm.sh), then `cargo build
 # --release` of gpufault and of the `guard_log` example. The cluster is its own: a
-# temporary directory, its own munged and three random ports, so it can run while
-# scripts/slurm-e2e.sh runs (both then run slower on a small machine).
+# temporary directory, its own munged and three random ports, so it should be able to
+# run while scripts/slurm-e2e.sh runs (not tried; both would then run slower).
 #
 # Both "nodes" are this machine: the checkpoint directory is shared the way a cluster's
 # shared file system is; the rendezvous endpoint is n1's NodeAddr (127.0.0.1), so n1's

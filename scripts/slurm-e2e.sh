@@ -31,8 +31,11 @@
 #   epilog       a fault that arrives while a job runs → the node drained after the job
 #   campaign     scripts/slurm-campaign.sh as an array job, merged: the rows of the same
 #                campaign run on one machine
-#   training     sbatch -N2: n2's GPU turns faulty mid-run → n2 drained, the training
-#                resumed from its checkpoint on n1 and finished, nothing left on n2
+#   training-standin  sbatch -N2: n2's GPU turns faulty mid-run → n2 drained, the
+#                training resumed from its checkpoint on n1 and finished, nothing left on
+#                n2 (a stand-in: the trainer is one process on n1 and n2's rank a
+#                placeholder; a real rank per node with torchrun:
+#                scripts/slurm-torchrun-e2e.sh)
 #   timings      verdict → drained, prolog and health-check durations, fault → resumed
 #   processes    no job, step or hook process left behind
 # E2E_KEEP=1 keeps the temporary directory (logs, ledger, hook records) after a pass;
@@ -67,218 +70,17 @@ GPUFAULT=$(realpath -- "$GPUFAULT")
 [[ -x $GPUFAULT ]] || { fail "setup: no gpufault binary at $GPUFAULT"; summary; exit 1; }
 
 # --- packages ----------------------------------------------------------------------
-export PATH=$PATH:/usr/sbin:/sbin
-missing=()
-for tool_pkg in slurmctld:slurmctld slurmd:slurmd sbatch:slurm-client munged:munge python3:python3; do
-    tool=${tool_pkg%%:*}
-    command -v "$tool" >/dev/null 2>&1 || missing+=("${tool_pkg#*:}")
-done
-if ((${#missing[@]})); then
-    note "installing ${missing[*]} (apt-get)"
-    export DEBIAN_FRONTEND=noninteractive
-    { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } ||
-        { fail "setup: apt-get install ${missing[*]}"; summary; exit 1; }
-fi
+# shellcheck source=lib/slurm.sh
+source "$REPO/scripts/lib/slurm.sh" # slurm_packages, slurm_dir, slurm_start, slurm_stop, helpers
+slurm_packages || { fail "setup: apt-get install slurmctld slurmd slurm-client munge"; summary; exit 1; }
 
 # --- the cluster -------------------------------------------------------------------
-D=$(mktemp -d /tmp/gpufault-slurm-e2e.XXXXXX)
-chmod 755 "$D"
-mkdir -p "$D"/{munge/run,state,spool,log,dev,ledger,jobs,camp}
-export SLURM_CONF=$D/slurm.conf
-
-stop_pidfile() { # stop the daemon of a pidfile: TERM, up to 5 s, then KILL
-    local f=$1 pid
-    [[ -s $f ]] || return 0
-    pid=$(cat "$f")
-    [[ $pid =~ ^[0-9]+$ ]] || return 0
-    kill "$pid" 2>/dev/null || return 0
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-}
-# processes whose working directory is in $D, other than the daemons: what jobs,
-# steps and hooks would leave behind
-strays() {
-    local daemons=" " f p cwd
-    for f in "$D"/slurmctld.pid "$D"/slurmd-n1.pid "$D"/slurmd-n2.pid "$D"/munge/munged.pid; do
-        [[ -s $f ]] && daemons+="$(cat "$f") "
-    done
-    for p in /proc/[0-9]*; do
-        cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
-        [[ $cwd == "$D" || $cwd == "$D"/* ]] || continue
-        [[ $daemons == *" ${p#/proc/} "* ]] && continue
-        # slurmctld's own script runner
-        [[ $(cat "$p/comm" 2>/dev/null) == slurmscriptd && $daemons == *" $(awk '{print $4}' "$p/stat") "* ]] && continue
-        echo "${p#/proc/} $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | cut -c1-100)"
-    done
-}
-teardown() {
-    trap - EXIT INT TERM
-    if [[ -s $D/slurmctld.pid ]]; then
-        scancel --quiet --full --user=root 2>/dev/null || true
-    fi
-    stop_pidfile "$D/slurmd-n1.pid"
-    stop_pidfile "$D/slurmd-n2.pid"
-    stop_pidfile "$D/slurmctld.pid"
-    stop_pidfile "$D/munge/munged.pid"
-    local left
-    left=$(strays)
-    if [[ -n $left ]]; then
-        fail "teardown: no process left after the daemons stopped" "$left"
-        strays | while read -r pid _; do kill -9 "$pid" 2>/dev/null; done
-    fi
-    if ((FAILED)) || [[ ${E2E_KEEP:-} == 1 ]]; then
-        echo "(kept: $D; logs in $D/log)"
-    else
-        rm -rf "$D"
-    fi
-    summary
-}
-trap teardown EXIT
+slurm_dir gpufault-slurm-e2e
+mkdir -p "$D"/{jobs,camp}
+trap 'slurm_teardown "logs in $D/log"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# A private munged: its own key and socket in $D (the munge user must reach them).
-chown -R munge:munge "$D/munge"
-chmod 711 "$D/munge"
-chmod 755 "$D/munge/run"
-dd if=/dev/urandom of="$D/munge/munge.key" bs=1024 count=1 status=none
-chown munge:munge "$D/munge/munge.key"
-chmod 400 "$D/munge/munge.key"
-runuser -u munge -- munged --key-file="$D/munge/munge.key" \
-    --socket="$D/munge/run/munge.sock" --pid-file="$D/munge/munged.pid" \
-    --log-file="$D/munge/munged.log" --seed-file="$D/munge/munged.seed" ||
-    abort "munged" "$(tail -3 "$D/munge/munged.log" 2>/dev/null)"
-
-# Three free TCP ports on 127.0.0.1: slurmctld, slurmd n1, slurmd n2.
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for _ in $(seq 20); do
-    base=$((20000 + RANDOM % 30000))
-    port_free "$base" && port_free $((base + 1)) && port_free $((base + 2)) && break
-done
-
-for i in 0 1 2 3; do mknod "$D/dev/fakegpu$i" c 1 3; done
-
-# Hook wrappers: slurmd runs programs without arguments (and without PATH).
-HOOKS=$D/gpufault-slurm.toml
-for hook in prolog epilog healthcheck; do
-    cat >"$D/$hook.sh" <<EOF
-#!/bin/sh
-export GPUFAULT_SLURM_CONFIG=$HOOKS SLURM_CONF=$SLURM_CONF
-exec $GPUFAULT slurm $hook
-EOF
-    chmod 755 "$D/$hook.sh"
-done
-
-HC_INTERVAL=2
-cat >"$SLURM_CONF" <<EOF
-ClusterName=gpufault-e2e
-SlurmctldHost=localhost(127.0.0.1)
-SlurmctldPort=$base
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket=$D/munge/run/munge.sock,cred_expire=10
-SlurmUser=root
-SlurmdUser=root
-StateSaveLocation=$D/state
-SlurmdSpoolDir=$D/spool/%n
-SlurmctldPidFile=$D/slurmctld.pid
-SlurmdPidFile=$D/slurmd-%n.pid
-SlurmctldLogFile=$D/log/slurmctld.log
-SlurmdLogFile=$D/log/slurmd-%n.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-MpiDefault=none
-MailProg=/bin/true
-SwitchType=switch/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-GresTypes=gpu
-SchedulerType=sched/backfill
-SchedulerParameters=nohold_on_prolog_fail,sched_interval=2
-AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/none
-JobAcctGatherType=jobacct_gather/none
-ReturnToService=2
-Prolog=$D/prolog.sh
-Epilog=$D/epilog.sh
-HealthCheckProgram=$D/healthcheck.sh
-HealthCheckInterval=$HC_INTERVAL
-MinJobAge=600
-NodeName=n1 NodeHostname=localhost NodeAddr=127.0.0.1 Port=$((base + 1)) CPUs=2 Gres=gpu:2 Weight=10 State=UNKNOWN
-NodeName=n2 NodeHostname=localhost NodeAddr=127.0.0.1 Port=$((base + 2)) CPUs=2 Gres=gpu:2 Weight=1 State=UNKNOWN
-PartitionName=debug Nodes=n1,n2 Default=YES MaxTime=INFINITE State=UP
-EOF
-cat >"$D/gres.conf" <<EOF
-NodeName=n1 Name=gpu File=$D/dev/fakegpu[0-1]
-NodeName=n2 Name=gpu File=$D/dev/fakegpu[2-3]
-EOF
-
-# Each node its own virtual GPUs and node config: n1 has sim:h100#0 and #1, n2 #2 and
-# #3, and #3 has a permanent fault (a stuck bit of %tid.x in one warp slot of SM 5).
-FAULT="iat:sm=5,sp=1,warps=0x1,lanes=0x1,dim=x,mask=0x4,pol=sa1"
-echo '{"gpus": {}}' >"$D/n1.json"
-echo "{\"gpus\": {\"sim:h100#3\": {\"fault\": \"$FAULT\"}}}" >"$D/n2.json"
-LEDGER=$D/ledger/quarantine.json
-HOOKLOG=$D/log/hooks.jsonl
-cat >"$HOOKS" <<EOF
-ledger = "$LEDGER"
-log = "$HOOKLOG"
-timeout = 60
-
-[nodes.n1]
-gpus = ["sim:h100#0", "sim:h100#1"]
-node_config = "n1.json"
-
-[nodes.n2]
-gpus = ["sim:h100#2", "sim:h100#3"]
-node_config = "n2.json"
-EOF
-
-note "starting munged, slurmctld, slurmd n1, slurmd n2 in $D"
-slurmctld -f "$SLURM_CONF" -c -i || abort "slurmctld" "$(tail -3 "$D/log/slurmctld.log")"
-slurmd -f "$SLURM_CONF" -N n1 || abort "slurmd n1" "$(tail -3 "$D/log/slurmd-n1.log")"
-slurmd -f "$SLURM_CONF" -N n2 || abort "slurmd n2" "$(tail -3 "$D/log/slurmd-n2.log")"
-
-# --- helpers -----------------------------------------------------------------------
-now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"%.6f\", $1 }"; } # calc EXPR: floating-point arithmetic
-is() { awk "BEGIN { exit !($1) }"; }              # is EXPR: whether EXPR holds
-ms() { awk "BEGIN { printf \"%d\", ($1) * 1000 }"; } # ms SECONDS-EXPR
-# wait_for SECS CMD…: polls CMD every 0.1 s until it succeeds (0) or SECS pass (1).
-wait_for() {
-    local end
-    end=$(calc "$(now) + $1")
-    shift
-    until "$@"; do
-        is "$(now) > $end" && return 1
-        sleep 0.1
-    done
-}
-state() { scontrol show node "$1" | grep -o ' State=[^ ]*' | cut -d= -f2; }
-reason() { scontrol show node "$1" | sed -n 's/^ *Reason=\(.*\) \[[^]]*\]$/\1/p'; }
-drained() { [[ $(state "$1") == *DRAIN* ]]; }
-idle() { [[ $(state "$1") == IDLE ]]; }
-gf() { "$GPUFAULT" "$@"; }
-uuid_of() { # uuid_of DEVICE NODECONFIG
-    gf devices "$1" --node-config "$2" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["devices"][0]["uuid"])'
-}
-# hook records (JSON lines) matching a Python condition on `r`, one JSON per line
-records() {
-    python3 - "$HOOKLOG" "$1" <<'EOF'
-import json, sys
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    if eval(sys.argv[2]):
-        print(json.dumps(r))
-EOF
-}
-field() { python3 -c "import json,sys; r=json.loads(sys.stdin.readline()); print($1)"; }
-job_state() { scontrol show job "$1" 2>/dev/null | grep -o 'JobState=[^ ]*' | cut -d= -f2; }
-job_done() { [[ $(job_state "$1") == COMPLETED ]]; }
-ms_since() { ms "$(now) - $1"; }
-
-both_idle() { idle n1 && idle n2; }
-wait_for 30 both_idle || abort "nodes idle" "$(sinfo -N 2>&1)"
+slurm_start gpufault-e2e
 T=$(now)
 note "n1 and n2 idle"
 
@@ -498,12 +300,16 @@ else
     fail "campaign: the array campaign" "$(squeue 2>&1 | tail -5); $(cat "$CAMP"/*.out 2>/dev/null | tail -5)"
 fi
 
-# --- training: a guarded two-node job -------------------------------------------------
-note "training: sbatch -N2, one GPU per node; n2's GPU turns faulty while it trains"
-# gpufault train is one process: its data-parallel replicas run on the first node (n1)
-# over both nodes' virtual GPUs, under n1's guard; n2 runs its rank's step under n2's
-# own guard (a placeholder process for the rank). The fault arrives at one instant for
-# every process that loads n2's node config.
+# --- training-standin: a guarded two-node job, its trainer on n1 ----------------------
+note "training-standin: sbatch -N2, one GPU per node; n2's GPU turns faulty while it trains"
+# A stand-in for a rank per node: gpufault train is one process, so its data-parallel
+# replicas run on the first node (n1) over both nodes' virtual GPUs, under n1's guard;
+# n2 runs a placeholder (`sleep`) for its rank under n2's own guard — no training rank
+# runs on n2. It shows the Slurm side (n2 drained with the reason, the job finished on
+# n1 from its checkpoint, nothing left on n2) without PyTorch. The real thing, a torchrun
+# agent and worker per node in one gloo world: scripts/slurm-torchrun-e2e.sh (outside
+# this test: it needs the 5 GB PyTorch venv). The fault arrives at one instant for every
+# process that loads n2's node config.
 U2=$(uuid_of sim:h100#2 "$D/n2.json")
 TRAIN=$D/train
 mkdir -p "$TRAIN"
@@ -544,36 +350,27 @@ job_over() {
 }
 # ev NODE CONDITION EXPR: EXPR of the first event of NODE's guard where CONDITION holds
 # (Python, over the event `e`)
-ev() {
-    python3 - "$TRAIN/guard-$1.jsonl" "$2" "$3" <<'PY'
-import json, sys
-for line in open(sys.argv[1]):
-    e = json.loads(line)
-    if eval(sys.argv[2]):
-        print(eval(sys.argv[3]))
-        break
-PY
-}
+ev() { first_event "$TRAIN/guard-$1.jsonl" "$2" "$3"; }
 if wait_for 240 job_over; then
-    check "training: the job completed ($(tail -1 "$TRAIN/job.out" 2>/dev/null))" job_done "$JOB_T"
+    check "training-standin: the job completed ($(tail -1 "$TRAIN/job.out" 2>/dev/null))" job_done "$JOB_T"
     FOUND=$(ev n1 "e['event']=='fault_detected'" "' '.join([e['source'], *e['devices'], str(e['unix'] > $T_ARRIVES)])")
     found_after_arrival() { [[ $FOUND == *" sim:h100#2 True" ]]; }
-    check "training: n1's guard found n2's GPU faulty after the fault arrived ($FOUND)" found_after_arrival
-    check "training: the trainer was restarted on n1's GPU alone" \
+    check "training-standin: n1's guard found n2's GPU faulty after the fault arrived ($FOUND)" found_after_arrival
+    check "training-standin: the trainer was restarted on n1's GPU alone" \
         test "$(ev n1 "e['event']=='job_started' and e['attempt']==1" "e['devices']")" == "['sim:h100#0']"
     RESUMED=$(ev n1 "e['event']=='job_first_step' and e['attempt']==1" "e.get('resumed_from')")
     resumed() { [[ $RESUMED =~ ^[1-9][0-9]*$ ]]; }
-    check "training: it resumed from its checkpoint (step $RESUMED)" resumed
-    check "training: the guard judged the job complete by its completion marker (exit 0)" \
+    check "training-standin: it resumed from its checkpoint (step $RESUMED)" resumed
+    check "training-standin: the guard judged the job complete by its completion marker (exit 0)" \
         test "$(ev n1 "e['event']=='guard_finished'" "e['exit_code']")" == 0
     n2_reason_ok() { drained n2 && [[ $(reason n2) == "gpufault: "*"$U2"* ]]; }
-    check "training: n2 drained with a gpufault: reason naming its GPU ($(reason n2))" n2_reason_ok
-    check "training: n2's guard stopped its rank and exited 3 (too few GPUs: requeue elsewhere)" \
+    check "training-standin: n2 drained with a gpufault: reason naming its GPU ($(reason n2))" n2_reason_ok
+    check "training-standin: n2's guard stopped its rank and exited 3 (too few GPUs: requeue elsewhere)" \
         test "$(ev n2 "e['event']=='guard_finished'" "e['exit_code']")" == 3
     LEFT=$(comm -12 <(strays | sort) <(sleep 1; strays | sort))
-    check "training: nothing of the job left running on n1 or n2" test -z "$LEFT"
+    check "training-standin: nothing of the job left running on n1 or n2" test -z "$LEFT"
     [[ -z $LEFT ]] || echo "     $LEFT"
-    python3 - "$TRAIN/guard-n1.jsonl" "$T_ARRIVES" "${T_N2_DRAINED:-0}" <<'PY' || fail "training: the timeline"
+    python3 - "$TRAIN/guard-n1.jsonl" "$T_ARRIVES" "${T_N2_DRAINED:-0}" <<'PY' || fail "training-standin: the timeline"
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]
 arrives, drained = float(sys.argv[2]), float(sys.argv[3])
@@ -596,13 +393,13 @@ step = first(lambda e: e["event"] == "job_first_step" and e["attempt"] == 1)
 steps.append((f"first step resumed from checkpoint {step.get('resumed_from')}", step["first_step_unix"]))
 parts = [f"{name} +{round((t - prev) * 1000)} ms" for (name, t), (_, prev) in zip(steps[1:], steps)]
 total = round((step["first_step_unix"] - arrives) * 1000)
-line = "timing: training: " + "; ".join(parts) + f"; fault -> resumed on the healthy node {total} ms"
+line = "timing: training-standin: " + "; ".join(parts) + f"; fault -> resumed on the healthy node {total} ms"
 if drained:
     line += f"; fault -> n2 seen drained {round((drained - arrives) * 1000)} ms"
 print(line)
 PY
 else
-    fail "training: the job ended" "$(scontrol show job "$JOB_T" | grep -E 'JobState'); $(tail -3 "$TRAIN/train.out" 2>/dev/null)"
+    fail "training-standin: the job ended" "$(scontrol show job "$JOB_T" | grep -E 'JobState'); $(tail -3 "$TRAIN/train.out" 2>/dev/null)"
     scancel "$JOB_T" 2>/dev/null
 fi
 

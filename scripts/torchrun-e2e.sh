@@ -53,23 +53,9 @@ calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 is() { awk "BEGIN { exit !($1) }"; }
 
 # --- install: PyTorch from PyPI in a venv of its own -----------------------------------
-VENV=${GPUFAULT_TORCH_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/gpufault/torch-venv}
-MARK=$VENV/.gpufault-installed
-if [[ ! -f $MARK ]]; then
-    note "installing PyTorch from PyPI into $VENV (once; the CUDA wheels, ~5 GB)"
-    rm -rf "$VENV" # a partial install of an earlier try
-    mkdir -p "$(dirname "$VENV")"
-    T0=$(now)
-    if ! { python3 -m venv "$VENV" &&
-        "$VENV/bin/pip" install --no-input --disable-pip-version-check -q torch numpy; }; then
-        rm -rf "$VENV"
-        abort "pip install torch (PyPI)"
-    fi
-    "$VENV/bin/python" -c 'import torch' || { rm -rf "$VENV"; abort "import torch"; }
-    echo "installed $(date -u +%FT%TZ) in $(calc "$(now) - $T0") s" >"$MARK"
-fi
-TORCHRUN=$VENV/bin/torchrun
-note "venv $VENV: $(du -sh "$VENV" | cut -f1), torch $("$VENV/bin/python" -c 'import torch; print(torch.__version__)' 2>/dev/null), $(cat "$MARK")"
+# shellcheck source=lib/torch.sh
+source "$REPO/scripts/lib/torch.sh"
+torch_venv # sets VENV, TORCHRUN
 
 # --- the binaries -----------------------------------------------------------------------
 if [[ -z ${GPUFAULT:-} ]]; then

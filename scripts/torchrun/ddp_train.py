@@ -22,12 +22,23 @@ the contract in `docs/guard.md`, written the way a PyTorch user would write it:
   guard after a fault: checkpoints written after the last clean check of the faulty GPU
   are not trusted), else from the newest; rank 0 chooses (and deletes the newer ones:
   they belong to the abandoned run), every rank loads the same.
-- **Progress** (`GPUFAULT_PROGRESS_FILE`, `reports::guard::JobProgress`): rank 0
-  rewrites it whole (temporary file, rename) after every step, with the completion
-  marker `"done": true` after the final checkpoint.
+- **Progress** (`GPUFAULT_PROGRESS_FILE`, `reports::guard::JobProgress`): local rank 0
+  of every node rewrites its node's file whole (temporary file, rename) after every
+  step, with the completion marker `"done": true` after the final checkpoint: on several
+  nodes each node's guard watches its own file, and every guard must see the marker
+  (a guard that does not, restarts the job). On one node, local rank 0 is rank 0.
+- **Several nodes** (`--nnodes 1:2`, one guard and one torchrun per node): the ranks of
+  every node form one gloo world; the checkpoint directory must be one all nodes see (a
+  shared file system). When a node leaves, the others' workers fail in their next
+  collective and their torchrun agents re-rendezvous with the nodes left (or their
+  guards start a fresh torchrun): the workers start again and resume from the newest
+  checkpoint on the smaller world.
 
 It also writes, for the end-to-end script, one pid file per rank and attempt under
-`--pids` (to check that no worker of a stopped torchrun survives), and with
+`--pids` (to check that no worker of a stopped torchrun survives; a worker restarted in
+place by its torchrun agent adds `-restart-N`, torchrun's `TORCHELASTIC_RESTART_COUNT`),
+and prints one line when it finishes its first step (`first step` with the step, the
+world size, what it resumed from and the time: the multi-node timeline), and with
 `--stray-helper` rank 0 starts a helper that calls `os.setsid()` and ignores SIGTERM
 (what a careless data loader or logging daemon does): the guard must still kill it.
 
@@ -189,6 +200,7 @@ def main():
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     attempt = int(os.environ.get("GPUFAULT_RESTART_COUNT", "0"))
+    elastic_restart = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
     if a.global_batch % world:
         sys.exit(f"ddp_train.py: --global-batch {a.global_batch} is not divisible by the world size {world}")
     # the GPU this rank runs on: the LOCAL_RANK-th of those the guard made visible
@@ -200,7 +212,8 @@ def main():
     my_name = names[local_rank] if local_rank < len(names) else my_gpu
     if a.pids:
         os.makedirs(a.pids, exist_ok=True)
-        with open(os.path.join(a.pids, f"attempt-{attempt}-rank-{rank}.pid"), "w") as f:
+        again = f"-restart-{elastic_restart}" if elastic_restart else ""
+        with open(os.path.join(a.pids, f"attempt-{attempt}{again}-rank-{rank}.pid"), "w") as f:
             f.write(str(os.getpid()))
     if a.stray_helper and rank == 0:
         stray_helper(a.pids)
@@ -259,7 +272,7 @@ def main():
         progress["checkpoint_step"] = start  # the newest checkpoint on disk now
 
     def report(**fields):
-        if rank != 0 or not progress_file:
+        if local_rank != 0 or not progress_file:
             return
         progress.update(fields)
         write_atomic(progress_file, lambda f: f.write(json.dumps(progress).encode()), durable=False)
@@ -290,6 +303,8 @@ def main():
         fields = {"step": step, "loss": loss_value}
         if "first_step_unix" not in progress:
             fields["first_step_unix"] = time.time()
+            print(f"ddp_train.py: first step {step} rank {rank} world {world} resumed_from {start} "
+                  f"unix {fields['first_step_unix']:.3f} started {STARTED:.3f} joined {joined:.3f}", flush=True)
         report(**fields)
         rest = a.min_step_ms / 1e3 - (time.time() - t_step)
         if rest > 0:
@@ -299,15 +314,16 @@ def main():
     # the model's loss on the whole data set: what a fault-free run is compared with
     with torch.no_grad():
         full = float(torch.nn.functional.cross_entropy(net(x_all), y_all))
+    if rank == 0 and a.summary:
+        flat = torch.cat([p.detach().flatten() for p in net.parameters()])
+        summary = {"steps": a.steps, "world_size": world, "resumed_from": start or None,
+                   "last_loss": loss_value, "full_loss": full,
+                   "params": [float(v) for v in flat]}
+        write_atomic(a.summary, lambda f: f.write(json.dumps(summary).encode()), durable=True)
+    dist.barrier()  # the summary is written before any node's guard sees the marker
+    progress["checkpoint_step"] = a.steps
+    report(step=a.steps, done=True, loss=loss_value)  # local rank 0 of every node
     if rank == 0:
-        if a.summary:
-            flat = torch.cat([p.detach().flatten() for p in net.parameters()])
-            summary = {"steps": a.steps, "world_size": world, "resumed_from": start or None,
-                       "last_loss": loss_value, "full_loss": full,
-                       "params": [float(v) for v in flat]}
-            write_atomic(a.summary, lambda f: f.write(json.dumps(summary).encode()), durable=True)
-        progress["checkpoint_step"] = a.steps
-        report(step=a.steps, done=True, loss=loss_value)
         print(f"ddp_train.py: done: {a.steps} steps on {world} ranks ({', '.join(gpus)}), "
               f"resumed from {start or 'scratch'}, loss on the data set {full:.12f}", flush=True)
     dist.destroy_process_group()

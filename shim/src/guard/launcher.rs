@@ -142,4 +142,25 @@ mod tests {
             assert_eq!(text(&for_devices(&cmd(given), 3)), want, "{given}");
         }
     }
+
+    #[test]
+    fn a_multi_node_rendezvous_passes_through_unchanged() {
+        // one guard per node: only this node's worker count changes; the node range,
+        // the rendezvous (endpoint, id, its settings) and torchrun's own restarts are
+        // the same for every node and are never rewritten
+        let given = "torchrun --nnodes 1:2 --nproc-per-node 4 --max-restarts 1 \
+                     --rdzv-backend c10d --rdzv-endpoint 10.0.0.1:29400 --rdzv-id job-7 \
+                     --rdzv-conf is_host=0,last_call_timeout=5,keep_alive_interval=1 \
+                     train.py --nnodes 9";
+        let want = "torchrun --nnodes 1:2 --nproc-per-node 1 --max-restarts 1 \
+                    --rdzv-backend c10d --rdzv-endpoint 10.0.0.1:29400 --rdzv-id job-7 \
+                    --rdzv-conf is_host=0,last_call_timeout=5,keep_alive_interval=1 \
+                    train.py --nnodes 9";
+        assert_eq!(text(&for_devices(&cmd(given), 1)), text(&cmd(want)));
+        let given = "torchrun --nnodes=1:2 --rdzv-endpoint=10.0.0.1:29400 train.py";
+        assert_eq!(
+            text(&for_devices(&cmd(given), 2)),
+            "torchrun --nproc-per-node 2 --nnodes=1:2 --rdzv-endpoint=10.0.0.1:29400 train.py"
+        );
+    }
 }

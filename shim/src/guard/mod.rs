@@ -474,7 +474,8 @@ impl Guard<'_> {
 
     /// Watches the job until it completes, ends, gets a fault or the guard a signal.
     fn watch(&mut self, job: &mut Job, in_use: &[Dev], attempt: u32) -> WatchEnd {
-        let mut first_step = false;
+        // the process whose first step was logged (its start time, as it reported)
+        let mut first_step: Option<Option<f64>> = None;
         let mut checkpoint = None;
         let mut next_check = self.config.check_every.map(|d| Instant::now() + d);
         let mut running: Option<(Receiver<CheckResult>, Instant)> = None;
@@ -486,8 +487,8 @@ impl Guard<'_> {
             }
             let exited = !matches!(job.try_wait(), Ok(None));
             if let Some(p) = self.progress() {
-                if p.step > 0 && !first_step {
-                    first_step = true;
+                if is_new_first_step(first_step, &p) {
+                    first_step = Some(p.process_started_unix);
                     self.resumed_from = p.resumed_from;
                     self.log.emit(GuardEvent::JobFirstStep {
                         attempt,
@@ -704,6 +705,19 @@ fn faulty_of(devs: &[Dev], checks: &[DeviceCheck]) -> Vec<(Dev, String, Evidence
         .collect()
 }
 
+/// Whether `p` is the first step of a process of the job that has not been logged yet:
+/// the first step of this start (`logged` is `None`), or of a process that the launcher
+/// started again in place (torchrun `--max-restarts` ≥ 1 after a worker failed: the
+/// guard's command never exited, but a new worker, with a new `process_started_unix`,
+/// resumed from a checkpoint). Its `resumed_from` is then what the job runs from.
+fn is_new_first_step(logged: Option<Option<f64>>, p: &JobProgress) -> bool {
+    p.step > 0
+        && match logged {
+            None => true,
+            Some(started) => p.process_started_unix.is_some() && p.process_started_unix != started,
+        }
+}
+
 /// `SIGTERM`, `SIGINT`, …
 fn signal_name(sig: i32) -> String {
     nix::sys::signal::Signal::try_from(sig)
@@ -716,4 +730,39 @@ fn now_nanos() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progress(step: u64, started: Option<f64>) -> JobProgress {
+        serde_json::from_value(serde_json::json!({"step": step, "process_started_unix": started}))
+            .expect("a progress file")
+    }
+
+    #[test]
+    fn a_process_restarted_in_place_reports_a_new_first_step() {
+        // nothing logged yet: its first finished step is one, not step 0
+        assert!(!is_new_first_step(None, &progress(0, Some(10.0))));
+        assert!(is_new_first_step(None, &progress(1, Some(10.0))));
+        assert!(is_new_first_step(None, &progress(7, None)));
+        // the same process's later steps are not
+        assert!(!is_new_first_step(
+            Some(Some(10.0)),
+            &progress(40, Some(10.0))
+        ));
+        assert!(!is_new_first_step(Some(None), &progress(40, None)));
+        // a new worker of the same launcher (torchrun restarted it in place)
+        assert!(is_new_first_step(
+            Some(Some(10.0)),
+            &progress(461, Some(55.5))
+        ));
+        // ... but only once it finished a step, and only if it says when it started
+        assert!(!is_new_first_step(
+            Some(Some(10.0)),
+            &progress(0, Some(55.5))
+        ));
+        assert!(!is_new_first_step(Some(Some(10.0)), &progress(461, None)));
+    }
 }

@@ -593,6 +593,7 @@ fn one_faulty_gpu_per_model_is_faulty_with_its_sm_named_and_the_healthy_one_pass
                     site,
                     slots: Vec::new(),
                     warp_instructions: 0,
+                    thread_instructions: 0,
                 })
                 .collect(),
             launch: Default::default(),

@@ -68,6 +68,9 @@ pub struct ExercisedSite {
     pub slots: Vec<SlotLanes>,
     /// Warp-instructions executed at the site.
     pub warp_instructions: u64,
+    /// Thread-level executions (lanes whose guard was true, summed) of the site over the profiled run.
+    #[serde(default)]
+    pub thread_instructions: u64,
 }
 
 /// The candidate sites of one model in one workload, with where each ran.
@@ -124,8 +127,9 @@ pub fn profile_sites(
         launch.cover(l.grid, l.block);
     }
     let n = instrumented.sites.len();
-    // per site: (SM, warp slot) → (active lanes, executed lanes), and warp-instructions
-    type Ran = (BTreeMap<(u32, u32), (u32, u32)>, u64);
+    // per site: (SM, warp slot) → (active lanes, executed lanes), warp- and
+    // thread-instructions
+    type Ran = (BTreeMap<(u32, u32), (u32, u32)>, u64, u64);
     let mut per_site: Vec<Ran> = vec![Default::default(); n];
     // Per launch, every site's pc and the warp slots that ran it, in one pass each.
     for l in launches.iter().filter(|l| l.module == module) {
@@ -142,8 +146,12 @@ pub fn profile_sites(
             .collect();
         let wanted: Vec<u32> = found.iter().map(|&(_, pc)| pc).collect();
         for (&(i, pc), ran) in found.iter().zip(l.profile.slots_at(&wanted)) {
-            let (slots, warp_instructions) = &mut per_site[i];
+            let (slots, warp_instructions, thread_instructions) = &mut per_site[i];
             *warp_instructions += l.profile.warp_count(pc);
+            // the virtual GPU counts the lanes active at issue: for a guarded site also
+            // those whose guard was false (a transient fault drawn past the executed
+            // instances is then not activated, see `docs/fault-models.md`)
+            *thread_instructions += l.profile.thread_count(pc);
             for (sm, slot, active, executed) in ran {
                 let e = slots.entry((sm, slot)).or_default();
                 e.0 |= active;
@@ -152,7 +160,9 @@ pub fn profile_sites(
         }
     }
     let mut sites = Vec::with_capacity(n);
-    for (site, (slots, warp_instructions)) in instrumented.sites.iter().zip(per_site) {
+    for (site, (slots, warp_instructions, thread_instructions)) in
+        instrumented.sites.iter().zip(per_site)
+    {
         sites.push(ExercisedSite {
             site: site.clone(),
             slots: slots
@@ -165,6 +175,7 @@ pub fn profile_sites(
                 })
                 .collect(),
             warp_instructions,
+            thread_instructions,
         });
     }
     Ok(SiteProfile {
@@ -269,6 +280,12 @@ pub fn sample_with(
     let kind = model.kind();
     let per_sp = (profile.warp_slots / 4).max(1);
     let mr = rules.of(model);
+    if let Some(own) = kind.sampler() {
+        // a transient fault: drawn over the run's thread-instructions, whatever `sampling`
+        let mut spec = own(profile, &mr, rng)?;
+        SamplingRules::fix(&mr, &mut spec.params);
+        return Some(spec);
+    }
     let cx = Draw {
         rules: &mr,
         dims: profile.launch,
@@ -403,6 +420,7 @@ mod v1_pin {
                     })
                     .collect(),
                 warp_instructions: 100,
+                thread_instructions: 0,
             })
             .collect();
         let mut sites: Vec<ExercisedSite> = sites;

@@ -268,6 +268,7 @@ fn unprofiled(dev: &mut SimDevice, inst: &crate::instrument::Instrumented) -> Si
                 site: site.clone(),
                 slots: Vec::new(),
                 warp_instructions: 0,
+                thread_instructions: 0,
             })
             .collect(),
         launch: crate::rules::LaunchDims::default(),

@@ -168,6 +168,7 @@ pub fn instrument(module: &Module, model: Model) -> Result<Instrumented, Instrum
                     declared_twins = true;
                 }
                 let mut pass = Pass::new(kind, &f, &copied)?;
+                pass.site_base = sites.len();
                 match f.kind {
                     FunctionKind::Entry => {
                         let body = pass.kernel_body(&f)?;

@@ -20,12 +20,12 @@ const PREDS: [&str; 27] = [
     "p0", "p1", "p2", "p3", "p4", "p5", "q", "cp", "t", "true", "c0", "c1", "c2",
 ];
 const B16: [&str; 8] = ["and16", "or16", "xor16", "s16", "w0", "w1", "w2", "w3"];
-const B32: [&str; 20] = [
+const B32: [&str; 22] = [
     "u0", "u1", "u2", "and32", "or32", "xor32", "fm32", "op", "var", "am", "bl", "lane", "le",
-    "s32", "a32", "v0", "v1", "v2", "v3", "i32",
+    "s32", "a32", "v0", "v1", "v2", "v3", "i32", "site", "dest",
 ];
-const B64: [&str; 11] = [
-    "and64", "or64", "xor64", "fm64", "s64", "a64", "o64", "x0", "x1", "x2", "x3",
+const B64: [&str; 13] = [
+    "and64", "or64", "xor64", "fm64", "s64", "a64", "o64", "x0", "x1", "x2", "x3", "inst", "ctr",
 ];
 
 /// The pass over one function (kernel or device function) for one model.
@@ -44,6 +44,8 @@ pub(crate) struct Pass<'a> {
     copied: &'a HashSet<String>,
     /// The sites found so far.
     pub(crate) sites: Vec<Site>,
+    /// The number of sites the functions before this one hold in the module.
+    pub(super) site_base: usize,
     index: usize,
 }
 
@@ -81,8 +83,15 @@ impl<'a> Pass<'a> {
             call_params,
             copied,
             sites: Vec::new(),
+            site_base: 0,
             index: 0,
         })
+    }
+
+    /// The number the site being instrumented gets in the module: its index in
+    /// [`super::Instrumented::sites`].
+    pub(crate) fn site_number(&self) -> usize {
+        self.site_base + self.sites.len()
     }
 
     fn reg_decls(&self) -> Vec<Statement> {
@@ -106,9 +115,18 @@ impl<'a> Pass<'a> {
     }
 
     /// Every thread: on to the original body unless the descriptor is enabled and the
-    /// warp is on the faulty SM, sub-partition and warp slot.
-    fn prologue() -> Result<Vec<Statement>, InstrumentError> {
+    /// warp is on the faulty SM, sub-partition and warp slot (a transient model: unless
+    /// the descriptor is enabled; every warp runs its copy).
+    fn prologue(transient: bool) -> Result<Vec<Statement>, InstrumentError> {
         let (u0, u1, u2, p0) = (r("u0"), r("u1"), r("u2"), r("p0"));
+        if transient {
+            return code(&format!(
+                "{enabled}\
+                 setp.eq.u32 {p0}, {u0}, 0;\n\
+                 @{p0} bra.uni {ORIG_LABEL};\n",
+                enabled = DescField::Enabled.load(&u0),
+            ));
+        }
         code(&format!(
             "{enabled}\
              setp.eq.u32 {p0}, {u0}, 0;\n\
@@ -140,8 +158,8 @@ impl<'a> Pass<'a> {
         let (decls, rest) = Self::split(body);
         let mut out = decls;
         out.extend(self.reg_decls());
-        out.extend(Self::prologue()?);
         let kind = self.kind;
+        out.extend(Self::prologue(kind.transient())?);
         if let Some(code) = kind.faulty_warp(self, body)? {
             out.extend(code);
         } else {

@@ -97,14 +97,16 @@ pub struct SiteInfo {
     pub dims: u8,
     /// ims/imd/fu: the width in bits of the corrupted value (0 when not applicable).
     pub width: u32,
-    /// ial: the instruction is guarded (lane-on applies).
+    /// ial: the instruction is guarded (lane-on applies); tbf1/tbf2: the instruction is
+    /// guarded (the profile's thread count includes lanes whose guard was false).
     pub guarded: bool,
     /// ial: the instruction writes an ALU result (lane-off applies).
     pub lane_off: bool,
     /// imd: the store's space: `s`, `l` or `g` (global and generic).
     pub space: Option<char>,
     /// ira: the variant ids (`field * 4 + bit`) that apply; ioc: the indices in
-    /// [`crate::SUBSTITUTES`] of the valid substitutes.
+    /// [`crate::SUBSTITUTES`] of the valid substitutes; tbf1/tbf2: the width in bits of
+    /// each destination register (one for a scalar, one per element of a vector).
     pub variants: Vec<u32>,
     /// ims: the site reads `%ntid`/`%nctaid` (a site of `src=all` only; campaigns draw
     /// it only when their rules fix `ims.src=all`).

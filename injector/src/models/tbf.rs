@@ -311,6 +311,7 @@ impl FaultModel for Tbf {
         };
         cx.info.width = dests.iter().map(|d| d.1).max().unwrap_or(0);
         cx.info.variants = dests.iter().map(|d| d.1).collect();
+        cx.info.guarded = i.guard.is_some();
         let k = cx.site_number();
         let skip = format!("$__gf_t{k}");
         let (p1, p2, p3) = (r("p1"), r("p2"), r("p3"));

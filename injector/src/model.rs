@@ -4,7 +4,8 @@
 //! (`models::FaultModel`): its definition and parameters, its descriptor encoding, the
 //! code it adds to an instrumented module, and how campaigns draw it. The registry below
 //! names every model once — its [`Model`] variant, its typed parameters ([`Params`]) and
-//! its module — so adding a model is one new module and one line here.
+//! its module — so adding a model is one new module and one line here, in the list of
+//! permanent or of transient models.
 
 use crate::models::{self, FaultModel};
 use crate::params::ParamSet;

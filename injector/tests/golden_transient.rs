@@ -455,6 +455,12 @@ fn coverage_campaigns_refuse_transient_models() {
         e.contains("--models") && e.contains("`tbf2` is a transient fault model"),
         "{e}"
     );
+    // nor does a faulty virtual GPU carry one
+    let spec = FaultSpec::parse("tbf1:site=0,inst=0,mask=0x1").unwrap();
+    let e = injector::platform_with_fault(&"sim:h100#1".parse().unwrap(), &spec)
+        .err()
+        .unwrap();
+    assert!(e.contains("`tbf1` is a transient fault model"), "{e}");
     // `all` is the permanent models
     assert!(!injector::parse_models("all")
         .unwrap()

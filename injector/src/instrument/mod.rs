@@ -6,7 +6,8 @@
 //! <the kernel's own top-level declarations, hoisted>
 //! <registers of the pass (%__gf_*)>
 //! prologue   — every thread: is the descriptor enabled? is this warp on the faulty SM,
-//!              sub-partition and warp slot? If not: bra.uni $__gf_orig
+//!              sub-partition and warp slot? If not: bra.uni $__gf_orig (a transient
+//!              model: only "enabled?"; every warp runs the copy)
 //! setup      — faulty warps only: lane-selection predicate, masks, model predicates
 //! copy       — faulty warps only: the kernel body with the model's code at every site
 //! $__gf_orig:
@@ -14,7 +15,7 @@
 //! ```
 //!
 //! The site check compares `%smid`, `%warpid % 4`, the warp-slot bit (`%warpid / 4`)
-//! and, per instruction, the lane bit with the *fault descriptor*, a 64-byte module
+//! and, per instruction, the lane bit with the *fault descriptor*, an 88-byte module
 //! global `__gpufault_desc` the host writes before each launch (layout:
 //! [`crate::Descriptor`]). A disabled descriptor costs every thread three instructions
 //! (load, compare, branch). Device functions get an instrumented twin (`name__gf`) that

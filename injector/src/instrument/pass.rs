@@ -44,6 +44,8 @@ pub(crate) struct Pass<'a> {
     copied: &'a HashSet<String>,
     /// The sites found so far.
     pub(crate) sites: Vec<Site>,
+    /// Copy without the model's site code (and without counting instructions).
+    plain: bool,
     /// The number of sites the functions before this one hold in the module.
     pub(super) site_base: usize,
     index: usize,
@@ -83,6 +85,7 @@ impl<'a> Pass<'a> {
             call_params,
             copied,
             sites: Vec::new(),
+            plain: false,
             site_base: 0,
             index: 0,
         })
@@ -164,7 +167,7 @@ impl<'a> Pass<'a> {
             out.extend(code);
         } else {
             out.extend(self.setup()?);
-            let copy = self.copy(&rest)?;
+            let copy = self.body_copy(&rest)?;
             out.extend(copy);
             out.extend(code("ret;")?);
             out.extend(kind.epilogue()?);
@@ -180,7 +183,7 @@ impl<'a> Pass<'a> {
         let mut out = decls;
         out.extend(self.reg_decls());
         out.extend(self.setup()?);
-        out.extend(self.copy(&rest)?);
+        out.extend(self.body_copy(&rest)?);
         out.extend(self.kind.epilogue()?);
         Ok(out)
     }
@@ -250,6 +253,87 @@ impl<'a> Pass<'a> {
         code(&s)
     }
 
+    /// The copy of a body a faulty warp runs: [`Pass::copy`], or for a transient model
+    /// [`Pass::segmented_copy`].
+    fn body_copy(&mut self, body: &[Statement]) -> Result<Vec<Statement>, InstrumentError> {
+        if self.kind.transient() && !has_nested_label(body) {
+            self.segmented_copy(body)
+        } else {
+            self.copy(body)
+        }
+    }
+
+    /// The copy of a body for a transient model, whose fault sits at one site: cut at its
+    /// top-level labels into segments, each segment twice — instrumented, and plain (as
+    /// the original) —, and at the segment's start a check whether the descriptor's
+    /// site is one of the segment's (three instructions) that sends the warp to the
+    /// plain version when it is not. Branches target segment starts, so every entry
+    /// into a segment checks:
+    ///
+    /// ```text
+    /// $L__gf:   site - first > count - 1 (unsigned)?  bra $__gf_p<first>
+    ///           <segment with the model's code at its sites>
+    ///           bra $__gf_e<first>
+    /// $__gf_p<first>:
+    ///           <segment as the original>
+    /// $__gf_e<first>:
+    /// ```
+    fn segmented_copy(&mut self, body: &[Statement]) -> Result<Vec<Statement>, InstrumentError> {
+        let mut out = Vec::with_capacity(body.len() * 3);
+        let mut start = 0;
+        while start < body.len() {
+            let mut end = start + 1;
+            while end < body.len() && !matches!(body[end], Statement::Label(_)) {
+                end += 1;
+            }
+            let seg = &body[start..end];
+            let (label, stmts) = match seg.first() {
+                Some(Statement::Label(l)) => (Some(l), &seg[1..]),
+                _ => (None, seg),
+            };
+            if let Some(l) = label {
+                out.push(Statement::Label(self.label(l).into()));
+            }
+            let first = self.site_number();
+            let index = self.index;
+            let instrumented = self.copy(stmts)?;
+            let n = self.site_number() - first;
+            let after = self.index;
+            self.index = index;
+            self.plain = true;
+            let plain = self.copy(stmts);
+            self.plain = false;
+            self.index = after;
+            let plain = plain?;
+            if n == 0 {
+                out.extend(plain);
+            } else {
+                let (u2, p0) = (r("u2"), r("p0"));
+                out.extend(code(&format!(
+                    "sub.u32 {u2}, {site}, {first};
+                     setp.gt.u32 {p0}, {u2}, {last};
+                     @{p0} bra.uni $__gf_p{first};
+",
+                    site = r("site"),
+                    last = n - 1,
+                ))?);
+                out.extend(instrumented);
+                out.extend(code(&format!(
+                    "bra.uni $__gf_e{first};
+$__gf_p{first}:
+"
+                ))?);
+                out.extend(plain);
+                out.extend(code(&format!(
+                    "$__gf_e{first}:
+"
+                ))?);
+            }
+            start = end;
+        }
+        Ok(out)
+    }
+
     /// The instrumented copy of a body (top-level declarations removed).
     fn copy(&mut self, body: &[Statement]) -> Result<Vec<Statement>, InstrumentError> {
         let mut out = Vec::with_capacity(body.len() * 2);
@@ -263,6 +347,10 @@ impl<'a> Pass<'a> {
                     self.index += 1;
                     self.info = SiteInfo::default();
                     let kind = self.kind;
+                    if self.plain {
+                        out.push(Statement::Inst(i));
+                        continue;
+                    }
                     match kind.site(self, &i)? {
                         Some(stmts) => {
                             let info = std::mem::take(&mut self.info);
@@ -393,6 +481,19 @@ fn collect_call_params(body: &[Statement], nested: bool, out: &mut HashSet<Strin
             _ => {}
         }
     }
+}
+
+/// Whether a block nested in `body` holds a label (a segmented copy would duplicate it).
+fn has_nested_label(body: &[Statement]) -> bool {
+    fn any_label(b: &[Statement]) -> bool {
+        b.iter().any(|s| match s {
+            Statement::Label(_) => true,
+            Statement::Block(inner) => any_label(inner),
+            _ => false,
+        })
+    }
+    body.iter()
+        .any(|s| matches!(s, Statement::Block(b) if any_label(b)))
 }
 
 fn collect_labels(body: &[Statement], out: &mut HashMap<String, String>) {

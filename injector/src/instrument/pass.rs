@@ -188,9 +188,25 @@ impl<'a> Pass<'a> {
         Ok(out)
     }
 
-    /// Faulty warps only: the lane predicate, masks and model predicates.
+    /// Faulty warps only: the lane predicate, masks and model predicates (a transient
+    /// model, which every warp runs: the XOR masks, the lane and `true` only).
     fn setup(&self) -> Result<Vec<Statement>, InstrumentError> {
         let g = |n: &str| r(n);
+        if self.kind.transient() {
+            let (lane, xor64) = (g("lane"), g("xor64"));
+            return code(&format!(
+                "mov.u32 {lane}, %laneid;\n\
+                 {xor}\
+                 cvt.u32.u64 {xor32}, {xor64};\n\
+                 cvt.u16.u64 {xor16}, {xor64};\n\
+                 setp.eq.u32 {tru}, {lane}, {lane};\n{model}",
+                xor = DescField::Xor.load(&xor64),
+                xor32 = g("xor32"),
+                xor16 = g("xor16"),
+                tru = g("true"),
+                model = self.kind.setup(),
+            ));
+        }
         let (u0, u1, u2, sel) = (g("u0"), g("u1"), g("u2"), g("sel"));
         let (and64, or64, xor64, fm64) = (g("and64"), g("or64"), g("xor64"), g("fm64"));
         let mut s = format!(

@@ -9,7 +9,8 @@
 //!   copy of the body                        lanes whose guard holds:
 //!                                             c = atom.add(desc.counter, 1)
 //!                                             c == instance?  xor the dest with the mask
-//!                                           count the activation; skip:
+//!                                             and count the activation
+//!                                           skip:
 //! ```
 //!
 //! The counter lives in the descriptor, which the host writes (counter 0) before each
@@ -19,7 +20,7 @@
 
 use super::{FaultModel, Sampler};
 use crate::descriptor::{DescField, Descriptor};
-use crate::instrument::{code, count, name_op, r, with_inst, InstrumentError, Pass, Site};
+use crate::instrument::{code, name_op, r, with_inst, InstrumentError, Pass, Site, COUNT_SYMBOL};
 use crate::model::{Model, Params};
 use crate::params::{out_of_range, param_set, parse_u64, Codec, Mask};
 use crate::rules::{Draw, LaneRule, ModelRules, WarpRule};
@@ -335,8 +336,8 @@ impl FaultModel for Tbf {
                 x = r(&format!("xor{w}")),
             );
         }
-        post += &count(&p2);
-        post += &format!("{skip}:\n");
+        // one thread of the whole run flips: its increment is the one warp-instruction
+        post += &format!("@{p2} red.global.add.u64 [{COUNT_SYMBOL}], 1;\n{skip}:\n");
         Ok(Some(with_inst(vec![], i.clone(), code(&post)?)))
     }
 

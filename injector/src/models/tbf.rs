@@ -3,13 +3,14 @@
 //! its destination flipped after it executes; every other instance is untouched.
 //!
 //! ```text
-//! every warp (descriptor enabled)         the copy, at each candidate site K:
-//!   prologue: enabled? else original        <the instruction>
-//!   setup: site, dest, instance             site == K?          else skip
-//!   copy of the body                        lanes whose guard holds:
-//!                                             c = atom.add(desc.counter, 1)
-//!                                             c == instance?  xor the dest with the mask
-//!                                             and count the activation
+//! every warp (descriptor enabled)         the copy, cut at its labels into segments:
+//!   prologue: enabled? else original        site in this segment?   else its plain twin
+//!   setup: lane, masks, site, dest, inst    at each site K:  <the instruction>
+//!   copy of the body (segmented)              site == K?             else skip
+//!                                             lanes whose guard holds:
+//!                                               c = atom.add(desc.counter, 1)
+//!                                               c == inst?  xor dest with the mask,
+//!                                                           count the activation
 //!                                           skip:
 //! ```
 //!

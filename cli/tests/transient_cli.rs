@@ -33,7 +33,9 @@ fn vecadd_add_site() -> usize {
 fn one_flip_of_the_sign_of_one_sum_is_one_wrong_element() {
     let site = vecadd_add_site();
     let spec = format!("tbf1:site={site},inst=77,mask=0x80000000");
-    let o = run(&["run", "vecadd", "--device", "sim", "--fault", &spec, "--json"]);
+    let o = run(&[
+        "run", "vecadd", "--device", "sim", "--fault", &spec, "--json",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["fault"], spec.as_str());
@@ -42,11 +44,18 @@ fn one_flip_of_the_sign_of_one_sum_is_one_wrong_element() {
     assert_eq!(v["activations"], 1);
     // an instance past the site's executions is never activated
     let spec = format!("tbf1:site={site},inst=99999999,mask=0x1");
-    let o = run(&["run", "vecadd", "--device", "sim", "--fault", &spec, "--json"]);
+    let o = run(&[
+        "run", "vecadd", "--device", "sim", "--fault", &spec, "--json",
+    ]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["outcome"]["kind"], "not_activated", "{v}");
     // a transient fault has no SM
-    let o = run(&["run", "vecadd", "--fault", "tbf2:sm=1,site=0,inst=0,mask=0x3"]);
+    let o = run(&[
+        "run",
+        "vecadd",
+        "--fault",
+        "tbf2:sm=1,site=0,inst=0,mask=0x3",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert_contains(&stderr(&o), "`sm` does not apply to model `tbf2`");
 }
@@ -89,7 +98,9 @@ fn a_campaign_of_transient_faults_runs_and_reports_and_coverage_refuses_it() {
         .collect();
     assert_eq!(specs.len(), 24);
     assert!(
-        specs.iter().all(|s| s.starts_with("tbf") && s.contains(",inst=")),
+        specs
+            .iter()
+            .all(|s| s.starts_with("tbf") && s.contains(",inst=")),
         "{specs:?}"
     );
     let cov = dir.join("cov.db");

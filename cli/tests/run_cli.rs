@@ -72,7 +72,11 @@ fn bad_input_names_the_problem_and_exits_2() {
 fn models_and_workloads_are_listed() {
     let o = run(&["models", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 14);
+    assert_eq!(
+        v.as_array().unwrap().len(),
+        16,
+        "14 permanent and 2 transient models"
+    );
     let o = run(&["workloads", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert!(v.as_array().unwrap().len() >= 16);

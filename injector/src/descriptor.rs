@@ -1,4 +1,4 @@
-//! The fault descriptor: the 64 bytes the host writes into an instrumented module's
+//! The fault descriptor: the 88 bytes the host writes into an instrumented module's
 //! `__gpufault_desc` global before each launch, and its layout.
 //!
 //! The layout is defined once, by [`DescField`]: its order and each field's width give
@@ -9,7 +9,7 @@
 use crate::instrument::DESC_SYMBOL;
 use crate::spec::{FaultSpec, Policy};
 
-/// The bytes of the fault descriptor global `__gpufault_desc` (64 bytes, little-endian).
+/// The bytes of the fault descriptor global `__gpufault_desc` (88 bytes, little-endian).
 ///
 /// | offset | type | field |
 /// |---|---|---|
@@ -26,6 +26,13 @@ use crate::spec::{FaultSpec, Policy};
 /// | 52 | u32 | variant (model-specific, see [`Descriptor::variant`]) |
 /// | 56 | u32 | force flag |
 /// | 60 | u32 | reserved (0) |
+/// | 64 | u32 | transient: the site's number in the module ([`crate::Site`] order) |
+/// | 68 | u32 | transient: the destination register (element of a vector) flipped |
+/// | 72 | u64 | transient: the instance, 0-based, among the site's thread-level executions |
+/// | 80 | u64 | transient: the instance counter the device increments (the host writes 0) |
+///
+/// The permanent models read the fields up to offset 60; the transient models (`tbf1`,
+/// `tbf2`) read `enabled`, the XOR mask and the four fields from offset 64.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Descriptor {
     /// Enabled flag.
@@ -54,6 +61,15 @@ pub struct Descriptor {
     pub variant: u32,
     /// Force flag (iat/iaw/iac).
     pub force: u32,
+    /// Transient models: the number of the site (its index in
+    /// [`crate::Instrumented::sites`]).
+    pub site: u32,
+    /// Transient models: which destination register of the site is flipped (0 for a
+    /// scalar destination, the element of a vector one).
+    pub dest: u32,
+    /// Transient models: which thread-level execution of the site is flipped, counting
+    /// from 0 over every launch of the module in the run.
+    pub instance: u64,
 }
 
 /// Size of the descriptor global in bytes.
@@ -88,11 +104,21 @@ pub enum DescField {
     Force,
     /// Reserved (always 0).
     Reserved,
+    /// Transient models: the site's number.
+    Site,
+    /// Transient models: the destination register flipped.
+    Dest,
+    /// Transient models: the instance flipped.
+    Instance,
+    /// Transient models: the count of the site's executions so far; the device adds 1
+    /// per thread-level execution (`atom.global.add`), the host writes 0 with every
+    /// descriptor.
+    Counter,
 }
 
 impl DescField {
     /// Every field, in layout order: each starts where the one before it ends.
-    pub const ALL: [DescField; 13] = [
+    pub const ALL: [DescField; 17] = [
         DescField::Enabled,
         DescField::Sm,
         DescField::Sp,
@@ -106,15 +132,23 @@ impl DescField {
         DescField::Variant,
         DescField::Force,
         DescField::Reserved,
+        DescField::Site,
+        DescField::Dest,
+        DescField::Instance,
+        DescField::Counter,
     ];
 
     /// Where the last field ends: the descriptor's size.
-    const END: usize = DescField::Reserved.offset() + DescField::Reserved.bytes();
+    const END: usize = DescField::Counter.offset() + DescField::Counter.bytes();
 
     /// Width in bytes (4 or 8).
     pub const fn bytes(self) -> usize {
         match self {
-            DescField::And | DescField::Or | DescField::Xor => 8,
+            DescField::And
+            | DescField::Or
+            | DescField::Xor
+            | DescField::Instance
+            | DescField::Counter => 8,
             _ => 4,
         }
     }
@@ -158,7 +192,10 @@ impl DescField {
             DescField::Op => d.op.into(),
             DescField::Variant => d.variant.into(),
             DescField::Force => d.force.into(),
-            DescField::Reserved => 0,
+            DescField::Reserved | DescField::Counter => 0,
+            DescField::Site => d.site.into(),
+            DescField::Dest => d.dest.into(),
+            DescField::Instance => d.instance,
         }
     }
 
@@ -247,7 +284,7 @@ mod tests {
         assert_eq!(&b[20..24], &2u32.to_le_bytes());
         assert_eq!(&b[24..32], &(!4u64).to_le_bytes());
         assert_eq!(&b[32..48], &[0u8; 16]);
-        assert_eq!(Descriptor::disabled().to_bytes(), [0u8; 64]);
+        assert_eq!(Descriptor::disabled().to_bytes(), [0u8; DESCRIPTOR_BYTES]);
         // all-lane models ignore the lane mask
         let w = FaultSpec::parse("iaw:sm=0,lanes=0x1").unwrap();
         assert_eq!(Descriptor::from_spec(&w).lanes, u32::MAX);
@@ -256,7 +293,7 @@ mod tests {
 
     #[test]
     fn fields_tile_the_descriptor_and_each_lands_at_its_offset() {
-        assert_eq!(DESCRIPTOR_BYTES, 64);
+        assert_eq!(DESCRIPTOR_BYTES, 88);
         let mut end = 0;
         for f in DescField::ALL {
             assert_eq!(
@@ -282,6 +319,9 @@ mod tests {
             op: 0xaa,
             variant: 0xbb,
             force: 0xcc,
+            site: 0xdd,
+            dest: 0xee,
+            instance: 0xf1,
         };
         let b = d.to_bytes();
         for f in DescField::ALL {

@@ -39,9 +39,23 @@ impl FaultFactory for InjectorFaults {
         target: &FaultTarget<'_>,
     ) -> Result<Arc<dyn ModuleTransform>, BoxError> {
         let spec = FaultSpec::parse(fault)?;
+        if let Some(why) = transient(&spec) {
+            return Err(why.into());
+        }
         spec.check_device(target.sms, target.warp_slots)?;
         Ok(Arc::new(PermanentFault::new(spec)))
     }
+}
+
+/// Why a GPU cannot carry `fault`, when it is a transient one.
+fn transient(fault: &FaultSpec) -> Option<String> {
+    fault.model.is_transient().then(|| {
+        format!(
+            "`{}` is a transient fault model (one instance of one instruction of one run): a \
+             GPU carries permanent faults; inject it with `gpufault run --fault` or a campaign",
+            fault.model
+        )
+    })
 }
 
 /// A platform on which the one GPU `gpu` carries `fault` from its first load: a virtual
@@ -53,6 +67,9 @@ pub fn platform_with_fault(
     gpu: &gpu::DeviceSpec,
     fault: &FaultSpec,
 ) -> Result<gpu::Platform, String> {
+    if let Some(why) = transient(fault) {
+        return Err(why);
+    }
     let base = gpu::Platform::new().with_fault_factory(Arc::new(InjectorFaults));
     match gpu {
         gpu::DeviceSpec::Cuda(sel) => Ok(base.with_injected_fault(

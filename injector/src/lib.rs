@@ -87,7 +87,7 @@ pub use instrument::{
 pub use kernel::{KernelSubject, KERNEL_KIND};
 pub use model::{
     FuParams, IalMode, IalParams, IdParams, IioParams, IioVar, ImdMode, ImdParams, ImsParams,
-    ImsSrc, IocParams, IrParams, IraParams, Model, NoParams, Params, WvParams,
+    ImsSrc, IocParams, IrParams, IraParams, Model, NoParams, Params, TbfParams, WvParams,
 };
 pub use rules::{
     rule_keys, LaneRule, LaunchDims, MaskRule, ModelRules, PolRule, RuleError, RuleOverride,

@@ -4,7 +4,8 @@
 //! (`models::FaultModel`): its definition and parameters, its descriptor encoding, the
 //! code it adds to an instrumented module, and how campaigns draw it. The registry below
 //! names every model once — its [`Model`] variant, its typed parameters ([`Params`]) and
-//! its module — so adding a model is one new module and one line here.
+//! its module — so adding a model is one new module and one line here, in the list of
+//! permanent or of transient models.
 
 use crate::models::{self, FaultModel};
 use crate::params::ParamSet;
@@ -21,21 +22,36 @@ pub use crate::models::ims::{ImsParams, ImsSrc};
 pub use crate::models::ioc::IocParams;
 pub use crate::models::ir::IrParams;
 pub use crate::models::ira::IraParams;
+pub use crate::models::tbf::TbfParams;
 pub use crate::models::wv::WvParams;
 
 /// Generates [`Model`], [`Model::ALL`], the dispatch to each model's module and
 /// [`Params`] from the registry: one line per model.
 macro_rules! registry {
-    ($( $(#[$doc:meta])* $variant:ident($params:ty) => $kind:expr, )*) => {
-        /// A permanent-fault model of a GPU control unit, by its SC'23 / NVBitPERfi id.
+    (
+        permanent { $( $(#[$pdoc:meta])* $pvariant:ident($pparams:ty) => $pkind:expr, )* }
+        transient { $( $(#[$tdoc:meta])* $tvariant:ident($tparams:ty) => $tkind:expr, )* }
+    ) => {
+        registry!(@gen
+            [$( $pvariant )*] [$( $tvariant )*]
+            $( $(#[$pdoc])* $pvariant($pparams) => $pkind, )*
+            $( $(#[$tdoc])* $tvariant($tparams) => $tkind, )*
+        );
+    };
+    (@gen [$( $perm:ident )*] [$( $trans:ident )*]
+        $( $(#[$doc:meta])* $variant:ident($params:ty) => $kind:expr, )*) => {
+        /// A fault model, by its id: a permanent fault of a GPU control unit (its SC'23 /
+        /// NVBitPERfi id; [`Model::ALL`]) or a transient bit flip (NVBitFI's;
+        /// [`Model::TRANSIENT`]).
         ///
-        /// Every model shares the *site selection* of a permanent fault: the faulty
+        /// Every permanent model shares the *site selection* of a permanent fault: the faulty
         /// hardware is one SM (`sm`), one of its four sub-partitions (`sp` = `%warpid %
         /// 4`, the warp scheduler), a set of warp slots in that sub-partition (`warps`,
         /// bit `k` = warp slot `4k + sp`, i.e. `%warpid / 4 == k`) and a set of lanes
         /// (`lanes`, bit `l` = `%laneid == l`). A thread is *selected* when all four
         /// match. What the fault does to a selected thread is the model's own; see
-        /// [`Model::definition`].
+        /// [`Model::definition`]. A transient model has no hardware site: its fault is
+        /// one dynamic instance of one instruction ([`Model::is_transient`]).
         ///
         /// Its serde form is its id (`"iat"`).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -44,8 +60,15 @@ macro_rules! registry {
         }
 
         impl Model {
-            /// Every model, in the order of design.md §3.
-            pub const ALL: [Model; [$(Model::$variant),*].len()] = [$(Model::$variant),*];
+            /// Every permanent-fault model, in the order of design.md §3: what `--models
+            /// all` selects and what the health check targets.
+            pub const ALL: [Model; [$(Model::$perm),*].len()] = [$(Model::$perm),*];
+
+            /// The transient-fault models (NVBitFI's bit flips; `docs/fault-models.md`).
+            pub const TRANSIENT: [Model; [$(Model::$trans),*].len()] = [$(Model::$trans),*];
+
+            /// Every model: the permanent ones, then the transient ones.
+            pub const EVERY: [Model; [$(Model::$variant),*].len()] = [$(Model::$variant),*];
 
             /// The module that knows the model.
             pub(crate) fn kind(self) -> &'static dyn FaultModel {
@@ -119,6 +142,7 @@ macro_rules! registry {
 }
 
 registry! {
+    permanent {
     /// Warp scheduler, thread ids.
     Iat(IdParams) => models::ids::IAT,
     /// Warp scheduler, warp-wide thread ids.
@@ -147,6 +171,14 @@ registry! {
     Wdrop(NoParams) => models::wdrop::Wdrop,
     /// Branch unit, inverted branch direction.
     Brx(NoParams) => models::brx::Brx,
+    }
+    transient {
+    /// Transient single-bit flip in the destination of one dynamic instruction (NVBitFI).
+    Tbf1(TbfParams) => models::tbf::TBF1,
+    /// Transient flip of two adjacent bits in the destination of one dynamic instruction
+    /// (NVBitFI).
+    Tbf2(TbfParams) => models::tbf::TBF2,
+    }
 }
 
 crate::params::param_set! {
@@ -199,9 +231,16 @@ impl Model {
         self.kind().id()
     }
 
-    /// Parses an id.
+    /// Parses an id (of any model, permanent or transient).
     pub fn from_id(s: &str) -> Option<Model> {
-        Model::ALL.into_iter().find(|m| m.id() == s)
+        Model::EVERY.into_iter().find(|m| m.id() == s)
+    }
+
+    /// Whether the model is a transient fault (one dynamic instance of one instruction,
+    /// no hardware site): its spec's `sm`, `sp`, `warps` and `lanes` are unused, and
+    /// coverage campaigns of the health check do not take it.
+    pub fn is_transient(self) -> bool {
+        self.kind().transient()
     }
 
     /// The unit the model stands for, with the SC'23 class in parentheses.
@@ -236,7 +275,7 @@ impl Model {
 
     /// Every id, comma-separated (for messages).
     pub(crate) fn known_ids() -> String {
-        Model::ALL.map(Model::id).join(", ")
+        Model::EVERY.map(Model::id).join(", ")
     }
 }
 
@@ -270,12 +309,18 @@ mod tests {
 
     #[test]
     fn ids_round_trip_and_every_model_is_documented() {
-        for m in Model::ALL {
+        for m in Model::EVERY {
             assert_eq!(Model::from_id(m.id()), Some(m));
             assert!(m.definition().len() > 60, "{m} needs a real definition");
             assert!(!m.unit().is_empty());
             assert_eq!(Params::none(m).model(), m);
         }
         assert_eq!(Model::from_id("xyz"), None);
+        assert_eq!(
+            Model::ALL.len() + Model::TRANSIENT.len(),
+            Model::EVERY.len()
+        );
+        assert!(Model::ALL.iter().all(|m| !m.is_transient()));
+        assert!(Model::TRANSIENT.iter().all(|m| m.is_transient()));
     }
 }

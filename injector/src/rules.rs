@@ -236,7 +236,7 @@ impl FromStr for RuleOverride {
         let m = Model::from_id(model).ok_or_else(|| RuleError::Model {
             model: model.into(),
             text: text.into(),
-            known: Model::ALL.map(Model::id).join(", "),
+            known: Model::known_ids(),
         })?;
         let o = RuleOverride {
             model: m,

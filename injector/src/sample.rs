@@ -294,6 +294,12 @@ pub fn sample_at<'a>(
     let kind = model.kind();
     let per_sp = (profile.warp_slots / 4).max(1);
     let mr = rules.of(model);
+    if let Some(own) = kind.sampler() {
+        // a transient fault: drawn over the run's thread-instructions, whatever `sampling`
+        let (mut spec, site) = own(profile, &mr, rng)?;
+        SamplingRules::fix(&mr, &mut spec.params);
+        return Some((spec, &profile.sites.get(site)?.site));
+    }
     let cx = Draw {
         rules: &mr,
         dims: profile.launch,

@@ -21,6 +21,11 @@
 //! | `field`, `bit` | ira | 0..3 and 0..1 |
 //! | `op` | ir, ioc, fu | opcode group (`add.s32`, `fma.f32`, `setp.s32`) |
 //! | `subst` | ioc | substitute operation (`sub`, `mul`, `xor`, …) |
+//! | `site`, `inst`, `dest` | tbf1, tbf2 | the site's number, the instance (0-based), the destination register |
+//!
+//! A transient model (`tbf1`, `tbf2`) has no hardware site: its compact form has no
+//! `sm`, `sp`, `warps` or `lanes` (`tbf1:site=12,inst=4711,dest=0,mask=0x100`), and its
+//! spec holds the neutral values 0, 0, `0xffffffff`, `0xffffffff` there ("any thread").
 //!
 //! Keys a model does not use are errors. The JSON form is the serde form of
 //! [`FaultSpec`]: `{"model":"iat","sm":3,"sp":1,"warps":5,"lanes":255,
@@ -132,21 +137,33 @@ pub const SUBSTITUTES: [&str; 10] = [
     "add", "sub", "mul", "and", "or", "xor", "min", "max", "shl", "shr",
 ];
 
+/// The keys `model` takes, comma-separated: the site selection (permanent models)
+/// and its parameters.
+fn keys_of(model: Model) -> String {
+    let common: &[&str] = if model.is_transient() {
+        &[]
+    } else {
+        &COMMON_KEYS
+    };
+    common
+        .iter()
+        .copied()
+        .chain(model.parameters().iter().map(|(k, _)| *k))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The error for `key`, which `model` does not take: another model's key, or no key.
 fn not_a_key(model: Model, key: &str, item: &str) -> SpecError {
-    if Model::ALL
-        .iter()
-        .any(|m| m.parameters().iter().any(|(k, _)| *k == key))
+    if COMMON_KEYS.contains(&key)
+        || Model::EVERY
+            .iter()
+            .any(|m| m.parameters().iter().any(|(k, _)| *k == key))
     {
         return SpecError::NotForModel {
             key: key.into(),
             model,
-            takes: COMMON_KEYS
-                .iter()
-                .copied()
-                .chain(model.parameters().iter().map(|(k, _)| *k))
-                .collect::<Vec<_>>()
-                .join(", "),
+            takes: keys_of(model),
         };
     }
     SpecError::BadItem {
@@ -157,6 +174,8 @@ fn not_a_key(model: Model, key: &str, item: &str) -> SpecError {
 
 impl FaultSpec {
     /// A spec for `model` at the given site with no model parameters set.
+    ///
+    /// A transient model takes no site: give it [`FaultSpec::any_thread`]'s values.
     pub fn new(model: Model, sm: u32, sp: u32, warps: u32, lanes: u32) -> FaultSpec {
         FaultSpec {
             model,
@@ -166,6 +185,14 @@ impl FaultSpec {
             lanes,
             params: Params::none(model),
         }
+    }
+
+    /// A spec of a transient `model` with no parameters set: SM 0, sub-partition 0, all
+    /// warp slots and lanes, the neutral site selection of a fault that can hit any
+    /// thread. (For a permanent model: a fault on every warp slot and lane of SM 0,
+    /// sub-partition 0.)
+    pub fn any_thread(model: Model) -> FaultSpec {
+        FaultSpec::new(model, 0, 0, u32::MAX, u32::MAX)
     }
 
     /// Parses the compact form, or JSON when the text starts with `{`.
@@ -182,7 +209,11 @@ impl FaultSpec {
             model: model_s.into(),
             known: Model::known_ids(),
         })?;
-        let mut spec = FaultSpec::new(model, 0, 0, 1, 1);
+        let mut spec = if model.is_transient() {
+            FaultSpec::any_thread(model)
+        } else {
+            FaultSpec::new(model, 0, 0, 1, 1)
+        };
         let mut seen = Vec::new();
         for item in rest.split(',').map(str::trim).filter(|i| !i.is_empty()) {
             let (k, v) = item.split_once('=').ok_or_else(|| SpecError::BadItem {
@@ -197,6 +228,9 @@ impl FaultSpec {
             }
             seen.push(k);
             match k {
+                _ if model.is_transient() && COMMON_KEYS.contains(&k) => {
+                    return Err(not_a_key(model, k, item))
+                }
                 "sm" => spec.sm = parse_u32(k, v)?,
                 "sp" => spec.sp = parse_u32(k, v)?,
                 "warps" => spec.warps = parse_u32(k, v)?,
@@ -246,13 +280,24 @@ impl FaultSpec {
                 ))
             }
         };
-        let num = |name: &str| -> Result<u32, SpecError> {
+        let neutral = FaultSpec::any_thread(model);
+        let num = |name: &str, absent: u32| -> Result<u32, SpecError> {
+            // a transient spec may leave its site selection out (it has none)
+            if model.is_transient() && !obj.contains_key(name) {
+                return Ok(absent);
+            }
             let v = field(name)?;
             v.as_u64()
                 .and_then(|x| u32::try_from(x).ok())
                 .ok_or_else(|| json_type(name, "an unsigned 32-bit integer", v))
         };
-        let mut spec = FaultSpec::new(model, num("sm")?, num("sp")?, num("warps")?, num("lanes")?);
+        let mut spec = FaultSpec::new(
+            model,
+            num("sm", neutral.sm)?,
+            num("sp", neutral.sp)?,
+            num("warps", neutral.warps)?,
+            num("lanes", neutral.lanes)?,
+        );
         match obj.get("params") {
             None => {}
             Some(Value::Object(params)) => {
@@ -286,6 +331,23 @@ impl FaultSpec {
             value,
             why: why.into(),
         };
+        if self.model.is_transient() {
+            let neutral = FaultSpec::any_thread(self.model);
+            for (key, v, want) in [
+                ("sm", self.sm, neutral.sm),
+                ("sp", self.sp, neutral.sp),
+                ("warps", self.warps, neutral.warps),
+                ("lanes", self.lanes, neutral.lanes),
+            ] {
+                if v != want {
+                    return Err(SpecError::NotForModel {
+                        key: format!("{key}={v:#x} (a transient fault has no hardware site)"),
+                        model: self.model,
+                        takes: keys_of(self.model),
+                    });
+                }
+            }
+        }
         if self.sp > 3 {
             return Err(oor("sp", self.sp.to_string(), "0..3"));
         }
@@ -314,7 +376,7 @@ impl FaultSpec {
                 key: (*key).into(),
             });
         }
-        Ok(())
+        self.model.kind().check(&self.params)
     }
 
     /// Checks that the fault's site exists on a device of `sms` SMs with
@@ -398,6 +460,11 @@ impl<'de> Deserialize<'de> for FaultSpec {
 impl fmt::Display for FaultSpec {
     /// The compact form; parsing it gives back the same spec.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.model.is_transient() {
+            // no site selection: the parameters alone (`tbf1:site=3,inst=9,…`)
+            let params = self.params.to_string();
+            return write!(f, "{}:{}", self.model, params.trim_start_matches(','));
+        }
         write!(
             f,
             "{}:sm={},sp={},warps={:#x},lanes={:#x}{}",

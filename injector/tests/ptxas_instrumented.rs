@@ -45,7 +45,7 @@ fn instrumented(dir: &str, only: Option<&[&str]>) -> Vec<(String, PathBuf)> {
     }
     for (name, src) in picked {
         let module = ptx::parse(src).unwrap();
-        for model in Model::ALL {
+        for model in Model::EVERY {
             let inst = instrument(&module, model).unwrap_or_else(|e| panic!("{name}/{model}: {e}"));
             let file = out.join(format!("{name}.{model}.ptx"));
             std::fs::write(&file, inst.ptx()).unwrap();
@@ -127,7 +127,7 @@ fn legacy_ptx_is_raised_and_the_instrumented_module_passes_ptxas() {
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("instrumented-legacy");
     std::fs::create_dir_all(&out).unwrap();
     let mut jobs = Vec::new();
-    for model in Model::ALL {
+    for model in Model::EVERY {
         let inst = instrument(&module, model).unwrap_or_else(|e| panic!("{model}: {e}"));
         assert_eq!(
             inst.raised.as_deref(),
@@ -178,7 +178,7 @@ fn the_corpus_instruments_and_its_raised_files_pass_ptxas() {
                 digits.parse::<u32>().ok()
             })
             .is_some_and(|sm| sm < 70);
-        for model in Model::ALL {
+        for model in Model::EVERY {
             let inst = instrument(&module, model).unwrap_or_else(|e| panic!("{name}/{model}: {e}"));
             assert_eq!(
                 inst.raised.is_some(),
@@ -186,7 +186,7 @@ fn the_corpus_instruments_and_its_raised_files_pass_ptxas() {
                 "{name}/{model}: {:?}",
                 inst.raised
             );
-            if old && Model::ALL[n % Model::ALL.len()] == model {
+            if old && Model::EVERY[n % Model::EVERY.len()] == model {
                 let file = out.join(format!("{name}.{model}.ptx"));
                 std::fs::write(&file, inst.ptx()).unwrap();
                 jobs.push((format!("{name}/{model}"), file, "sm_70"));

@@ -272,7 +272,7 @@ fn fmt(file: &Path) -> anyhow::Result<ExitCode> {
 
 fn instrument(args: &InstrumentArgs) -> anyhow::Result<ExitCode> {
     let model = injector::Model::from_id(&args.model).ok_or_else(|| {
-        let known: Vec<&str> = injector::Model::ALL.iter().map(|m| m.id()).collect();
+        let known: Vec<&str> = injector::Model::EVERY.iter().map(|m| m.id()).collect();
         anyhow::anyhow!(
             "--model {}: unknown model (known: {})",
             args.model,

@@ -229,6 +229,18 @@ impl CampaignConfig {
                 "a coverage campaign draws its faults over hardware sites (physical sampling)",
             ));
         }
+        if let Some(m) = self
+            .models
+            .iter()
+            .find(|m| self.kind == CampaignKind::Coverage && m.is_transient())
+        {
+            return Err(CampaignError::config(
+                "--models",
+                format!(
+                    "`{m}` is a transient fault model: a coverage campaign measures the health check against permanent faults of hardware sites; leave it out"
+                ),
+            ));
+        }
         if self.kind == CampaignKind::Coverage && !self.rules.is_v1() {
             return Err(CampaignError::config(
                 "--sampling-rules",
@@ -301,7 +313,8 @@ pub fn parse_workloads(text: &str) -> Result<Vec<String>, CampaignError> {
     Ok(out)
 }
 
-/// Parses `--models`: comma-separated model ids, or `all`. Duplicates are dropped.
+/// Parses `--models`: comma-separated model ids, or `all` (the permanent models;
+/// transient ones are named). Duplicates are dropped.
 pub fn parse_models(text: &str) -> Result<Vec<Model>, CampaignError> {
     let mut out: Vec<Model> = Vec::new();
     for id in list(text) {
@@ -310,16 +323,13 @@ pub fn parse_models(text: &str) -> Result<Vec<Model>, CampaignError> {
                 push_unique(&mut out, m);
             }
         } else {
-            let m = Model::ALL
-                .into_iter()
-                .find(|m| m.id() == id)
-                .ok_or_else(|| {
-                    let known: Vec<&str> = Model::ALL.iter().map(|m| m.id()).collect();
-                    CampaignError::config(
-                        "--models",
-                        format!("unknown model `{id}` (known: {}, all)", known.join(", ")),
-                    )
-                })?;
+            let m = Model::from_id(id).ok_or_else(|| {
+                let known: Vec<&str> = Model::EVERY.iter().map(|m| m.id()).collect();
+                CampaignError::config(
+                    "--models",
+                    format!("unknown model `{id}` (known: {}, all)", known.join(", ")),
+                )
+            })?;
             push_unique(&mut out, m);
         }
     }

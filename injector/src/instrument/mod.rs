@@ -6,7 +6,8 @@
 //! <the kernel's own top-level declarations, hoisted>
 //! <registers of the pass (%__gf_*)>
 //! prologue   — every thread: is the descriptor enabled? is this warp on the faulty SM,
-//!              sub-partition and warp slot? If not: bra.uni $__gf_orig
+//!              sub-partition and warp slot? If not: bra.uni $__gf_orig (a transient
+//!              model: only "enabled?"; every warp runs the copy)
 //! setup      — faulty warps only: lane-selection predicate, masks, model predicates
 //! copy       — faulty warps only: the kernel body with the model's code at every site
 //! $__gf_orig:
@@ -14,7 +15,7 @@
 //! ```
 //!
 //! The site check compares `%smid`, `%warpid % 4`, the warp-slot bit (`%warpid / 4`)
-//! and, per instruction, the lane bit with the *fault descriptor*, a 64-byte module
+//! and, per instruction, the lane bit with the *fault descriptor*, an 88-byte module
 //! global `__gpufault_desc` the host writes before each launch (layout:
 //! [`crate::Descriptor`]). A disabled descriptor costs every thread three instructions
 //! (load, compare, branch). Device functions get an instrumented twin (`name__gf`) that
@@ -97,14 +98,16 @@ pub struct SiteInfo {
     pub dims: u8,
     /// ims/imd/fu: the width in bits of the corrupted value (0 when not applicable).
     pub width: u32,
-    /// ial: the instruction is guarded (lane-on applies).
+    /// ial: the instruction is guarded (lane-on applies); tbf1/tbf2: the instruction is
+    /// guarded (the profile's thread count includes lanes whose guard was false).
     pub guarded: bool,
     /// ial: the instruction writes an ALU result (lane-off applies).
     pub lane_off: bool,
     /// imd: the store's space: `s`, `l` or `g` (global and generic).
     pub space: Option<char>,
     /// ira: the variant ids (`field * 4 + bit`) that apply; ioc: the indices in
-    /// [`crate::SUBSTITUTES`] of the valid substitutes.
+    /// [`crate::SUBSTITUTES`] of the valid substitutes; tbf1/tbf2: the width in bits of
+    /// each destination register (one for a scalar, one per element of a vector).
     pub variants: Vec<u32>,
     /// ims: the site reads `%ntid`/`%nctaid` (a site of `src=all` only; campaigns draw
     /// it only when their rules fix `ims.src=all`).
@@ -168,6 +171,7 @@ pub fn instrument(module: &Module, model: Model) -> Result<Instrumented, Instrum
                     declared_twins = true;
                 }
                 let mut pass = Pass::new(kind, &f, &copied)?;
+                pass.site_base = sites.len();
                 match f.kind {
                     FunctionKind::Entry => {
                         let body = pass.kernel_body(&f)?;

@@ -20,12 +20,12 @@ const PREDS: [&str; 27] = [
     "p0", "p1", "p2", "p3", "p4", "p5", "q", "cp", "t", "true", "c0", "c1", "c2",
 ];
 const B16: [&str; 8] = ["and16", "or16", "xor16", "s16", "w0", "w1", "w2", "w3"];
-const B32: [&str; 20] = [
+const B32: [&str; 22] = [
     "u0", "u1", "u2", "and32", "or32", "xor32", "fm32", "op", "var", "am", "bl", "lane", "le",
-    "s32", "a32", "v0", "v1", "v2", "v3", "i32",
+    "s32", "a32", "v0", "v1", "v2", "v3", "i32", "site", "dest",
 ];
-const B64: [&str; 11] = [
-    "and64", "or64", "xor64", "fm64", "s64", "a64", "o64", "x0", "x1", "x2", "x3",
+const B64: [&str; 13] = [
+    "and64", "or64", "xor64", "fm64", "s64", "a64", "o64", "x0", "x1", "x2", "x3", "inst", "ctr",
 ];
 
 /// The pass over one function (kernel or device function) for one model.
@@ -44,6 +44,10 @@ pub(crate) struct Pass<'a> {
     copied: &'a HashSet<String>,
     /// The sites found so far.
     pub(crate) sites: Vec<Site>,
+    /// Copy without the model's site code (and without counting instructions).
+    plain: bool,
+    /// The number of sites the functions before this one hold in the module.
+    pub(super) site_base: usize,
     index: usize,
 }
 
@@ -81,8 +85,16 @@ impl<'a> Pass<'a> {
             call_params,
             copied,
             sites: Vec::new(),
+            plain: false,
+            site_base: 0,
             index: 0,
         })
+    }
+
+    /// The number the site being instrumented gets in the module: its index in
+    /// [`super::Instrumented::sites`].
+    pub(crate) fn site_number(&self) -> usize {
+        self.site_base + self.sites.len()
     }
 
     fn reg_decls(&self) -> Vec<Statement> {
@@ -106,9 +118,18 @@ impl<'a> Pass<'a> {
     }
 
     /// Every thread: on to the original body unless the descriptor is enabled and the
-    /// warp is on the faulty SM, sub-partition and warp slot.
-    fn prologue() -> Result<Vec<Statement>, InstrumentError> {
+    /// warp is on the faulty SM, sub-partition and warp slot (a transient model: unless
+    /// the descriptor is enabled; every warp runs its copy).
+    fn prologue(transient: bool) -> Result<Vec<Statement>, InstrumentError> {
         let (u0, u1, u2, p0) = (r("u0"), r("u1"), r("u2"), r("p0"));
+        if transient {
+            return code(&format!(
+                "{enabled}\
+                 setp.eq.u32 {p0}, {u0}, 0;\n\
+                 @{p0} bra.uni {ORIG_LABEL};\n",
+                enabled = DescField::Enabled.load(&u0),
+            ));
+        }
         code(&format!(
             "{enabled}\
              setp.eq.u32 {p0}, {u0}, 0;\n\
@@ -140,13 +161,13 @@ impl<'a> Pass<'a> {
         let (decls, rest) = Self::split(body);
         let mut out = decls;
         out.extend(self.reg_decls());
-        out.extend(Self::prologue()?);
         let kind = self.kind;
+        out.extend(Self::prologue(kind.transient())?);
         if let Some(code) = kind.faulty_warp(self, body)? {
             out.extend(code);
         } else {
             out.extend(self.setup()?);
-            let copy = self.copy(&rest)?;
+            let copy = self.body_copy(&rest)?;
             out.extend(copy);
             out.extend(code("ret;")?);
             out.extend(kind.epilogue()?);
@@ -162,14 +183,30 @@ impl<'a> Pass<'a> {
         let mut out = decls;
         out.extend(self.reg_decls());
         out.extend(self.setup()?);
-        out.extend(self.copy(&rest)?);
+        out.extend(self.body_copy(&rest)?);
         out.extend(self.kind.epilogue()?);
         Ok(out)
     }
 
-    /// Faulty warps only: the lane predicate, masks and model predicates.
+    /// Faulty warps only: the lane predicate, masks and model predicates (a transient
+    /// model, which every warp runs: the XOR masks, the lane and `true` only).
     fn setup(&self) -> Result<Vec<Statement>, InstrumentError> {
         let g = |n: &str| r(n);
+        if self.kind.transient() {
+            let (lane, xor64) = (g("lane"), g("xor64"));
+            return code(&format!(
+                "mov.u32 {lane}, %laneid;\n\
+                 {xor}\
+                 cvt.u32.u64 {xor32}, {xor64};\n\
+                 cvt.u16.u64 {xor16}, {xor64};\n\
+                 setp.eq.u32 {tru}, {lane}, {lane};\n{model}",
+                xor = DescField::Xor.load(&xor64),
+                xor32 = g("xor32"),
+                xor16 = g("xor16"),
+                tru = g("true"),
+                model = self.kind.setup(),
+            ));
+        }
         let (u0, u1, u2, sel) = (g("u0"), g("u1"), g("u2"), g("sel"));
         let (and64, or64, xor64, fm64) = (g("and64"), g("or64"), g("xor64"), g("fm64"));
         let mut s = format!(
@@ -232,6 +269,87 @@ impl<'a> Pass<'a> {
         code(&s)
     }
 
+    /// The copy of a body a faulty warp runs: [`Pass::copy`], or for a transient model
+    /// [`Pass::segmented_copy`].
+    fn body_copy(&mut self, body: &[Statement]) -> Result<Vec<Statement>, InstrumentError> {
+        if self.kind.transient() && !has_nested_label(body) {
+            self.segmented_copy(body)
+        } else {
+            self.copy(body)
+        }
+    }
+
+    /// The copy of a body for a transient model, whose fault sits at one site: cut at its
+    /// top-level labels into segments, each segment twice — instrumented, and plain (as
+    /// the original) —, and at the segment's start a check whether the descriptor's
+    /// site is one of the segment's (three instructions) that sends the warp to the
+    /// plain version when it is not. Branches target segment starts, so every entry
+    /// into a segment checks:
+    ///
+    /// ```text
+    /// $L__gf:   site - first > count - 1 (unsigned)?  bra $__gf_p<first>
+    ///           <segment with the model's code at its sites>
+    ///           bra $__gf_e<first>
+    /// $__gf_p<first>:
+    ///           <segment as the original>
+    /// $__gf_e<first>:
+    /// ```
+    fn segmented_copy(&mut self, body: &[Statement]) -> Result<Vec<Statement>, InstrumentError> {
+        let mut out = Vec::with_capacity(body.len() * 3);
+        let mut start = 0;
+        while start < body.len() {
+            let mut end = start + 1;
+            while end < body.len() && !matches!(body[end], Statement::Label(_)) {
+                end += 1;
+            }
+            let seg = &body[start..end];
+            let (label, stmts) = match seg.first() {
+                Some(Statement::Label(l)) => (Some(l), &seg[1..]),
+                _ => (None, seg),
+            };
+            if let Some(l) = label {
+                out.push(Statement::Label(self.label(l).into()));
+            }
+            let first = self.site_number();
+            let index = self.index;
+            let instrumented = self.copy(stmts)?;
+            let n = self.site_number() - first;
+            let after = self.index;
+            self.index = index;
+            self.plain = true;
+            let plain = self.copy(stmts);
+            self.plain = false;
+            self.index = after;
+            let plain = plain?;
+            if n == 0 {
+                out.extend(plain);
+            } else {
+                let (u2, p0) = (r("u2"), r("p0"));
+                out.extend(code(&format!(
+                    "sub.u32 {u2}, {site}, {first};
+                     setp.gt.u32 {p0}, {u2}, {last};
+                     @{p0} bra.uni $__gf_p{first};
+",
+                    site = r("site"),
+                    last = n - 1,
+                ))?);
+                out.extend(instrumented);
+                out.extend(code(&format!(
+                    "bra.uni $__gf_e{first};
+$__gf_p{first}:
+"
+                ))?);
+                out.extend(plain);
+                out.extend(code(&format!(
+                    "$__gf_e{first}:
+"
+                ))?);
+            }
+            start = end;
+        }
+        Ok(out)
+    }
+
     /// The instrumented copy of a body (top-level declarations removed).
     fn copy(&mut self, body: &[Statement]) -> Result<Vec<Statement>, InstrumentError> {
         let mut out = Vec::with_capacity(body.len() * 2);
@@ -245,6 +363,10 @@ impl<'a> Pass<'a> {
                     self.index += 1;
                     self.info = SiteInfo::default();
                     let kind = self.kind;
+                    if self.plain {
+                        out.push(Statement::Inst(i));
+                        continue;
+                    }
                     match kind.site(self, &i)? {
                         Some(stmts) => {
                             let info = std::mem::take(&mut self.info);
@@ -375,6 +497,19 @@ fn collect_call_params(body: &[Statement], nested: bool, out: &mut HashSet<Strin
             _ => {}
         }
     }
+}
+
+/// Whether a block nested in `body` holds a label (a segmented copy would duplicate it).
+fn has_nested_label(body: &[Statement]) -> bool {
+    fn any_label(b: &[Statement]) -> bool {
+        b.iter().any(|s| match s {
+            Statement::Label(_) => true,
+            Statement::Block(inner) => any_label(inner),
+            _ => false,
+        })
+    }
+    body.iter()
+        .any(|s| matches!(s, Statement::Block(b) if any_label(b)))
 }
 
 fn collect_labels(body: &[Statement], out: &mut HashMap<String, String>) {

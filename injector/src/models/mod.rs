@@ -11,7 +11,8 @@ use crate::descriptor::Descriptor;
 use crate::instrument::{InstrumentError, Pass, Site};
 use crate::model::Params;
 use crate::rules::{Draw, LaneRule, ModelRules, WarpRule};
-use crate::sample::ExercisedSite;
+use crate::sample::{ExercisedSite, SiteProfile};
+use crate::spec::{FaultSpec, SpecError};
 use ptx::{Instruction, Statement};
 use rand_chacha::ChaCha8Rng;
 
@@ -25,6 +26,7 @@ pub(crate) mod ims;
 pub(crate) mod ioc;
 pub(crate) mod ir;
 pub(crate) mod ira;
+pub(crate) mod tbf;
 pub(crate) mod wdrop;
 pub(crate) mod wv;
 
@@ -43,6 +45,12 @@ pub(crate) fn base_rules(all_lanes: bool) -> ModelRules {
         fixed: Vec::new(),
     }
 }
+
+/// A model's own sampler of whole faults: the profile, the model's rules and the
+/// injection's generator give the fault and the index in `profile.sites` of the site it
+/// was drawn at (`None`: nothing to draw from).
+pub(crate) type Sampler =
+    fn(&SiteProfile, &ModelRules, &mut ChaCha8Rng) -> Option<(FaultSpec, usize)>;
 
 /// Everything one fault model knows. The shared parts live elsewhere: the site
 /// selection and its encoding (`FaultSpec`, `Descriptor`), the pass that copies bodies
@@ -70,9 +78,19 @@ pub(crate) trait FaultModel: Sync {
         false
     }
 
+    /// Whether the model is a transient fault: one dynamic instance of one instruction,
+    /// no hardware site. Every warp of an enabled module runs the instrumented copy.
+    fn transient(&self) -> bool {
+        false
+    }
+
     /// Keys a spec of the model must give.
     fn required(&self) -> &'static [&'static str] {
         &[]
+    }
+    /// Checks what the parameters' own ranges cannot (run after them).
+    fn check(&self, _params: &Params) -> Result<(), SpecError> {
+        Ok(())
     }
     /// Writes the model's parameters into a descriptor that already holds the site
     /// selection and the neutral defaults (mask 1 flipped, dimension x).
@@ -133,6 +151,11 @@ pub(crate) trait FaultModel: Sync {
     fn lane_on_physical(&self, _site: &Site, _rng: &mut ChaCha8Rng) -> bool {
         false
     }
+    /// The model's own sampler of whole faults, replacing the shared draw of site, SM,
+    /// warp slot and lanes (`None`: the shared one).
+    fn sampler(&self) -> Option<Sampler> {
+        None
+    }
     /// The parameters of a fault drawn at `site` under the rules of `cx`.
     fn draw(&self, rng: &mut ChaCha8Rng, site: &Site, lane_on: bool, cx: &Draw<'_>) -> Params;
 }
@@ -144,7 +167,7 @@ mod tests {
 
     #[test]
     fn documented_parameters_are_the_keys_each_model_takes() {
-        for m in Model::ALL {
+        for m in Model::EVERY {
             let documented: BTreeSet<&str> = m.parameters().iter().map(|(k, _)| *k).collect();
             let taken: BTreeSet<&str> = Params::none(m).keys().iter().copied().collect();
             assert_eq!(documented, taken, "{m}");
@@ -178,6 +201,7 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         for (m, preset) in Model::ALL
             .into_iter()
+            .filter(|m| m.kind().sampler().is_none())
             .flat_map(|m| [(m, RulePreset::V1), (m, RulePreset::Faithful)])
         {
             let rules = preset.rules(m);
@@ -200,7 +224,7 @@ mod tests {
 
     #[test]
     fn ids_are_the_serde_names() {
-        for m in Model::ALL {
+        for m in Model::EVERY {
             assert_eq!(
                 serde_json::to_string(&m).unwrap(),
                 format!("\"{}\"", m.id())

@@ -198,7 +198,7 @@ fn parse_shard_text(s: Option<String>) -> Option<Shard> {
 }
 
 fn model_of(id: &str) -> Option<Model> {
-    Model::ALL.into_iter().find(|m| m.id() == id)
+    Model::from_id(id)
 }
 
 #[cfg(target_os = "linux")]

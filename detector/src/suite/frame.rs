@@ -239,16 +239,26 @@ pub(crate) struct Record {
     names: Vec<&'static str>,
     pending: Vec<String>,
     offset: usize,
+    /// The record's address register and the predicate that holds its stores back.
+    at: (&'static str, &'static str),
 }
 
 impl Record {
-    /// A record whose word 0 is the identity in `%r7`.
+    /// A record whose word 0 is the identity in `%r7`, at `%rd3`, stored unless `%p0`
+    /// (the registers of [`prologue`]).
     pub fn new() -> Record {
+        Record::at("%r7", "%rd3", "%p0")
+    }
+
+    /// A record whose word 0 is the identity in `ident`, at the address in `addr`,
+    /// stored unless `skip` (a kernel with a prologue of its own).
+    pub fn at(ident: &str, addr: &'static str, skip: &'static str) -> Record {
         Record {
             ptx: String::new(),
             names: vec!["ident"],
-            pending: vec!["%r7".into()],
+            pending: vec![ident.into()],
             offset: 0,
+            at: (addr, skip),
         }
     }
 
@@ -262,8 +272,9 @@ impl Record {
             } else {
                 format!("+{}", self.offset)
             };
+            let (addr, skip) = self.at;
             self.ptx += &format!(
-                "\t@!%p0 st.global.v4.b32 \t[%rd3{off}], {{{}}};\n",
+                "\t@!{skip} st.global.v4.b32 \t[{addr}{off}], {{{}}};\n",
                 self.pending.join(", ")
             );
             self.pending.clear();

@@ -9,6 +9,7 @@
 //! | `sig_alu` | decode | every integer, bitwise, shift, 16/32/64-bit and exact f32/f64 operation class, immediates of every width (`ioc`, `iio`, `ira`, `ir`, `fu`) |
 //! | `sig_mem` | memory | loads from param, const, global, shared and local; stores to shared, local and global; atomics (`ims`, `imd`) |
 //! | `sig_warp` | warp-ops | `shfl` (up, down, bfly, idx, segments), `vote`, `match`, `redux`, `bar.red` |
+//! | `sig_src` | decode | operand sources, each in its own words with the record in place: parameters and constant bank (`ims`), numbered registers (`ira`), `%tid` lane uniformity (`iat` vs `iaw`); a record found without parameter (`iio` displaces it) |
 //!
 //! One launch per kernel fills the device ([`frame`]); [`check`] judges the records.
 
@@ -18,6 +19,7 @@ mod flow;
 mod frame;
 mod ids;
 mod mem;
+mod src;
 mod warp;
 
 use crate::geometry::{Geometry, Level};
@@ -109,6 +111,12 @@ pub(crate) trait Kernel: Sync {
     fn inputs(&self, _seed: u32) -> Vec<Input> {
         Vec::new()
     }
+    /// A module global the host writes before each launch, and its words (`sig_src`:
+    /// the record buffer's address `out` and the launch's scalars, so that its record
+    /// is found without a kernel parameter).
+    fn launch_global(&self, _c: &Ctx, _out: u64) -> Option<(&'static str, Vec<u32>)> {
+        None
+    }
     /// The expected records of the 32 lanes of warp slot `slot` (32 × R words, lane
     /// after lane; word 0, the identity, is the checker's).
     fn expect_warp(&self, c: &Ctx, slot: u32, out: &mut [u32]);
@@ -135,8 +143,15 @@ pub(crate) enum Input {
 }
 
 /// The kernels, in launch order.
-fn kernels() -> [&'static dyn Kernel; 5] {
-    [&ids::IDS, &flow::FLOW, &alu::ALU, &mem::MEM, &warp::WARP]
+fn kernels() -> [&'static dyn Kernel; 6] {
+    [
+        &ids::IDS,
+        &flow::FLOW,
+        &alu::ALU,
+        &mem::MEM,
+        &warp::WARP,
+        &src::SRC,
+    ]
 }
 
 /// Seeds of the kernels' inputs: the quick level runs the first, the full level all.
@@ -278,6 +293,10 @@ fn launch(
         bufs.push(out);
         let scalars = dev.upload(&c.shape.args(r, c.seed))?;
         bufs.push(scalars);
+        if let Some((name, words)) = k.launch_global(c, out.ptr) {
+            let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+            dev.write_global(module, name, &bytes)?;
+        }
         let mut args = vec![KernelArg::from(out), KernelArg::from(scalars)];
         for input in k.inputs(c.seed) {
             args.push(match input {

@@ -93,6 +93,8 @@ fn a_campaign_of_transient_faults_runs_and_reports_and_coverage_refuses_it() {
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            // no SM: the thread a transient fault hits is whichever reaches the instance
+            assert!(v["fault_sm"].is_null(), "{l}");
             v["spec"].as_str().unwrap().to_string()
         })
         .collect();

@@ -471,7 +471,8 @@ fn record_of(row: &PlanRow, inj: &Injection) -> RunRecord {
         instructions: inj.instructions,
         elapsed_us: inj.elapsed.as_micros() as u64,
         error: inj.error.clone(),
-        fault_sm: Some(row.spec.sm),
+        // a transient fault has no SM: its thread is whichever reaches the instance
+        fault_sm: (!row.model.is_transient()).then_some(row.spec.sm),
     }
 }
 

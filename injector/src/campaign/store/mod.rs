@@ -657,6 +657,8 @@ impl CampaignStore {
                     "result {subject}/{model}/{idx}: bad outcome JSON: {e}"
                 ))
             })?;
+            // a transient fault has no SM: its thread is whichever reaches the instance
+            let has_sm = Model::from_id(&model).is_none_or(|m| !m.is_transient());
             out.push(StoredResult {
                 index: idx as u64,
                 record: RunRecord {
@@ -668,7 +670,7 @@ impl CampaignStore {
                     instructions: instructions.map(|a| a as u64),
                     elapsed_us: elapsed_us as u64,
                     error,
-                    fault_sm: Some(sm as u32),
+                    fault_sm: has_sm.then_some(sm as u32),
                 },
                 session,
                 worker: worker as u32,

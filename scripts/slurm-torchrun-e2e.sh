@@ -296,13 +296,16 @@ lim = first(n2, lambda e: e["event"] == "resume_limit")
 trusted = lim["step"] if lim else None
 if lim:
     steps.append(("n2's guard wrote the resume limit", lim["unix"]))
+# what n1 would have resumed from without the limit: the newest checkpoint by then
+newest = max((e["step"] for e in n1 + n2 if e["event"] == "job_checkpoint"
+              and lim and e["unix"] <= lim["unix"]), default=None)
 steps.sort(key=lambda s: round(s[1], 1))  # the nodes overlap: in the order they happened (to 0.1 s)
 parts = "; ".join(f"{n} +{t - arrives:.1f} s" for n, t in steps)
 print(f"timing: {sys.argv[1].rsplit('/', 1)[1]}: after the fault arrived: {parts}; "
       f"from n2's detection to the first resumed step on n1 {float(fs[3]) - det['unix']:.1f} s; "
-      f"resumed from checkpoint {fs[2]}, n2's guard's resume limit {trusted}"
+      f"resumed from checkpoint {fs[2]}, n2's guard's resume limit {trusted} (the newest checkpoint then: {newest})"
       + (f" (n2 seen drained by the script +{seen_drained - arrives:.1f} s)" if seen_drained else ""))
-json.dump({"arrives": arrives, "steps": steps, "resumed_from": int(fs[2]), "n2_trusted": trusted}, open(f"{w}/timeline.json", "w"))
+json.dump({"arrives": arrives, "steps": steps, "resumed_from": int(fs[2]), "n2_trusted": trusted, "newest_then": newest}, open(f"{w}/timeline.json", "w"))
 PY
 }
 

@@ -172,7 +172,8 @@ fn a_restart_resumes_at_or_below_the_job_resume_limit_file_and_a_bad_file_stops_
     assert_eq!(first["resumed_from"], Value::Null);
     let limit_file = dir.join("shared/resume-limit.json");
     let file_env = limit_file.to_str().unwrap();
-    let again = [&["--steps", "14"][..], &ckpt].concat();
+    // a restart of the same run (it finished: without a limit it would resume from 12)
+    let again = [&["--steps", "12"][..], &ckpt].concat();
     // a file that does not parse: an error naming it, nothing resumed or trained
     std::fs::create_dir_all(limit_file.parent().unwrap()).unwrap();
     std::fs::write(&limit_file, "{\"step\": 6,").unwrap();
@@ -182,7 +183,7 @@ fn a_restart_resumes_at_or_below_the_job_resume_limit_file_and_a_bad_file_stops_
         &err,
         &format!("resume-limit file {file_env}: EOF while parsing"),
     );
-    // the file's limit (6) is below this node's guard's (10): the lower wins
+    // the file's limit (6) below this node's guard's (10): the lower wins
     let limit = serde_json::json!({"step": 6, "limits": [{"step": 6, "uuids": ["GPU-2"],
         "node": "n2", "time": "2026-12-06T11:00:00.000Z", "reason": "gpufault: GPU-2 faulty"}]});
     std::fs::write(&limit_file, limit.to_string()).unwrap();
@@ -193,5 +194,13 @@ fn a_restart_resumes_at_or_below_the_job_resume_limit_file_and_a_bad_file_stops_
     let (code, resumed, err) = train(&dir, &again, &env);
     assert_eq!(code, 0, "{err}");
     assert_eq!(resumed["resumed_from"], 6, "{resumed}");
-    assert_eq!(resumed["steps_run"], 8, "{resumed}");
+    assert_eq!(resumed["steps_run"], 6, "{resumed}");
+    // ... and this node's guard's (4) below the file's: again the lower
+    let env = [
+        ("GPUFAULT_RESUME_LIMIT_FILE", file_env),
+        ("GPUFAULT_RESUME_AT_MOST", "4"),
+    ];
+    let (code, resumed, err) = train(&dir, &again, &env);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(resumed["resumed_from"], 4, "{resumed}");
 }

@@ -5,8 +5,10 @@
 # --rdzv-endpoint <n1's address>:PORT … ddp_train.py`: the two nodes' torchrun agents join
 # one elastic rendezvous and their workers form one gloo world. n2's virtual GPU turns
 # faulty mid-run; n2's guard finds it, quarantines it, stops n2's torchrun and worker and
-# exits 3 (too few GPUs); the health check drains n2; n1's side goes on alone from the
-# checkpoint and finishes with the fault-free loss. Runs every scenario and ends with one
+# exits 3 (too few GPUs), after writing the checkpoint it trusts to the job's resume-limit
+# file (`--resume-limit-file`, in the shared checkpoint directory); the health check drains
+# n2; n1's side goes on alone from the newest checkpoint at or below that limit and
+# finishes with the fault-free loss. Runs every scenario and ends with one
 # line `N passed, M failed` (exit 1 when M > 0).
 #
 #   scripts/slurm-torchrun-e2e.sh                # installs PyTorch once, builds, runs
@@ -140,7 +142,8 @@ is_host=0
 echo "$node: GRES $idx -> $dev, rendezvous $RDZV_ADDR:$port (is_host=$is_host)" >"$work/node-$node.txt"
 LOGLEVEL=INFO "$GPUFAULT" guard --devices "$dev" --node-config "$E2E_DIR/$node.json" \
     --ledger "$LEDGER" --check-every 2 --grace 5 --max-restarts 1 \
-    --events "$work/guard-$node.jsonl" --progress "$work/progress-$node.json" -- \
+    --events "$work/guard-$node.jsonl" --progress "$work/progress-$node.json" \
+    --resume-limit-file "$work/ckpt/resume-limit.json" -- \
     "$TORCHRUN" --nnodes 1:2 --nproc-per-node 1 --max-restarts "$restarts" \
     --rdzv-backend c10d --rdzv-endpoint "$RDZV_ADDR:$port" --rdzv-id "gpufault-$SLURM_JOB_ID" \
     --rdzv-conf "is_host=$is_host,last_call_timeout=$LAST_CALL,keep_alive_interval=1,keep_alive_max_attempt=2" \
@@ -212,6 +215,14 @@ two_node() {
     resumed=$(first_steps n1 | awk '$2 == 1 { print $3; exit }')
     resumed_ok() { [[ ${resumed%% *} =~ ^[1-9][0-9]*$ ]]; }
     check "$name: n1 went on alone (world 1), resumed from checkpoint ${resumed%% *} in the shared directory" resumed_ok
+    # n2's guard trusted no checkpoint written after its last clean check began: it wrote
+    # that limit to the job's resume-limit file, and n1's worker, restarted without n2's
+    # guard, must resume at or below it (issue 19: it took the newest, 100-140 steps past)
+    local limit at_most
+    limit=$(ev n2 "e['event']=='resume_limit'" "e.get('job_step', e.get('error'))")
+    at_most=$(sed -n 's/^ddp_train.py: first step [0-9]* rank [0-9]* world 1 .* at_most \([0-9a-z]*\)$/\1/p' "$W/torchrun-n1.out" | head -1)
+    limited() { [[ $limit =~ ^[0-9]+$ && $at_most == "$limit" && ${resumed%% *} =~ ^[0-9]+$ ]] && ((${resumed%% *} <= limit)); }
+    check "$name: ... at or below the resume limit n2's guard wrote to the job's file (resumed ${resumed%% *}, limit ${limit:-none}, n1's trainer read ${at_most:-nothing})" limited
     if [[ $restarts -gt 0 ]]; then
         check "$name: ... its worker restarted in place by n1's torchrun agent (n1's guard: 0 restarts)" \
             test "$(ev n1 "e['event']=='guard_finished'" "e['exit_code'], e['restarts']")" == "(0, 0)"
@@ -279,18 +290,22 @@ steps.append(("n1's new worker joined its process group (import torch, init_proc
 steps.append((f"first resumed step on n1 (step {fs[1]}, from checkpoint {fs[2]})", float(fs[3])))
 done = first(n1, lambda e: e["event"] == "guard_finished")
 steps.append(("job complete (n1's guard saw the marker)", done["unix"]))
-# the newest checkpoint n2's guard trusted (seen before its last clean check began: what
-# GPUFAULT_RESUME_AT_MOST would have said had n2 restarted the job); n1 knows no limit
-clean = [e["unix"] - e["duration_ms"] / 1e3 for e in n2 if e["event"] == "checked"
-         and e["unix"] < det["unix"] and all(d["verdict"] != "faulty" for d in e["devices"])]
-trusted = max((e["step"] for e in n2 if e["event"] == "job_checkpoint" and clean and e["unix"] <= clean[-1]), default=0)
+# the newest checkpoint n2's guard trusted (seen before its last clean check began), as
+# it wrote it to the job's resume-limit file, which n1's trainer obeys
+lim = first(n2, lambda e: e["event"] == "resume_limit")
+trusted = lim["step"] if lim else None
+if lim:
+    steps.append(("n2's guard wrote the resume limit", lim["unix"]))
+# what n1 would have resumed from without the limit: the newest checkpoint by then
+newest = max((e["step"] for e in n1 + n2 if e["event"] == "job_checkpoint"
+              and lim and e["unix"] <= lim["unix"]), default=None)
 steps.sort(key=lambda s: round(s[1], 1))  # the nodes overlap: in the order they happened (to 0.1 s)
 parts = "; ".join(f"{n} +{t - arrives:.1f} s" for n, t in steps)
 print(f"timing: {sys.argv[1].rsplit('/', 1)[1]}: after the fault arrived: {parts}; "
       f"from n2's detection to the first resumed step on n1 {float(fs[3]) - det['unix']:.1f} s; "
-      f"resumed from checkpoint {fs[2]}, n2's guard trusted up to {trusted}"
+      f"resumed from checkpoint {fs[2]}, n2's guard's resume limit {trusted} (the newest checkpoint then: {newest})"
       + (f" (n2 seen drained by the script +{seen_drained - arrives:.1f} s)" if seen_drained else ""))
-json.dump({"arrives": arrives, "steps": steps, "resumed_from": int(fs[2]), "n2_trusted": trusted}, open(f"{w}/timeline.json", "w"))
+json.dump({"arrives": arrives, "steps": steps, "resumed_from": int(fs[2]), "n2_trusted": trusted, "newest_then": newest}, open(f"{w}/timeline.json", "w"))
 PY
 }
 

@@ -10,7 +10,7 @@ use shim::guard::process::alive;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use support::{command, scratch};
+use support::{assert_contains, command, scratch};
 
 /// A node of three small virtual GPUs whose GPU 1 has a permanent fault.
 const FAULTY_NODE: &str =
@@ -308,7 +308,7 @@ fn arrival(extra: &[&str], name: &str) {
     )
     .unwrap();
     // 10 steps a second for 8 s, a checkpoint every 10 steps, the step rewritten atomically
-    let script = r#"echo "$GPUFAULT_RESTART_COUNT|$GPUFAULT_DEVICES|$GPUFAULT_RESUME_AT_MOST"
+    let script = r#"echo "$GPUFAULT_RESTART_COUNT|$GPUFAULT_DEVICES|$GPUFAULT_RESUME_AT_MOST|$GPUFAULT_RESUME_LIMIT_FILE"
         p="$GPUFAULT_PROGRESS_FILE"; i=0
         while [ $i -lt 80 ]; do i=$((i+1))
             echo "{\"step\": $i, \"checkpoint_step\": $((i/10*10))}" > "$p.t"; mv "$p.t" "$p"; sleep 0.1
@@ -322,16 +322,25 @@ fn arrival(extra: &[&str], name: &str) {
         "--grace",
         "2",
     ];
+    // the job's shared resume-limit file (issue 19), in a directory the guard makes
+    let limit_file = dir.join("shared/resume-limit.json");
+    let limit_env = limit_file.to_str().unwrap();
+    flags.extend_from_slice(&["--resume-limit-file", limit_env]);
     flags.extend_from_slice(extra);
     let run = guard(&dir, "sim*3", &flags, script);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let starts: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(starts.len(), 2, "{}", run.stdout);
-    assert_eq!(starts[0], "0|sim#0,sim#1,sim#2|");
+    assert_eq!(starts[0], format!("0|sim#0,sim#1,sim#2||{limit_env}"));
     let second: Vec<&str> = starts[1].split('|').collect();
     assert_eq!(&second[..2], ["1", "sim#0,sim#2"]);
+    assert_eq!(second[3], limit_env, "every start is told the file");
     if newest {
         assert_eq!(second[2], "", "no limit with --resume newest");
+        assert!(
+            !limit_file.exists(),
+            "no limit written with --resume newest"
+        );
         return;
     }
     let at_most: u64 = second[2].parse().unwrap();
@@ -344,6 +353,18 @@ fn arrival(extra: &[&str], name: &str) {
         "found before it arrived"
     );
     assert_eq!(run.events("quarantined")[0]["device"], "sim#1");
+    // the same limit went to the job's shared file, for the ranks of other nodes
+    let written = run.events("resume_limit");
+    assert_eq!(written.len(), 1);
+    assert_eq!(written[0]["step"], at_most);
+    assert_eq!(written[0]["job_step"], at_most, "{}", written[0]);
+    let file: Value = serde_json::from_slice(&std::fs::read(&limit_file).unwrap()).unwrap();
+    assert_eq!(file["step"], at_most);
+    assert_eq!(
+        file["limits"][0]["uuids"][0],
+        run.events("quarantined")[0]["uuid"]
+    );
+    assert_contains(file["limits"][0]["reason"].as_str().unwrap(), "gpufault: ");
     // the checkpoint it may resume from was written before the fault arrived
     let seen_at = run
         .events("job_checkpoint")

@@ -160,3 +160,47 @@ fn a_faulty_gpu_fails_the_run_and_visible_devices_leave_it_out() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(s["devices"], serde_json::json!(["sim#0"]));
 }
+
+#[test]
+fn a_restart_resumes_at_or_below_the_job_resume_limit_file_and_a_bad_file_stops_it() {
+    // issue 19: a guard on another node quarantined a GPU and wrote the checkpoint it
+    // trusts to the job's resume-limit file; this node's trainer must obey it
+    let dir = scratch("train-resume-limit");
+    let ckpt = ["--checkpoint", "c.json", "--checkpoint-every", "2"];
+    let (code, first, err) = train(&dir, &[&["--steps", "12"][..], &ckpt].concat(), &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(first["resumed_from"], Value::Null);
+    let limit_file = dir.join("shared/resume-limit.json");
+    let file_env = limit_file.to_str().unwrap();
+    // a restart of the same run (it finished: without a limit it would resume from 12)
+    let again = [&["--steps", "12"][..], &ckpt].concat();
+    // a file that does not parse: an error naming it, nothing resumed or trained
+    std::fs::create_dir_all(limit_file.parent().unwrap()).unwrap();
+    std::fs::write(&limit_file, "{\"step\": 6,").unwrap();
+    let (code, _, err) = train(&dir, &again, &[("GPUFAULT_RESUME_LIMIT_FILE", file_env)]);
+    assert_ne!(code, 0, "{err}");
+    assert_contains(
+        &err,
+        &format!("resume-limit file {file_env}: EOF while parsing"),
+    );
+    // the file's limit (6) below this node's guard's (10): the lower wins
+    let limit = serde_json::json!({"step": 6, "limits": [{"step": 6, "uuids": ["GPU-2"],
+        "node": "n2", "time": "2026-12-06T11:00:00.000Z", "reason": "gpufault: GPU-2 faulty"}]});
+    std::fs::write(&limit_file, limit.to_string()).unwrap();
+    let env = [
+        ("GPUFAULT_RESUME_LIMIT_FILE", file_env),
+        ("GPUFAULT_RESUME_AT_MOST", "10"),
+    ];
+    let (code, resumed, err) = train(&dir, &again, &env);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(resumed["resumed_from"], 6, "{resumed}");
+    assert_eq!(resumed["steps_run"], 6, "{resumed}");
+    // ... and this node's guard's (4) below the file's: again the lower
+    let env = [
+        ("GPUFAULT_RESUME_LIMIT_FILE", file_env),
+        ("GPUFAULT_RESUME_AT_MOST", "4"),
+    ];
+    let (code, resumed, err) = train(&dir, &again, &env);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(resumed["resumed_from"], 4, "{resumed}");
+}

@@ -138,6 +138,21 @@ pub enum GuardEvent {
         /// How long the ledger update took, milliseconds.
         duration_ms: f64,
     },
+    /// After a quarantine: the limit written to the job's shared resume-limit file
+    /// (`gpufault guard --resume-limit-file`), which every rank of the job obeys.
+    ResumeLimit {
+        /// The file.
+        file: String,
+        /// This guard's limit: the newest checkpoint step it trusts.
+        step: u64,
+        /// The file's limit after the write (the lowest of every guard's); absent when
+        /// the write failed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        job_step: Option<u64>,
+        /// Why the write failed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     /// The job was started.
     JobStarted {
         /// 0 for the first start, then 1, 2, … (= the restart count it is given).

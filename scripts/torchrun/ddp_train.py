@@ -18,9 +18,11 @@ the contract in `docs/guard.md`, written the way a PyTorch user would write it:
   `docs/guard.md`).
 - **Checkpoints** every `--checkpoint-every` steps by rank 0: `ckpt-STEP.pt` written to
   a temporary file, fsynced, renamed, the directory fsynced; the last `--keep` are kept.
-- **Resume** from the newest checkpoint at or below `GPUFAULT_RESUME_AT_MOST` (set by the
-  guard after a fault: checkpoints written after the last clean check of the faulty GPU
-  are not trusted), else from the newest; rank 0 chooses (and deletes the newer ones:
+- **Resume** from the newest checkpoint at or below the lower of `GPUFAULT_RESUME_AT_MOST`
+  (set by this node's guard after a fault: checkpoints written after the last clean check
+  of the faulty GPU are not trusted) and the `step` of the job's resume-limit file
+  (`GPUFAULT_RESUME_LIMIT_FILE`: what a guard on *another* node that quarantined a GPU
+  trusts; a file that does not parse is an error), else from the newest; rank 0 chooses (and deletes the newer ones:
   they belong to the abandoned run), every rank loads the same.
 - **Progress** (`GPUFAULT_PROGRESS_FILE`, `reports::guard::JobProgress`): local rank 0
   of every node rewrites its node's file whole (temporary file, rename) after every
@@ -176,6 +178,29 @@ def env_step(name):
         sys.exit(f"ddp_train.py: {name}={v}: not a step number")
 
 
+def shared_limit():
+    """The step of the job's resume-limit file (`GPUFAULT_RESUME_LIMIT_FILE`, written by any
+    guard of the job that quarantined a GPU: `shim::guard::resume_limit`); None: no file
+    named, or none written yet. A file that does not parse stops the job: resuming from a
+    checkpoint the fault may have corrupted is what it prevents."""
+    path = os.environ.get("GPUFAULT_RESUME_LIMIT_FILE")
+    if not path:
+        return None
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        sys.exit(f"ddp_train.py: resume-limit file {path}: {e}; refusing to resume without knowing the limit")
+    limits = doc.get("limits") if isinstance(doc, dict) else None
+    steps = [l.get("step") if isinstance(l, dict) else None for l in limits] if isinstance(limits, list) else []
+    if not steps or not all(type(v) is int and v >= 0 for v in steps) or doc.get("step") != min(steps):
+        sys.exit(f"ddp_train.py: resume-limit file {path}: not a resume-limit file (`step` must be the "
+                 "lowest step of a non-empty `limits`); refusing to resume without knowing the limit")
+    return doc["step"]
+
+
 # --- the job -------------------------------------------------------------------------------
 
 def stray_helper(pids_dir):
@@ -232,7 +257,9 @@ def main():
     os.makedirs(a.checkpoint_dir, exist_ok=True)
 
     # resume: rank 0 picks the checkpoint, every rank loads the same one
-    at_most = env_step("GPUFAULT_RESUME_AT_MOST")
+    # the lower of this node's guard's limit and any guard's of the job (another node's)
+    limits = [v for v in (env_step("GPUFAULT_RESUME_AT_MOST"), shared_limit()) if v is not None]
+    at_most = min(limits) if limits else None
     choice = torch.tensor([0], dtype=torch.int64)
     if rank == 0:
         usable = [s for s in checkpoints(a.checkpoint_dir) if at_most is None or s <= at_most]
@@ -304,7 +331,8 @@ def main():
         if "first_step_unix" not in progress:
             fields["first_step_unix"] = time.time()
             print(f"ddp_train.py: first step {step} rank {rank} world {world} resumed_from {start} "
-                  f"unix {fields['first_step_unix']:.3f} started {STARTED:.3f} joined {joined:.3f}", flush=True)
+                  f"unix {fields['first_step_unix']:.3f} started {STARTED:.3f} joined {joined:.3f} "
+                  f"at_most {'none' if at_most is None else at_most}", flush=True)
         report(**fields)
         rest = a.min_step_ms / 1e3 - (time.time() - t_step)
         if rest > 0:

@@ -35,3 +35,9 @@ pub const LEDGER: &str = "GPUFAULT_LEDGER";
 /// from the newest one it kept at or below this step (0: from the start). Absent: the
 /// newest checkpoint.
 pub const RESUME_AT_MOST: &str = "GPUFAULT_RESUME_AT_MOST";
+/// The job's shared resume-limit file (`gpufault guard --resume-limit-file`), set by every
+/// guard of the job for its children whether or not it found a fault: a trainer resumes
+/// from the newest checkpoint at or below the lower of [`RESUME_AT_MOST`] and the file's
+/// `step` (`shim::guard::resume_limit`; a missing file: no limit; a file that does not
+/// parse: an error, never ignored).
+pub const RESUME_LIMIT_FILE: &str = "GPUFAULT_RESUME_LIMIT_FILE";

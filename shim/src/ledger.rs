@@ -48,7 +48,7 @@ use crate::sys::{host_name, write_atomic};
 use reports::ledger::{check_uuid, Action, Evidence, GpuEntry, HistoryEvent, LedgerFile, State};
 use std::collections::BTreeSet;
 use std::ffi::{OsStr, OsString};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -449,15 +449,7 @@ fn lock(ledger: &Path) -> Result<File, LedgerError> {
         op,
         error,
     };
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| io("open the lock file", e))?;
-    file.lock().map_err(|e| io("lock", e))?;
-    Ok(file)
+    crate::sys::lock_exclusive(&path).map_err(|e| io("lock", e))
 }
 
 /// The ledger in `path`; a missing file is an empty ledger.

@@ -1,7 +1,7 @@
 //! The file and host calls the guard, the ledger, the trainer and the CLI share: one
-//! all-or-nothing file write, and the host's name.
+//! all-or-nothing file write, one exclusive file lock, and the host's name.
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -23,6 +23,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// milliseconds on a laptop disk and more on network file systems.
 pub fn write_replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
     replace(path, bytes, false)
+}
+
+/// Opens `path` (created if needed, never truncated) and takes its exclusive `flock(2)`
+/// lock, waiting for it; the lock goes with the returned file (when it is dropped, or
+/// the process dies). Lock a separate, never-removed file beside one replaced by
+/// [`write_atomic`]: a lock on a replaced inode excludes nobody.
+pub fn lock_exclusive(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    file.lock()?;
+    Ok(file)
 }
 
 /// The write of [`write_atomic`] (`durable`) and [`write_replace`].

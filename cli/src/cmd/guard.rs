@@ -67,6 +67,13 @@ pub struct GuardArgs {
     /// after the fault appeared may carry its corruption). See docs/guard.md.
     #[arg(long, value_name = "WHICH", default_value = "trusted", value_parser = ["trusted", "newest"])]
     resume: String,
+    /// The job's shared resume-limit file, on a file system every node of the job sees
+    /// (next to the checkpoints): after a quarantine this guard lowers the limit in it to
+    /// the checkpoint it trusts, and every trainer of the job, on every node, resumes at
+    /// or below it (GPUFAULT_RESUME_LIMIT_FILE). Give every guard of a job the same file.
+    /// Default: none. See docs/guard.md.
+    #[arg(long, value_name = "FILE")]
+    resume_limit_file: Option<PathBuf>,
     /// Append the event log (JSON Lines) to FILE instead of standard error.
     #[arg(long, value_name = "FILE")]
     events: Option<PathBuf>,
@@ -203,6 +210,11 @@ fn config(args: &GuardArgs) -> anyhow::Result<GuardConfig> {
         progress_file,
         poll: Duration::from_millis(50),
         trusted_checkpoints: args.resume == "trusted",
+        resume_limit_file: args
+            .resume_limit_file
+            .as_deref()
+            .map(|p| absolute(p).with_context(|| format!("--resume-limit-file {}", p.display())))
+            .transpose()?,
     })
 }
 

@@ -35,7 +35,7 @@ pub struct TrainArgs {
     checkpoint_every: u64,
     /// Older checkpoints kept beside the newest (FILE.step-N), so that a restart after a
     /// fault can resume from one written before the fault (the guard's
-    /// GPUFAULT_RESUME_AT_MOST).
+    /// GPUFAULT_RESUME_AT_MOST, and the job's GPUFAULT_RESUME_LIMIT_FILE: the lower wins).
     #[arg(long, value_name = "N", default_value_t = 8)]
     keep_checkpoints: usize,
     /// The checkpoint file: resumed from when it exists, written atomically every K steps,
@@ -64,19 +64,6 @@ pub struct TrainArgs {
     json: bool,
 }
 
-/// The newest checkpoint step the guard lets this start resume from
-/// (`GPUFAULT_RESUME_AT_MOST`, set after a fault), if any.
-fn resume_at_most() -> anyhow::Result<Option<u64>> {
-    match std::env::var(shim::env::RESUME_AT_MOST) {
-        Ok(v) if !v.trim().is_empty() => v
-            .trim()
-            .parse()
-            .map(Some)
-            .with_context(|| format!("{}={v}: not a step number", shim::env::RESUME_AT_MOST)),
-        _ => Ok(None),
-    }
-}
-
 /// Runs `gpufault train`.
 pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let stop = shim::train::stop_on_signals().context("installing the signal handlers")?;
@@ -103,7 +90,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
             ..SelfChecks::default()
         },
         keep_checkpoints: args.keep_checkpoints,
-        resume_at_most: resume_at_most()?,
+        resume_at_most: shim::guard::resume_limit::from_env()?,
         ..TrainOptions::default()
     };
     let report = shim::train::train(&platform, &devices, &config, &options, &stop, &mut |_| {})?;

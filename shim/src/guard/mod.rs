@@ -22,6 +22,7 @@
 mod events;
 pub mod launcher;
 pub mod process;
+pub mod resume_limit;
 pub mod timeline;
 
 pub use events::EventLog;
@@ -76,6 +77,10 @@ pub struct GuardConfig {
     /// checkpoint (fewer steps lost; trusts the job not to have checkpointed state the
     /// fault corrupted).
     pub trusted_checkpoints: bool,
+    /// The job's shared resume-limit file ([`resume_limit`]): after a quarantine the
+    /// guard lowers it to the checkpoint it trusts, so that the ranks on other nodes
+    /// resume at or below it too; named to the job in [`env::RESUME_LIMIT_FILE`].
+    pub resume_limit_file: Option<PathBuf>,
 }
 
 /// How the guard ended.
@@ -271,7 +276,7 @@ impl Guard<'_> {
                     for (dev, reason, evidence) in &faulty {
                         self.quarantine(dev, reason, evidence.clone());
                     }
-                    self.resume_at_most = self.trusted_checkpoint();
+                    self.limit_resume(&faulty);
                     self.stop(&mut job, "a device in use is faulty");
                     self.job_exited(&mut job, attempt);
                     if self.progress().is_some_and(|p| p.done) {
@@ -298,7 +303,7 @@ impl Guard<'_> {
                         for (dev, reason, evidence) in &faulty {
                             self.quarantine(dev, reason, evidence.clone());
                         }
-                        self.resume_at_most = self.trusted_checkpoint();
+                        self.limit_resume(&faulty);
                     }
                     in_use.retain(|d| !faulty.iter().any(|f| f.0.uuid == d.uuid));
                 }
@@ -430,6 +435,40 @@ impl Guard<'_> {
         });
     }
 
+    /// After quarantining `faulty`: the newest checkpoint a restart may resume from, for
+    /// this guard's job ([`env::RESUME_AT_MOST`]) and, through the shared resume-limit
+    /// file, for every rank of the job on every node (before the job is stopped, so
+    /// that the ranks of other nodes restarted by their launchers find it).
+    fn limit_resume(&mut self, faulty: &[(Dev, String, Evidence)]) {
+        self.resume_at_most = self.trusted_checkpoint();
+        let (Some(step), Some(path)) = (self.resume_at_most, &self.config.resume_limit_file) else {
+            return;
+        };
+        let written = resume_limit::lower(
+            path,
+            resume_limit::ResumeLimit {
+                step,
+                uuids: faulty.iter().map(|f| f.0.uuid.clone()).collect(),
+                node: std::env::var("SLURMD_NODENAME")
+                    .ok()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(crate::sys::host_name),
+                time: injector::rfc3339(std::time::SystemTime::now()),
+                reason: faulty
+                    .iter()
+                    .map(|f| f.1.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            },
+        );
+        self.log.emit(GuardEvent::ResumeLimit {
+            file: path.display().to_string(),
+            step,
+            job_step: written.as_ref().ok().map(|f| f.step),
+            error: written.err().map(|e| e.to_string()),
+        });
+    }
+
     /// The environment of the job: its devices by name and UUID, the node config, the
     /// progress file, the restart and device counts.
     fn job_env(&self, devs: &[Dev], attempt: u32) -> Vec<(String, String)> {
@@ -465,6 +504,12 @@ impl Guard<'_> {
         ];
         if let Some(path) = &self.config.node_config {
             env.push((env::NODE_CONFIG.to_string(), path.display().to_string()));
+        }
+        if let Some(path) = &self.config.resume_limit_file {
+            env.push((
+                env::RESUME_LIMIT_FILE.to_string(),
+                path.display().to_string(),
+            ));
         }
         if let Some(step) = self.resume_at_most {
             env.push((env::RESUME_AT_MOST.to_string(), step.to_string()));

@@ -166,7 +166,9 @@ pub struct TrainOptions {
     /// Resume from the newest kept checkpoint at or below this step (`None`: the newest;
     /// `Some(0)`: from the start). The guard sets it after a fault
     /// ([`crate::env::RESUME_AT_MOST`]): checkpoints written after the last clean check
-    /// may hold state the fault corrupted.
+    /// may hold state the fault corrupted; a guard of the job on another node sets it
+    /// through the job's resume-limit file ([`crate::guard::resume_limit::from_env`]
+    /// gives the lower of both).
     pub resume_at_most: Option<u64>,
 }
 

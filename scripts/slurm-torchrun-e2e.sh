@@ -67,15 +67,7 @@ torch_venv # sets VENV, TORCHRUN
 source "$REPO/scripts/lib/slurm.sh" # slurm_packages, slurm_dir, slurm_start, slurm_stop, helpers
 slurm_packages || abort "apt-get install slurmctld slurmd slurm-client munge"
 
-if [[ -z ${GPUFAULT:-} ]]; then
-    note "building gpufault (release)"
-    nice -n 10 cargo build --quiet --release --locked -p gpufault || abort "cargo build -p gpufault"
-    GPUFAULT=$REPO/target/release/gpufault
-fi
-GPUFAULT=$(realpath -- "$GPUFAULT")
-nice -n 10 cargo build --quiet --release --locked -p gpufault-shim --example guard_log ||
-    abort "cargo build --example guard_log"
-GUARD_LOG=$REPO/target/release/examples/guard_log
+torch_binaries # sets GPUFAULT (built unless given), GUARD_LOG
 
 STEPS=${E2E_STEPS:-1100}
 STEP_MS=${E2E_STEP_MS:-60}

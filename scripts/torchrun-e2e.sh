@@ -58,15 +58,7 @@ source "$REPO/scripts/lib/torch.sh"
 torch_venv # sets VENV, TORCHRUN
 
 # --- the binaries -----------------------------------------------------------------------
-if [[ -z ${GPUFAULT:-} ]]; then
-    note "building gpufault (release)"
-    nice -n 10 cargo build --quiet --release --locked -p gpufault || abort "cargo build -p gpufault"
-    GPUFAULT=$REPO/target/release/gpufault
-fi
-GPUFAULT=$(realpath -- "$GPUFAULT")
-nice -n 10 cargo build --quiet --release --locked -p gpufault-shim --example guard_log ||
-    abort "cargo build --example guard_log"
-GUARD_LOG=$REPO/target/release/examples/guard_log
+torch_binaries # sets GPUFAULT (built unless given), GUARD_LOG
 
 D=$(mktemp -d "${TMPDIR:-/tmp}/gpufault-torchrun-e2e.XXXXXX")
 GUARD_PID=

@@ -6,8 +6,10 @@
 # made again). Never part of scripts/test.sh.
 #
 #   torch_venv        installs if needed; sets VENV and TORCHRUN
+#   torch_binaries    builds (release) gpufault unless GPUFAULT names one, and the
+#                     guard_log example; sets GPUFAULT (absolute) and GUARD_LOG
 #
-# Needs from the script: abort WHY [DETAIL] (lib/e2e.sh's note too).
+# Needs from the script: abort WHY [DETAIL] (lib/e2e.sh's note too) and REPO.
 torch_venv() {
     VENV=${GPUFAULT_TORCH_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/gpufault/torch-venv}
     local mark=$VENV/.gpufault-installed t0
@@ -26,4 +28,16 @@ torch_venv() {
     fi
     TORCHRUN=$VENV/bin/torchrun
     note "venv $VENV: $(du -sh "$VENV" | cut -f1), torch $("$VENV/bin/python" -c 'import torch; print(torch.__version__)' 2>/dev/null), $(cat "$mark")"
+}
+
+torch_binaries() {
+    if [[ -z ${GPUFAULT:-} ]]; then
+        note "building gpufault (release)"
+        nice -n 10 cargo build --quiet --release --locked -p gpufault || abort "cargo build -p gpufault"
+        GPUFAULT=$REPO/target/release/gpufault
+    fi
+    GPUFAULT=$(realpath -- "$GPUFAULT")
+    nice -n 10 cargo build --quiet --release --locked -p gpufault-shim --example guard_log ||
+        abort "cargo build --example guard_log"
+    GUARD_LOG=$REPO/target/release/examples/guard_log
 }
